@@ -1,0 +1,1 @@
+"""Who may call: API tokens (stored hashed), roles, and the audit log."""

@@ -1,0 +1,288 @@
+"""The booking use cases' requests and answers: validated pydantic models shared by HTTP and CLI.
+
+The OpenAPI document is generated from these same models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orchestrator.domain.models import (
+    DEFAULT_TIMEZONE,
+    Chair,
+    ConflictPolicy,
+    Instant,
+    Session,
+    SessionKind,
+    SessionStatus,
+    Site,
+    Slug,
+    ZoneName,
+)
+
+Provider = Literal["static", "jitsi", "jaas"]
+BufferMinutes = int
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class BookSessionRequest(Request):
+    """A booking (DESIGN 5.2). Times carry an offset; `timezone` is the zone it is shown in."""
+
+    title: str = Field(min_length=1, max_length=500)
+    agenda: str = Field(default="", max_length=20000)
+    kind: SessionKind = SessionKind.NATIONAL
+    region: Slug | None = None
+    start: Instant
+    end: Instant
+    timezone: ZoneName = DEFAULT_TIMEZONE
+    host_site: Slug
+    sites: list[Slug] = Field(
+        default_factory=list,
+        description="Participating sites. The host site is added if missing. "
+        "For a regional session an empty list means every site of the region.",
+    )
+    chair: Chair
+    leader_groups: list[Slug] = Field(default_factory=list)
+    provider: Provider = "static"
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    conflict_policy: ConflictPolicy = ConflictPolicy.ALL_OR_NOTHING
+    override_reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _check(self) -> BookSessionRequest:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.kind is SessionKind.REGIONAL and not self.region:
+            raise ValueError("a regional session needs its region")
+        if self.kind is SessionKind.NATIONAL and not self.sites:
+            raise ValueError("sites must name at least one site")
+        if self.override_reason is not None and not self.override_reason.strip():
+            raise ValueError("override_reason must not be empty")
+        return self
+
+
+class UpdateSessionRequest(Request):
+    """A change to a booked session (PATCH); every field is optional."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    agenda: str | None = Field(default=None, max_length=20000)
+    start: Instant | None = None
+    end: Instant | None = None
+    timezone: ZoneName | None = None
+    chair: Chair | None = None
+    host_site: Slug | None = None
+    add_sites: list[Slug] = Field(default_factory=list)
+    remove_sites: list[Slug] = Field(default_factory=list)
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    override_reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _check(self) -> UpdateSessionRequest:
+        both = set(self.add_sites) & set(self.remove_sites)
+        if both:
+            raise ValueError(f"sites both added and removed: {', '.join(sorted(both))}")
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class CancelRequest(Request):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SlotQuery(Request):
+    sites: list[Slug] = Field(default_factory=list)
+    groups: list[Slug] = Field(default_factory=list)
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    from_: Instant = Field(alias="from")
+    to: Instant
+    limit: int = Field(default=10, ge=1, le=200)
+    kind: SessionKind = SessionKind.NATIONAL
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    step_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    timezone: ZoneName = DEFAULT_TIMEZONE
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> SlotQuery:
+        if not self.sites and not self.groups:
+            raise ValueError("name at least one site or leader group")
+        if self.to <= self.from_:
+            raise ValueError("'to' must be after 'from'")
+        if (self.to - self.from_).days > 400:
+            raise ValueError("the search window is at most 400 days")
+        return self
+
+
+class RegionalPlanRequest(Request):
+    """A round of regional meetings: one slot per region, no two overlapping."""
+
+    regions: list[Slug] = Field(min_length=1)
+    from_: Instant = Field(alias="from")
+    to: Instant
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    leader_groups: list[Slug] = Field(default_factory=list)
+    title: str = Field(default="Giao ban vùng", min_length=1, max_length=400)
+    timezone: ZoneName = DEFAULT_TIMEZONE
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    provider: Provider = "static"
+    commit: bool = False
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> RegionalPlanRequest:
+        if self.to <= self.from_:
+            raise ValueError("'to' must be after 'from'")
+        if len(set(self.regions)) != len(self.regions):
+            raise ValueError("regions must not repeat")
+        return self
+
+
+# answers -------------------------------------------------------------------------------
+
+
+class SessionSiteOut(BaseModel):
+    site_id: str
+    name: str | None = None
+    timezone: str | None = None
+    local_start: datetime | None = Field(default=None, description="Start in the site's zone")
+    local_end: datetime | None = None
+    host: bool = False
+    join_url: str | None = None
+
+
+class RangeOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class ConflictOut(BaseModel):
+    resource: str
+    session_id: str
+    start: datetime
+    end: datetime
+
+
+class SkippedOut(BaseModel):
+    site_id: str
+    conflicts: list[ConflictOut]
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str
+    agenda: str
+    kind: SessionKind
+    region: str | None
+    start: datetime
+    end: datetime
+    timezone: str
+    host_site: str
+    chair: Chair
+    leader_groups: list[str]
+    provider: str
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    claimed: RangeOut = Field(description="The buffered range every claim of the session holds")
+    status: SessionStatus
+    room: str | None
+    sites: list[SessionSiteOut]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def build(
+        cls, session: Session, sites: dict[str, Site], now: datetime
+    ) -> SessionOut:
+        zone = ZoneInfo(session.timezone)
+        claimed = session.claimed_range
+        out_sites = []
+        for s in session.sites:
+            site = sites.get(s.site_id)
+            site_zone = ZoneInfo(site.timezone) if site else zone
+            out_sites.append(
+                SessionSiteOut(
+                    site_id=s.site_id,
+                    name=site.name if site else None,
+                    timezone=site.timezone if site else None,
+                    local_start=session.start.astimezone(site_zone),
+                    local_end=session.end.astimezone(site_zone),
+                    host=s.site_id == session.host_site,
+                    join_url=s.join_url,
+                )
+            )
+        return cls(
+            id=session.id,
+            title=session.title,
+            agenda=session.agenda,
+            kind=session.kind,
+            region=session.region,
+            start=session.start.astimezone(zone),
+            end=session.end.astimezone(zone),
+            timezone=session.timezone,
+            host_site=session.host_site,
+            chair=session.chair,
+            leader_groups=list(session.leader_groups),
+            provider=session.provider,
+            buffer_before_minutes=session.buffer_before_minutes,
+            buffer_after_minutes=session.buffer_after_minutes,
+            claimed=RangeOut(start=claimed.start.astimezone(zone), end=claimed.end.astimezone(zone)),
+            status=session.status_at(now),
+            room=session.room,
+            sites=out_sites,
+            version=session.version,
+            created_at=session.created_at,
+            updated_at=session.updated_at,
+        )
+
+
+class BookingOut(SessionOut):
+    skipped: list[SkippedOut] = Field(default_factory=list)
+    policy_overridden: list[str] = Field(
+        default_factory=list, description="Rules broken and overridden with override_reason"
+    )
+
+
+class SessionListOut(BaseModel):
+    sessions: list[SessionOut]
+    count: int
+
+
+class SlotOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class SlotsOut(BaseModel):
+    slots: list[SlotOut]
+    duration_minutes: int
+    resources: list[str]
+
+
+class ProposalOut(BaseModel):
+    region: str
+    host_site: str
+    sites: list[str]
+    chair: Chair
+    start: datetime
+    end: datetime
+
+
+class RegionalPlanOut(BaseModel):
+    proposals: list[ProposalOut]
+    committed: bool
+    sessions: list[SessionOut] = Field(default_factory=list)

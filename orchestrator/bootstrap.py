@@ -1,0 +1,88 @@
+"""The composition root: the only module that builds concrete adapters and wires them.
+
+The CLI, the HTTP server and the tests all call `build()`; tests pass overrides (a clock,
+a store) instead of patching.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from connectors.base import MeetingProvider
+from connectors.static_link import StaticLinkProvider
+from orchestrator.access.service import Access
+from orchestrator.booking.service import BookingDefaults, Bookings
+from orchestrator.directory.service import DirectoryService
+from orchestrator.domain.clock import Clock, SystemClock
+from orchestrator.settings import Settings
+from orchestrator.store import migrate
+from orchestrator.store.base import Store
+from orchestrator.store.sql import SqlStore, create_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Everything the service is made of, built once."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    bookings: Bookings
+    directory: DirectoryService
+    access: Access
+    providers: dict[str, MeetingProvider] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def build_store(settings: Settings) -> SqlStore:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, echo=settings.database.echo, pool_size=settings.database.pool_size)
+    return SqlStore(engine, lock_key_space=settings.database.lock_key_space)
+
+
+def build_providers(settings: Settings) -> dict[str, MeetingProvider]:
+    return {"static": StaticLinkProvider(settings.static.url_template)}
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    providers: dict[str, MeetingProvider] | None = None,
+) -> Container:
+    """Wire the service from `settings`; any keyword replaces the part it names."""
+    clock = clock or SystemClock()
+    store = store or build_store(settings)
+    providers = providers or build_providers(settings)
+    b = settings.booking
+    defaults = BookingDefaults(
+        buffer_before_minutes=b.buffer_before_minutes,
+        buffer_after_minutes=b.buffer_after_minutes,
+        slot_step_minutes=b.slot_step_minutes,
+        link_grace_minutes=b.link_grace_minutes,
+    )
+    return Container(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bookings=Bookings(store, clock, providers, defaults),
+        directory=DirectoryService(store, clock),
+        access=Access(store, clock),
+        providers=providers,
+    )
+
+
+async def upgrade_database(container: Container) -> None:
+    """Apply migrations to the container's database."""
+    store = container.store
+    if not isinstance(store, SqlStore):
+        raise TypeError("only the SQL store has migrations")
+    await migrate.upgrade(store.engine)

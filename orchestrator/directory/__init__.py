@@ -1,0 +1,1 @@
+"""The directory: regions, sites, coordinators, leader groups and booking policies, as a file."""

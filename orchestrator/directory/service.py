@@ -1,0 +1,67 @@
+"""Directory use cases: import a directory file (all or nothing), read the directory."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from orchestrator.directory.loader import Directory
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.models import AuditEntry, LeaderGroup, Principal, Region, Role, Site
+from orchestrator.store.base import DirectoryCounts, Store
+
+
+class DirectoryOut(BaseModel):
+    regions: list[Region]
+    sites: list[Site]
+    leader_groups: list[LeaderGroup]
+
+
+class DirectoryService:
+    """Keeps regions, sites, coordinators and leader groups."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def apply(self, directory: Directory, *, actor: str, source: str = "") -> DirectoryCounts:
+        """Insert or update everything `directory` holds in one unit of work (idempotent)."""
+        async with self._store.write() as uow:
+            counts = await uow.upsert_directory(
+                directory.regions, directory.sites, directory.leader_groups, directory.policies
+            )
+            await uow.audit(
+                AuditEntry(
+                    at=self._clock.now(),
+                    actor=actor,
+                    action="directory.import",
+                    target="directory",
+                    detail={
+                        "source": source,
+                        "regions": counts.regions,
+                        "sites": counts.sites,
+                        "leader_groups": counts.leader_groups,
+                        "policies": counts.policies,
+                    },
+                )
+            )
+        return counts
+
+    async def view(self, principal: Principal) -> DirectoryOut:
+        """The office sees everything; a coordinator its own site and region; a chair no contacts.
+
+        Coordinators' contact details are visible to the office only.
+        """
+        async with self._store.read() as uow:
+            regions = await uow.list_regions()
+            sites = await uow.list_sites()
+            groups = await uow.list_groups()
+        if principal.role is not Role.OFFICE:
+            sites = [
+                s.model_copy(update={"coordinator": s.coordinator.model_copy(update={"phone": ""})})
+                for s in sites
+            ]
+        if principal.role is Role.COORDINATOR:
+            own = next((s for s in sites if s.id == principal.site_id), None)
+            sites = [own] if own else []
+            regions = [r for r in regions if own and r.id == own.region]
+        return DirectoryOut(regions=regions, sites=sites, leader_groups=groups)

@@ -1,0 +1,151 @@
+"""The one settings tree: `orchestrator.toml` and `ORCH_*` variables (env wins, `__` nests).
+
+Each component receives its own section. Secrets are `SecretStr`: never printed or logged.
+Nothing is read at import time; `load_settings()` reads when called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("orchestrator.toml")
+
+
+class ServerSettings(BaseModel):
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port `serve` listens on")
+    base_url: str = Field(
+        default="http://127.0.0.1:8080", description="Public URL of the service, used in links"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="If set, GET /metrics needs `Authorization: Bearer <token>`"
+    )
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body")
+
+
+class DatabaseSettings(BaseModel):
+    auto_migrate: bool = Field(
+        default=True, description="Apply migrations when `serve`/`demo` start"
+    )
+    pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per instance")
+    lock_key_space: int = Field(
+        default=2048,
+        ge=1,
+        le=8192,
+        description="Advisory-lock keys resources hash into (bounds locks per booking)",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement")
+
+
+class BookingSettings(BaseModel):
+    buffer_before_minutes: int = Field(default=30, ge=0, description="Default connection test")
+    buffer_after_minutes: int = Field(default=15, ge=0, description="Default buffer after end")
+    slot_step_minutes: int = Field(default=30, ge=5, description="Grid of proposed slot starts")
+    link_grace_minutes: int = Field(default=15, ge=0, description="Links stay valid past end")
+
+
+class StaticSettings(BaseModel):
+    url_template: str = Field(
+        default="https://meet.example.org/{room}",
+        description="Join link of `static` sessions; `{room}` and `{site}` are replaced",
+    )
+
+
+class JitsiSettings(BaseModel):
+    """Self-hosted Jitsi (used from the per-site links issue on)."""
+
+    domain: str = ""
+    app_id: str = ""
+    app_secret: SecretStr | None = None
+    audience: str = ""
+    events_token: SecretStr | None = None
+    reservations_token: SecretStr | None = None
+    muc_size_url: str = ""
+    max_participants: int = 100
+
+
+class JaasSettings(BaseModel):
+    """8x8 JaaS (used from the per-site links issue on)."""
+
+    app_id: str = ""
+    key_id: str = ""
+    private_key_file: Path | None = None
+    webhook_secret: SecretStr | None = None
+
+
+class SmtpSettings(BaseModel):
+    """Outgoing mail (used from the invites issue on)."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str = ""
+    password: SecretStr | None = None
+    starttls: bool = False
+    sender: str = "office@example.org"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service (see docs/configuration.md)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORCH_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="SQLite database and uploads")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file in data_dir. "
+        "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
+    )
+    log_level: str = "INFO"
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    booking: BookingSettings = BookingSettings()
+    static: StaticSettings = StaticSettings()
+    jitsi: JitsiSettings = JitsiSettings()
+    jaas: JaasSettings = JaasSettings()
+    smtp: SmtpSettings = SmtpSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'orchestrator.sqlite3').resolve()}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from `config_file` (default ./orchestrator.toml if present), env and overrides.
+
+    Raises FileNotFoundError for a named file that does not exist, pydantic's ValidationError
+    for bad values.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+    if config_file is None and DEFAULT_CONFIG.is_file():
+        config_file = DEFAULT_CONFIG
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return _FromFile(**values)

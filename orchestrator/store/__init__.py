@@ -1,0 +1,1 @@
+"""Persistence: the store port (`base`) and its SQLAlchemy adapter (`sql`, `tables`, migrations)."""

@@ -1,0 +1,219 @@
+"""The store port: what the use cases ask of persistence, whatever database is behind it.
+
+Everything happens inside a unit of work (`Store.write()` or `Store.read()`). A write unit
+commits when its block ends without an error and rolls back otherwise. Writes that claim
+resources are serialised by the store (DESIGN 8): the database, not the caller, keeps rule 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from orchestrator.domain.errors import Conflict
+from orchestrator.domain.models import (
+    AuditEntry,
+    BookingPolicy,
+    LeaderGroup,
+    Principal,
+    Region,
+    Session,
+    SessionKind,
+    SessionStatus,
+    Site,
+)
+
+
+class StoreError(Exception):
+    """Base of the store's own errors."""
+
+
+class ClaimOverlap(StoreError):
+    """The database refused a claim that overlaps an active one (rule 1's last line of defence).
+
+    The unit of work is spoiled: roll back and ask `find_conflicts` in a new one for details.
+    """
+
+
+class DuplicateAnswer(StoreError):
+    """An answer is already stored under this (actor, Idempotency-Key): a concurrent twin won."""
+
+
+class RetryableStoreError(StoreError):
+    """A transient failure (deadlock, serialisation, busy database): retrying may succeed."""
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """Filters for listing sessions; every field narrows the result."""
+
+    start_from: datetime | None = None  # sessions ending after this instant
+    start_to: datetime | None = None  # sessions starting before this instant
+    region: str | None = None
+    site: str | None = None
+    chair_email: str | None = None
+    status: SessionStatus | None = None
+    limit: int = 200
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: str
+    role: str
+    site_id: str | None
+    email: str | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DirectoryCounts:
+    regions: int
+    sites: int
+    leader_groups: int
+    policies: int
+
+
+class UnitOfWork(Protocol):
+    """One transaction's view of the store."""
+
+    # directory ---------------------------------------------------------------------------
+    async def upsert_directory(
+        self,
+        regions: Sequence[Region],
+        sites: Sequence[Site],
+        groups: Sequence[LeaderGroup],
+        policies: Mapping[SessionKind, BookingPolicy],
+    ) -> DirectoryCounts:
+        """Insert or update every row given (by id); rows not given are left alone."""
+        ...
+
+    async def get_sites(self, ids: Sequence[str]) -> dict[str, Site]:
+        """The sites among `ids` that exist, by id."""
+        ...
+
+    async def list_sites(self, region: str | None = None) -> list[Site]:
+        """All sites (of one region), ordered by id."""
+        ...
+
+    async def list_regions(self) -> list[Region]: ...
+
+    async def list_groups(self) -> list[LeaderGroup]: ...
+
+    async def get_policies(self) -> dict[SessionKind, BookingPolicy]:
+        """The policies stored by directory imports; kinds never imported are absent."""
+        ...
+
+    # claims ------------------------------------------------------------------------------
+    async def lock_resources(self, resources: Sequence[str]) -> None:
+        """Serialise with every other unit of work claiming any of `resources` until commit."""
+        ...
+
+    async def find_conflicts(
+        self,
+        resources: Sequence[str],
+        start: datetime,
+        end: datetime,
+        exclude_session: str | None = None,
+    ) -> list[Conflict]:
+        """Active claims on `resources` overlapping `[start, end)`, other than the excluded one's."""
+        ...
+
+    async def add_claims(
+        self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> None:
+        """Claim `resources` over `[start, end)`. Raises `ClaimOverlap`."""
+        ...
+
+    async def replace_claims(
+        self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> None:
+        """Drop the session's active claims and claim `resources` over `[start, end)` instead.
+
+        Raises `ClaimOverlap`.
+        """
+        ...
+
+    async def release_claims(self, session_id: str) -> None:
+        """Deactivate all of the session's claims (it was cancelled)."""
+        ...
+
+    async def busy_ranges(
+        self, resources: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The ranges of active claims on any of `resources` that overlap `[start, end)`."""
+        ...
+
+    # sessions ----------------------------------------------------------------------------
+    async def insert_session(self, session: Session) -> None: ...
+
+    async def update_session(
+        self, session: Session, *, added_sites: Sequence[str] = (), removed_sites: Sequence[str] = ()
+    ) -> None:
+        """Store the session's new fields and site changes (it must exist)."""
+        ...
+
+    async def get_session(self, session_id: str) -> Session | None: ...
+
+    async def list_sessions(self, query: SessionQuery) -> list[Session]:
+        """Sessions matching `query`, earliest start first."""
+        ...
+
+    # tokens ------------------------------------------------------------------------------
+    async def add_token(self, record: TokenRecord, token_hash: str) -> None: ...
+
+    async def principal_for(self, token_hash: str) -> Principal | None:
+        """The principal of an unrevoked token, or None."""
+        ...
+
+    async def revoke_token(self, token_id: str, at: datetime) -> bool: ...
+
+    async def list_tokens(self) -> list[TokenRecord]: ...
+
+    # audit and idempotency ---------------------------------------------------------------
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+    async def list_audit(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    async def get_answer(self, actor: str, key: str) -> StoredAnswer | None: ...
+
+    async def put_answer(
+        self, actor: str, key: str, answer: StoredAnswer, at: datetime
+    ) -> None: ...
+
+
+class Store(Protocol):
+    """The database behind the service."""
+
+    def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work that may write. Commits on success. Raises `RetryableStoreError`."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A read-only unit of work; it never blocks writers."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        ...

@@ -1,0 +1,186 @@
+"""The relational schema, as SQLAlchemy Core tables (queries use these; migrations create them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC instant: `timestamptz` on PostgreSQL, integer microseconds on SQLite.
+
+    SQLite has no time type; integers sort and compare exactly, so overlap triggers and range
+    queries stay correct whatever offset the caller used.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to an instant column")
+        if dialect.name == "sqlite":
+            return (value - EPOCH) // _MICRO
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return EPOCH + timedelta(microseconds=int(value))
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("head_site_id", sa.String(64), nullable=True),
+    sa.Column("chair_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("chair_email", sa.String(320), nullable=True),
+)
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("region_id", sa.String(64), nullable=True, index=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("coordinator_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("coordinator_email", sa.String(320), nullable=True),
+    sa.Column("coordinator_phone", sa.String(64), nullable=False, server_default=""),
+    sa.Column("capacity", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("room", sa.String(300), nullable=False, server_default=""),
+    sa.Column("language", sa.String(8), nullable=False, server_default="vi"),
+)
+
+leader_groups = sa.Table(
+    "leader_groups",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("members", sa.JSON, nullable=False),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("policy", sa.JSON, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("agenda", sa.Text, nullable=False, server_default=""),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("region_id", sa.String(64), nullable=True, index=True),
+    sa.Column("starts_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("host_site_id", sa.String(64), nullable=False),
+    sa.Column("chair_name", sa.String(200), nullable=False),
+    sa.Column("chair_email", sa.String(320), nullable=False, index=True),
+    sa.Column("leader_groups", sa.JSON, nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("buffer_before_minutes", sa.Integer, nullable=False),
+    sa.Column("buffer_after_minutes", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("room", sa.String(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+session_sites = sa.Table(
+    "session_sites",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(36),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("join_url", sa.Text, nullable=True),
+    sa.Index("ix_session_sites_site", "site_id"),
+)
+
+# One row per (session, resource). `active` is false once the session is cancelled or the
+# resource released; only active rows take part in the overlap rule (DESIGN rule 1).
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.String(36),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("resource", sa.String(400), nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Index("ix_claims_resource_start", "resource", "starts_at"),
+    sa.Index("ix_claims_session", "session_id"),
+    sa.CheckConstraint("starts_at < ends_at", name="ck_claims_range"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("site_id", sa.String(64), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(400), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("actor", sa.String(400), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

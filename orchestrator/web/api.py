@@ -1,0 +1,268 @@
+"""The JSON API's handlers: parse into a model, call one use case, serialise.
+
+`ROUTES` is the one list of endpoints: the app is built from it and so is `/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.booking.schemas import (
+    BookingOut,
+    BookSessionRequest,
+    CancelRequest,
+    RegionalPlanOut,
+    RegionalPlanRequest,
+    SessionListOut,
+    SessionOut,
+    SlotQuery,
+    SlotsOut,
+    UpdateSessionRequest,
+)
+from orchestrator.booking.service import require_office
+from orchestrator.directory.loader import DirectoryFileError, parse_directory
+from orchestrator.directory.service import DirectoryOut
+from orchestrator.domain.errors import InvalidRequest
+from orchestrator.domain.models import AuditEntry, Instant, SessionStatus, Slug
+from orchestrator.store.base import SessionQuery
+from orchestrator.web.http import (
+    ACCESS,
+    BOOKINGS,
+    DIRECTORY,
+    METRICS,
+    Handler,
+    json_body,
+    json_response,
+    principal_of,
+    problem,
+    query_model,
+    raw_json,
+)
+
+
+class SessionListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Instant | None = Field(default=None, alias="from", description="Sessions ending after")
+    to: Instant | None = Field(default=None, description="Sessions starting before")
+    region: Slug | None = None
+    site: Slug | None = None
+    status: SessionStatus | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntry]
+
+
+class DirectoryImportOut(BaseModel):
+    regions: int
+    sites: int
+    leader_groups: int
+    policies: int
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+# handlers ------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    from orchestrator.web.http import STORE
+
+    try:
+        await request.app[STORE].ping()
+    except Exception as exc:  # any failure to reach the database is "unhealthy"
+        return problem(503, "Unavailable", f"database unreachable: {exc}", code="unhealthy")
+    return json_response(Health(status="ok", database="reachable"))
+
+
+async def get_directory(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    return json_response(await request.app[DIRECTORY].view(principal))
+
+
+async def import_directory(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    text = (await request.read()).decode("utf-8", errors="replace")
+    try:
+        directory = parse_directory(text, file="request body")
+    except DirectoryFileError as exc:
+        return problem(
+            422,
+            "Invalid directory file",
+            str(exc),
+            code="invalid_directory",
+            instance=request.path,
+            errors=[
+                {"line": p.line, "field": p.field, "message": p.message} for p in exc.problems
+            ],
+        )
+    counts = await request.app[DIRECTORY].apply(
+        directory, actor=principal.actor, source="api"
+    )
+    return json_response(
+        DirectoryImportOut(
+            regions=counts.regions,
+            sites=counts.sites,
+            leader_groups=counts.leader_groups,
+            policies=counts.policies,
+        )
+    )
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise InvalidRequest("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
+    return key
+
+
+async def book_session(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    req = await json_body(request, BookSessionRequest)
+    metrics = request.app[METRICS]
+    try:
+        answer = await request.app[BOOKINGS].book(
+            req, principal, idempotency_key=_idempotency_key(request)
+        )
+    except Exception as exc:
+        metrics.bookings.labels(type(exc).__name__).inc()
+        raise
+    metrics.bookings.labels("replayed" if answer.replayed else "booked").inc()
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return raw_json(answer.body, answer.status, **headers)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    q = query_model(request, SessionListQuery)
+    sessions = await request.app[BOOKINGS].list(
+        SessionQuery(
+            start_from=q.from_,
+            start_to=q.to,
+            region=q.region,
+            site=q.site,
+            status=q.status,
+            limit=q.limit,
+            offset=q.offset,
+        ),
+        principal,
+    )
+    return json_response(SessionListOut(sessions=sessions, count=len(sessions)))
+
+
+async def get_session(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    return json_response(await request.app[BOOKINGS].get(request.match_info["id"], principal))
+
+
+async def update_session(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    req = await json_body(request, UpdateSessionRequest)
+    out = await request.app[BOOKINGS].update(request.match_info["id"], req, principal)
+    return json_response(out)
+
+
+async def cancel_session(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    req = await json_body(request, CancelRequest) if request.can_read_body else CancelRequest()
+    out = await request.app[BOOKINGS].cancel(request.match_info["id"], principal, req.reason)
+    return json_response(out)
+
+
+async def find_slots(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    q = query_model(request, SlotQuery, lists=("sites", "groups"))
+    return json_response(await request.app[BOOKINGS].find_slots(q, principal))
+
+
+async def plan_regional(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    req = await json_body(request, RegionalPlanRequest)
+    answer = await request.app[BOOKINGS].plan_regional(
+        req, principal, idempotency_key=_idempotency_key(request)
+    )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return raw_json(answer.body, answer.status, **headers)
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    q = query_model(request, AuditQuery)
+    entries = await request.app[ACCESS].audit_log(target=q.target, limit=q.limit)
+    return json_response(AuditOut(entries=entries))
+
+
+# the route table -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    who: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    idempotent_create: bool = False
+    body_type: str = "application/json"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", healthz, "Liveness: the service answers and its database is reachable",
+          "anyone", answer=Health, auth=False),
+    Route("GET", "/api/directory", get_directory, "Regions, sites and leader groups",
+          "office (all); chairs (no phone numbers); coordinators (their own site)",
+          answer=DirectoryOut),
+    Route("POST", "/api/directory", import_directory,
+          "Import a directory file (TOML body); updates in place, all or nothing", "office",
+          answer=DirectoryImportOut, body_type="application/toml"),
+    Route("POST", "/api/sessions", book_session, "Book a session across sites", "office",
+          body=BookSessionRequest, answer=BookingOut, status=201, idempotent_create=True),
+    Route("GET", "/api/sessions", list_sessions, "List sessions, earliest first",
+          "office (all); chairs (their own); coordinators (their site's)",
+          query=SessionListQuery, answer=SessionListOut),
+    Route("GET", "/api/sessions/{id}", get_session, "Read one session",
+          "office; its chair; its sites' coordinators", answer=SessionOut),
+    Route("PATCH", "/api/sessions/{id}", update_session,
+          "Reschedule, retitle, change chair or host, add or remove sites", "office",
+          body=UpdateSessionRequest, answer=SessionOut),
+    Route("POST", "/api/sessions/{id}/cancel", cancel_session,
+          "Cancel a session and release its claims", "office", body=CancelRequest,
+          answer=SessionOut),
+    Route("GET", "/api/slots", find_slots, "Earliest common free slots", "office",
+          query=SlotQuery, answer=SlotsOut),
+    Route("POST", "/api/plans/regional", plan_regional,
+          "Plan (and with commit, book) a non-overlapping round of regional meetings", "office",
+          body=RegionalPlanRequest, answer=RegionalPlanOut, status=201, idempotent_create=True),
+    Route("GET", "/api/audit", audit_log, "The audit log, newest first", "office",
+          query=AuditQuery, answer=AuditOut),
+)

@@ -1,0 +1,64 @@
+"""The aiohttp application: one `init_app` used by `serve` and by the tests."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from orchestrator.bootstrap import Container
+from orchestrator.web.api import ROUTES
+from orchestrator.web.http import (
+    ACCESS,
+    BOOKINGS,
+    DIRECTORY,
+    METRICS,
+    SERVER,
+    STORE,
+    Metrics,
+    bearer,
+    errors_middleware,
+    metrics_middleware,
+    problem,
+)
+from orchestrator.web.openapi import build_spec
+
+SPEC = web.AppKey("openapi", str)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[SPEC], content_type="application/json", charset="utf-8")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    token = request.app[SERVER].metrics_token
+    if token is not None:
+        given = bearer(request) or ""
+        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            return problem(401, "Authentication required", "metrics need the metrics token",
+                           code="unauthenticated")
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def init_app(container: Container) -> web.Application:
+    """The web application over a built container (the container is closed by its owner)."""
+    settings = container.settings.server
+    app = web.Application(
+        middlewares=[metrics_middleware, errors_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[BOOKINGS] = container.bookings
+    app[DIRECTORY] = container.directory
+    app[ACCESS] = container.access
+    app[STORE] = container.store
+    app[SERVER] = settings
+    app[METRICS] = Metrics()
+    app[SPEC] = json.dumps(build_spec(), ensure_ascii=False)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,232 @@
+"""HTTP plumbing shared by the handlers: app keys, problem+json errors, body parsing, auth."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.access.service import Access
+from orchestrator.booking.service import Bookings
+from orchestrator.directory.service import DirectoryService
+from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
+from orchestrator.domain.models import Principal
+from orchestrator.settings import ServerSettings
+from orchestrator.store.base import Store
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PROBLEM = "application/problem+json"
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "orchestrator_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "orchestrator_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.bookings = Counter(
+            "orchestrator_bookings",
+            "Booking attempts by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+
+BOOKINGS = web.AppKey("bookings", Bookings)
+DIRECTORY = web.AppKey("directory", DirectoryService)
+ACCESS = web.AppKey("access", Access)
+STORE = web.AppKey("store", Store)
+SERVER = web.AppKey("server", ServerSettings)
+METRICS = web.AppKey("metrics", Metrics)
+PRINCIPAL = "principal"
+
+
+def problem(
+    status: int, title: str, detail: str, *, code: str, instance: str = "", **extra: Any
+) -> web.Response:
+    """An RFC 9457 problem details answer."""
+    body = {
+        "type": f"urn:orchestrator:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **({"instance": instance} if instance else {}),
+        **extra,
+    }
+    headers = {"WWW-Authenticate": 'Bearer realm="orchestrator"'} if status == 401 else None
+    return web.Response(
+        status=status,
+        body=json.dumps(body, ensure_ascii=False, default=str),
+        content_type=PROBLEM,
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    500: "Internal server error",
+}
+
+
+def validation_problem(exc: ValidationError, request: web.Request, where: str) -> web.Response:
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or where,
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem(
+        422,
+        _TITLES[422],
+        f"invalid {where}: {summary}",
+        code="validation_error",
+        instance=request.path,
+        errors=errors,
+    )
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every error to problem+json; a bug is a logged 500, never a stack trace."""
+    try:
+        return await handler(request)
+    except OrchestratorError as exc:
+        return problem(
+            exc.status,
+            _TITLES.get(exc.status, "Error"),
+            exc.message,
+            code=exc.code,
+            instance=request.path,
+            **exc.extra(),
+        )
+    except ValidationError as exc:
+        return validation_problem(exc, request, "request")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(
+            exc.status,
+            _TITLES.get(exc.status, exc.reason),
+            exc.text or exc.reason,
+            code=exc.reason.lower().replace(" ", "_"),
+            instance=request.path,
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(
+            500, _TITLES[500], "the service failed; the error is logged", code="internal_error"
+        )
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.latency.labels(request.method, name).observe(time.perf_counter() - started)
+        metrics.requests.labels(request.method, name, str(status)).inc()
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def principal_of(request: web.Request) -> Principal:
+    """The authenticated caller. Raises AuthenticationRequired (401)."""
+    cached = request.get(PRINCIPAL)
+    if isinstance(cached, Principal):
+        return cached
+    principal = await request.app[ACCESS].authenticate(bearer(request))
+    request[PRINCIPAL] = principal
+    return principal
+
+
+async def json_body(request: web.Request, model: type[M]) -> M:
+    """The request body validated as `model`. Invalid JSON is 400, invalid fields 422."""
+    if request.content_type not in ("application/json", "application/merge-patch+json"):
+        if request.can_read_body or request.content_type:
+            raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(text=f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return model.model_validate(data)
+
+
+def query_model(request: web.Request, model: type[M], lists: tuple[str, ...] = ()) -> M:
+    """Query parameters validated as `model`; `lists` are comma-separated (or repeated)."""
+    data: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        if key in lists:
+            data[key] = [v.strip() for value in values for v in value.split(",") if v.strip()]
+        else:
+            data[key] = values[-1]
+    return model.model_validate(data)
+
+
+def json_response(model: BaseModel, status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=model.model_dump_json(by_alias=True),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers or None,
+    )
+
+
+def raw_json(body: str, status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        status=status, body=body, content_type="application/json", charset="utf-8", headers=headers
+    )
