@@ -44,8 +44,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-directory_app = typer.Typer(help="Regions, sites, coordinators, leader groups.", no_args_is_help=True)
-sessions_app = typer.Typer(help="Book, list, show, reschedule, cancel sessions.", no_args_is_help=True)
+directory_app = typer.Typer(
+    help="Regions, sites, coordinators, leader groups.", no_args_is_help=True
+)
+sessions_app = typer.Typer(
+    help="Book, list, show, reschedule, cancel sessions.", no_args_is_help=True
+)
 slots_app = typer.Typer(help="Free common slots.", no_args_is_help=True)
 plan_app = typer.Typer(help="Plan rounds of sessions.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (office, chair, coordinator).", no_args_is_help=True)
@@ -151,8 +155,10 @@ def csv_list(values: list[str] | None) -> list[str]:
 
 
 def print_json(model: BaseModel | dict[str, Any] | list[Any]) -> None:
-    text = model.model_dump_json(indent=2) if isinstance(model, BaseModel) else json.dumps(
-        model, indent=2, ensure_ascii=False, default=str
+    text = (
+        model.model_dump_json(indent=2)
+        if isinstance(model, BaseModel)
+        else json.dumps(model, indent=2, ensure_ascii=False, default=str)
     )
     print(text)
 
@@ -185,7 +191,9 @@ def main_options(
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", envvar="ORCH_DATA_DIR", help="SQLite database and uploads [./var]"),
+        typer.Option(
+            "--data-dir", envvar="ORCH_DATA_DIR", help="SQLite database and uploads [./var]"
+        ),
     ] = None,
     database_url: Annotated[
         str | None,
@@ -264,7 +272,7 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         now = c.clock.now()
         existing = [
             s
-            for s in await c.bookings.list(
+            for s in await c.bookings.list_sessions(
                 SessionQuery(start_from=now, site="ha-noi", limit=50), office
             )
             if s.title == DEMO_TITLE and s.status is not SessionStatus.CANCELLED
@@ -294,7 +302,10 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
                     end=slot.end,
                     host_site="ha-noi",
                     sites=DEMO_SITES,
-                    chair={"name": "Chánh Văn phòng Bộ", "email": "chanh.vanphong@moet.example.org"},
+                    chair={
+                        "name": "Chánh Văn phòng Bộ",
+                        "email": "chanh.vanphong@moet.example.org",
+                    },
                     leader_groups=["lanh-dao-bo"],
                 ),
                 office,
@@ -347,7 +358,12 @@ def db_upgrade() -> None:
     async def work(c: Container) -> None:
         await upgrade_database(c)
 
-    run(work, settings.model_copy(update={"database": settings.database.model_copy(update={"auto_migrate": False})}))
+    run(
+        work,
+        settings.model_copy(
+            update={"database": settings.database.model_copy(update={"auto_migrate": False})}
+        ),
+    )
     err.print("database is up to date")
 
 
@@ -367,8 +383,14 @@ def directory_import(
         raise typer.Exit(1) from None
 
     async def work(c: Container) -> None:
-        with err.status(f"importing {len(directory.sites)} sites…", spinner="dots") if err.is_terminal else _null():
-            counts = await c.directory.apply(directory, actor=cli_principal().actor, source=str(file))
+        with (
+            err.status(f"importing {len(directory.sites)} sites…", spinner="dots")
+            if err.is_terminal
+            else _null()
+        ):
+            counts = await c.directory.apply(
+                directory, actor=cli_principal().actor, source=str(file)
+            )
         err.print(
             f"imported {counts.regions} regions, {counts.sites} sites, "
             f"{counts.leader_groups} leader groups, {counts.policies} policies from {file}"
@@ -409,10 +431,14 @@ class _null:
 @sessions_app.command("book")
 def sessions_book(
     title: Annotated[str | None, typer.Option(help="Title")] = None,
-    start: Annotated[str | None, typer.Option(help="Start, ISO (zone from --timezone if no offset)")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start, ISO (zone from --timezone if no offset)")
+    ] = None,
     end: Annotated[str | None, typer.Option(help="End, ISO")] = None,
     host: Annotated[str | None, typer.Option("--host-site", help="Host site id")] = None,
-    sites: Annotated[list[str] | None, typer.Option("--sites", help="Site ids (comma-separated or repeated)")] = None,
+    sites: Annotated[
+        list[str] | None, typer.Option("--sites", help="Site ids (comma-separated or repeated)")
+    ] = None,
     chair_name: Annotated[str | None, typer.Option(help="Chair's name")] = None,
     chair_email: Annotated[str | None, typer.Option(help="Chair's email")] = None,
     groups: Annotated[list[str] | None, typer.Option("--groups", help="Leader groups")] = None,
@@ -423,9 +449,15 @@ def sessions_book(
     provider: Annotated[str, typer.Option(help="static, jitsi or jaas")] = "static",
     buffer_before: Annotated[int | None, typer.Option(help="Minutes reserved before")] = None,
     buffer_after: Annotated[int | None, typer.Option(help="Minutes reserved after")] = None,
-    skip_conflicting: Annotated[bool, typer.Option(help="Book the free sites, list the rest")] = False,
-    override_reason: Annotated[str | None, typer.Option(help="Book despite policy (audited)")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Booking as JSON (DESIGN 5.2 shape)")] = None,
+    skip_conflicting: Annotated[
+        bool, typer.Option(help="Book the free sites, list the rest")
+    ] = False,
+    override_reason: Annotated[
+        str | None, typer.Option(help="Book despite policy (audited)")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Booking as JSON (DESIGN 5.2 shape)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the booking as JSON")] = False,
 ) -> None:
     """Book a session across sites (all or nothing unless --skip-conflicting)."""
@@ -435,11 +467,21 @@ def sessions_book(
         except (OSError, json.JSONDecodeError) as exc:
             raise fail(f"{file}: {exc}") from None
     else:
-        missing = [n for n, v in {"--title": title, "--start": start, "--end": end,
-                                  "--host-site": host, "--chair-email": chair_email}.items() if not v]
+        missing = [
+            n
+            for n, v in {
+                "--title": title,
+                "--start": start,
+                "--end": end,
+                "--host-site": host,
+                "--chair-email": chair_email,
+            }.items()
+            if not v
+        ]
         if missing:
             raise fail(f"missing {', '.join(missing)} (or give --file)", code=2)
-        assert start and end
+        assert start is not None
+        assert end is not None
         payload = {
             "title": title,
             "agenda": agenda,
@@ -498,7 +540,7 @@ def sessions_list(
     )
 
     async def work(c: Container) -> list[SessionOut]:
-        return await c.bookings.list(query, cli_principal())
+        return await c.bookings.list_sessions(query, cli_principal())
 
     sessions = run(work)
     if as_json:
@@ -525,9 +567,13 @@ def sessions_reschedule(
     timezone: Annotated[str, typer.Option(help="Zone for times without offset")] = DEFAULT_TIMEZONE,
     title: Annotated[str | None, typer.Option(help="New title")] = None,
     add_sites: Annotated[list[str] | None, typer.Option("--add-sites", help="Sites to add")] = None,
-    remove_sites: Annotated[list[str] | None, typer.Option("--remove-sites", help="Sites to remove")] = None,
+    remove_sites: Annotated[
+        list[str] | None, typer.Option("--remove-sites", help="Sites to remove")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host-site", help="New host site")] = None,
-    override_reason: Annotated[str | None, typer.Option(help="Change despite policy (audited)")] = None,
+    override_reason: Annotated[
+        str | None, typer.Option(help="Change despite policy (audited)")
+    ] = None,
 ) -> None:
     """Move a session, or add and remove sites (bound by the same no-overlap rule)."""
     try:
@@ -574,7 +620,9 @@ def slots_find(
     groups: Annotated[list[str] | None, typer.Option("--groups", help="Leader groups")] = None,
     kind: Annotated[str, typer.Option(help="Policy of this session kind")] = "national",
     limit: Annotated[int, typer.Option(help="How many")] = 10,
-    timezone: Annotated[str, typer.Option(help="Zone to show and align slots in")] = DEFAULT_TIMEZONE,
+    timezone: Annotated[
+        str, typer.Option(help="Zone to show and align slots in")
+    ] = DEFAULT_TIMEZONE,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The earliest common free slots for sites and leader groups."""
@@ -604,7 +652,9 @@ def slots_find(
     zone = ZoneInfo(timezone)
     table = Table("start", "end", title=f"free slots ({timezone})")
     for s in found.slots:
-        table.add_row(f"{s.start.astimezone(zone):%a %Y-%m-%d %H:%M}", f"{s.end.astimezone(zone):%H:%M}")
+        table.add_row(
+            f"{s.start.astimezone(zone):%a %Y-%m-%d %H:%M}", f"{s.end.astimezone(zone):%H:%M}"
+        )
     out.print(table)
 
 
@@ -614,7 +664,9 @@ def plan_regional(
     from_: Annotated[str, typer.Option("--from", help="Window start (ISO)")],
     to: Annotated[str, typer.Option("--to", help="Window end (ISO)")],
     duration: Annotated[int, typer.Option("--duration", help="Minutes per meeting")] = 180,
-    groups: Annotated[list[str] | None, typer.Option("--groups", help="Leader groups joining all")] = None,
+    groups: Annotated[
+        list[str] | None, typer.Option("--groups", help="Leader groups joining all")
+    ] = None,
     title: Annotated[str, typer.Option(help="Title prefix")] = "Giao ban vùng",
     commit: Annotated[bool, typer.Option("--commit", help="Book the plan (all or none)")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -644,10 +696,22 @@ def plan_regional(
         print_json(plan)
         return
     zone = ZoneInfo(DEFAULT_TIMEZONE)
-    table = Table("region", "host", "sites", "start", "end", title="committed" if plan.committed else "proposal")
+    table = Table(
+        "region",
+        "host",
+        "sites",
+        "start",
+        "end",
+        title="committed" if plan.committed else "proposal",
+    )
     for p in plan.proposals:
-        table.add_row(p.region, p.host_site, str(len(p.sites)),
-                      f"{p.start.astimezone(zone):%a %Y-%m-%d %H:%M}", f"{p.end.astimezone(zone):%H:%M}")
+        table.add_row(
+            p.region,
+            p.host_site,
+            str(len(p.sites)),
+            f"{p.start.astimezone(zone):%a %Y-%m-%d %H:%M}",
+            f"{p.end.astimezone(zone):%H:%M}",
+        )
     out.print(table)
 
 
@@ -664,8 +728,9 @@ def tokens_create(
     """Create an API token; it is printed once, alone on stdout."""
 
     async def work(c: Container) -> str:
-        issued = await c.access.create_token(role, site_id=site, email=email, label=label,
-                                             actor=cli_principal().actor)
+        issued = await c.access.create_token(
+            role, site_id=site, email=email, label=label, actor=cli_principal().actor
+        )
         err.print(f"token {issued.record.id} for {role.value} created; it is shown only once")
         return issued.token
 
@@ -679,15 +744,24 @@ def tokens_list() -> None:
     async def work(c: Container) -> None:
         table = Table("id", "role", "site", "email", "label", "created", "revoked")
         for t in await c.access.list_tokens():
-            table.add_row(t.id, t.role, t.site_id or "", t.email or "", t.label,
-                          f"{t.created_at:%Y-%m-%d %H:%M}", f"{t.revoked_at:%Y-%m-%d}" if t.revoked_at else "")
+            table.add_row(
+                t.id,
+                t.role,
+                t.site_id or "",
+                t.email or "",
+                t.label,
+                f"{t.created_at:%Y-%m-%d %H:%M}",
+                f"{t.revoked_at:%Y-%m-%d}" if t.revoked_at else "",
+            )
         out.print(table)
 
     run(work)
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: Annotated[str, typer.Argument(help="Token id (from tokens list)")]) -> None:
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (from tokens list)")],
+) -> None:
     """Revoke a token."""
 
     async def work(c: Container) -> bool:

@@ -90,7 +90,9 @@ class Access:
             done = await uow.revoke_token(token_id, now)
             if done:
                 await uow.audit(
-                    AuditEntry(at=now, actor=actor, action="token.revoke", target=f"token:{token_id}")
+                    AuditEntry(
+                        at=now, actor=actor, action="token.revoke", target=f"token:{token_id}"
+                    )
                 )
         return done
 

@@ -205,9 +205,7 @@ class SessionOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def build(
-        cls, session: Session, sites: dict[str, Site], now: datetime
-    ) -> SessionOut:
+    def build(cls, session: Session, sites: dict[str, Site], now: datetime) -> SessionOut:
         zone = ZoneInfo(session.timezone)
         claimed = session.claimed_range
         out_sites = []
@@ -240,7 +238,9 @@ class SessionOut(BaseModel):
             provider=session.provider,
             buffer_before_minutes=session.buffer_before_minutes,
             buffer_after_minutes=session.buffer_after_minutes,
-            claimed=RangeOut(start=claimed.start.astimezone(zone), end=claimed.end.astimezone(zone)),
+            claimed=RangeOut(
+                start=claimed.start.astimezone(zone), end=claimed.end.astimezone(zone)
+            ),
             status=session.status_at(now),
             room=session.room,
             sites=out_sites,

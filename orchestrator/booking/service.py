@@ -22,12 +22,12 @@ from connectors.base import Attendee, Meeting, MeetingProvider
 from orchestrator.booking.schemas import (
     BookingOut,
     BookSessionRequest,
+    ConflictOut,
     ProposalOut,
     RegionalPlanOut,
     RegionalPlanRequest,
     SessionOut,
     SkippedOut,
-    ConflictOut,
     SlotOut,
     SlotQuery,
     SlotsOut,
@@ -35,8 +35,8 @@ from orchestrator.booking.schemas import (
 )
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
-    Breach,
     BookingConflict,
+    Breach,
     Conflict,
     IdempotencyMismatch,
     InvalidRequest,
@@ -180,7 +180,9 @@ class Bookings:
                 email=site.coordinator.email,
                 moderator=site.id == session.host_site,
             )
-            linked.append(SessionSite(site_id=s.site_id, join_url=provider.join_url(meeting, attendee)))
+            linked.append(
+                SessionSite(site_id=s.site_id, join_url=provider.join_url(meeting, attendee))
+            )
         return session.model_copy(update={"sites": tuple(linked)})
 
     async def _sites_for(self, uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str, Site]:
@@ -194,7 +196,9 @@ class Bookings:
         known = {g.id for g in await uow.list_groups()}
         missing = [g for g in ids if g not in known]
         if missing:
-            raise InvalidRequest(f"unknown leader group(s): {', '.join(missing)}", field="leader_groups")
+            raise InvalidRequest(
+                f"unknown leader group(s): {', '.join(missing)}", field="leader_groups"
+            )
 
     async def _region(self, uow: UnitOfWork, region_id: str) -> Region:
         for region in await uow.list_regions():
@@ -264,7 +268,9 @@ class Bookings:
             sites=tuple(SessionSite(site_id=i) for i in site_ids),
             leader_groups=tuple(dict.fromkeys(req.leader_groups)),
             provider=req.provider,
-            buffer_before_minutes=_or(req.buffer_before_minutes, self._defaults.buffer_before_minutes),
+            buffer_before_minutes=_or(
+                req.buffer_before_minutes, self._defaults.buffer_before_minutes
+            ),
             buffer_after_minutes=_or(req.buffer_after_minutes, self._defaults.buffer_after_minutes),
             room=provider.room_name(req.title, secrets.token_hex(8)),
             created_at=now,
@@ -294,7 +300,9 @@ class Bookings:
             by_site: dict[str, list[Conflict]] = {}
             blocking: list[Conflict] = []
             for c in conflicts:
-                site_id = c.resource.removeprefix("site:") if c.resource.startswith("site:") else None
+                site_id = (
+                    c.resource.removeprefix("site:") if c.resource.startswith("site:") else None
+                )
                 if site_id is None or site_id == session.host_site:
                     blocking.append(c)
                 else:
@@ -412,9 +420,10 @@ class Bookings:
         if principal.role is Role.OFFICE:
             return True
         if principal.role is Role.CHAIR:
-            return bool(principal.email) and session.chair.email.lower() == (
-                principal.email or ""
-            ).lower()
+            return (
+                bool(principal.email)
+                and session.chair.email.lower() == (principal.email or "").lower()
+            )
         return principal.site_id is not None and principal.site_id in session.site_ids
 
     async def get(self, session_id: str, principal: Principal) -> SessionOut:
@@ -432,7 +441,7 @@ class Bookings:
             raise SessionNotFound(session_id)
         return session
 
-    async def list(self, query: SessionQuery, principal: Principal) -> list[SessionOut]:
+    async def list_sessions(self, query: SessionQuery, principal: Principal) -> list[SessionOut]:
         """Sessions matching `query` that the caller may see, earliest first."""
         if principal.role is Role.CHAIR:
             query = replace(query, chair_email=principal.email or "-")
@@ -593,8 +602,12 @@ class Bookings:
                 duration=timedelta(minutes=q.duration_minutes),
                 start=q.from_,
                 end=q.to,
-                before=timedelta(minutes=_or(q.buffer_before_minutes, self._defaults.buffer_before_minutes)),
-                after=timedelta(minutes=_or(q.buffer_after_minutes, self._defaults.buffer_after_minutes)),
+                before=timedelta(
+                    minutes=_or(q.buffer_before_minutes, self._defaults.buffer_before_minutes)
+                ),
+                after=timedelta(
+                    minutes=_or(q.buffer_after_minutes, self._defaults.buffer_after_minutes)
+                ),
                 step=timedelta(minutes=_or(q.step_minutes, self._defaults.slot_step_minutes)),
                 align_zone=q.timezone,
                 limit=q.limit,
@@ -628,7 +641,9 @@ class Bookings:
         now = self._clock.now()
         while chunk_start < end and len(found) < limit:
             chunk_end = min(chunk_start + SLOT_CHUNK, end)
-            busy = await uow.busy_ranges(resources, chunk_start - before, chunk_end + duration + after)
+            busy = await uow.busy_ranges(
+                resources, chunk_start - before, chunk_end + duration + after
+            )
             busy.extend(extra_busy)
             for slot in find_free_slots(
                 busy=busy,
@@ -683,8 +698,12 @@ class Bookings:
             raise InvalidRequest(f"unknown region(s): {', '.join(unknown)}", field="regions")
         await self._check_groups(uow, req.leader_groups)
         policy = (await self._policies(uow))[SessionKind.REGIONAL]
-        before = timedelta(minutes=_or(req.buffer_before_minutes, self._defaults.buffer_before_minutes))
-        after = timedelta(minutes=_or(req.buffer_after_minutes, self._defaults.buffer_after_minutes))
+        before = timedelta(
+            minutes=_or(req.buffer_before_minutes, self._defaults.buffer_before_minutes)
+        )
+        after = timedelta(
+            minutes=_or(req.buffer_after_minutes, self._defaults.buffer_after_minutes)
+        )
         duration = timedelta(minutes=req.duration_minutes)
         planned: list[tuple[datetime, datetime]] = []
         proposals: list[ProposalOut] = []
@@ -734,7 +753,12 @@ class Bookings:
                     field="to",
                 )
             slot = slots[0]
-            rng = claimed_range(slot.start, slot.end, int(before.total_seconds() // 60), int(after.total_seconds() // 60))
+            rng = claimed_range(
+                slot.start,
+                slot.end,
+                int(before.total_seconds() // 60),
+                int(after.total_seconds() // 60),
+            )
             planned.append((rng.start, rng.end))
             proposals.append(
                 ProposalOut(

@@ -1,14 +1,14 @@
 """The product's error tree. Each error is data: it builds its message from its fields.
 
-    OrchestratorError
-    ├── NotFound                 (SessionNotFound, SiteNotFound, ...)
-    ├── InvalidRequest           input that parses but makes no sense (unknown site, end before start)
-    ├── BookingConflict          rule 1: claims already held (409)
-    ├── InvalidState             the session's state forbids the change (409)
-    ├── PolicyViolation          rule 4: a booking-policy breach (422)
-    ├── IdempotencyMismatch      an Idempotency-Key reused with another request (422)
-    ├── AuthenticationRequired   no or bad credentials (401)
-    └── PermissionDenied         the caller's role may not do this (403)
+OrchestratorError
+├── NotFound                 (SessionNotFound, SiteNotFound, ...)
+├── InvalidRequest           input that parses but makes no sense (unknown site, end before start)
+├── BookingConflict          rule 1: claims already held (409)
+├── InvalidState             the session's state forbids the change (409)
+├── PolicyViolation          rule 4: a booking-policy breach (422)
+├── IdempotencyMismatch      an Idempotency-Key reused with another request (422)
+├── AuthenticationRequired   no or bad credentials (401)
+└── PermissionDenied         the caller's role may not do this (403)
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)") from exc
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)"
+        ) from exc
     return value
 
 

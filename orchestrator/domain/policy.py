@@ -64,7 +64,9 @@ def check_time_rules(
         off = [d for d in days if d.weekday() not in policy.working_days]
         if off:
             breaches.append(
-                Breach("weekend", f"{off[0]:%A %Y-%m-%d} is not a working day in {zone_name}", site_id)
+                Breach(
+                    "weekend", f"{off[0]:%A %Y-%m-%d} is not a working day in {zone_name}", site_id
+                )
             )
             continue
         if policy.holidays:
@@ -72,7 +74,9 @@ def check_time_rules(
             hit = [(d, n) for d, n in named if n]
             if hit:
                 d, n = hit[0]
-                breaches.append(Breach("holiday", f"{d:%Y-%m-%d} is a public holiday ({n})", site_id))
+                breaches.append(
+                    Breach("holiday", f"{d:%Y-%m-%d} is a public holiday ({n})", site_id)
+                )
                 continue
         if policy.working_hours and not _within_hours(ls, le, policy):
             hours = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in policy.working_hours)
@@ -112,7 +116,8 @@ def check_policy(
         breaches.append(
             Breach(
                 "max_duration",
-                f"{duration:.0f} minutes is longer than the maximum of {policy.max_duration_minutes}",
+                f"{duration:.0f} minutes is longer than the maximum of "
+                f"{policy.max_duration_minutes}",
             )
         )
     if start >= now and start - now < timedelta(minutes=policy.min_notice_minutes):

@@ -230,7 +230,7 @@ class _Calendar:
         return info
 
     def _describe(self, zone: ZoneInfo, day: date) -> tuple[bool, datetime, datetime, datetime]:
-        """(may hold a session, earliest start, latest end, start of the next day) of a local day."""
+        """(may hold a session, earliest start, latest end, next day's start) of a local day."""
         policy = self._policy
         begin, next_day = _day_start(zone, day), _day_start(zone, day + _DAY)
         working = day.weekday() in policy.working_days and not (

@@ -128,7 +128,7 @@ class UnitOfWork(Protocol):
         end: datetime,
         exclude_session: str | None = None,
     ) -> list[Conflict]:
-        """Active claims on `resources` overlapping `[start, end)`, other than the excluded one's."""
+        """Active claims on `resources` overlapping `[start, end)`, bar the excluded session."""
         ...
 
     async def add_claims(
@@ -160,7 +160,11 @@ class UnitOfWork(Protocol):
     async def insert_session(self, session: Session) -> None: ...
 
     async def update_session(
-        self, session: Session, *, added_sites: Sequence[str] = (), removed_sites: Sequence[str] = ()
+        self,
+        session: Session,
+        *,
+        added_sites: Sequence[str] = (),
+        removed_sites: Sequence[str] = (),
     ) -> None:
         """Store the session's new fields and site changes (it must exist)."""
         ...

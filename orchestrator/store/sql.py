@@ -57,7 +57,7 @@ _PG_RETRYABLE = {"40P01", "40001", "55P03"}
 
 
 def lock_keys(resources: Iterable[str], key_space: int) -> list[int]:
-    """Resource names hashed into `key_space` keys, deduplicated and sorted (deadlock-free order)."""
+    """Resource names hashed into `key_space` keys, deduplicated, sorted (a deadlock-free order)."""
     return sorted({zlib.crc32(r.encode()) % key_space for r in resources})
 
 
@@ -335,7 +335,9 @@ class SqlUnitOfWork:
         return out
 
     # sessions ----------------------------------------------------------------------------
-    async def _insert_sites(self, session_id: str, sites: Sequence[SessionSite], first: int) -> None:
+    async def _insert_sites(
+        self, session_id: str, sites: Sequence[SessionSite], first: int
+    ) -> None:
         if not sites:
             return
         await self._c.execute(
@@ -356,7 +358,11 @@ class SqlUnitOfWork:
         await self._insert_sites(session.id, session.sites, 0)
 
     async def update_session(
-        self, session: Session, *, added_sites: Sequence[str] = (), removed_sites: Sequence[str] = ()
+        self,
+        session: Session,
+        *,
+        added_sites: Sequence[str] = (),
+        removed_sites: Sequence[str] = (),
     ) -> None:
         row = _session_row(session)
         row.pop("id")
@@ -377,7 +383,9 @@ class SqlUnitOfWork:
             new = [s for s in session.sites if s.site_id in wanted]
             await self._insert_sites(session.id, new, int(top or 0) + 1)
         # Join links may change with any update (issue-time tokens), so refresh them all.
-        urls = [{"_s": session.id, "_site": s.site_id, "join_url": s.join_url} for s in session.sites]
+        urls = [
+            {"_s": session.id, "_site": s.site_id, "join_url": s.join_url} for s in session.sites
+        ]
         if urls:
             await self._c.execute(
                 t.session_sites.update()
@@ -448,9 +456,7 @@ class SqlUnitOfWork:
             stmt = stmt.where(s.status == query.status.value)
         if query.site is not None:
             ss = t.session_sites.c
-            stmt = stmt.where(
-                sa.exists().where(ss.session_id == s.id, ss.site_id == query.site)
-            )
+            stmt = stmt.where(sa.exists().where(ss.session_id == s.id, ss.site_id == query.site))
         stmt = stmt.order_by(s.starts_at, s.id).limit(query.limit).offset(query.offset)
         return await self._load((await self._c.execute(stmt)).all())
 

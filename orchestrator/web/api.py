@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,13 +109,9 @@ async def import_directory(request: web.Request) -> web.Response:
             str(exc),
             code="invalid_directory",
             instance=request.path,
-            errors=[
-                {"line": p.line, "field": p.field, "message": p.message} for p in exc.problems
-            ],
+            errors=[{"line": p.line, "field": p.field, "message": p.message} for p in exc.problems],
         )
-    counts = await request.app[DIRECTORY].apply(
-        directory, actor=principal.actor, source="api"
-    )
+    counts = await request.app[DIRECTORY].apply(directory, actor=principal.actor, source="api")
     return json_response(
         DirectoryImportOut(
             regions=counts.regions,
@@ -155,7 +152,7 @@ async def book_session(request: web.Request) -> web.Response:
 async def list_sessions(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     q = query_model(request, SessionListQuery)
-    sessions = await request.app[BOOKINGS].list(
+    sessions = await request.app[BOOKINGS].list_sessions(
         SessionQuery(
             start_from=q.from_,
             start_to=q.to,
@@ -237,32 +234,105 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/healthz", healthz, "Liveness: the service answers and its database is reachable",
-          "anyone", answer=Health, auth=False),
-    Route("GET", "/api/directory", get_directory, "Regions, sites and leader groups",
-          "office (all); chairs (no phone numbers); coordinators (their own site)",
-          answer=DirectoryOut),
-    Route("POST", "/api/directory", import_directory,
-          "Import a directory file (TOML body); updates in place, all or nothing", "office",
-          answer=DirectoryImportOut, body_type="application/toml"),
-    Route("POST", "/api/sessions", book_session, "Book a session across sites", "office",
-          body=BookSessionRequest, answer=BookingOut, status=201, idempotent_create=True),
-    Route("GET", "/api/sessions", list_sessions, "List sessions, earliest first",
-          "office (all); chairs (their own); coordinators (their site's)",
-          query=SessionListQuery, answer=SessionListOut),
-    Route("GET", "/api/sessions/{id}", get_session, "Read one session",
-          "office; its chair; its sites' coordinators", answer=SessionOut),
-    Route("PATCH", "/api/sessions/{id}", update_session,
-          "Reschedule, retitle, change chair or host, add or remove sites", "office",
-          body=UpdateSessionRequest, answer=SessionOut),
-    Route("POST", "/api/sessions/{id}/cancel", cancel_session,
-          "Cancel a session and release its claims", "office", body=CancelRequest,
-          answer=SessionOut),
-    Route("GET", "/api/slots", find_slots, "Earliest common free slots", "office",
-          query=SlotQuery, answer=SlotsOut),
-    Route("POST", "/api/plans/regional", plan_regional,
-          "Plan (and with commit, book) a non-overlapping round of regional meetings", "office",
-          body=RegionalPlanRequest, answer=RegionalPlanOut, status=201, idempotent_create=True),
-    Route("GET", "/api/audit", audit_log, "The audit log, newest first", "office",
-          query=AuditQuery, answer=AuditOut),
+    Route(
+        "GET",
+        "/healthz",
+        healthz,
+        "Liveness: the service answers and its database is reachable",
+        "anyone",
+        answer=Health,
+        auth=False,
+    ),
+    Route(
+        "GET",
+        "/api/directory",
+        get_directory,
+        "Regions, sites and leader groups",
+        "office (all); chairs (no phone numbers); coordinators (their own site)",
+        answer=DirectoryOut,
+    ),
+    Route(
+        "POST",
+        "/api/directory",
+        import_directory,
+        "Import a directory file (TOML body); updates in place, all or nothing",
+        "office",
+        answer=DirectoryImportOut,
+        body_type="application/toml",
+    ),
+    Route(
+        "POST",
+        "/api/sessions",
+        book_session,
+        "Book a session across sites",
+        "office",
+        body=BookSessionRequest,
+        answer=BookingOut,
+        status=201,
+        idempotent_create=True,
+    ),
+    Route(
+        "GET",
+        "/api/sessions",
+        list_sessions,
+        "List sessions, earliest first",
+        "office (all); chairs (their own); coordinators (their site's)",
+        query=SessionListQuery,
+        answer=SessionListOut,
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}",
+        get_session,
+        "Read one session",
+        "office; its chair; its sites' coordinators",
+        answer=SessionOut,
+    ),
+    Route(
+        "PATCH",
+        "/api/sessions/{id}",
+        update_session,
+        "Reschedule, retitle, change chair or host, add or remove sites",
+        "office",
+        body=UpdateSessionRequest,
+        answer=SessionOut,
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/cancel",
+        cancel_session,
+        "Cancel a session and release its claims",
+        "office",
+        body=CancelRequest,
+        answer=SessionOut,
+    ),
+    Route(
+        "GET",
+        "/api/slots",
+        find_slots,
+        "Earliest common free slots",
+        "office",
+        query=SlotQuery,
+        answer=SlotsOut,
+    ),
+    Route(
+        "POST",
+        "/api/plans/regional",
+        plan_regional,
+        "Plan (and with commit, book) a non-overlapping round of regional meetings",
+        "office",
+        body=RegionalPlanRequest,
+        answer=RegionalPlanOut,
+        status=201,
+        idempotent_create=True,
+    ),
+    Route(
+        "GET",
+        "/api/audit",
+        audit_log,
+        "The audit log, newest first",
+        "office",
+        query=AuditQuery,
+        answer=AuditOut,
+    ),
 )

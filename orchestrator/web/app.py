@@ -37,8 +37,12 @@ async def metrics(request: web.Request) -> web.Response:
     if token is not None:
         given = bearer(request) or ""
         if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            return problem(401, "Authentication required", "metrics need the metrics token",
-                           code="unauthenticated")
+            return problem(
+                401,
+                "Authentication required",
+                "metrics need the metrics token",
+                code="unauthenticated",
+            )
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.access.service import Access
 from orchestrator.booking.service import Bookings
 from orchestrator.directory.service import DirectoryService
-from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
+from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.models import Principal
 from orchestrator.settings import ServerSettings
 from orchestrator.store.base import Store
@@ -191,9 +191,10 @@ async def principal_of(request: web.Request) -> Principal:
 
 async def json_body(request: web.Request, model: type[M]) -> M:
     """The request body validated as `model`. Invalid JSON is 400, invalid fields 422."""
-    if request.content_type not in ("application/json", "application/merge-patch+json"):
-        if request.can_read_body or request.content_type:
-            raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
+    if request.content_type not in ("application/json", "application/merge-patch+json") and (
+        request.can_read_body or request.content_type
+    ):
+        raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
     raw = await request.read()
     try:
         data = json.loads(raw or b"null")

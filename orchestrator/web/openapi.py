@@ -1,4 +1,4 @@
-"""`/openapi.json`, generated from the route table and the pydantic models that validate requests."""
+"""`/openapi.json`, built from the route table and the pydantic models that validate requests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from orchestrator.web.api import ROUTES, Route
+from orchestrator.web.api import ROUTES
 
 _PARAM = re.compile(r"{(\w+)}")
 _PROBLEM = {
@@ -43,7 +43,9 @@ def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[di
     return params
 
 
-def build_spec(title: str = "Video-conference session orchestrator", version: str = "0.1.0") -> dict[str, Any]:
+def build_spec(
+    title: str = "Video-conference session orchestrator", version: str = "0.1.0"
+) -> dict[str, Any]:
     models: list[type[BaseModel]] = []
     for r in ROUTES:
         for m in (r.body, r.answer):
@@ -122,7 +124,9 @@ def build_spec(title: str = "Video-conference session orchestrator", version: st
                 op["responses"][code] = {**_PROBLEM, "description": text}
         paths.setdefault(r.path, {})[r.method.lower()] = op
     for extra in ("/openapi.json", "/metrics"):
-        paths[extra] = {"get": {"summary": f"GET {extra}", "responses": {"200": {"description": "OK"}}}}
+        paths[extra] = {
+            "get": {"summary": f"GET {extra}", "responses": {"200": {"description": "OK"}}}
+        }
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

@@ -159,8 +159,8 @@ def searches(draw: st.DrawFn) -> dict[str, object]:
         offset = timezone(timedelta(hours=7))
         busy = [(a.astimezone(offset), b.astimezone(offset)) for a, b in busy]
     window_start = anchor + M * draw(st.integers(-12 * 60, 48 * 60))
-    window_end = window_start + timedelta(days=draw(st.integers(0, 5))) + M * draw(
-        st.integers(0, 24 * 60)
+    window_end = (
+        window_start + timedelta(days=draw(st.integers(0, 5))) + M * draw(st.integers(0, 24 * 60))
     )
     policy = draw(policies)
     return {
