@@ -55,7 +55,7 @@ class BookingSettings(BaseModel):
 
 class StaticSettings(BaseModel):
     url_template: str = Field(
-        default="https://meet.example.org/{room}",
+        default="https://meet.example.org/{room}?site={site}",
         description="Join link of `static` sessions; `{room}` and `{site}` are replaced",
     )
 

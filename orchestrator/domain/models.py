@@ -135,7 +135,7 @@ class BookingPolicy(Frozen):
     holidays: bool = True
     holiday_country: str = "VN"
     min_notice_minutes: int = Field(default=0, ge=0)
-    max_duration_minutes: int = Field(default=8 * 60, gt=0)
+    max_duration_minutes: int = Field(default=10 * 60, gt=0)  # a full day, 07:30-17:00
 
 
 DEFAULT_POLICIES: dict[SessionKind, BookingPolicy] = {

@@ -96,9 +96,10 @@ def find_free_slots(
     if any(b.rule == "max_duration" for b in probe):
         return []
 
-    lo_cut, hi_cut = first - buffer_before, window_end + buffer_after
-    # A heap (O(n)) rather than a sort (O(n log n)): the walk usually stops after a few ranges.
-    heap = [r for r in busy if r[0] < r[1] and lo_cut < r[1] and r[0] < hi_cut]
+    # Only ranges ending after the first buffered start can matter. A heap (O(n)) rather than a
+    # sort (O(n log n)): the walk pops ranges in order and usually stops after a few of them.
+    lo_cut = first - buffer_before
+    heap = [r for r in busy if lo_cut < r[1]]
     heapq.heapify(heap)
     blocks = _union(_drain(heap))
     block = next(blocks, None)
@@ -111,7 +112,7 @@ def find_free_slots(
             s = grid.ceil(allowed)
             continue
         free_from = s - buffer_before
-        while block is not None and block[1] < free_from:
+        while block is not None and block[1] <= free_from:
             block = next(blocks, None)
         if block is not None and block[0] < s + duration + buffer_after:
             s = grid.ceil(block[1] + buffer_before)

@@ -338,10 +338,11 @@ def test_fifteen_days_notice_yields_nothing_sooner() -> None:
 
 
 def test_a_session_longer_than_the_maximum_has_no_slot() -> None:
-    assert (
-        find(duration=timedelta(hours=9), window_start=vn(2026, 12, 7), window_end=vn(2027, 1, 7))
-        == []
-    )
+    policy = BookingPolicy(max_duration_minutes=8 * 60)
+    window = {"window_start": vn(2026, 12, 7), "window_end": vn(2027, 1, 7)}
+
+    assert find(policy=policy, duration=timedelta(hours=8), **window)  # 07:30-15:30 fits
+    assert find(policy=policy, duration=timedelta(hours=8, minutes=30), **window) == []
 
 
 def test_the_grid_follows_local_midnight_across_a_dst_change() -> None:

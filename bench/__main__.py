@@ -1,0 +1,77 @@
+"""Run the benchmarks: `python -m bench` (env BENCH_SIZE=tiny, BENCH_ONLY=name[,name])."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+import time
+import traceback
+
+from bench.common import BenchError, BenchSkip, Context, pg_admin_url_from_env, pg_reachable
+
+BENCHES = ("book_10k", "slots", "race")
+
+
+async def _context() -> Context:
+    tiny = os.environ.get("BENCH_SIZE", "full").strip().lower() == "tiny"
+    ci = os.environ.get("CI", "").strip().lower() == "true"
+    url = pg_admin_url_from_env()
+    if url is not None:
+        why = await pg_reachable(url)
+        if why is not None:
+            print(f"[bench] PostgreSQL at the configured URL is not reachable: {why}", flush=True)
+            url = None
+    return Context(tiny=tiny, ci=ci, pg_admin_url=url)
+
+
+def _selected() -> list[str]:
+    only = os.environ.get("BENCH_ONLY", "").strip()
+    if not only:
+        return list(BENCHES)
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown benchmark(s) {unknown}; known: {list(BENCHES)}")
+    return names
+
+
+def main() -> int:
+    names = _selected()
+    ctx = asyncio.run(_context())
+    size = "tiny" if ctx.tiny else "full"
+    print(f"[bench] size={size} benchmarks={','.join(names)}", flush=True)
+    failed: list[str] = []
+    skipped: list[str] = []
+    started = time.perf_counter()
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"[bench] == {name}: {module.TITLE}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            asyncio.run(module.run(ctx))
+        except BenchSkip as exc:
+            skipped.append(name)
+            print(f"[{name}] SKIPPED: {exc}", flush=True)
+        except BenchError as exc:
+            failed.append(name)
+            print(f"[{name}] ERROR (wrong result): {exc}", flush=True)
+        except Exception:
+            failed.append(name)
+            print(f"[{name}] ERROR (exception):", flush=True)
+            traceback.print_exc()
+            sys.stderr.flush()
+        print(f"[bench] {name} took {time.perf_counter() - t0:.1f} s", flush=True)
+    missed = [f for f in ctx.figures if not f.passed]
+    print(
+        f"[bench] done in {time.perf_counter() - started:.1f} s: {len(ctx.figures)} figures, "
+        f"{len(ctx.figures) - len(missed)} within target, {len(missed)} missed; "
+        f"errors: {', '.join(failed) or 'none'}; skipped: {', '.join(skipped) or 'none'}",
+        flush=True,
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
