@@ -24,8 +24,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench.common import (
     HCM,
     OFFICE,
@@ -224,7 +222,11 @@ async def _load(container: Container, cal: Calendar) -> float:
     sessions, sites, claims = _rows(cal)
     with Timer() as timer:
         async with store.engine.begin() as conn:
-            for table, rows in ((t.sessions, sessions), (t.session_sites, sites), (t.claims, claims)):
+            for table, rows in (
+                (t.sessions, sessions),
+                (t.session_sites, sites),
+                (t.claims, claims),
+            ):
                 for i in range(0, len(rows), 10_000):
                     await conn.execute(table.insert(), rows[i : i + 10_000])
     return timer.seconds
@@ -341,4 +343,3 @@ async def run(ctx: Context) -> None:
             return
         async with pg_database(admin, "slots") as url, pg_database(admin, "slots_empty") as empty:
             await _measure(ctx, "postgresql", url, empty, base, cal)
-

@@ -66,7 +66,9 @@ def find_free_slots(
     `limit` slots come back when the window holds fewer.
 
     `busy` is the claims of every resource involved, in any order, possibly overlapping; its
-    instants must be aware (the store gives them in UTC). Every other instant must be aware too.
+    instants must be aware, best in UTC as the store gives them (Python compares two times sharing
+    one zone by wall clock, which is ambiguous in a repeated hour). Every other instant must be
+    aware too.
     Raises `InvalidRequest` for a naive instant, an unknown zone, a non-positive `duration` or
     `step`, a negative buffer, or `window_end < window_start`.
     """

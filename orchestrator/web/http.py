@@ -59,7 +59,7 @@ ACCESS = web.AppKey("access", Access)
 STORE = web.AppKey("store", Store)
 SERVER = web.AppKey("server", ServerSettings)
 METRICS = web.AppKey("metrics", Metrics)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def problem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -582,7 +583,7 @@ async def test_regional_round_plan_and_commit(container: Container) -> None:
     assert not proposal.committed
     assert [p.region for p in proposal.proposals] == regions
     spans = sorted((p.start, p.end) for p in proposal.proposals)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start
     assert all(p.start >= datetime(2026, 12, 8, 1, tzinfo=UTC) for p in proposal.proposals)
     heads = {p.region: p.host_site for p in proposal.proposals}
