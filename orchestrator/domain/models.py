@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -123,6 +123,12 @@ class WorkingWindow(Frozen):
     start: time
     end: time
 
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingWindow:
+        if self.end <= self.start:
+            raise ValueError("a working window must end after it starts")
+        return self
+
 
 class BookingPolicy(Frozen):
     """The booking rules of one session kind (DESIGN rule 4)."""
@@ -170,13 +176,19 @@ class Session(Frozen):
     sites: tuple[SessionSite, ...]
     leader_groups: tuple[Slug, ...] = ()
     provider: str = "static"
-    buffer_before_minutes: int = 0
-    buffer_after_minutes: int = 0
+    buffer_before_minutes: int = Field(default=0, ge=0)
+    buffer_after_minutes: int = Field(default=0, ge=0)
     status: SessionStatus = SessionStatus.SCHEDULED
     room: str | None = None
     created_at: Instant
     updated_at: Instant
     version: int = 1
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Session:
+        if self.end <= self.start:
+            raise ValueError("a session must end after it starts")
+        return self
 
     @property
     def claimed_range(self) -> TimeRange:
@@ -204,6 +216,12 @@ class TimeRange(Frozen):
 
     start: Instant
     end: Instant
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.end <= self.start:
+            raise ValueError("a time range must end after it starts")
+        return self
 
     def overlaps(self, other: TimeRange) -> bool:
         return self.start < other.end and other.start < self.end
