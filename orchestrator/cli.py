@@ -61,7 +61,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(tokens_app, name="tokens")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -87,6 +87,11 @@ class Globals:
 
 
 _globals = Globals(None, None, None)
+
+
+def show(table: Table) -> None:
+    """Print a table; piped output gets room enough not to fold ids and times."""
+    Console(width=None if out.is_terminal else 200).print(table)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -165,7 +170,8 @@ def print_json(model: BaseModel | dict[str, Any] | list[Any]) -> None:
 
 def session_table(sessions: list[SessionOut]) -> Table:
     table = Table(show_lines=False)
-    for col in ("id", "title", "kind", "start", "end", "sites", "status"):
+    table.add_column("id", no_wrap=True)
+    for col in ("title", "kind", "start", "end", "sites", "status"):
         table.add_column(col)
     for s in sessions:
         table.add_row(
@@ -411,7 +417,7 @@ def directory_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         table = Table("site", "name", "region", "timezone", "coordinator")
         for s in d.sites:
             table.add_row(s.id, s.name, s.region or "", s.timezone, s.coordinator.email or "")
-        out.print(table)
+        show(table)
         err.print(f"{len(d.regions)} regions, {len(d.sites)} sites, {len(d.leader_groups)} groups")
 
     run(work)
@@ -513,7 +519,7 @@ def sessions_book(
     if as_json:
         print_json(booked)
         return
-    out.print(session_table([booked]))
+    show(session_table([booked]))
     for s in booked.skipped:
         err.print(f"skipped {s.site_id}: held by {', '.join(c.session_id for c in s.conflicts)}")
     if booked.policy_overridden:
@@ -546,7 +552,7 @@ def sessions_list(
     if as_json:
         print_json([json.loads(s.model_dump_json()) for s in sessions])
     else:
-        out.print(session_table(sessions))
+        show(session_table(sessions))
 
 
 @sessions_app.command("show")
@@ -592,7 +598,7 @@ def sessions_reschedule(
     async def work(c: Container) -> SessionOut:
         return await c.bookings.update(session_id, req, cli_principal())
 
-    out.print(session_table([run(work)]))
+    show(session_table([run(work)]))
 
 
 @sessions_app.command("cancel")
@@ -605,7 +611,7 @@ def sessions_cancel(
     async def work(c: Container) -> SessionOut:
         return await c.bookings.cancel(session_id, cli_principal(), reason)
 
-    out.print(session_table([run(work)]))
+    show(session_table([run(work)]))
 
 
 # slots and plans -------------------------------------------------------------------------
@@ -655,7 +661,7 @@ def slots_find(
         table.add_row(
             f"{s.start.astimezone(zone):%a %Y-%m-%d %H:%M}", f"{s.end.astimezone(zone):%H:%M}"
         )
-    out.print(table)
+    show(table)
 
 
 @plan_app.command("regional")
@@ -712,7 +718,7 @@ def plan_regional(
             f"{p.start.astimezone(zone):%a %Y-%m-%d %H:%M}",
             f"{p.end.astimezone(zone):%H:%M}",
         )
-    out.print(table)
+    show(table)
 
 
 # tokens and audit ------------------------------------------------------------------------
@@ -753,7 +759,7 @@ def tokens_list() -> None:
                 f"{t.created_at:%Y-%m-%d %H:%M}",
                 f"{t.revoked_at:%Y-%m-%d}" if t.revoked_at else "",
             )
-        out.print(table)
+        show(table)
 
     run(work)
 
@@ -783,7 +789,7 @@ def audit(
         table = Table("at", "actor", "action", "target", "reason")
         for e in await c.access.audit_log(target=target, limit=limit):
             table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target, e.reason or "")
-        out.print(table)
+        show(table)
 
     run(work)
 
