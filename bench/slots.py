@@ -2,7 +2,7 @@
 
 The calendar: 95 sites and 5 leader groups; 50,000 sessions over the year around "now" (half
 of it past), each claiming 1-3 of the 100 resources (plus its own chair) for a 30-90 minute
-meeting with the default buffers (30 before, 15 after), on weekdays between 06:00 and 21:00.
+meeting with the default buffers (30 before, 15 after), on weekdays between 06:00 and 22:00.
 No two claims on one resource overlap. The first three working days from now are dense (no
 common gap); after them, about every other working day keeps its afternoon free for everyone,
 so the first common 90-minute slot is a few days out and the ten first span about two weeks.
@@ -61,7 +61,7 @@ BUFFER_BEFORE, BUFFER_AFTER = 30, 15  # the service defaults, used by the sessio
 
 CELL = timedelta(minutes=15)
 ORIGIN_HOUR = 6  # cells start at 06:00 local
-DAY_CELLS = 60  # 06:00-21:00 local
+DAY_CELLS = 64  # 06:00-22:00 local
 QUIET = (28, 45)  # cells [28, 45): 13:00-17:15 local, kept free for everyone on quiet days
 DENSE_WORKING_DAYS = 3
 QUIET_SHARE = 0.5
@@ -114,7 +114,7 @@ def generate(sessions: int, seed: int = 20270701) -> Calendar:
                 resources.append(r)
         cells = rng.choice(lengths)
         placed = False
-        for _attempt in range(60):
+        for _attempt in range(200):
             day = rng.choice(weekdays)
             base = day * DAY_CELLS
             positions = DAY_CELLS - cells + 1

@@ -7,8 +7,10 @@ rule 3 (all or nothing) is one unit of work per booking; rule 4 (policy) comes f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import random
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -144,6 +146,8 @@ class Bookings:
                 if attempt == RETRIES:
                     raise
                 log.warning("transient store error (attempt %d of %d): %s", attempt, RETRIES, exc)
+                # Deadlock victims retry at once in lockstep otherwise; spread them a little.
+                await asyncio.sleep(random.uniform(0, 0.02 * attempt))
         raise AssertionError("unreachable")
 
     async def _policies(self, uow: UnitOfWork) -> dict[SessionKind, BookingPolicy]:

@@ -18,7 +18,7 @@ from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.models import Principal
 from orchestrator.settings import ServerSettings
-from orchestrator.store.base import Store
+from orchestrator.store.base import RetryableStoreError, Store
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -135,6 +135,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
     except ValidationError as exc:
         return validation_problem(exc, request, "request")
+    except RetryableStoreError:
+        response = problem(
+            503, "Busy", "the database is busy; retry shortly", code="busy", instance=request.path
+        )
+        response.headers["Retry-After"] = "1"
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

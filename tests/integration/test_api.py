@@ -399,3 +399,15 @@ async def test_metrics_token(container: Container) -> None:
             assert ok.status_code == 200
     finally:
         await server.close()
+
+
+async def test_busy_database_is_503_not_500(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.store.base import RetryableStoreError
+
+    async def busy(*args: object, **kwargs: object) -> None:
+        raise RetryableStoreError("deadlock detected")
+
+    monkeypatch.setattr(api.container.bookings, "list_sessions", busy)
+    r = await api.http.get("/api/sessions", headers=api.auth(api.office))
+    assert is_problem(r, 503)["code"] == "busy"
+    assert r.headers["Retry-After"] == "1"
