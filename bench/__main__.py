@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import importlib
 import os
 import sys
@@ -12,6 +13,10 @@ import traceback
 from bench.common import BenchError, BenchSkip, Context, pg_admin_url_from_env, pg_reachable
 
 BENCHES = ("book_10k", "slots", "race")
+# Each benchmark must end within this (seconds): first cancelled cleanly, then, if it is stuck
+# outside the event loop, the process dumps every thread's stack and exits non-zero.
+LIMIT_TINY_S = 120
+LIMIT_FULL_S = 1800
 
 
 async def _context() -> Context:
@@ -41,7 +46,12 @@ def main() -> int:
     names = _selected()
     ctx = asyncio.run(_context())
     size = "tiny" if ctx.tiny else "full"
-    print(f"[bench] size={size} benchmarks={','.join(names)}", flush=True)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"[bench] size={size} benchmarks={','.join(names)} cpus={os.cpu_count()} "
+        f"load average={load} postgresql={'yes' if ctx.pg_admin_url else 'no'}",
+        flush=True,
+    )
     failed: list[str] = []
     skipped: list[str] = []
     started = time.perf_counter()
@@ -49,8 +59,13 @@ def main() -> int:
         module = importlib.import_module(f"bench.{name}")
         print(f"[bench] == {name}: {module.TITLE}", flush=True)
         t0 = time.perf_counter()
+        limit = LIMIT_TINY_S if ctx.tiny else LIMIT_FULL_S
+        faulthandler.dump_traceback_later(limit + 30, exit=True)
         try:
-            asyncio.run(module.run(ctx))
+            asyncio.run(asyncio.wait_for(module.run(ctx), limit))
+        except TimeoutError:
+            failed.append(name)
+            print(f"[{name}] ERROR: did not finish within {limit} s", flush=True)
         except BenchSkip as exc:
             skipped.append(name)
             print(f"[{name}] SKIPPED: {exc}", flush=True)
@@ -62,6 +77,8 @@ def main() -> int:
             print(f"[{name}] ERROR (exception):", flush=True)
             traceback.print_exc()
             sys.stderr.flush()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         print(f"[bench] {name} took {time.perf_counter() - t0:.1f} s", flush=True)
     missed = [f for f in ctx.figures if not f.passed]
     print(

@@ -16,6 +16,7 @@ The client is this process (aiohttp); the servers are separate processes.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -117,6 +118,22 @@ def _run_cli(url: str, tmp: Path, *args: str) -> str:
     return done.stdout
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A pre-exec hook: the child gets SIGTERM if this process dies (Linux), so no server is
+    left behind. Resolved here, in the parent: the hook itself only makes one libc call."""
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return hook
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -138,13 +155,22 @@ class Servers:
             log = self.tmp / f"server-{n}.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [*_cli(), "--database-url", self.url, "serve", "--host", "127.0.0.1",
-                     "--port", str(port)],
+                    [
+                        *_cli(),
+                        "--database-url",
+                        self.url,
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
                     cwd=self.tmp,
                     env=_env(self.tmp),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=_parent_death_signal(),
                 )
             self.procs.append(proc)
             self.bases.append(f"http://127.0.0.1:{port}")
@@ -276,8 +302,10 @@ def _check_race(replies: list[Reply], ok: int, what: str) -> str:
         holders = {c.get("session_id") for c in conflicts}
         check(winner in holders, f"{what}: a 409 does not name the winner {winner}: {holders}")
         check(
-            all(str(c.get("resource", "")).split(":")[0] in {"site", "group", "chair"}
-                for c in conflicts),
+            all(
+                str(c.get("resource", "")).split(":")[0] in {"site", "group", "chair"}
+                for c in conflicts
+            ),
             f"{what}: a 409 names odd resources: {conflicts}",
         )
     return str(winner)
@@ -385,9 +413,7 @@ async def _rounds(ctx: Context, servers: Servers, token: str) -> None:
         ctx.say(NAME, f"GET /api/sessions: {len(live)} live sessions, no two overlap on a claim")
 
 
-async def _warm_up(
-    http: aiohttp.ClientSession, bases: list[str], token: str, day: date
-) -> None:
+async def _warm_up(http: aiohttp.ClientSession, bases: list[str], token: str, day: date) -> None:
     """Each instance books, refuses and moves once, so no racing request pays a first call."""
     gate = asyncio.Event()
     gate.set()
@@ -418,7 +444,8 @@ async def _reschedule_round(
     bases = servers.bases
     # 30 non-overlapping 15-minute sessions a day (buffers 0) inside working hours
     starts = [
-        local(day, 7, 30) + timedelta(minutes=15 * k) if k < 16
+        local(day, 7, 30) + timedelta(minutes=15 * k)
+        if k < 16
         else local(day, 13, 30) + timedelta(minutes=15 * (k - 16))
         for day in days[:-1]
         for k in range(30)
@@ -433,8 +460,9 @@ async def _reschedule_round(
         async with sem:
             gate = asyncio.Event()
             gate.set()
-            r = await _send(http, "POST", f"{bases[i % 2]}/api/sessions", i % 2, gate, token,
-                            payload)
+            r = await _send(
+                http, "POST", f"{bases[i % 2]}/api/sessions", i % 2, gate, token, payload
+            )
         check(r.status == 201, f"booking session {i} to move answered {r.status}: {r.body}")
         ids[i] = r.body["id"]
         originals[r.body["id"]] = r.body["start"]
@@ -500,9 +528,11 @@ async def run(ctx: Context) -> None:
             sites = "".join(SITE.format(id=s) for s in SITES)
             directory = tmp / "directory.toml"
             directory.write_text(DIRECTORY.format(sites=sites), encoding="utf-8")
-            token = (await asyncio.to_thread(
-                _run_cli, url, tmp, "tokens", "create", "--role", "office", "--label", "bench"
-            )).strip()
+            token = (
+                await asyncio.to_thread(
+                    _run_cli, url, tmp, "tokens", "create", "--role", "office", "--label", "bench"
+                )
+            ).strip()
             check(bool(token) and "\n" not in token, f"odd token output: {token!r}")
             await asyncio.to_thread(_run_cli, url, tmp, "directory", "import", str(directory))
             servers = Servers(url, tmp)

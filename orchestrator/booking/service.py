@@ -53,6 +53,7 @@ from orchestrator.domain.models import (
     AuditEntry,
     BookingPolicy,
     Chair,
+    ConflictPolicy,
     Principal,
     Region,
     Role,
@@ -82,6 +83,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRIES = 4
+OFFICE_SELF = Principal(role=Role.OFFICE, token_id="-", label="conflict details")
 SLOT_CHUNK = timedelta(days=7)
 
 
@@ -289,7 +291,7 @@ class Bookings:
         self,
         uow: UnitOfWork,
         prepared: _Prepared,
-        policy: str,
+        policy: ConflictPolicy,
         principal: Principal,
     ) -> list[SkippedOut]:
         """Check, skip what may be skipped, claim and store; raises BookingConflict."""
@@ -299,7 +301,7 @@ class Bookings:
         conflicts = await uow.find_conflicts(prepared.resources, claimed.start, claimed.end)
         skipped: list[SkippedOut] = []
         if conflicts:
-            if policy != "skip_conflicting":
+            if policy is not ConflictPolicy.SKIP_CONFLICTING:
                 raise BookingConflict(conflicts)
             by_site: dict[str, list[Conflict]] = {}
             blocking: list[Conflict] = []
@@ -398,7 +400,7 @@ class Bookings:
 
         async def work(uow: UnitOfWork) -> Answer:
             prepared = await self._prepare(uow, req, principal, str(uuid.uuid4()))
-            skipped = await self._claim(uow, prepared, req.conflict_policy.value, principal)
+            skipped = await self._claim(uow, prepared, req.conflict_policy, principal)
             out = BookingOut(
                 **self._out(prepared.session, prepared.sites).model_dump(),
                 skipped=skipped,
@@ -413,9 +415,8 @@ class Bookings:
 
     async def _details_for(self, req: BookSessionRequest) -> list[Conflict]:
         async with self._store.read() as uow:
-            prepared = await self._prepare(
-                uow, req, Principal(role=Role.OFFICE, token_id="-"), "00000000"
-            )
+            # Only the claims are wanted here; the caller was already authorised.
+            prepared = await self._prepare(uow, req, OFFICE_SELF, "00000000")
         claimed = prepared.session.claimed_range
         return await self._conflict_details(prepared.resources, claimed.start, claimed.end, None)
 
@@ -793,7 +794,7 @@ class Bookings:
                     buffer_after_minutes=int(after.total_seconds() // 60),
                 )
                 prepared = await self._prepare(uow, booking, principal, str(uuid.uuid4()))
-                await self._claim(uow, prepared, "all_or_nothing", principal)
+                await self._claim(uow, prepared, ConflictPolicy.ALL_OR_NOTHING, principal)
                 sessions.append(self._out(prepared.session, prepared.sites))
         return RegionalPlanOut(proposals=proposals, committed=req.commit, sessions=sessions)
 
