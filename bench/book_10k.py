@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -46,18 +46,17 @@ NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 GROUP = "lanh-dao-bo"
 
 
-def _request(sites: int, day_index: int, days: list[object]) -> BookSessionRequest:
-    day = days[day_index]
+def _request(sites: int, day: date, index: int) -> BookSessionRequest:
     return BookSessionRequest.model_validate(
         {
-            "title": f"Hội nghị toàn quốc {day_index}",
+            "title": f"Hội nghị toàn quốc {index}",
             "kind": "national",
-            "start": local(day, 8, 0),  # type: ignore[arg-type]
-            "end": local(day, 11, 0),  # type: ignore[arg-type]
+            "start": local(day, 8, 0),
+            "end": local(day, 11, 0),
             "timezone": "Asia/Ho_Chi_Minh",
             "host_site": site_id(0),
             "sites": [site_id(i) for i in range(sites)],
-            "chair": {"name": "Bộ trưởng", "email": f"chair-{day_index}@example.org"},
+            "chair": {"name": "Bộ trưởng", "email": f"chair-{index}@example.org"},
             "leader_groups": [GROUP],
             "provider": "static",
         }
@@ -113,7 +112,7 @@ async def _claims_of(container: Container, session_id: str) -> int:
 
 async def _measure(ctx: Context, backend: str, url: str, data_dir: Path) -> None:
     sites = ctx.size(10_000, 200)
-    repeats = ctx.size(3, 2)
+    repeats = ctx.size(5, 2)
     container = build(Settings(data_dir=data_dir, database_url=url), clock=ManualClock(NOW))
     try:
         await upgrade_database(container)
@@ -123,7 +122,7 @@ async def _measure(ctx: Context, backend: str, url: str, data_dir: Path) -> None
         days = working_days(NOW.date().replace(day=8), repeats + 1)
         times: list[float] = []
         for r in range(repeats):
-            req = _request(sites, r, days)  # type: ignore[arg-type]
+            req = _request(sites, days[r], r)
             with Timer() as timer:
                 answer = await container.bookings.book(req, OFFICE)
             times.append(timer.seconds)
@@ -137,7 +136,7 @@ async def _measure(ctx: Context, backend: str, url: str, data_dir: Path) -> None
             # every site, the leader group and the chair
             check(claims == sites + 2, f"{backend}: {claims} claims written, not {sites + 2}")
         # The same sites again at an overlapping time must be refused, naming the conflicts.
-        clash = _request(sites, 0, days)  # type: ignore[arg-type]
+        clash = _request(sites, days[0], repeats)
         try:
             await container.bookings.book(clash, OFFICE)
         except BookingConflict as exc:

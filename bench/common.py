@@ -84,7 +84,7 @@ def fmt(value: float, unit: str) -> str:
     if unit == "s" and value < 1:
         return f"{value * 1000:.1f} ms"
     if unit == "s":
-        return f"{value:.3f} s"
+        return f"{value:.3f}".rstrip("0").rstrip(".") + " s"
     return f"{value:g} {unit}"
 
 

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import combinations
@@ -86,6 +86,10 @@ class Reply:
     content_type: str
     seconds: float
     instance: int
+
+
+# A request waiting for the gate to open: called with the gate, it gives the coroutine to run.
+Starter = Callable[[asyncio.Event], Coroutine[Any, Any, Reply]]
 
 
 # processes -----------------------------------------------------------------------------------
@@ -243,7 +247,7 @@ async def _send(
     return Reply(r.status, body, ctype, seconds, instance)
 
 
-async def _burst(make: list[Callable[[asyncio.Event], Awaitable[Reply]]]) -> list[Reply]:
+async def _burst(make: list[Starter]) -> list[Reply]:
     """Start every request at once (behind a gate) and wait for all of them."""
     gate = asyncio.Event()
     tasks = [asyncio.create_task(m(gate)) for m in make]
@@ -253,7 +257,7 @@ async def _burst(make: list[Callable[[asyncio.Event], Awaitable[Reply]]]) -> lis
 
 
 async def _healthz_p99(http: aiohttp.ClientSession, bases: list[str], n: int) -> float:
-    def make(i: int) -> Callable[[asyncio.Event], Awaitable[Reply]]:
+    def make(i: int) -> Starter:
         base = bases[i % len(bases)]
         return lambda gate: _send(http, "GET", f"{base}/healthz", i % len(bases), gate, None)
 
@@ -374,7 +378,7 @@ async def _rounds(ctx: Context, servers: Servers, token: str) -> None:
             day = days[n]
             ref = await _healthz_p99(http, bases, clients)
 
-            def make(i: int, day: date = day, n: int = n) -> Callable[[asyncio.Event], Any]:
+            def make(i: int, day: date = day, n: int = n) -> Starter:
                 start = local(day, 8, 0) + timedelta(minutes=5 * (i % 7))
                 payload = _booking(f"Race {n} client {i}", start, start + timedelta(minutes=90))
                 base = bases[i % 2]
@@ -475,7 +479,7 @@ async def _reschedule_round(
     }
     ref = await _healthz_p99(http, bases, clients)
 
-    def make(i: int) -> Callable[[asyncio.Event], Any]:
+    def make(i: int) -> Starter:
         url = f"{bases[i % 2]}/api/sessions/{ids[i]}"
         return lambda gate: _send(http, "PATCH", url, i % 2, gate, token, target)
 

@@ -69,6 +69,7 @@ class Globals:
     config: Path | None
     data_dir: Path | None
     database_url: str | None
+    verbose: bool = False
 
     def settings(self, **server: Any) -> Settings:
         try:
@@ -129,8 +130,13 @@ async def _open(settings: Settings) -> Container:
 def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = None) -> T:
     """Open the service's parts, run `work`, close them; errors become messages and exit codes."""
 
+    settings = settings or _globals.settings()
+    if not _globals.verbose:
+        logging.getLogger("orchestrator").setLevel(settings.log_level.upper())
+
     async def main() -> T:
-        container = await _open(settings or _globals.settings())
+        assert settings is not None
+        container = await _open(settings)
         try:
             return await work(container)
         finally:
@@ -142,7 +148,9 @@ def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = N
         raise report(exc) from None
     except ValidationError as exc:
         raise fail(f"invalid input:\n{exc}") from None
-    except OSError as exc:
+    except BrokenPipeError:
+        raise typer.Exit(0) from None  # the reader went away (| head): nothing to say
+    except (ConnectionError, TimeoutError) as exc:
         raise fail(f"cannot reach the database: {exc}") from None
 
 
@@ -212,6 +220,7 @@ def main_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more")] = False,
 ) -> None:
     _globals.config, _globals.data_dir, _globals.database_url = config, data_dir, database_url
+    _globals.verbose = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -533,6 +542,9 @@ def sessions_list(
     to: Annotated[str | None, typer.Option("--to", help="Sessions starting before (ISO)")] = None,
     region: Annotated[str | None, typer.Option(help="Region id")] = None,
     site: Annotated[str | None, typer.Option(help="Site id")] = None,
+    status: Annotated[
+        SessionStatus | None, typer.Option(help="scheduled, live, ended or cancelled")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many")] = 100,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -542,6 +554,7 @@ def sessions_list(
         start_to=aware(to, DEFAULT_TIMEZONE, "--to") if to else None,
         region=region,
         site=site,
+        status=status,
         limit=limit,
     )
 
@@ -577,20 +590,33 @@ def sessions_reschedule(
         list[str] | None, typer.Option("--remove-sites", help="Sites to remove")
     ] = None,
     host: Annotated[str | None, typer.Option("--host-site", help="New host site")] = None,
+    agenda: Annotated[str | None, typer.Option(help="New agenda")] = None,
+    chair_name: Annotated[str | None, typer.Option(help="New chair's name")] = None,
+    chair_email: Annotated[str | None, typer.Option(help="New chair's email")] = None,
+    buffer_before: Annotated[int | None, typer.Option(help="Minutes reserved before")] = None,
+    buffer_after: Annotated[int | None, typer.Option(help="Minutes reserved after")] = None,
     override_reason: Annotated[
         str | None, typer.Option(help="Change despite policy (audited)")
     ] = None,
 ) -> None:
-    """Move a session, or add and remove sites (bound by the same no-overlap rule)."""
+    """Move a session, change it, or add and remove sites (bound by the no-overlap rule)."""
     try:
-        req = UpdateSessionRequest(
-            start=aware(start, timezone, "--start") if start else None,
-            end=aware(end, timezone, "--end") if end else None,
-            title=title,
-            add_sites=csv_list(add_sites),
-            remove_sites=csv_list(remove_sites),
-            host_site=host,
-            override_reason=override_reason,
+        req = UpdateSessionRequest.model_validate(
+            {
+                "start": aware(start, timezone, "--start") if start else None,
+                "end": aware(end, timezone, "--end") if end else None,
+                "title": title,
+                "agenda": agenda,
+                "chair": {"name": chair_name or chair_email, "email": chair_email}
+                if chair_email
+                else None,
+                "add_sites": csv_list(add_sites),
+                "remove_sites": csv_list(remove_sites),
+                "host_site": host,
+                "buffer_before_minutes": buffer_before,
+                "buffer_after_minutes": buffer_after,
+                "override_reason": override_reason,
+            }
         )
     except ValidationError as exc:
         raise fail(f"invalid change:\n{exc}") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,13 @@ from pydantic_settings import (
 DEFAULT_CONFIG = Path("orchestrator.toml")
 
 
-class ServerSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: unknown keys are mistakes, not extras."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(Section):
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `serve` listens on")
     base_url: str = Field(
@@ -32,9 +38,9 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body")
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Section):
     auto_migrate: bool = Field(
-        default=True, description="Apply migrations when `serve`/`demo` start"
+        default=True, description="Apply migrations before any command opens the database"
     )
     pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per instance")
     lock_key_space: int = Field(
@@ -46,21 +52,21 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(default=False, description="Log every SQL statement")
 
 
-class BookingSettings(BaseModel):
+class BookingSettings(Section):
     buffer_before_minutes: int = Field(default=30, ge=0, description="Default connection test")
     buffer_after_minutes: int = Field(default=15, ge=0, description="Default buffer after end")
     slot_step_minutes: int = Field(default=30, ge=5, description="Grid of proposed slot starts")
     link_grace_minutes: int = Field(default=15, ge=0, description="Links stay valid past end")
 
 
-class StaticSettings(BaseModel):
+class StaticSettings(Section):
     url_template: str = Field(
         default="https://meet.example.org/{room}?site={site}",
         description="Join link of `static` sessions; `{room}` and `{site}` are replaced",
     )
 
 
-class JitsiSettings(BaseModel):
+class JitsiSettings(Section):
     """Self-hosted Jitsi (used from the per-site links issue on)."""
 
     domain: str = ""
@@ -73,7 +79,7 @@ class JitsiSettings(BaseModel):
     max_participants: int = 100
 
 
-class JaasSettings(BaseModel):
+class JaasSettings(Section):
     """8x8 JaaS (used from the per-site links issue on)."""
 
     app_id: str = ""
@@ -82,7 +88,7 @@ class JaasSettings(BaseModel):
     webhook_secret: SecretStr | None = None
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(Section):
     """Outgoing mail (used from the invites issue on)."""
 
     host: str = "127.0.0.1"
@@ -106,7 +112,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: SQLite file in data_dir. "
         "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO", pattern="^(?i)(debug|info|warning|error)$", description="Service log level"
+    )
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     booking: BookingSettings = BookingSettings()
@@ -144,8 +152,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if config_file is None and DEFAULT_CONFIG.is_file():
         config_file = DEFAULT_CONFIG
 
-    class _FromFile(Settings):
-        model_config = SettingsConfigDict(toml_file=config_file)
-
+    # A subclass per call, so the file is chosen at run time, never at import time.
+    from_file = type(
+        "Settings", (Settings,), {"model_config": SettingsConfigDict(toml_file=config_file)}
+    )
     values = {k: v for k, v in overrides.items() if v is not None}
-    return _FromFile(**values)
+    settings: Settings = from_file(**values)
+    return settings

@@ -62,8 +62,6 @@ class BookSessionRequest(Request):
             raise ValueError("end must be after start")
         if self.kind is SessionKind.REGIONAL and not self.region:
             raise ValueError("a regional session needs its region")
-        if self.kind is SessionKind.NATIONAL and not self.sites:
-            raise ValueError("sites must name at least one site")
         if self.override_reason is not None and not self.override_reason.strip():
             raise ValueError("override_reason must not be empty")
         return self

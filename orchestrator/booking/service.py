@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -360,13 +361,13 @@ class Bookings:
         async def attempt() -> Answer:
             async with self._store.write() as uow:
                 if key:
-                    stored = await uow.get_answer(principal.actor, key)
+                    stored = await uow.get_answer(_scope(principal), key)
                     if stored is not None:
                         return _replay(stored, print_, key)
                 answer = await work(uow)
                 if key:
                     await uow.put_answer(
-                        principal.actor,
+                        _scope(principal),
                         key,
                         StoredAnswer(print_, answer.status, answer.body),
                         self._clock.now(),
@@ -379,7 +380,7 @@ class Bookings:
             if key:
                 # A concurrent retry of the same request may have won: answer as it did.
                 async with self._store.read() as uow:
-                    stored = await uow.get_answer(principal.actor, key)
+                    stored = await uow.get_answer(_scope(principal), key)
                 if stored is not None:
                     return _replay(stored, print_, key)
             raise
@@ -448,6 +449,7 @@ class Bookings:
 
     async def list_sessions(self, query: SessionQuery, principal: Principal) -> list[SessionOut]:
         """Sessions matching `query` that the caller may see, earliest first."""
+        query = replace(query, now=self._clock.now())
         if principal.role is Role.CHAIR:
             query = replace(query, chair_email=principal.email or "-")
         elif principal.role is Role.COORDINATOR:
@@ -617,8 +619,11 @@ class Bookings:
                 align_zone=q.timezone,
                 limit=q.limit,
             )
+        zone = ZoneInfo(q.timezone)
         return SlotsOut(
-            slots=[SlotOut(start=s.start, end=s.end) for s in slots],
+            slots=[
+                SlotOut(start=s.start.astimezone(zone), end=s.end.astimezone(zone)) for s in slots
+            ],
             duration_minutes=q.duration_minutes,
             resources=resources,
         )
@@ -771,8 +776,8 @@ class Bookings:
                     host_site=head.id,
                     sites=site_ids,
                     chair=chair,
-                    start=slot.start,
-                    end=slot.end,
+                    start=slot.start.astimezone(ZoneInfo(req.timezone)),
+                    end=slot.end.astimezone(ZoneInfo(req.timezone)),
                 )
             )
         sessions: list[SessionOut] = []
@@ -797,6 +802,11 @@ class Bookings:
                 await self._claim(uow, prepared, ConflictPolicy.ALL_OR_NOTHING, principal)
                 sessions.append(self._out(prepared.session, prepared.sites))
         return RegionalPlanOut(proposals=proposals, committed=req.commit, sessions=sessions)
+
+
+def _scope(principal: Principal) -> str:
+    """Idempotency keys are the caller's own: one token's keys never answer for another's."""
+    return f"{principal.role.value}:{principal.token_id}"
 
 
 def _or(value: int | None, default: int) -> int:

@@ -33,7 +33,7 @@ The file holds four sections; every key not listed here is an error. See docs/di
     holidays = true                    # refuse public holidays
     holiday_country = "VN"
     min_notice_days = 15               # or min_notice_minutes, not both
-    max_duration_minutes = 480
+    max_duration_minutes = 600
 
 A policy key left out keeps that kind's default (`DEFAULT_POLICIES`); a kind left out is absent
 from `Directory.policies`. Problems are reported as `file:line: field: message`, where `field` is

@@ -47,10 +47,8 @@ class DirectoryService:
         return counts
 
     async def view(self, principal: Principal) -> DirectoryOut:
-        """The office sees everything; a coordinator its own site and region; a chair no contacts.
-
-        Coordinators' contact details are visible to the office only.
-        """
+        """The office sees everything; a chair every site without phone numbers; a coordinator
+        only its own site and region, without phone numbers."""
         async with self._store.read() as uow:
             regions = await uow.list_regions()
             sites = await uow.list_sites()

@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+def _iso(when: datetime) -> str:
+    """UTC instants as JSON shows them everywhere else (`...Z`)."""
+    return when.isoformat().replace("+00:00", "Z")
+
+
 class OrchestratorError(Exception):
     """Base of every error the use cases raise on purpose."""
 
@@ -72,8 +77,8 @@ class Conflict:
         return {
             "resource": self.resource,
             "session_id": self.session_id,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
+            "start": _iso(self.start),
+            "end": _iso(self.end),
         }
 
 
@@ -116,7 +121,8 @@ class PolicyViolation(OrchestratorError):
         first = breaches[0]
         super().__init__(
             f"booking policy breached ({first.rule}): {first.detail}; "
-            "an office user may book anyway by giving override_reason"
+            "an office user may book anyway with a reason (override_reason in the API, "
+            "--override-reason on the command line)"
         )
         self.breaches = breaches
         self.rule = first.rule

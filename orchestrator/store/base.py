@@ -56,6 +56,7 @@ class SessionQuery:
     site: str | None = None
     chair_email: str | None = None
     status: SessionStatus | None = None
+    now: datetime | None = None  # needed with `status`: live and ended are decided by the clock
     limit: int = 200
     offset: int = 0
 

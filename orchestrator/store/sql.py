@@ -32,6 +32,7 @@ from orchestrator.domain.models import (
     Session,
     SessionKind,
     SessionSite,
+    SessionStatus,
     Site,
 )
 from orchestrator.store import tables as t
@@ -434,6 +435,21 @@ class SqlUnitOfWork:
             for r in rows
         ]
 
+    @staticmethod
+    def _status_is(status: SessionStatus, now: datetime | None) -> sa.ColumnElement[bool]:
+        """The SQL form of `Session.status_at(now)`."""
+        s = t.sessions.c
+        cancelled = s.status == SessionStatus.CANCELLED.value
+        if status is SessionStatus.CANCELLED:
+            return cancelled
+        if now is None:
+            raise ValueError("filtering by scheduled, live or ended needs `now`")
+        if status is SessionStatus.SCHEDULED:
+            return sa.and_(~cancelled, s.starts_at > now)
+        if status is SessionStatus.LIVE:
+            return sa.and_(~cancelled, s.starts_at <= now, s.ends_at > now)
+        return sa.and_(~cancelled, s.ends_at <= now)
+
     async def get_session(self, session_id: str) -> Session | None:
         rows = (
             await self._c.execute(sa.select(t.sessions).where(t.sessions.c.id == session_id))
@@ -453,7 +469,7 @@ class SqlUnitOfWork:
         if query.chair_email is not None:
             stmt = stmt.where(sa.func.lower(s.chair_email) == query.chair_email.lower())
         if query.status is not None:
-            stmt = stmt.where(s.status == query.status.value)
+            stmt = stmt.where(self._status_is(query.status, query.now))
         if query.site is not None:
             ss = t.session_sites.c
             stmt = stmt.where(sa.exists().where(ss.session_id == s.id, ss.site_id == query.site))

@@ -228,6 +228,7 @@ class Route:
     query: type[BaseModel] | None = None
     answer: type[BaseModel] | None = None
     status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses with the same answer
     auth: bool = True
     idempotent_create: bool = False
     body_type: str = "application/json"
@@ -324,6 +325,7 @@ ROUTES: tuple[Route, ...] = (
         body=RegionalPlanRequest,
         answer=RegionalPlanOut,
         status=201,
+        also=(200,),
         idempotent_create=True,
     ),
     Route(

@@ -117,7 +117,8 @@ def build_spec(
         ok: dict[str, Any] = {"description": "Success"}
         if r.answer is not None:
             ok["content"] = {"application/json": {"schema": keyed[(r.answer, "validation")]}}
-        op["responses"][str(r.status)] = ok
+        for status in (r.status, *r.also):
+            op["responses"][str(status)] = ok
         if r.auth:
             op["security"] = [{"bearer": []}]
             for code, text in _ERRORS.items():

@@ -233,7 +233,7 @@ def test_slots_and_regional_plan(cli) -> None:  # type: ignore[no-untyped-def]
     )
     assert code == 0, err
     slots = json.loads(out)["slots"]
-    assert slots[0]["start"] == "2030-01-07T00:30:00Z"  # Monday 07:30 in Hà Nội
+    assert slots[0]["start"] == "2030-01-07T07:30:00+07:00"  # Monday 07:30 in Hà Nội
     code, out, err = cli(
         "plan",
         "regional",

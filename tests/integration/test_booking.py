@@ -19,6 +19,7 @@ from orchestrator.booking.schemas import (
 )
 from orchestrator.bootstrap import Container
 from orchestrator.directory.loader import parse_directory
+from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.errors import (
     BookingConflict,
     IdempotencyMismatch,
@@ -621,3 +622,39 @@ async def test_regional_commit_is_all_or_none(container: Container) -> None:
         await container.bookings.plan_regional(req, OFFICE)
     async with container.store.read() as uow:
         assert await uow.list_sessions(SessionQuery()) == []
+
+
+async def test_status_filter_follows_the_clock(container: Container, clock: ManualClock) -> None:
+    a = await book(container)
+    b = await book(
+        container,
+        title="later",
+        start=f"2026-12-11T08:00:00{HANOI}",
+        end=f"2026-12-11T09:00:00{HANOI}",
+    )
+    c = await book(
+        container,
+        title="cancelled",
+        start=f"2026-12-14T08:00:00{HANOI}",
+        end=f"2026-12-14T09:00:00{HANOI}",
+    )
+    await container.bookings.cancel(c.id, OFFICE)
+
+    async def ids(status: SessionStatus) -> list[str]:
+        found = await container.bookings.list_sessions(SessionQuery(status=status), OFFICE)
+        assert all(s.status is status for s in found)
+        return [s.id for s in found]
+
+    assert await ids(SessionStatus.SCHEDULED) == [a.id, b.id]
+    assert await ids(SessionStatus.CANCELLED) == [c.id]
+    clock.set(datetime(2026, 12, 10, 2, tzinfo=UTC))
+    assert await ids(SessionStatus.LIVE) == [a.id]
+    assert await ids(SessionStatus.SCHEDULED) == [b.id]
+    clock.set(datetime(2026, 12, 10, 5, tzinfo=UTC))
+    assert await ids(SessionStatus.ENDED) == [a.id]
+    assert await ids(SessionStatus.LIVE) == []
+
+
+async def test_host_alone_is_enough_for_a_national_session(container: Container) -> None:
+    out = await book(container, sites=[], leader_groups=[])
+    assert [s.site_id for s in out.sites] == ["ha-noi"]

@@ -55,3 +55,6 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
     cfg.write_text("[sever]\nport = 80\n")
     with pytest.raises(ValidationError):
         load_settings(cfg)
+    cfg.write_text("[server]\nprot = 80\n")
+    with pytest.raises(ValidationError, match="prot"):
+        load_settings(cfg)
