@@ -73,7 +73,7 @@ def main() -> int:
             print(f"[{name}] SKIPPED: {exc}", flush=True)
         except BenchError as exc:
             failed.append(name)
-            print(f"[{name}] ERROR (wrong result): {exc}", flush=True)
+            print(f"[{name}] ERROR: {exc}", flush=True)
         except Exception:
             failed.append(name)
             print(f"[{name}] ERROR (exception):", flush=True)

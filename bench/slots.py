@@ -5,7 +5,7 @@ of it past), each claiming 1-3 of the 100 resources (plus its own chair) for a 3
 meeting with the default buffers (30 before, 15 after), on weekdays between 06:00 and 22:00.
 No two claims on one resource overlap. The first three working days from now are dense (no
 common gap); after them, about every other working day keeps its afternoon free for everyone,
-so the first common 90-minute slot is a few days out and the ten first span about two weeks.
+so the first common 90-minute slot is about a week out and the tenth a few days after it.
 
 Setup writes the rows straight into `sessions`, `session_sites` and `claims` with SQLAlchemy
 Core (fast); only `container.bookings.find_slots(SlotQuery(..., limit=10), office)` is timed,
@@ -107,11 +107,8 @@ def generate(sessions: int, seed: int = 20270701) -> Calendar:
     lengths = list(LENGTHS.values())
     for _ in range(sessions):
         k = rng.choices((1, 2, 3), weights=(3, 4, 3))[0]
-        resources = [RESOURCES[rng.randrange(SITES)]]
-        while len(resources) < k:
-            r = RESOURCES[rng.randrange(len(RESOURCES))]
-            if r not in resources:
-                resources.append(r)
+        first = RESOURCES[rng.randrange(SITES)]  # every session has a site (its host)
+        resources = [first, *rng.sample([r for r in RESOURCES if r != first], k - 1)]
         cells = rng.choice(lengths)
         placed = False
         for _attempt in range(200):
