@@ -45,7 +45,7 @@ from orchestrator.bootstrap import Container, build, upgrade_database
 from orchestrator.domain.clock import ManualClock
 from orchestrator.settings import Settings
 from orchestrator.store import tables as t
-from orchestrator.store.sql import SqlStore
+from orchestrator.store.sql import SqlStore, resource_key
 
 NAME = "slots"
 TITLE = "free-slot search, 100 resources, 50,000 sessions in the year"
@@ -204,6 +204,7 @@ def _rows(cal: Calendar) -> tuple[list[dict[str, Any]], list[dict[str, Any]], li
             {
                 "session_id": sid,
                 "resource": r,
+                "resource_key": resource_key(r),
                 "starts_at": claim_start,
                 "ends_at": claim_end,
                 "active": True,

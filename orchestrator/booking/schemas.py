@@ -6,7 +6,7 @@ The OpenAPI document is generated from these same models.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,7 +25,7 @@ from orchestrator.domain.models import (
 )
 
 Provider = Literal["static", "jitsi", "jaas"]
-BufferMinutes = int
+MAX_BUFFER_MINUTES = 12 * 60
 
 
 class Request(BaseModel):
@@ -51,8 +51,8 @@ class BookSessionRequest(Request):
     chair: Chair
     leader_groups: list[Slug] = Field(default_factory=list)
     provider: Provider = "static"
-    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     conflict_policy: ConflictPolicy = ConflictPolicy.ALL_OR_NOTHING
     override_reason: str | None = Field(default=None, max_length=2000)
 
@@ -79,8 +79,8 @@ class UpdateSessionRequest(Request):
     host_site: Slug | None = None
     add_sites: list[Slug] = Field(default_factory=list)
     remove_sites: list[Slug] = Field(default_factory=list)
-    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     override_reason: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -105,8 +105,8 @@ class SlotQuery(Request):
     to: Instant
     limit: int = Field(default=10, ge=1, le=200)
     kind: SessionKind = SessionKind.NATIONAL
-    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     step_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     timezone: ZoneName = DEFAULT_TIMEZONE
 
@@ -133,8 +133,8 @@ class RegionalPlanRequest(Request):
     leader_groups: list[Slug] = Field(default_factory=list)
     title: str = Field(default="Giao ban vùng", min_length=1, max_length=400)
     timezone: ZoneName = DEFAULT_TIMEZONE
-    buffer_before_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    buffer_after_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     provider: Provider = "static"
     commit: bool = False
 
@@ -203,7 +203,8 @@ class SessionOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def build(cls, session: Session, sites: dict[str, Site], now: datetime) -> SessionOut:
+    def build(cls, session: Session, sites: dict[str, Site], now: datetime) -> Self:
+        """The answer for `session`; its sites are built from values already validated."""
         zone = ZoneInfo(session.timezone)
         claimed = session.claimed_range
         out_sites = []
@@ -211,7 +212,7 @@ class SessionOut(BaseModel):
             site = sites.get(s.site_id)
             site_zone = ZoneInfo(site.timezone) if site else zone
             out_sites.append(
-                SessionSiteOut(
+                SessionSiteOut.model_construct(
                     site_id=s.site_id,
                     name=site.name if site else None,
                     timezone=site.timezone if site else None,

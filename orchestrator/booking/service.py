@@ -51,6 +51,7 @@ from orchestrator.domain.errors import (
 )
 from orchestrator.domain.models import (
     DEFAULT_POLICIES,
+    MAX_CLAIM_SPAN,
     AuditEntry,
     BookingPolicy,
     Chair,
@@ -283,6 +284,7 @@ class Bookings:
             created_at=now,
             updated_at=now,
         )
+        _check_span(session)
         policy = (await self._policies(uow))[req.kind]
         breaches = self._judge(session, sites, policy, req.override_reason, principal)
         resources = _resources(session)
@@ -402,10 +404,11 @@ class Bookings:
         async def work(uow: UnitOfWork) -> Answer:
             prepared = await self._prepare(uow, req, principal, str(uuid.uuid4()))
             skipped = await self._claim(uow, prepared, req.conflict_policy, principal)
-            out = BookingOut(
-                **self._out(prepared.session, prepared.sites).model_dump(),
-                skipped=skipped,
-                policy_overridden=[b.rule for b in prepared.breaches],
+            out = BookingOut.build(prepared.session, prepared.sites, self._clock.now()).model_copy(
+                update={
+                    "skipped": skipped,
+                    "policy_overridden": [b.rule for b in prepared.breaches],
+                }
             )
             return Answer(201, out.model_dump_json())
 
@@ -510,6 +513,7 @@ class Bookings:
             )
         if new.end <= new.start:
             raise InvalidRequest("end must be after start", field="end")
+        _check_span(new)
         sites = await self._sites_for(uow, list(new.site_ids), "add_sites")
         timing_changed = (new.start, new.end) != (old.start, old.end)
         added = [s for s in new.site_ids if s not in old.site_ids]
@@ -802,6 +806,16 @@ class Bookings:
                 await self._claim(uow, prepared, ConflictPolicy.ALL_OR_NOTHING, principal)
                 sessions.append(self._out(prepared.session, prepared.sites))
         return RegionalPlanOut(proposals=proposals, committed=req.commit, sessions=sessions)
+
+
+def _check_span(session: Session) -> None:
+    claimed = session.claimed_range
+    if claimed.end - claimed.start > MAX_CLAIM_SPAN:
+        raise InvalidRequest(
+            f"a session with its buffers may span at most {MAX_CLAIM_SPAN.days} days; "
+            "book a long event as one session per day",
+            field="end",
+        )
 
 
 def _scope(principal: Principal) -> str:

@@ -227,6 +227,11 @@ class TimeRange(Frozen):
         return self.start < other.end and other.start < self.end
 
 
+# The longest range one claim may cover (a session with its buffers). Bounding it lets every
+# overlap query read only claims that start at most this long before the range it checks.
+MAX_CLAIM_SPAN = timedelta(days=3)
+
+
 def claimed_range(start: datetime, end: datetime, before_min: int, after_min: int) -> TimeRange:
     return TimeRange(
         start=start - timedelta(minutes=before_min), end=end + timedelta(minutes=after_min)

@@ -8,6 +8,7 @@ with `BEGIN IMMEDIATE` (one writer at a time) and triggers refuse overlaps.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -16,11 +17,13 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
+    MAX_CLAIM_SPAN,
     AuditEntry,
     BookingPolicy,
     Chair,
@@ -51,10 +54,19 @@ T = TypeVar("T")
 # Advisory-lock namespace (first key of the two-int form) for resource claims.
 CLAIM_LOCK_NAMESPACE = 0x4F52
 CHUNK = 2000
+COPY_THRESHOLD = 200  # rows from which PostgreSQL inserts go through COPY
 
 _OVERLAP_MARK = "claim_overlap"
 _PG_EXCLUSION = "23P01"
 _PG_RETRYABLE = {"40P01", "40001", "55P03"}
+
+
+def resource_key(resource: str) -> int:
+    """A signed 64-bit digest of a resource name: PostgreSQL's exclusion constraint compares these
+    (far cheaper than text). Two names sharing a key would only ever be refused as a conflict,
+    never double-booked."""
+    digest = hashlib.blake2b(resource.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def lock_keys(resources: Iterable[str], key_space: int) -> list[int]:
@@ -104,12 +116,13 @@ def _site_row(site: Site) -> dict[str, Any]:
 
 
 def _site_from(row: Any) -> Site:
-    return Site(
+    # Rows were validated on the way in; constructing skips validating 10,000 sites again.
+    return Site.model_construct(
         id=row.id,
         name=row.name,
         region=row.region_id,
         timezone=row.timezone,
-        coordinator=Coordinator(
+        coordinator=Coordinator.model_construct(
             name=row.coordinator_name, email=row.coordinator_email, phone=row.coordinator_phone
         ),
         capacity=row.capacity,
@@ -151,6 +164,17 @@ class SqlUnitOfWork:
         self._pg = dialect == "postgresql"
         self._key_space = lock_key_space
 
+    def _in(self, col: sa.ColumnElement[str], values: Sequence[str]) -> Iterable[Any]:
+        """`col IN values` as few statements as the backend allows: one array on PostgreSQL,
+        chunks of bound parameters on SQLite."""
+        if not values:
+            return
+        if self._pg:
+            yield col == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))
+            return
+        for part in _chunks(values):
+            yield col.in_(part)
+
     # directory ---------------------------------------------------------------------------
     async def _upsert(self, table: sa.Table, rows: list[dict[str, Any]], key: str) -> None:
         if not rows:
@@ -158,8 +182,8 @@ class SqlUnitOfWork:
         ids = [r[key] for r in rows]
         existing: set[Any] = set()
         col = table.c[key]
-        for part in _chunks(ids):
-            existing.update((await self._c.execute(sa.select(col).where(col.in_(part)))).scalars())
+        for cond in self._in(col, ids):
+            existing.update((await self._c.execute(sa.select(col).where(cond))).scalars())
         new = [r for r in rows if r[key] not in existing]
         old = [r for r in rows if r[key] in existing]
         if new:
@@ -209,8 +233,8 @@ class SqlUnitOfWork:
     async def get_sites(self, ids: Sequence[str]) -> dict[str, Site]:
         out: dict[str, Site] = {}
         unique = list(dict.fromkeys(ids))
-        for part in _chunks(unique):
-            rows = await self._c.execute(sa.select(t.sites).where(t.sites.c.id.in_(part)))
+        for cond in self._in(t.sites.c.id, unique):
+            rows = await self._c.execute(sa.select(t.sites).where(cond))
             for row in rows:
                 out[row.id] = _site_from(row)
         return out
@@ -258,7 +282,13 @@ class SqlUnitOfWork:
 
     def _overlapping(self, start: datetime, end: datetime) -> sa.ColumnElement[bool]:
         c = t.claims.c
-        return sa.and_(c.active.is_(True), c.starts_at < end, c.ends_at > start)
+        # The lower bound on starts_at keeps the index scan to recent claims, not all history.
+        return sa.and_(
+            c.active.is_(True),
+            c.starts_at < end,
+            c.starts_at > start - MAX_CLAIM_SPAN,
+            c.ends_at > start,
+        )
 
     async def find_conflicts(
         self,
@@ -269,9 +299,9 @@ class SqlUnitOfWork:
     ) -> list[Conflict]:
         c = t.claims.c
         out: list[Conflict] = []
-        for part in _chunks(list(dict.fromkeys(resources))):
+        for cond in self._in(c.resource, list(dict.fromkeys(resources))):
             stmt = sa.select(c.resource, c.session_id, c.starts_at, c.ends_at).where(
-                c.resource.in_(part), self._overlapping(start, end)
+                cond, self._overlapping(start, end)
             )
             if exclude_session is not None:
                 stmt = stmt.where(c.session_id != exclude_session)
@@ -294,10 +324,18 @@ class SqlUnitOfWork:
     ) -> None:
         if not resources:
             return
+        if self._pg and len(resources) >= COPY_THRESHOLD:
+            await self._copy(
+                "claims",
+                ("session_id", "resource", "resource_key", "starts_at", "ends_at", "active"),
+                [(session_id, r, resource_key(r), start, end, True) for r in resources],
+            )
+            return
         rows = [
             {
                 "session_id": session_id,
                 "resource": r,
+                "resource_key": resource_key(r),
                 "starts_at": start,
                 "ends_at": end,
                 "active": True,
@@ -305,6 +343,20 @@ class SqlUnitOfWork:
             for r in resources
         ]
         await self._guard(self._c.execute(t.claims.insert(), rows))
+
+    async def _copy(
+        self, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+    ) -> None:
+        """PostgreSQL's COPY on this unit's own connection (so inside its transaction)."""
+        raw = await self._c.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
+            await driver.copy_records_to_table(table, records=records, columns=list(columns))
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == _PG_EXCLUSION:
+                raise ClaimOverlap(str(exc)) from exc
+            raise
 
     async def replace_claims(
         self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
@@ -328,10 +380,8 @@ class SqlUnitOfWork:
     ) -> list[tuple[datetime, datetime]]:
         c = t.claims.c
         out: list[tuple[datetime, datetime]] = []
-        for part in _chunks(list(dict.fromkeys(resources))):
-            stmt = sa.select(c.starts_at, c.ends_at).where(
-                c.resource.in_(part), self._overlapping(start, end)
-            )
+        for cond in self._in(c.resource, list(dict.fromkeys(resources))):
+            stmt = sa.select(c.starts_at, c.ends_at).where(cond, self._overlapping(start, end))
             out.extend((r.starts_at, r.ends_at) for r in await self._c.execute(stmt))
         return out
 
@@ -340,6 +390,13 @@ class SqlUnitOfWork:
         self, session_id: str, sites: Sequence[SessionSite], first: int
     ) -> None:
         if not sites:
+            return
+        if self._pg and len(sites) >= COPY_THRESHOLD:
+            await self._copy(
+                "session_sites",
+                ("session_id", "site_id", "position", "join_url"),
+                [(session_id, s.site_id, first + i, s.join_url) for i, s in enumerate(sites)],
+            )
             return
         await self._c.execute(
             t.session_sites.insert(),
@@ -370,10 +427,8 @@ class SqlUnitOfWork:
         row.pop("created_at")
         await self._c.execute(t.sessions.update().where(t.sessions.c.id == session.id).values(row))
         ss = t.session_sites.c
-        for part in _chunks(list(removed_sites)):
-            await self._c.execute(
-                t.session_sites.delete().where(ss.session_id == session.id, ss.site_id.in_(part))
-            )
+        for cond in self._in(ss.site_id, list(removed_sites)):
+            await self._c.execute(t.session_sites.delete().where(ss.session_id == session.id, cond))
         if added_sites:
             wanted = set(added_sites)
             top = await self._c.scalar(
@@ -401,14 +456,16 @@ class SqlUnitOfWork:
         ids = [r.id for r in rows]
         ss = t.session_sites.c
         by_session: dict[str, list[SessionSite]] = {i: [] for i in ids}
-        for part in _chunks(ids, 500):
+        for cond in self._in(ss.session_id, ids):
             res = await self._c.execute(
                 sa.select(ss.session_id, ss.site_id, ss.join_url)
-                .where(ss.session_id.in_(part))
+                .where(cond)
                 .order_by(ss.session_id, ss.position)
             )
             for r in res:
-                by_session[r.session_id].append(SessionSite(site_id=r.site_id, join_url=r.join_url))
+                by_session[r.session_id].append(
+                    SessionSite.model_construct(site_id=r.site_id, join_url=r.join_url)
+                )
         return [
             Session(
                 id=r.id,

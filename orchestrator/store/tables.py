@@ -141,6 +141,7 @@ claims = sa.Table(
         nullable=False,
     ),
     sa.Column("resource", sa.String(400), nullable=False),
+    sa.Column("resource_key", sa.BigInteger, nullable=False),
     sa.Column("starts_at", UTCDateTime, nullable=False),
     sa.Column("ends_at", UTCDateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),

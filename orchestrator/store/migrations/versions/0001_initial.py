@@ -21,12 +21,17 @@ BIGID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 # Rule 1 on SQLite: refuse an active claim overlapping another active claim on the same
 # resource. Instants are integer microseconds there, so comparisons are exact.
+# Longest claim (orchestrator.domain.models.MAX_CLAIM_SPAN, 3 days), frozen here as this
+# revision created it; on SQLite instants are integer microseconds.
+_MAX_SPAN = {"postgresql": "interval '3 days'", "sqlite": "259200000000"}
+
 _SQLITE_OVERLAP = """
 CREATE TRIGGER claims_no_overlap_{op} BEFORE {OP} ON claims
 WHEN NEW.active AND EXISTS (
     SELECT 1 FROM claims c
     WHERE c.resource = NEW.resource AND c.active AND c.id IS NOT NEW.id
       AND c.starts_at < NEW.ends_at AND NEW.starts_at < c.ends_at
+      AND c.starts_at > NEW.starts_at - 259200000000
 )
 BEGIN
     SELECT RAISE(ABORT, 'claim_overlap');
@@ -107,6 +112,7 @@ def upgrade() -> None:
         sa.Column("join_url", sa.Text, nullable=True),
     )
     op.create_index("ix_session_sites_site", "session_sites", ["site_id"])
+    dialect = op.get_bind().dialect.name
     op.create_table(
         "claims",
         sa.Column("id", BIGID, primary_key=True),
@@ -117,19 +123,24 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("resource", sa.String(400), nullable=False),
+        sa.Column("resource_key", sa.BigInteger, nullable=False),
         sa.Column("starts_at", UTCDateTime, nullable=False),
         sa.Column("ends_at", UTCDateTime, nullable=False),
         sa.Column("active", sa.Boolean, nullable=False),
         sa.CheckConstraint("starts_at < ends_at", name="ck_claims_range"),
+        sa.CheckConstraint(
+            f"ends_at - starts_at <= {_MAX_SPAN[dialect]}", name="ck_claims_max_span"
+        ),
     )
     op.create_index("ix_claims_resource_start", "claims", ["resource", "starts_at"])
     op.create_index("ix_claims_session", "claims", ["session_id"])
-    dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
+        # resource_key is a 64-bit digest of resource: comparing integers makes the constraint
+        # check several times cheaper than text, and a shared digest can only over-refuse.
         op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
         op.execute(
             "ALTER TABLE claims ADD CONSTRAINT claims_no_overlap EXCLUDE USING gist "
-            "(resource WITH =, tstzrange(starts_at, ends_at, '[)') WITH &&) WHERE (active)"
+            "(resource_key WITH =, tstzrange(starts_at, ends_at, '[)') WITH &&) WHERE (active)"
         )
     elif dialect == "sqlite":
         op.execute(_SQLITE_OVERLAP.format(op="insert", OP="INSERT"))
