@@ -212,7 +212,7 @@ class SessionOut(BaseModel):
             site = sites.get(s.site_id)
             site_zone = ZoneInfo(site.timezone) if site else zone
             out_sites.append(
-                SessionSiteOut.model_construct(
+                SessionSiteOut(
                     site_id=s.site_id,
                     name=site.name if site else None,
                     timezone=site.timezone if site else None,

@@ -116,13 +116,12 @@ def _site_row(site: Site) -> dict[str, Any]:
 
 
 def _site_from(row: Any) -> Site:
-    # Rows were validated on the way in; constructing skips validating 10,000 sites again.
-    return Site.model_construct(
+    return Site(
         id=row.id,
         name=row.name,
         region=row.region_id,
         timezone=row.timezone,
-        coordinator=Coordinator.model_construct(
+        coordinator=Coordinator(
             name=row.coordinator_name, email=row.coordinator_email, phone=row.coordinator_phone
         ),
         capacity=row.capacity,
@@ -464,7 +463,7 @@ class SqlUnitOfWork:
             )
             for r in res:
                 by_session[r.session_id].append(
-                    SessionSite.model_construct(site_id=r.site_id, join_url=r.join_url)
+                    SessionSite(site_id=r.site_id, join_url=r.join_url)
                 )
         return [
             Session(
