@@ -658,3 +658,36 @@ async def test_status_filter_follows_the_clock(container: Container, clock: Manu
 async def test_host_alone_is_enough_for_a_national_session(container: Container) -> None:
     out = await book(container, sites=[], leader_groups=[])
     assert [s.site_id for s in out.sites] == ["ha-noi"]
+
+
+async def test_large_sessions_take_the_bulk_path(container: Container) -> None:
+    """Hundreds of sites go through COPY on PostgreSQL; the overlap rule holds there too."""
+    many = parse_directory(
+        "\n".join(f'[[sites]]\nid = "s{i:03d}"\nname = "Site {i}"\n' for i in range(250))
+    )
+    await container.directory.apply(many, actor="test")
+    ids = [f"s{i:03d}" for i in range(250)]
+    out = await book(container, sites=ids, host_site="s000", leader_groups=[])
+    assert len(out.sites) == 250
+    assert len({s.join_url for s in out.sites}) == 250
+    read = await container.bookings.get(out.id, OFFICE)
+    assert [s.site_id for s in read.sites] == ids
+    with pytest.raises(BookingConflict) as info:
+        await book(container, title="again", sites=ids[::-1], host_site="s249", leader_groups=[])
+    assert len(info.value.conflicts) >= 250
+    start = datetime(2026, 12, 10, 1, tzinfo=UTC)
+    with pytest.raises(ClaimOverlap):
+        async with container.store.write() as uow:
+            await uow.add_claims(
+                out.id, [f"site:{i}" for i in ids], start, start + timedelta(hours=1)
+            )
+
+
+async def test_a_claim_spans_at_most_three_days(container: Container) -> None:
+    with pytest.raises(InvalidRequest, match="3 days"):
+        await book(
+            container,
+            start=f"2026-12-10T08:00:00{HANOI}",
+            end=f"2026-12-13T08:00:00{HANOI}",
+            override_reason="long event",
+        )
