@@ -462,9 +462,7 @@ class SqlUnitOfWork:
                 .order_by(ss.session_id, ss.position)
             )
             for r in res:
-                by_session[r.session_id].append(
-                    SessionSite(site_id=r.site_id, join_url=r.join_url)
-                )
+                by_session[r.session_id].append(SessionSite(site_id=r.site_id, join_url=r.join_url))
         return [
             Session(
                 id=r.id,
