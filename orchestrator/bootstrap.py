@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from connectors.base import MeetingProvider
 from connectors.static_link import StaticLinkProvider
@@ -15,6 +16,7 @@ from orchestrator.access.service import Access
 from orchestrator.booking.service import BookingDefaults, Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
+from orchestrator.rooms.service import Rooms
 from orchestrator.settings import Settings
 from orchestrator.store import migrate
 from orchestrator.store.base import Store
@@ -33,6 +35,7 @@ class Container:
     bookings: Bookings
     directory: DirectoryService
     access: Access
+    rooms: Rooms
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -76,6 +79,7 @@ def build(
         bookings=Bookings(store, clock, providers, defaults),
         directory=DirectoryService(store, clock),
         access=Access(store, clock),
+        rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
         providers=providers,
     )
 

@@ -172,6 +172,10 @@ class UnitOfWork(Protocol):
 
     async def get_session(self, session_id: str) -> Session | None: ...
 
+    async def get_session_by_room(self, room: str) -> Session | None:
+        """The session whose video room is `room` (room names are lowercase)."""
+        ...
+
     async def list_sessions(self, query: SessionQuery) -> list[Session]:
         """Sessions matching `query`, earliest start first."""
         ...

@@ -511,6 +511,15 @@ class SqlUnitOfWork:
         found = await self._load(rows)
         return found[0] if found else None
 
+    async def get_session_by_room(self, room: str) -> Session | None:
+        rows = (
+            await self._c.execute(
+                sa.select(t.sessions).where(t.sessions.c.room == room).order_by(t.sessions.c.id)
+            )
+        ).all()
+        found = await self._load(rows[:1])
+        return found[0] if found else None
+
     async def list_sessions(self, query: SessionQuery) -> list[Session]:
         s = t.sessions.c
         stmt = sa.select(t.sessions)

@@ -107,7 +107,7 @@ sessions = sa.Table(
     sa.Column("buffer_before_minutes", sa.Integer, nullable=False),
     sa.Column("buffer_after_minutes", sa.Integer, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("room", sa.String(100), nullable=True),
+    sa.Column("room", sa.String(100), nullable=True, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),

@@ -9,7 +9,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from orchestrator.bootstrap import Container
+from orchestrator.web import hooks
 from orchestrator.web.api import ROUTES
+from orchestrator.web.hooks import JITSI, ROOMS
 from orchestrator.web.http import (
     ACCESS,
     BOOKINGS,
@@ -61,8 +63,11 @@ def init_app(container: Container) -> web.Application:
     app[SERVER] = settings
     app[METRICS] = Metrics()
     app[SPEC] = json.dumps(build_spec(), ensure_ascii=False)
+    app[ROOMS] = container.rooms
+    app[JITSI] = container.settings.jitsi
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
+    hooks.add_routes(app)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
     return app

@@ -1,0 +1,1 @@
+"""Rooms: the orchestrator as gatekeeper of the video platform's rooms (Jitsi reservations)."""

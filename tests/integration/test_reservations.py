@@ -1,0 +1,161 @@
+"""Jitsi's reservation API, spoken exactly as Prosody's mod_reservations speaks it (DESIGN 6.5)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
+
+from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.bootstrap import Container
+from orchestrator.domain.clock import ManualClock
+from orchestrator.web.app import init_app
+from tests.conftest import OFFICE, SIX
+
+TOKEN = "prosody-secret"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PREFIX = "/hooks/jitsi/reservations"
+# Thursday 10 December 2026, 08:00-11:30 in Hà Nội, 30 minutes of connection test before.
+START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)
+END = datetime(2026, 12, 10, 4, 30, tzinfo=UTC)
+GRACE = timedelta(minutes=15)  # [booking] link_grace_minutes, the default
+
+
+@pytest.fixture
+async def prosody(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient, BookingOut]]:
+    container.settings = container.settings.model_copy(
+        update={
+            "jitsi": container.settings.jitsi.model_copy(
+                update={"reservations_token": SecretStr(TOKEN)}
+            )
+        }
+    )
+    answer = await container.bookings.book(
+        BookSessionRequest.model_validate(
+            {
+                "title": "Hội nghị trực tuyến",
+                "start": START.isoformat(),
+                "end": END.isoformat(),
+                "host_site": "ha-noi",
+                "sites": SIX,
+                "chair": {"name": "C", "email": "chair@example.org"},
+            }
+        ),
+        OFFICE,
+    )
+    session = BookingOut.model_validate_json(answer.body)
+    server = TestServer(init_app(container), host="127.0.0.1", port=0)
+    await server.start_server()
+    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
+        yield http, session
+    await server.close()
+
+
+def form(room: str, start: datetime) -> str:
+    # Prosody: http.formencode{name, start_time = yyyy-MM-dd'T'HH:mm:ss.SSSX, mail_owner}
+    return urlencode(
+        {
+            "name": room,
+            "start_time": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "mail_owner": "5f1c2d9e-0a43-4b8e-9d7e-2c3a1b0f9e11@meet.example.org",
+        }
+    )
+
+
+async def post(http: httpx.AsyncClient, body: str, headers: dict[str, str] | None = None) -> Any:
+    return await http.post(
+        f"{PREFIX}/conference", content=body, headers={**FORM, **(headers or AUTH)}
+    )
+
+
+async def test_room_opens_inside_the_window(
+    prosody: tuple[httpx.AsyncClient, BookingOut], clock: ManualClock
+) -> None:
+    http, session = prosody
+    assert session.room
+    opened = START - timedelta(minutes=5)  # 07:55:12 in Hà Nội, as in the sample request
+    clock.set(opened + timedelta(seconds=12))
+    r = await post(http, form(session.room.upper(), opened + timedelta(seconds=12)))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["name"] == session.room.lower()
+    assert body["id"] == session.id
+    assert body["mail_owner"].endswith("@meet.example.org")
+    assert body["start_time"] == (opened + timedelta(seconds=12)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # duration in seconds, counted from the start_time Prosody sent, to the end plus the grace
+    assert body["duration"] == int((END + GRACE - opened - timedelta(seconds=12)).total_seconds())
+    assert body["max_occupants"] >= 6 * 2  # several devices per site
+    again = await http.get(f"{PREFIX}/conference/{body['id']}", headers=AUTH)
+    assert again.status_code == 200
+    assert again.json()["name"] == body["name"]
+    gone = await http.delete(f"{PREFIX}/conference/{body['id']}", headers=AUTH)
+    assert gone.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("at", "status", "words"),
+    [
+        (START - timedelta(minutes=31), 403, "opens at"),  # before the connection test
+        (END + timedelta(minutes=15), 403, "ended"),  # after end + grace
+    ],
+)
+async def test_room_stays_shut_outside_the_window(
+    prosody: tuple[httpx.AsyncClient, BookingOut],
+    clock: ManualClock,
+    at: datetime,
+    status: int,
+    words: str,
+) -> None:
+    http, session = prosody
+    assert session.room
+    clock.set(at)
+    r = await post(http, form(session.room, at))
+    assert r.status_code == status
+    assert words in r.json()["message"]
+
+
+async def test_unknown_cancelled_and_unauthorised(
+    prosody: tuple[httpx.AsyncClient, BookingOut], clock: ManualClock, container: Container
+) -> None:
+    http, session = prosody
+    assert session.room
+    clock.set(START)
+    unknown = await post(http, form("someone-elses-room", START))
+    assert unknown.status_code == 404
+    assert unknown.json()["message"]
+    assert (
+        await post(http, form(session.room, START), {"Authorization": "Bearer x"})
+    ).status_code == 401
+    bad = await post(http, "name=x")
+    assert bad.status_code == 400
+    malformed = await post(
+        http, urlencode({"name": session.room, "start_time": "soon", "mail_owner": "a@b"})
+    )
+    assert malformed.status_code == 400
+    clock.set(START - timedelta(days=1))
+    await container.bookings.cancel(session.id, OFFICE)
+    clock.set(START)
+    cancelled = await post(http, form(session.room, START))
+    assert cancelled.status_code == 403
+    assert "cancelled" in cancelled.json()["message"]
+    missing = await http.get(f"{PREFIX}/conference/{session.id}", headers=AUTH)
+    assert missing.status_code == 404
+
+
+async def test_not_configured_is_refused(container: Container) -> None:
+    server = TestServer(init_app(container), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
+            r = await post(http, form("room", START))
+        assert r.status_code == 503
+        assert "not configured" in r.json()["message"]
+    finally:
+        await server.close()
