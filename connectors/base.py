@@ -38,6 +38,7 @@ class Meeting:
     end: datetime
     opens_at: datetime  # start minus the connection-test buffer
     closes_at: datetime  # end plus a grace
+    subject: str | None = None  # shown in the meeting's header; default: the title
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Attendee:
     name: str
     email: str | None
     moderator: bool = False
+    # Joins as a viewer (Jitsi visitors) because the session has more sites than the provider's
+    # participant limit. A moderator is never a visitor: `moderator` wins when both are set.
+    visitor: bool = False
+    avatar: str | None = None  # a public image URL
 
 
 class MeetingProvider(Protocol):
@@ -58,10 +63,24 @@ class MeetingProvider(Protocol):
         """The provider's key in bookings: `static`, `jitsi`, `jaas`."""
         ...
 
+    @property
+    def max_participants(self) -> int:
+        """How many attendees one meeting takes as full participants.
+
+        Beyond it the caller marks the remaining sites `Attendee.visitor` (the host, leaders and
+        speaking sites first). A provider without such a limit returns a large number.
+        """
+        ...
+
     def room_name(self, title: str, salt: str) -> str:
         """A room name for a new session: short ASCII `[a-z0-9-]`, unguessable given `salt`."""
         ...
 
     def join_url(self, meeting: Meeting, attendee: Attendee) -> str:
-        """The attendee's own link to the meeting. Raises `PermanentConnectorError`."""
+        """The attendee's own link to the meeting, valid from `opens_at` to `closes_at`.
+
+        Pure and deterministic: the same meeting and attendee give the same link, so re-rendering
+        an invite does not change it and rescheduling changes it. Raises `PermanentConnectorError`
+        when the meeting cannot be linked (no usable room, an empty or reversed window).
+        """
         ...

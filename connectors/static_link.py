@@ -20,16 +20,21 @@ def slugify(text: str, max_len: int = 40) -> str:
 class StaticLinkProvider:
     """Links from a template with `{room}` and `{site}` placeholders."""
 
-    def __init__(self, url_template: str) -> None:
+    def __init__(self, url_template: str, max_participants: int = 1_000_000) -> None:
         if "{room}" not in url_template and "{site}" not in url_template:
             raise PermanentConnectorError(
                 f"static url_template {url_template!r} needs a {{room}} or {{site}} placeholder"
             )
         self._template = url_template
+        self._max_participants = max_participants
 
     @property
     def name(self) -> str:
         return "static"
+
+    @property
+    def max_participants(self) -> int:
+        return self._max_participants
 
     def room_name(self, title: str, salt: str) -> str:
         return f"{slugify(title)}-{salt[:10]}"

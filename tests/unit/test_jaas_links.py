@@ -17,7 +17,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-import connectors.jaas
 from connectors.base import Attendee, Meeting, PermanentConnectorError
 from connectors.jaas import JaasProvider
 
@@ -188,7 +187,7 @@ def test_other_keys_and_algorithms_are_refused(
         verify(token, stranger, room=m.room, site="can-tho")
     claims = jwt.decode(token, options={"verify_signature": False})
     with pytest.raises(jwt.InvalidAlgorithmError):
-        verify(jwt.encode(claims, None, algorithm="none"), key, room=m.room, site="can-tho")
+        verify(jwt.encode(claims, "", algorithm="none"), key, room=m.room, site="can-tho")
     # The classic confusion: HS256 keyed with the (public) RSA key must not pass as RS256.
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -246,13 +245,12 @@ def test_identity_and_limit(provider: JaasProvider) -> None:
 
 def test_the_key_is_parsed_once(key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[bytes] = []
-    real = connectors.jaas.load_pem_private_key
 
     def counting(data: bytes, password: bytes | None) -> Any:
         calls.append(data)
-        return real(data, password)
+        return serialization.load_pem_private_key(data, password)
 
-    monkeypatch.setattr(connectors.jaas, "load_pem_private_key", counting)
+    monkeypatch.setattr("connectors.jaas.load_pem_private_key", counting)
     p = JaasProvider(APP_ID, KEY_ID, pem_of(key).decode())  # str PEM works too
     for site in ("a", "b", "c"):
         p.join_url(meeting(), Attendee(site, site, None))
