@@ -10,7 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from connectors.base import MeetingProvider
+from connectors.base import MeetingProvider, PermanentConnectorError
+from connectors.jaas import JaasProvider
+from connectors.jitsi import JitsiProvider
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
 from orchestrator.booking.service import BookingDefaults, Bookings
@@ -51,7 +53,32 @@ def build_store(settings: Settings) -> SqlStore:
 
 
 def build_providers(settings: Settings) -> dict[str, MeetingProvider]:
-    return {"static": StaticLinkProvider(settings.static.url_template)}
+    """`static` always; `jitsi` when `[jitsi] domain` is set; `jaas` when `[jaas] app_id` is.
+
+    Raises PermanentConnectorError for a half-configured provider.
+    """
+    providers: dict[str, MeetingProvider] = {
+        "static": StaticLinkProvider(settings.static.url_template)
+    }
+    j = settings.jitsi
+    if j.domain:
+        if j.app_secret is None or not j.app_id:
+            raise PermanentConnectorError("[jitsi] domain is set: app_id and app_secret are needed")
+        providers["jitsi"] = JitsiProvider(
+            j.domain,
+            j.app_id,
+            j.app_secret.get_secret_value(),
+            j.audience or None,
+            j.max_participants,
+        )
+    a = settings.jaas
+    if a.app_id:
+        if a.private_key_file is None or not a.key_id:
+            raise PermanentConnectorError(
+                "[jaas] app_id is set: key_id and private_key_file are needed"
+            )
+        providers["jaas"] = JaasProvider.from_key_file(a.app_id, a.key_id, a.private_key_file)
+    return providers
 
 
 def build(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from connectors.base import ConnectorError
 from orchestrator.booking.schemas import (
     BookingOut,
     BookSessionRequest,
@@ -148,6 +149,8 @@ def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = N
         raise report(exc) from None
     except ValidationError as exc:
         raise fail(f"invalid input:\n{exc}") from None
+    except ConnectorError as exc:
+        raise fail(str(exc)) from None
     except BrokenPipeError:
         raise typer.Exit(0) from None  # the reader went away (| head): nothing to say
     except (ConnectionError, TimeoutError) as exc:

@@ -50,6 +50,11 @@ class BookSessionRequest(Request):
     )
     chair: Chair
     leader_groups: list[Slug] = Field(default_factory=list)
+    speaking_sites: list[Slug] = Field(
+        default_factory=list,
+        description="When the session has more sites than the provider's participant limit, "
+        "these (and the host) speak; the other sites join as visitors",
+    )
     provider: Provider = "static"
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
@@ -79,6 +84,7 @@ class UpdateSessionRequest(Request):
     host_site: Slug | None = None
     add_sites: list[Slug] = Field(default_factory=list)
     remove_sites: list[Slug] = Field(default_factory=list)
+    speaking_sites: list[Slug] | None = None
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     override_reason: str | None = Field(default=None, max_length=2000)
@@ -159,6 +165,7 @@ class SessionSiteOut(BaseModel):
     local_start: datetime | None = Field(default=None, description="Start in the site's zone")
     local_end: datetime | None = None
     host: bool = False
+    role: Literal["participant", "visitor"] = "participant"
     join_url: str | None = None
 
 
@@ -191,6 +198,7 @@ class SessionOut(BaseModel):
     host_site: str
     chair: Chair
     leader_groups: list[str]
+    speaking_sites: list[str]
     provider: str
     buffer_before_minutes: int
     buffer_after_minutes: int
@@ -203,7 +211,13 @@ class SessionOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def build(cls, session: Session, sites: dict[str, Site], now: datetime) -> Self:
+    def build(
+        cls,
+        session: Session,
+        sites: dict[str, Site],
+        now: datetime,
+        visitors: frozenset[str] = frozenset(),
+    ) -> Self:
         """The answer for `session`; its sites are built from values already validated."""
         zone = ZoneInfo(session.timezone)
         claimed = session.claimed_range
@@ -219,6 +233,7 @@ class SessionOut(BaseModel):
                     local_start=session.start.astimezone(site_zone),
                     local_end=session.end.astimezone(site_zone),
                     host=s.site_id == session.host_site,
+                    role="visitor" if s.site_id in visitors else "participant",
                     join_url=s.join_url,
                 )
             )
@@ -234,6 +249,7 @@ class SessionOut(BaseModel):
             host_site=session.host_site,
             chair=session.chair,
             leader_groups=list(session.leader_groups),
+            speaking_sites=list(session.speaking_sites),
             provider=session.provider,
             buffer_before_minutes=session.buffer_before_minutes,
             buffer_after_minutes=session.buffer_after_minutes,

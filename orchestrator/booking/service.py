@@ -179,6 +179,15 @@ class Bookings:
             opens_at=claimed.start,
             closes_at=session.end + timedelta(minutes=self._defaults.link_grace_minutes),
         )
+        limit = provider.max_participants
+        speaking = {session.host_site, *session.speaking_sites}
+        if len(session.sites) > limit and len(speaking) > limit:
+            raise InvalidRequest(
+                f"{len(speaking)} speaking sites (the host included) exceed the {limit} "
+                f"participants {provider.name} allows; the others join as visitors",
+                field="speaking_sites",
+            )
+        visitors = session.visitors(limit)
         linked = []
         for s in session.sites:
             site = sites[s.site_id]
@@ -187,6 +196,7 @@ class Bookings:
                 name=site.name,
                 email=site.coordinator.email,
                 moderator=site.id == session.host_site,
+                visitor=site.id in visitors,
             )
             linked.append(
                 SessionSite(site_id=s.site_id, join_url=provider.join_url(meeting, attendee))
@@ -245,8 +255,12 @@ class Bookings:
         ids = list(dict.fromkeys(s.site_id for session in sessions for s in session.sites))
         return await uow.get_sites(ids)
 
+    def _visitors(self, session: Session) -> frozenset[str]:
+        provider = self._providers.get(session.provider)
+        return session.visitors(provider.max_participants) if provider else frozenset()
+
     def _out(self, session: Session, sites: dict[str, Site]) -> SessionOut:
-        return SessionOut.build(session, sites, self._clock.now())
+        return SessionOut.build(session, sites, self._clock.now(), self._visitors(session))
 
     # book --------------------------------------------------------------------------------
     async def _prepare(
@@ -275,6 +289,7 @@ class Bookings:
             chair=req.chair,
             sites=tuple(SessionSite(site_id=i) for i in site_ids),
             leader_groups=tuple(dict.fromkeys(req.leader_groups)),
+            speaking_sites=tuple(dict.fromkeys(req.speaking_sites)),
             provider=req.provider,
             buffer_before_minutes=_or(
                 req.buffer_before_minutes, self._defaults.buffer_before_minutes
@@ -285,6 +300,7 @@ class Bookings:
             updated_at=now,
         )
         _check_span(session)
+        _check_speakers(session)
         policy = (await self._policies(uow))[req.kind]
         breaches = self._judge(session, sites, policy, req.override_reason, principal)
         resources = _resources(session)
@@ -404,7 +420,10 @@ class Bookings:
         async def work(uow: UnitOfWork) -> Answer:
             prepared = await self._prepare(uow, req, principal, str(uuid.uuid4()))
             skipped = await self._claim(uow, prepared, req.conflict_policy, principal)
-            out = BookingOut.build(prepared.session, prepared.sites, self._clock.now()).model_copy(
+            session = prepared.session
+            out = BookingOut.build(
+                session, prepared.sites, self._clock.now(), self._visitors(session)
+            ).model_copy(
                 update={
                     "skipped": skipped,
                     "policy_overridden": [b.rule for b in prepared.breaches],
@@ -514,6 +533,7 @@ class Bookings:
         if new.end <= new.start:
             raise InvalidRequest("end must be after start", field="end")
         _check_span(new)
+        _check_speakers(new)
         sites = await self._sites_for(uow, list(new.site_ids), "add_sites")
         timing_changed = (new.start, new.end) != (old.start, old.end)
         added = [s for s in new.site_ids if s not in old.site_ids]
@@ -808,6 +828,15 @@ class Bookings:
         return RegionalPlanOut(proposals=proposals, committed=req.commit, sessions=sessions)
 
 
+def _check_speakers(session: Session) -> None:
+    strangers = [s for s in session.speaking_sites if s not in session.site_ids]
+    if strangers:
+        raise InvalidRequest(
+            f"speaking sites must take part in the session: {', '.join(strangers)}",
+            field="speaking_sites",
+        )
+
+
 def _check_span(session: Session) -> None:
     claimed = session.claimed_range
     if claimed.end - claimed.start > MAX_CLAIM_SPAN:
@@ -862,6 +891,7 @@ def _apply(old: Session, req: UpdateSessionRequest, now: datetime) -> Session:
             "host_site": req.host_site,
             "buffer_before_minutes": req.buffer_before_minutes,
             "buffer_after_minutes": req.buffer_after_minutes,
+            "speaking_sites": tuple(req.speaking_sites) if req.speaking_sites is not None else None,
         }.items()
         if v is not None
     }

@@ -175,6 +175,9 @@ class Session(Frozen):
     chair: Chair
     sites: tuple[SessionSite, ...]
     leader_groups: tuple[Slug, ...] = ()
+    # Sites that speak when the session has more sites than its provider's participant limit;
+    # the host always speaks, every other site then joins as a visitor (DESIGN 6.1).
+    speaking_sites: tuple[Slug, ...] = ()
     provider: str = "static"
     buffer_before_minutes: int = Field(default=0, ge=0)
     buffer_after_minutes: int = Field(default=0, ge=0)
@@ -199,6 +202,13 @@ class Session(Frozen):
     @property
     def site_ids(self) -> tuple[str, ...]:
         return tuple(s.site_id for s in self.sites)
+
+    def visitors(self, max_participants: int) -> frozenset[str]:
+        """The sites that join as visitors under a provider limit of `max_participants`."""
+        if len(self.sites) <= max_participants:
+            return frozenset()
+        speaking = {self.host_site, *self.speaking_sites}
+        return frozenset(s for s in self.site_ids if s not in speaking)
 
     def status_at(self, now: datetime) -> SessionStatus:
         """The stored status, moved on by the clock where the scheduler has not done it yet."""

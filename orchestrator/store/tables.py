@@ -103,6 +103,7 @@ sessions = sa.Table(
     sa.Column("chair_name", sa.String(200), nullable=False),
     sa.Column("chair_email", sa.String(320), nullable=False, index=True),
     sa.Column("leader_groups", sa.JSON, nullable=False),
+    sa.Column("speaking_sites", sa.JSON, nullable=True),
     sa.Column("provider", sa.String(32), nullable=False),
     sa.Column("buffer_before_minutes", sa.Integer, nullable=False),
     sa.Column("buffer_after_minutes", sa.Integer, nullable=False),
