@@ -18,6 +18,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from connectors.base import ConnectorError
 from orchestrator.booking.schemas import (
@@ -34,7 +35,7 @@ from orchestrator.directory.loader import DirectoryFileError, load_directory
 from orchestrator.domain.errors import BookingConflict, OrchestratorError, PolicyViolation
 from orchestrator.domain.models import DEFAULT_TIMEZONE, Principal, Role, SessionStatus
 from orchestrator.settings import Settings, load_settings
-from orchestrator.store.base import SessionQuery
+from orchestrator.store.base import RetryableStoreError, SessionQuery
 
 T = TypeVar("T")
 
@@ -153,8 +154,12 @@ def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = N
         raise fail(str(exc)) from None
     except BrokenPipeError:
         raise typer.Exit(0) from None  # the reader went away (| head): nothing to say
-    except (ConnectionError, TimeoutError) as exc:
-        raise fail(f"cannot reach the database: {exc}") from None
+    except RetryableStoreError as exc:
+        raise fail(f"the database is busy, try again: {exc}") from None
+    except DBAPIError as exc:
+        raise fail(f"database error: {exc.orig}") from None
+    except OSError as exc:  # refused connections, unknown hosts, unwritable data directories
+        raise fail(f"cannot reach the database or the data directory: {exc}") from None
 
 
 def aware(value: str, zone: str, what: str) -> datetime:
@@ -603,6 +608,8 @@ def sessions_reschedule(
     ] = None,
 ) -> None:
     """Move a session, change it, or add and remove sites (bound by the no-overlap rule)."""
+    if chair_name and not chair_email:
+        raise fail("--chair-name needs --chair-email (the chair is known by address)", code=2)
     try:
         req = UpdateSessionRequest.model_validate(
             {

@@ -1,9 +1,10 @@
 """The store on SQLAlchemy 2 (async): SQLite (aiosqlite) embedded, PostgreSQL (asyncpg) at scale.
 
-Rule 1 is kept by the database. On PostgreSQL an exclusion constraint on (resource, tstzrange)
-refuses overlapping active claims, and advisory locks on hashed resource keys serialise competing
-bookings first (so racing inserts wait instead of deadlocking). On SQLite every write unit begins
-with `BEGIN IMMEDIATE` (one writer at a time) and triggers refuse overlaps.
+Rule 1 is kept by the database. On PostgreSQL an exclusion constraint on (resource_key, a 64-bit
+digest of the resource name; tstzrange) refuses overlapping active claims, and advisory locks on
+hashed resource keys serialise competing bookings first (so racing inserts wait instead of
+deadlocking). On SQLite every write unit begins with `BEGIN IMMEDIATE` (one writer at a time) and
+triggers refuse overlaps.
 """
 
 from __future__ import annotations
@@ -354,8 +355,11 @@ class SqlUnitOfWork:
         try:
             await driver.copy_records_to_table(table, records=records, columns=list(columns))
         except Exception as exc:
-            if getattr(exc, "sqlstate", None) == _PG_EXCLUSION:
+            state = getattr(exc, "sqlstate", None)
+            if state == _PG_EXCLUSION:
                 raise ClaimOverlap(str(exc)) from exc
+            if state in _PG_RETRYABLE:
+                raise RetryableStoreError(str(exc)) from exc
             raise
 
     async def replace_claims(

@@ -22,6 +22,7 @@ _ERRORS = {
     "404": "Not found (or not visible to the caller)",
     "409": "Conflicting claims or state (see `conflicts`)",
     "422": "Invalid input or booking-policy breach (see `rule`)",
+    "503": "The database is busy: retry after `Retry-After` seconds",
 }
 
 
