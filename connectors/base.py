@@ -1,8 +1,10 @@
 """Ports to the outside platforms, their value types and their error tree.
 
     ConnectorError                 anything an adapter could not do
-    ├── TransientConnectorError    worth retrying later (timeouts, 5xx, connection refused)
-    └── PermanentConnectorError    retrying will not help (bad credentials, 4xx, bad config)
+    ├── TransientConnectorError    worth retrying later (timeouts, refused connections, HTTP 5xx,
+    │                              SMTP 4xx)
+    └── PermanentConnectorError    retrying will not help (bad credentials, bad configuration,
+                                   HTTP 4xx, SMTP 5xx)
 
 Adapters translate their libraries' errors into these and raise them `from` the original.
 Nothing here imports the orchestrator: connectors sit at the edge.
@@ -10,8 +12,10 @@ Nothing here imports the orchestrator: connectors sit at the edge.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Protocol
 
 
@@ -82,5 +86,33 @@ class MeetingProvider(Protocol):
         Pure and deterministic: the same meeting and attendee give the same link, so re-rendering
         an invite does not change it and rescheduling changes it. Raises `PermanentConnectorError`
         when the meeting cannot be linked (no usable room, an empty or reversed window).
+        """
+        ...
+
+
+class Mailer(Protocol):
+    """An outgoing mail server: invites, reminders and notices leave through it (DESIGN 6.7, 8)."""
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver `message` to every recipient it names (To, Cc, Bcc; Bcc is not transmitted).
+
+        The envelope comes from the headers: `Sender` or else `From` is the return path; a message
+        without `From` gets the mailer's default sender. Returns once the server has accepted the
+        message. Raises `TransientConnectorError` when retrying later may succeed (connection
+        refused, timeout, the server disconnecting, any 4xx reply) and `PermanentConnectorError`
+        when it will not (a 5xx refusal of the sender, a recipient or the data, failed
+        authentication, bad configuration, a message without sender or recipients). A message
+        accepted for some recipients but refused for others raises `PermanentConnectorError`
+        naming the refused ones: a retry would deliver it twice to the others.
+        """
+        ...
+
+    async def send_many(self, messages: Sequence[EmailMessage]) -> list[ConnectorError | None]:
+        """Deliver a batch over as few connections as possible; raises nothing for a message.
+
+        Returns one entry per message, in order: `None` once the server accepted it, else the
+        error `send` would have raised for it. After a connection is lost the mailer reconnects
+        for the next message; after two failures in a row with no connection left, the remaining
+        messages are not tried and each gets that last error.
         """
         ...
