@@ -85,6 +85,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRIES = 4
+INVITES = "invites"  # the outbox kind of a session change whose invites must go out
 OFFICE_SELF = Principal(role=Role.OFFICE, token_id="-", label="conflict details")
 SLOT_CHUNK = timedelta(days=7)
 
@@ -347,6 +348,9 @@ class Bookings:
         prepared.session = session
         await uow.insert_session(session)
         await uow.add_claims(session.id, prepared.resources, claimed.start, claimed.end)
+        await uow.add_outbox(
+            INVITES, session.id, session.version, {"change": "booked"}, self._clock.now()
+        )
         await uow.audit(
             AuditEntry(
                 at=self._clock.now(),
@@ -551,6 +555,9 @@ class Bookings:
         new = self._with_links(new, sites)
         await uow.replace_claims(old.id, resources, claimed.start, claimed.end)
         await uow.update_session(new, added_sites=added, removed_sites=removed)
+        await uow.add_outbox(
+            INVITES, new.id, new.version, {"change": "updated", "removed_sites": removed}, now
+        )
         changes = {
             k: v
             for k, v in req.model_dump(mode="json", exclude_unset=True).items()
@@ -601,6 +608,9 @@ class Bookings:
                 )
                 await uow.release_claims(session.id)
                 await uow.update_session(cancelled)
+                await uow.add_outbox(
+                    INVITES, session.id, cancelled.version, {"change": "cancelled"}, now
+                )
                 await uow.audit(
                     AuditEntry(
                         at=now,

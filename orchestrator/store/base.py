@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
@@ -85,6 +85,42 @@ class DirectoryCounts:
     sites: int
     leader_groups: int
     policies: int
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One change waiting to be delivered (e.g. a session's invites at one version)."""
+
+    id: int
+    kind: str
+    session_id: str
+    version: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The latest invite of one (session, site)."""
+
+    session_id: str
+    site_id: str
+    sequence: int
+    method: str
+    state: str  # sent, failed (a site without a row is still queued)
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Rsvp:
+    site_id: str
+    response: str
+    comment: str
+    at: datetime
+    actor: str
 
 
 class UnitOfWork(Protocol):
@@ -190,6 +226,54 @@ class UnitOfWork(Protocol):
     async def revoke_token(self, token_id: str, at: datetime) -> bool: ...
 
     async def list_tokens(self) -> list[TokenRecord]: ...
+
+    # invites -----------------------------------------------------------------------------
+    async def add_outbox(
+        self, kind: str, session_id: str, version: int, payload: dict[str, Any], at: datetime
+    ) -> None:
+        """Queue a change for delivery, in the change's own unit of work (rule 8)."""
+        ...
+
+    async def claim_outbox(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxItem]:
+        """Take up to `limit` due items, oldest first, and hide them from other workers for
+        `lease` (an item whose worker dies comes back when the lease ends)."""
+        ...
+
+    async def settle_outbox(
+        self,
+        item_id: int,
+        *,
+        status: str,
+        at: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Mark an item `done` or `failed`, or (status `pending`) due again at `retry_at`."""
+        ...
+
+    async def pending_outbox(self, session_id: str) -> int:
+        """How many of the session's changes are still to be delivered."""
+        ...
+
+    async def get_deliveries(self, session_id: str) -> dict[str, Delivery]: ...
+
+    async def record_delivery(self, delivery: Delivery, *, ok: bool, error: str | None) -> None:
+        """Store a site's latest invite state and log the attempt."""
+        ...
+
+    async def put_rsvp(self, session_id: str, rsvp: Rsvp) -> None: ...
+
+    async def get_rsvps(self, session_id: str) -> dict[str, Rsvp]: ...
+
+    async def set_feed_token(self, site_id: str, token_hash: str, at: datetime) -> None:
+        """Replace the site's feed token (the old one stops working)."""
+        ...
+
+    async def site_for_feed_token(self, token_hash: str) -> str | None: ...
+
+    async def secret(self, name: str, candidate: str) -> str:
+        """The stored secret `name`; stores `candidate` first if there is none."""
+        ...
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None: ...

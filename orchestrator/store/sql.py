@@ -13,12 +13,14 @@ import hashlib
 import zlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -42,9 +44,12 @@ from orchestrator.domain.models import (
 from orchestrator.store import tables as t
 from orchestrator.store.base import (
     ClaimOverlap,
+    Delivery,
     DirectoryCounts,
     DuplicateAnswer,
+    OutboxItem,
     RetryableStoreError,
+    Rsvp,
     SessionQuery,
     StoredAnswer,
     TokenRecord,
@@ -592,6 +597,160 @@ class SqlUnitOfWork:
             TokenRecord(r.id, r.role, r.site_id, r.email, r.label, r.created_at, r.revoked_at)
             for r in rows
         ]
+
+    # invites -----------------------------------------------------------------------------
+    def _insert(self, table: sa.Table) -> Any:
+        return (pg_insert if self._pg else sqlite_insert)(table)
+
+    async def add_outbox(
+        self, kind: str, session_id: str, version: int, payload: dict[str, Any], at: datetime
+    ) -> None:
+        await self._c.execute(
+            t.outbox.insert().values(
+                kind=kind,
+                session_id=session_id,
+                version=version,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                next_attempt_at=at,
+                created_at=at,
+            )
+        )
+
+    async def claim_outbox(self, now: datetime, lease: timedelta, limit: int) -> list[OutboxItem]:
+        o = t.outbox.c
+        stmt = (
+            sa.select(t.outbox)
+            .where(o.status == "pending", o.next_attempt_at <= now)
+            .order_by(o.id)
+            .limit(limit)
+        )
+        if self._pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = (await self._c.execute(stmt)).all()
+        if not rows:
+            return []
+        await self._c.execute(
+            t.outbox.update()
+            .where(o.id.in_([r.id for r in rows]))
+            .values(attempts=o.attempts + 1, next_attempt_at=now + lease)
+        )
+        return [
+            OutboxItem(r.id, r.kind, r.session_id, r.version, dict(r.payload), r.attempts + 1)
+            for r in rows
+        ]
+
+    async def settle_outbox(
+        self,
+        item_id: int,
+        *,
+        status: str,
+        at: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "last_error": error}
+        if status == "pending":
+            values["next_attempt_at"] = retry_at or at
+        else:
+            values["done_at"] = at
+        await self._c.execute(t.outbox.update().where(t.outbox.c.id == item_id).values(values))
+
+    async def pending_outbox(self, session_id: str) -> int:
+        o = t.outbox.c
+        count = await self._c.scalar(
+            sa.select(sa.func.count()).where(o.session_id == session_id, o.status == "pending")
+        )
+        return int(count or 0)
+
+    async def get_deliveries(self, session_id: str) -> dict[str, Delivery]:
+        d = t.invite_deliveries.c
+        rows = await self._c.execute(
+            sa.select(t.invite_deliveries).where(d.session_id == session_id)
+        )
+        return {
+            r.site_id: Delivery(
+                r.session_id,
+                r.site_id,
+                r.sequence,
+                r.method,
+                r.state,
+                r.attempts,
+                r.last_error,
+                r.updated_at,
+                r.sent_at,
+            )
+            for r in rows
+        }
+
+    async def record_delivery(self, delivery: Delivery, *, ok: bool, error: str | None) -> None:
+        values = {
+            "session_id": delivery.session_id,
+            "site_id": delivery.site_id,
+            "sequence": delivery.sequence,
+            "method": delivery.method,
+            "state": delivery.state,
+            "attempts": delivery.attempts,
+            "last_error": delivery.last_error,
+            "updated_at": delivery.updated_at,
+            "sent_at": delivery.sent_at,
+        }
+        stmt = self._insert(t.invite_deliveries).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id", "site_id"],
+            set_={k: v for k, v in values.items() if k not in ("session_id", "site_id")},
+        )
+        await self._c.execute(stmt)
+        await self._c.execute(
+            t.delivery_attempts.insert().values(
+                session_id=delivery.session_id,
+                site_id=delivery.site_id,
+                sequence=delivery.sequence,
+                at=delivery.updated_at,
+                ok=ok,
+                error=error,
+            )
+        )
+
+    async def put_rsvp(self, session_id: str, rsvp: Rsvp) -> None:
+        values = {
+            "session_id": session_id,
+            "site_id": rsvp.site_id,
+            "response": rsvp.response,
+            "comment": rsvp.comment,
+            "at": rsvp.at,
+            "actor": rsvp.actor,
+        }
+        stmt = self._insert(t.rsvps).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id", "site_id"],
+            set_={k: v for k, v in values.items() if k not in ("session_id", "site_id")},
+        )
+        await self._c.execute(stmt)
+
+    async def get_rsvps(self, session_id: str) -> dict[str, Rsvp]:
+        rows = await self._c.execute(sa.select(t.rsvps).where(t.rsvps.c.session_id == session_id))
+        return {r.site_id: Rsvp(r.site_id, r.response, r.comment, r.at, r.actor) for r in rows}
+
+    async def set_feed_token(self, site_id: str, token_hash: str, at: datetime) -> None:
+        await self._c.execute(t.feed_tokens.delete().where(t.feed_tokens.c.site_id == site_id))
+        await self._c.execute(
+            t.feed_tokens.insert().values(site_id=site_id, token_hash=token_hash, created_at=at)
+        )
+
+    async def site_for_feed_token(self, token_hash: str) -> str | None:
+        f = t.feed_tokens.c
+        found = await self._c.scalar(sa.select(f.site_id).where(f.token_hash == token_hash))
+        return str(found) if found is not None else None
+
+    async def secret(self, name: str, candidate: str) -> str:
+        stmt = self._insert(t.app_secrets).values(name=name, value=candidate)
+        await self._c.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        value = await self._c.scalar(
+            sa.select(t.app_secrets.c.value).where(t.app_secrets.c.name == name)
+        )
+        return str(value)
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None:

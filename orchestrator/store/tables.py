@@ -186,3 +186,76 @@ idempotency_keys = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Invites ----------------------------------------------------------------------------------
+# One outbox row per booking change, written in the change's own transaction (rule 8); the
+# delivery worker fans it out into one invite per site.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("session_id", sa.String(36), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# The latest invite of each (session, site): what was sent, at which SEQUENCE, and how it went.
+invite_deliveries = sa.Table(
+    "invite_deliveries",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("session_id", sa.String(36), nullable=False, index=True),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+rsvps = sa.Table(
+    "rsvps",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("response", sa.String(16), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(400), nullable=False),
+)
+
+feed_tokens = sa.Table(
+    "feed_tokens",
+    metadata,
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+app_secrets = sa.Table(
+    "app_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
