@@ -10,14 +10,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from connectors.base import MeetingProvider, PermanentConnectorError
+from connectors.base import Mailer, MeetingProvider, PermanentConnectorError
 from connectors.jaas import JaasProvider
 from connectors.jitsi import JitsiProvider
+from connectors.smtp import SmtpMailer
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
 from orchestrator.booking.service import BookingDefaults, Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
+from orchestrator.invites.service import Invites
+from orchestrator.invites.service import InviteSettings as InviteConfig
 from orchestrator.rooms.service import Rooms
 from orchestrator.settings import Settings
 from orchestrator.store import migrate
@@ -38,6 +41,7 @@ class Container:
     directory: DirectoryService
     access: Access
     rooms: Rooms
+    invites: Invites
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -81,12 +85,39 @@ def build_providers(settings: Settings) -> dict[str, MeetingProvider]:
     return providers
 
 
+def build_mailer(settings: Settings) -> Mailer:
+    s = settings.smtp
+    return SmtpMailer(
+        s.host,
+        s.port,
+        username=s.username or None,
+        password=s.password.get_secret_value() if s.password else None,
+        starttls=s.starttls,
+        use_tls=s.use_tls,
+        timeout=s.timeout,
+        sender=s.sender,
+    )
+
+
+def invite_settings(settings: Settings) -> InviteConfig:
+    i = settings.invites
+    return InviteConfig(
+        base_url=settings.server.base_url,
+        organizer_email=settings.smtp.sender,
+        organizer_name=settings.smtp.sender_name,
+        alarms=tuple(i.alarms_minutes),
+        max_attempts=i.max_attempts,
+        backoff=timedelta(seconds=i.backoff_seconds),
+    )
+
+
 def build(
     settings: Settings,
     *,
     clock: Clock | None = None,
     store: Store | None = None,
     providers: dict[str, MeetingProvider] | None = None,
+    mailer: Mailer | None = None,
 ) -> Container:
     """Wire the service from `settings`; any keyword replaces the part it names."""
     clock = clock or SystemClock()
@@ -107,6 +138,7 @@ def build(
         directory=DirectoryService(store, clock),
         access=Access(store, clock),
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
+        invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
         providers=providers,
     )
 

@@ -55,12 +55,16 @@ sessions_app = typer.Typer(
 slots_app = typer.Typer(help="Free common slots.", no_args_is_help=True)
 plan_app = typer.Typer(help="Plan rounds of sessions.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (office, chair, coordinator).", no_args_is_help=True)
+invites_app = typer.Typer(help="Per-site invites: export, state, delivery.", no_args_is_help=True)
+feeds_app = typer.Typer(help="Per-site calendar subscription feeds.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(slots_app, name="slots")
 app.add_typer(plan_app, name="plan")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(invites_app, name="invites")
+app.add_typer(feeds_app, name="feeds")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -755,6 +759,88 @@ def plan_regional(
             f"{p.end.astimezone(zone):%H:%M}",
         )
     show(table)
+
+
+# invites and feeds -----------------------------------------------------------------------
+
+
+@invites_app.command("export")
+def invites_export(
+    session_id: Annotated[str, typer.Argument(help="Session id")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into (created)")],
+) -> None:
+    """Write each site's invite as <site>.ics and <site>.eml (the session as it is now)."""
+
+    async def work(c: Container) -> dict[str, tuple[bytes, bytes]]:
+        return await c.invites.export(session_id, cli_principal())
+
+    files = run(work)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for site_id, (ics, eml) in files.items():
+            (out_dir / f"{site_id}.ics").write_bytes(ics)
+            (out_dir / f"{site_id}.eml").write_bytes(eml)
+    except OSError as exc:
+        raise fail(f"cannot write to {out_dir}: {exc}") from None
+    err.print(f"wrote {len(files)} invites (.ics and .eml) to {out_dir}")
+
+
+@invites_app.command("status")
+def invites_status(
+    session_id: Annotated[str, typer.Argument(help="Session id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Each site's invite: queued, sent or failed (with the reason), and its RSVP."""
+
+    async def work(c: Container) -> Any:
+        return await c.invites.status(session_id, cli_principal())
+
+    status = run(work)
+    if as_json:
+        print_json(status)
+        return
+    table = Table("site", "method", "sequence", "state", "attempts", "rsvp", "error")
+    for s in status.sites:
+        table.add_row(
+            s.site_id,
+            s.method,
+            str(s.sequence),
+            s.state,
+            str(s.attempts),
+            s.rsvp,
+            s.last_error or "",
+        )
+    show(table)
+    if status.pending_changes:
+        err.print(f"{status.pending_changes} change(s) still to deliver")
+
+
+@invites_app.command("send")
+def invites_send(
+    rounds: Annotated[int, typer.Option(help="At most this many delivery rounds")] = 100,
+) -> None:
+    """Deliver the queued invites now (what `serve` does in the background), then stop."""
+
+    async def work(c: Container) -> int:
+        total = 0
+        for _ in range(rounds):
+            handled = await c.invites.deliver_due()
+            if not handled:
+                break
+            total += handled
+        return total
+
+    err.print(f"handled {run(work)} queued change(s)")
+
+
+@feeds_app.command("create")
+def feeds_create(site: Annotated[str, typer.Option("--site", help="Site id")]) -> None:
+    """A new subscription URL for a site's calendar (the previous URL stops working)."""
+
+    async def work(c: Container) -> str:
+        return await c.invites.create_feed(site, cli_principal())
+
+    print(run(work))
 
 
 # tokens and audit ------------------------------------------------------------------------

@@ -89,14 +89,34 @@ class JaasSettings(Section):
 
 
 class SmtpSettings(Section):
-    """Outgoing mail (used from the invites issue on)."""
+    """Outgoing mail: invites and their cancellations."""
 
-    host: str = "127.0.0.1"
-    port: int = 25
-    username: str = ""
+    host: str = Field(default="127.0.0.1", description="SMTP server")
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str = Field(default="", description="Login; empty means no login")
     password: SecretStr | None = None
-    starttls: bool = False
-    sender: str = "office@example.org"
+    starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
+    use_tls: bool = Field(default=False, description="Implicit TLS (usually port 465)")
+    timeout: float = Field(default=30.0, gt=0, description="Seconds per network step")
+    sender: str = Field(
+        default="office@example.org",
+        description="From address and ORGANIZER of every invite (the office's mailbox)",
+    )
+    sender_name: str = Field(default="Văn phòng Bộ GD&ĐT", description="Organizer's name")
+
+
+class InviteSettings(Section):
+    """Invite delivery through the outbox."""
+
+    worker: bool = Field(default=True, description="`serve` delivers queued invites itself")
+    poll_seconds: float = Field(default=5.0, gt=0, description="Idle wait between outbox checks")
+    alarms_minutes: list[int] = Field(
+        default=[1440, 60, 30], description="VALARM reminders, minutes before the start"
+    )
+    max_attempts: int = Field(default=8, ge=1, description="Tries per change before failing")
+    backoff_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay; doubles each try, at most an hour"
+    )
 
 
 class Settings(BaseSettings):
@@ -122,6 +142,7 @@ class Settings(BaseSettings):
     jitsi: JitsiSettings = JitsiSettings()
     jaas: JaasSettings = JaasSettings()
     smtp: SmtpSettings = SmtpSettings()
+    invites: InviteSettings = InviteSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -29,6 +29,9 @@ from orchestrator.settings import Settings
 from orchestrator.store import migrate
 from orchestrator.store.sql import create_engine
 
+# A real SMTP server on 127.0.0.1 (the `smtp_server` fixture), shared by every test that sends mail.
+pytest_plugins = ["tests.smtp_server"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIRECTORY = ROOT / "config" / "directory.example.toml"
 # Monday 23 November 2026, 09:00 in Hà Nội: the tests' "now".

@@ -27,7 +27,9 @@ from orchestrator.directory.loader import DirectoryFileError, parse_directory
 from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.errors import InvalidRequest
 from orchestrator.domain.models import AuditEntry, Instant, SessionStatus, Slug
+from orchestrator.invites.service import InvitesOut, RsvpRequest
 from orchestrator.store.base import SessionQuery
+from orchestrator.web import invites
 from orchestrator.web.http import (
     ACCESS,
     BOOKINGS,
@@ -232,6 +234,7 @@ class Route:
     auth: bool = True
     idempotent_create: bool = False
     body_type: str = "application/json"
+    answer_type: str = "application/json"
 
 
 ROUTES: tuple[Route, ...] = (
@@ -336,5 +339,66 @@ ROUTES: tuple[Route, ...] = (
         "office",
         query=AuditQuery,
         answer=AuditOut,
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}/invites",
+        invites.invite_status,
+        "Each site's invite: queued, sent or failed (with the reason), SEQUENCE, RSVP",
+        "office; the chair; a coordinator (their site only)",
+        answer=InvitesOut,
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}/sites/{site}/invite.ics",
+        invites.invite_ics,
+        "The site's current invite as iCalendar (REQUEST, or CANCEL once cancelled)",
+        "office; that site's coordinator; the chair",
+        answer_type="text/calendar",
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/sites/{site}/rsvp",
+        invites.rsvp,
+        "Accept or decline the invitation for the site",
+        "that site's coordinator",
+        body=RsvpRequest,
+        answer=InvitesOut,
+    ),
+    Route(
+        "POST",
+        "/api/sites/{site}/feed",
+        invites.create_feed,
+        "A new calendar subscription URL for the site (the previous one stops working)",
+        "office; that site's coordinator",
+        answer=invites.FeedOut,
+        status=201,
+    ),
+    Route(
+        "GET",
+        "/api/sites/{site}/calendar.ics",
+        invites.feed,
+        "The site's calendar feed; the `token` query parameter is the credential",
+        "whoever holds the site's current feed URL",
+        answer_type="text/calendar",
+        auth=False,
+    ),
+    Route(
+        "GET",
+        "/rsvp/{id}/{site}/{response}",
+        invites.rsvp_link,
+        "The page behind an email's answer link: a button to confirm",
+        "whoever holds the signed link",
+        answer_type="text/html",
+        auth=False,
+    ),
+    Route(
+        "POST",
+        "/rsvp/{id}/{site}/{response}",
+        invites.rsvp_link_confirm,
+        "Record the answer of a signed link",
+        "whoever holds the signed link",
+        answer_type="text/html",
+        auth=False,
     ),
 )

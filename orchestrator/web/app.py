@@ -25,6 +25,7 @@ from orchestrator.web.http import (
     metrics_middleware,
     problem,
 )
+from orchestrator.web.invites import INVITES, POLL_SECONDS, delivery_worker
 from orchestrator.web.openapi import build_spec
 
 SPEC = web.AppKey("openapi", str)
@@ -49,8 +50,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def init_app(container: Container) -> web.Application:
-    """The web application over a built container (the container is closed by its owner)."""
+def init_app(container: Container, *, deliver: bool = False) -> web.Application:
+    """The web application over a built container (the container is closed by its owner).
+
+    With `deliver`, the app also runs the invite outbox worker (as `serve` does).
+    """
     settings = container.settings.server
     app = web.Application(
         middlewares=[metrics_middleware, errors_middleware],
@@ -64,6 +68,10 @@ def init_app(container: Container) -> web.Application:
     app[METRICS] = Metrics()
     app[SPEC] = json.dumps(build_spec(), ensure_ascii=False)
     app[ROOMS] = container.rooms
+    app[INVITES] = container.invites
+    app[POLL_SECONDS] = container.settings.invites.poll_seconds
+    if container.settings.invites.worker and deliver:
+        app.cleanup_ctx.append(delivery_worker)
     app[JITSI] = container.settings.jitsi
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)

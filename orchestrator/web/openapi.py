@@ -116,7 +116,9 @@ def build_spec(
                 "content": {r.body_type: {"schema": {"type": "string"}}},
             }
         ok: dict[str, Any] = {"description": "Success"}
-        if r.answer is not None:
+        if r.answer_type != "application/json":
+            ok["content"] = {r.answer_type: {"schema": {"type": "string"}}}
+        elif r.answer is not None:
             ok["content"] = {"application/json": {"schema": keyed[(r.answer, "validation")]}}
         for status in (r.status, *r.also):
             op["responses"][str(status)] = ok

@@ -25,7 +25,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve until `stop` is set or a termination signal arrives; then close cleanly."""
-    app = init_app(container)
+    app = init_app(container, deliver=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -13,10 +13,8 @@ from aiosmtplib import SMTPException
 from connectors.base import ConnectorError, PermanentConnectorError, TransientConnectorError
 from connectors.smtp import SmtpMailer
 
-if TYPE_CHECKING:  # imported by pytest as a plugin below, so that its asserts are rewritten
+if TYPE_CHECKING:  # loaded by pytest as a plugin (tests/conftest.py), so asserts are rewritten
     from tests.smtp_server import SmtpTestServer
-
-pytest_plugins = ["tests.smtp_server"]
 
 OFFICE = "van-phong@bo.example.vn"
 HA_NOI = "dieu-phoi.ha-noi@example.vn"

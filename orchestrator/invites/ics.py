@@ -1,0 +1,508 @@
+"""One site's invite as iCalendar text (RFC 5545), kept to RFC 5546's rules for its METHOD.
+
+The text is written directly rather than through icalendar's object model, which is about ten
+times slower and would miss the invite-rendering target; icalendar still builds each VTIMEZONE
+(once per zone and year range, then cached) and the tests parse every object back with it.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# icalendar ships no type information; mypy sees Timezone as Any.
+from icalendar import Timezone  # type: ignore[import-untyped, unused-ignore]
+
+from orchestrator.domain.models import Session, Site
+
+PRODID = "-//orchestrator//session invites 1.0//EN"
+DEFAULT_ALARMS: tuple[int, ...] = (1440, 60, 30)  # minutes before the start
+
+Language = Literal["vi", "en"]
+LANGUAGES: tuple[Language, ...] = ("vi", "en")
+
+
+class InviteMethod(enum.StrEnum):
+    """The iTIP method of an invite: a new or changed session, or a cancelled one."""
+
+    REQUEST = "REQUEST"
+    CANCEL = "CANCEL"
+
+
+# Characters that may not appear in a TEXT value (RFC 5545 3.3.11: CONTROL except HTAB; line
+# breaks are written as \n) and in a quoted parameter value (DQUOTE as well).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LINEBREAK_RE = re.compile(r"\r\n?|\n")
+_WHITESPACE_RE = re.compile(r"\s")
+_UID_PART_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_UID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+=-]*")
+_DOMAIN_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def invite_uid(session_id: str, site_id: str, domain: str) -> str:
+    """The invite's UID, `<session-id>.<site-id>@<domain>`: the same for one site forever.
+
+    A session id that is a UUID is written in its canonical lowercase form and the domain is
+    lowercased, so the UID does not change with how the caller spells them. Raises ValueError
+    for parts that would make the UID ambiguous (empty, whitespace, `@`, other punctuation).
+    """
+    if not _UID_PART_RE.fullmatch(site_id):
+        raise ValueError(f"site id {site_id!r} cannot go into an invite UID")
+    return f"{_session_part(session_id)}.{site_id}@{_uid_domain(domain)}"
+
+
+# Cached: one session and one domain serve thousands of invites.
+@functools.lru_cache(maxsize=1024)
+def _session_part(session_id: str) -> str:
+    try:
+        part = str(uuid.UUID(session_id))
+    except ValueError:
+        part = session_id
+    if not _UID_PART_RE.fullmatch(part):
+        raise ValueError(f"session id {session_id!r} cannot go into an invite UID")
+    return part
+
+
+@functools.lru_cache(maxsize=64)
+def _uid_domain(domain: str) -> str:
+    host = domain.strip().lower()
+    if not _DOMAIN_RE.fullmatch(host):
+        raise ValueError(f"{domain!r} is not a domain name (e.g. hop.moet.gov.vn)")
+    return host
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A person on the invite: a name (may be empty) and an email address."""
+
+    name: str
+    email: str
+
+    def __post_init__(self) -> None:
+        if _CONTROL_RE.search(self.name) or "\n" in self.name or "\r" in self.name:
+            raise ValueError(f"name {self.name!r} has control characters")
+        local, at, host = self.email.rpartition("@")
+        if not at or not local or "." not in host or _WHITESPACE_RE.search(self.email):
+            raise ValueError(f"{self.email!r} is not an email address")
+        if any(c in self.email for c in '"<>()[]\\,;:'):
+            raise ValueError(f"{self.email!r}: use a plain address (no display name, no quotes)")
+
+
+def _aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class InviteEvent:
+    """Everything one VEVENT of one site's invite carries; validated once, then frozen.
+
+    `sequence` is the persisted SEQUENCE of this UID (the caller raises it on every change of
+    time, status, location or link and on every cancel). `start`, `end`, `dtstamp` and
+    `connection_test_at` are aware instants; DTSTART/DTEND are written in the site's `timezone`.
+    `location` is the site's room; without one the join link is the location. `alarms` are
+    reminders in minutes before the start (REQUEST only). `language` picks the text of the
+    description.
+    """
+
+    uid: str
+    sequence: int
+    method: InviteMethod
+    summary: str
+    start: datetime
+    end: datetime
+    timezone: str
+    organizer: Party
+    attendee: Party
+    join_url: str
+    dtstamp: datetime
+    chair: Party | None = None
+    agenda: str = ""
+    connection_test_at: datetime | None = None
+    location: str = ""
+    site_name: str = ""
+    alarms: tuple[int, ...] = ()
+    language: Language = "vi"
+
+    def __post_init__(self) -> None:
+        if not _UID_RE.fullmatch(self.uid):
+            raise ValueError(f"UID {self.uid!r}: use ASCII letters, digits and @ . _ + = -")
+        if isinstance(self.sequence, bool) or not isinstance(self.sequence, int):
+            raise ValueError(f"sequence must be an int, got {self.sequence!r}")
+        if self.sequence < 0:
+            raise ValueError(f"sequence must be >= 0, got {self.sequence}")
+        object.__setattr__(self, "method", InviteMethod(self.method))
+        for name in ("start", "end", "dtstamp"):
+            _aware(name, getattr(self, name))
+        if self.connection_test_at is not None:
+            _aware("connection_test_at", self.connection_test_at)
+            if self.connection_test_at > self.start:
+                raise ValueError("the connection test must not be after the start")
+        if self.end <= self.start:
+            raise ValueError("an invite must end after it starts")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        if not self.join_url.isascii() or _WHITESPACE_RE.search(self.join_url):
+            raise ValueError("the join link must be an ASCII URI without spaces")
+        if ":" not in self.join_url:
+            raise ValueError(f"the join link {self.join_url!r} is not an absolute URI")
+        alarms = tuple(self.alarms)
+        if any(isinstance(m, bool) or not isinstance(m, int) or m <= 0 for m in alarms):
+            raise ValueError(f"alarms are positive minutes before the start, got {alarms!r}")
+        object.__setattr__(self, "alarms", tuple(sorted(set(alarms), reverse=True)))
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {LANGUAGES}, got {self.language!r}")
+
+    @property
+    def cancelled(self) -> bool:
+        return self.method is InviteMethod.CANCEL
+
+    @property
+    def url(self) -> str:
+        """The URL property: the site's own join link."""
+        return self.join_url
+
+    @property
+    def effective_location(self) -> str:
+        """LOCATION: the site's room, or the join link when the site has no room."""
+        return self.location or self.join_url
+
+
+def site_invite(
+    session: Session,
+    site: Site,
+    *,
+    join_url: str,
+    method: InviteMethod,
+    sequence: int,
+    domain: str,
+    organizer: Party,
+    dtstamp: datetime,
+    alarms: Iterable[int] = DEFAULT_ALARMS,
+) -> InviteEvent:
+    """The invite of `site` for `session`, from the domain's values.
+
+    The coordinator is the attendee, the session's chair the chair; the connection test starts
+    `buffer_before_minutes` before the session (none without a buffer). Raises ValueError when
+    the site has no coordinator email (nobody to invite).
+    """
+    email = site.coordinator.email
+    if not email:
+        raise ValueError(f"site {site.id} has no coordinator email: nobody to invite")
+    before = session.buffer_before_minutes
+    return InviteEvent(
+        uid=invite_uid(session.id, site.id, domain),
+        sequence=sequence,
+        method=method,
+        summary=session.title,
+        start=session.start,
+        end=session.end,
+        timezone=site.timezone,
+        organizer=organizer,
+        attendee=Party(site.coordinator.name or site.name, email),
+        chair=Party(session.chair.name, session.chair.email),
+        join_url=join_url,
+        dtstamp=dtstamp,
+        agenda=session.agenda,
+        connection_test_at=session.start - timedelta(minutes=before) if before else None,
+        location=site.room,
+        site_name=site.name,
+        alarms=tuple(alarms),
+        language="en" if site.language == "en" else "vi",
+    )
+
+
+# Times in words, in the site's zone -------------------------------------------------------
+
+_WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def _day(moment: datetime, language: Language) -> str:
+    # Names come from tables, not strftime: %A follows the process locale.
+    if language == "vi":
+        return f"{_WEEKDAYS_VI[moment.weekday()]} {moment:%d/%m/%Y}"
+    month = _MONTHS_EN[moment.month - 1]
+    return f"{_WEEKDAYS_EN[moment.weekday()]} {moment.day} {month} {moment.year}"
+
+
+def zone_label(zone: str, language: Language) -> str:
+    """`giờ Asia/Ho_Chi_Minh` / `Asia/Ho_Chi_Minh time`."""
+    return f"giờ {zone}" if language == "vi" else f"{zone} time"
+
+
+# Cached: every site of a session in one zone shares these phrases.
+@functools.lru_cache(maxsize=1024)
+def describe_range(start: datetime, end: datetime, zone: str, language: Language) -> str:
+    """E.g. `08:00–11:30 thứ Năm 10/12/2026 (giờ Asia/Ho_Chi_Minh)`, in `zone`."""
+    tz = ZoneInfo(zone)
+    s, e = start.astimezone(tz), end.astimezone(tz)
+    if s.date() == e.date():
+        when = f"{s:%H:%M}–{e:%H:%M} {_day(s, language)}"
+    else:
+        when = f"{s:%H:%M} {_day(s, language)} – {e:%H:%M} {_day(e, language)}"
+    return f"{when} ({zone_label(zone, language)})"
+
+
+@functools.lru_cache(maxsize=1024)
+def describe_instant(moment: datetime, zone: str, language: Language) -> str:
+    """E.g. `07:30 thứ Năm 10/12/2026 (giờ Asia/Ho_Chi_Minh)`, in `zone`."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%H:%M} {_day(local, language)} ({zone_label(zone, language)})"
+
+
+_WORDS = {
+    "vi": {
+        "cancelled": "Phiên họp này đã bị hủy.",
+        "when": "Thời gian",
+        "test": "Kiểm tra kết nối từ",
+        "site": "Điểm cầu",
+        "link": "Đường dẫn tham gia",
+        "agenda": "Chương trình",
+        "reminder": "Sắp đến giờ họp",
+    },
+    "en": {
+        "cancelled": "This session has been cancelled.",
+        "when": "When",
+        "test": "Connection test from",
+        "site": "Site",
+        "link": "Join link",
+        "agenda": "Agenda",
+        "reminder": "Meeting soon",
+    },
+}
+
+
+def describe(event: InviteEvent) -> str:
+    """The DESCRIPTION text: time, connection test, site, join link and agenda."""
+    words = _WORDS[event.language]
+    lines = []
+    if event.cancelled:
+        lines.append(words["cancelled"])
+    lines.append(
+        f"{words['when']}: {describe_range(event.start, event.end, event.timezone, event.language)}"
+    )
+    if event.connection_test_at is not None:
+        test = describe_instant(event.connection_test_at, event.timezone, event.language)
+        lines.append(f"{words['test']}: {test}")
+    if event.site_name:
+        lines.append(f"{words['site']}: {event.site_name}")
+    lines.append(f"{words['link']}: {event.join_url}")
+    if event.agenda.strip():
+        lines.extend(("", f"{words['agenda']}:", event.agenda.strip()))
+    return "\n".join(lines)
+
+
+# Writing the text -----------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    """A TEXT value (RFC 5545 3.3.11): `\\`, `;`, `,` escaped, line breaks as `\\n`."""
+    if "\r" in value:  # before the control characters go: CR is one of them
+        value = _LINEBREAK_RE.sub("\n", value)
+    if _CONTROL_RE.search(value):
+        value = _CONTROL_RE.sub("", value)
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _param(value: str) -> str:
+    """A quoted parameter value: no DQUOTE or control characters may appear inside."""
+    value = _CONTROL_RE.sub("", value.replace('"', "'").replace("\r", " ").replace("\n", " "))
+    return f'"{value}"'
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _trigger(minutes: int) -> str:
+    # Whole days as nominal days (-P1D: the same wall-clock time the day before, also across a
+    # DST change), the rest as hours or minutes.
+    if minutes % 1440 == 0:
+        return f"-P{minutes // 1440}D"
+    if minutes % 60 == 0:
+        return f"-PT{minutes // 60}H"
+    return f"-PT{minutes}M"
+
+
+class _Folded(str):
+    """Content lines that are folded already (a cached VTIMEZONE)."""
+
+
+def _fold(line: str) -> str:
+    """One content line folded at 75 octets of UTF-8 (RFC 5545 3.1), never inside a character."""
+    if len(line) <= 75 and line.isascii():  # isascii() is O(1): most lines end here
+        return line
+    if isinstance(line, _Folded):
+        return line
+    if line.isascii():  # one octet per character: cut the string itself
+        return "\r\n ".join([line[:75], *(line[i : i + 74] for i in range(75, len(line), 74))])
+    data = line.encode()
+    if len(data) <= 75:
+        return line
+    parts = []
+    start, limit = 0, 75
+    while len(data) - start > limit:
+        cut = start + limit
+        while data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: step back to its lead
+            cut -= 1
+        parts.append(data[start:cut])
+        start, limit = cut, 74  # a continuation line begins with one space
+    parts.append(data[start:])
+    return b"\r\n ".join(parts).decode()
+
+
+def _serialise(lines: list[str]) -> bytes:
+    return ("\r\n".join([_fold(line) for line in lines]) + "\r\n").encode()
+
+
+@functools.lru_cache(maxsize=256)
+def vtimezone_block(tzid: str, first_year: int, last_year: int) -> _Folded:
+    """The VTIMEZONE of `tzid` for local years `first_year`..`last_year`, as folded text.
+
+    Built by icalendar from the zone database (milliseconds per zone) and cached, so each zone
+    costs that once per year range rather than once per invite. No trailing line break.
+    """
+    component = Timezone.from_tzid(
+        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+    # icalendar folds its own lines; unfold them so that _fold is the only folding.
+    text = component.to_ical().decode().replace("\r\n ", "")
+    return _Folded("\r\n".join(_fold(line) for line in text.split("\r\n") if line))
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%Y%m%dT%H%M%S}"
+
+
+def _vevent(event: InviteEvent, lines: list[str], *, scheduling: bool) -> None:
+    """Append the VEVENT's lines. `scheduling`: an iTIP REQUEST/CANCEL (attendees, alarms)."""
+    tz = ZoneInfo(event.timezone)
+    lang = event.language
+    organizer = event.organizer
+    lines += (
+        "BEGIN:VEVENT",
+        f"UID:{event.uid}",
+        f"DTSTAMP:{_utc(event.dtstamp)}",
+        f"SEQUENCE:{event.sequence}",
+        "STATUS:CANCELLED" if event.cancelled else "STATUS:CONFIRMED",
+        f"SUMMARY;LANGUAGE={lang}:{_text(event.summary)}",
+        f"DTSTART;TZID={event.timezone}:{_local(event.start, tz)}",
+        f"DTEND;TZID={event.timezone}:{_local(event.end, tz)}",
+        f"LOCATION:{_text(event.effective_location)}",
+        f"URL:{event.join_url}",
+        f"DESCRIPTION;LANGUAGE={lang}:{_text(describe(event))}",
+        f"ORGANIZER;CN={_param(organizer.name)}:mailto:{organizer.email}",
+        "TRANSP:OPAQUE",
+    )
+    if scheduling:
+        attendee = event.attendee
+        lines.append(
+            f"ATTENDEE;CN={_param(attendee.name)};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;"
+            f"RSVP=TRUE:mailto:{attendee.email}"
+        )
+        chair = event.chair
+        # One ATTENDEE per address: when the coordinator also chairs, the recipient's line wins.
+        if chair is not None and chair.email.lower() != attendee.email.lower():
+            lines.append(
+                f"ATTENDEE;CN={_param(chair.name)};ROLE=CHAIR;RSVP=FALSE:mailto:{chair.email}"
+            )
+        if not event.cancelled and event.alarms:  # RFC 5546 3.2.5: no VALARM in a CANCEL
+            lines.append(_valarms(event.summary, lang, event.alarms))
+    lines.append("END:VEVENT")
+
+
+@functools.lru_cache(maxsize=256)
+def _valarms(summary: str, language: Language, alarms: tuple[int, ...]) -> _Folded:
+    """The VALARM components, the same for every site of a session: made once."""
+    reminder = _text(f"{_WORDS[language]['reminder']}: {summary}")
+    lines: list[str] = []
+    for minutes in alarms:
+        lines += (
+            "BEGIN:VALARM",
+            "ACTION:DISPLAY",
+            f"DESCRIPTION:{reminder}",
+            f"TRIGGER:{_trigger(minutes)}",
+            "END:VALARM",
+        )
+    return _Folded("\r\n".join([_fold(line) for line in lines]))
+
+
+def _year_range(event: InviteEvent) -> tuple[int, int]:
+    tz = ZoneInfo(event.timezone)
+    return event.start.astimezone(tz).year, event.end.astimezone(tz).year
+
+
+def render_calendar(event: InviteEvent) -> bytes:
+    """The iTIP object of one invite: METHOD, one VEVENT and the VTIMEZONE of its TZID.
+
+    REQUEST: STATUS:CONFIRMED, the attendee (`RSVP=TRUE`) and the chair, VALARMs.
+    CANCEL: STATUS:CANCELLED, the same attendees, no VALARM. Both carry every property RFC 5546
+    requires for their method (ORGANIZER, ATTENDEE, DTSTAMP, DTSTART, SEQUENCE, SUMMARY, UID).
+    """
+    lines = [
+        "BEGIN:VCALENDAR",
+        f"PRODID:{PRODID}",
+        "VERSION:2.0",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{event.method.value}",
+    ]
+    lines.append(vtimezone_block(event.timezone, *_year_range(event)))
+    _vevent(event, lines, scheduling=True)
+    lines.append("END:VCALENDAR")
+    return _serialise(lines)
+
+
+def render_feed(
+    events: Iterable[InviteEvent], *, name: str | None = None, refresh_minutes: int = 60
+) -> bytes:
+    """A subscription feed: METHOD:PUBLISH, one VEVENT per invite, a VTIMEZONE per TZID used.
+
+    Cancelled invites stay in the feed with STATUS:CANCELLED so subscribed calendars drop them.
+    RFC 5546 3.2.1 forbids ATTENDEE in a PUBLISH, so the feed names only the organizer, and it
+    carries no alarms. Raises ValueError when two events share a UID.
+    """
+    if refresh_minutes < 1:
+        raise ValueError("refresh_minutes must be at least 1")
+    items = list(events)
+    seen: set[str] = set()
+    ranges: dict[str, tuple[int, int]] = {}
+    for event in items:
+        if event.uid in seen:
+            raise ValueError(f"UID {event.uid} appears twice in one feed")
+        seen.add(event.uid)
+        first, last = _year_range(event)
+        known = ranges.get(event.timezone)
+        ranges[event.timezone] = (
+            (first, last) if known is None else (min(known[0], first), max(known[1], last))
+        )
+    refresh = f"PT{refresh_minutes}M" if refresh_minutes % 60 else f"PT{refresh_minutes // 60}H"
+    lines = [
+        "BEGIN:VCALENDAR",
+        f"PRODID:{PRODID}",
+        "VERSION:2.0",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
+        f"X-PUBLISHED-TTL:{refresh}",
+    ]
+    if name:
+        lines += (f"NAME:{_text(name)}", f"X-WR-CALNAME:{_text(name)}")
+    lines += (vtimezone_block(tzid, *ranges[tzid]) for tzid in sorted(ranges))
+    for event in items:
+        _vevent(event, lines, scheduling=False)
+    lines.append("END:VCALENDAR")
+    return _serialise(lines)

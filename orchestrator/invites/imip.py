@@ -1,0 +1,466 @@
+"""One site's invite email (iMIP, RFC 6047): text, HTML and the iTIP object, plus `invite.ics`.
+
+    multipart/mixed
+    ├── multipart/alternative
+    │   ├── text/plain; charset=UTF-8
+    │   ├── text/html; charset=UTF-8
+    │   └── text/calendar; method=<METHOD>; charset=UTF-8; component=VEVENT
+    └── application/ics; name="invite.ics"   (attachment, optional)
+
+Every part is base64 and every header is written ready-encoded (RFC 2047 words for non-ASCII
+text), which lets the message skip the email package's header parsing: see `_InvitePolicy`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import operator
+import re
+import struct
+from datetime import UTC, datetime
+from email.message import EmailMessage, Message
+from email.policy import EmailPolicy, Policy, default
+from email.utils import format_datetime, formataddr
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from orchestrator.invites.ics import (
+    LANGUAGES,
+    InviteEvent,
+    InviteMethod,
+    Language,
+    Party,
+    describe_instant,
+    describe_range,
+    zone_label,
+)
+
+_SUBJECTS = {
+    ("vi", "new"): "Mời họp: {summary}",
+    ("vi", "changed"): "Cập nhật lịch họp: {summary}",
+    ("vi", "cancel"): "Hủy họp: {summary}",
+    ("en", "new"): "Invitation: {summary}",
+    ("en", "changed"): "Updated invitation: {summary}",
+    ("en", "cancel"): "Cancelled: {summary}",
+}
+
+# Headers the MIME machinery reads while it writes a message (several times per part). They are
+# handed back as plain strings; see _Prepared.
+_STRUCTURAL = frozenset(
+    {"content-type", "content-transfer-encoding", "content-disposition", "mime-version"}
+)
+_MAX_LINE = 78  # RFC 5322 2.1.1: lines SHOULD be at most 78 characters
+# 39 UTF-8 bytes -> 52 base64 characters -> a 64-character encoded word, which fits on a header's
+# first line after its name (`Subject: `) within 78 columns (RFC 2047 allows up to 75).
+_WORD_BYTES = 39
+
+
+class _Prepared(str):
+    """A header value already in its wire form: ASCII, folded at spaces to 78 columns.
+
+    The email package parses every header value into a header object when it is stored and
+    refolds it when the message is written, which costs more than the rest of an invite
+    together. A `_Prepared` value skips both: it has the two things the package asks of a
+    header object when writing (`name`, `fold()`), and is written as it is. Read back, it
+    gives the parsed header object, made on first use, so `msg["To"].addresses` or
+    `part.is_attachment()` work as usual; for the MIME headers the package re-reads while it
+    writes (Content-Type...), the string itself comes back and forwards attribute look-ups
+    (`.params`, `.content_type`) to the parsed object.
+    """
+
+    name: str
+    _parsed: Any
+
+    def __new__(cls, folded: str, name: str) -> _Prepared:
+        obj = super().__new__(cls, folded)
+        obj.name = name
+        obj._parsed = None
+        return obj
+
+    def __reduce__(self) -> tuple[type[_Prepared], tuple[str, str]]:
+        # copy and pickle rebuild it from its text and name (the parsed form is made again).
+        return _Prepared, (str(self), self.name)
+
+    def fold(self, *, policy: Policy[Any]) -> str:
+        linesep = policy.linesep
+        if "\n" in self:
+            return f"{self.name}: {self.replace(chr(10), linesep)}{linesep}"
+        return f"{self.name}: {self}{linesep}"
+
+    def parsed(self) -> Any:
+        if self._parsed is None:
+            self._parsed = default.header_factory(self.name, "".join(self.splitlines()))
+        return self._parsed
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.parsed(), attr)
+
+
+def _fold_header(name: str, value: str) -> str:
+    """`value` folded at spaces so that no line (the first with `Name: `) passes 78 columns."""
+    if len(name) + 2 + len(value) <= _MAX_LINE:
+        return value
+    lines: list[str] = []
+    current = ""
+    width = _MAX_LINE - len(name) - 2
+    for word in value.split(" "):
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current, width = word, _MAX_LINE - 1  # the continuation's leading space
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return "\n ".join(lines)
+
+
+def _prepare(name: str, value: Any) -> _Prepared | None:
+    """`value` as a `_Prepared` header if it is a plain ASCII string without line breaks."""
+    if type(value) is str and value.isascii() and "\n" not in value and "\r" not in value:
+        return _Prepared(_fold_header(name, value), name)
+    return None
+
+
+def _set(message: EmailMessage, name: str, value: str) -> None:
+    """Add a header to a message being built (no earlier one of that name: no count check)."""
+    prepared = _prepare(name, value)
+    if prepared is None:
+        message[name] = value
+    else:
+        message.set_raw(name, prepared)
+
+
+if TYPE_CHECKING:
+    _EmailPolicy = EmailPolicy[EmailMessage]
+else:  # not subscriptable at run time
+    _EmailPolicy = EmailPolicy
+
+
+class _InvitePolicy(_EmailPolicy):
+    """The default email policy, with a fast path for ASCII header values.
+
+    An ASCII value without line breaks is stored folded as a `_Prepared` string instead of being
+    parsed; anything else (non-ASCII, or a value a caller set later) takes the default path.
+    """
+
+    def header_max_count(self, name: str) -> int | None:
+        # The default looks the header class up anew on every header set; the answer is fixed.
+        return _max_count(name.lower())
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        prepared = _prepare(name, value)
+        if prepared is not None:
+            return name, prepared
+        return super().header_store_parse(name, value)
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if isinstance(value, _Prepared):
+            if name.lower() in _STRUCTURAL:
+                return value if "\n" not in value else _Prepared("".join(value.splitlines()), name)
+            return value.parsed()
+        return super().header_fetch_parse(name, value)
+
+
+@functools.lru_cache(maxsize=128)
+def _max_count(name: str) -> int | None:
+    count: int | None = default.header_max_count(name)
+    return count
+
+
+# CRLF line ends: as_bytes() is what goes on the wire and into .eml files.
+POLICY = _InvitePolicy(linesep="\r\n")
+
+
+_LINE_ENDS_RE = re.compile(r"\r\n|\r|\n")
+_BOUNDARY_RE = re.compile(r';\s*boundary="([^"\\]+)"', re.IGNORECASE)
+
+
+def _flatten(message: Message[Any, Any], policy: Policy[Any], out: list[str]) -> bool:
+    """Append `message` as BytesGenerator writes it; False for what this does not cover.
+
+    Covered: multipart parts with a list payload, a boundary and no preamble or epilogue (not
+    multipart/signed), and leaves whose payload is an ASCII string; headers that are ASCII once
+    folded. Anything else is left to the email package's own generator.
+    """
+    linesep = policy.linesep
+    raw_type: object = None
+    for name, value in message.raw_items():
+        if isinstance(value, _Prepared):
+            out.append(value.fold(policy=policy))
+        else:
+            try:
+                out.append(policy.fold_binary(name, value).decode("ascii"))
+            except UnicodeDecodeError:
+                return False
+        if raw_type is None and name.lower() == "content-type":
+            raw_type = value
+    out.append(linesep)
+    payload = message.get_payload()  # the stored body: a list of parts, or text as stored
+    if isinstance(raw_type, _Prepared):
+        # Our own header: its type and boundary without the general parameter parser.
+        ctype = raw_type.partition(";")[0].strip().lower()
+        found = _BOUNDARY_RE.search(raw_type)
+        boundary = found.group(1) if found else None
+    else:
+        ctype, boundary = message.get_content_type(), None
+    if ctype.count("/") != 1:
+        return False
+    maintype, _, subtype = ctype.partition("/")
+    if maintype == "multipart":
+        if (
+            not isinstance(payload, list)
+            or not payload
+            or subtype == "signed"
+            or message.preamble is not None
+            or message.epilogue is not None
+        ):
+            return False
+        boundary = boundary or message.get_boundary()
+        if not boundary:
+            return False
+        out.append(f"--{boundary}{linesep}")
+        for index, part in enumerate(payload):
+            if index:
+                out.append(f"{linesep}--{boundary}{linesep}")
+            if not _flatten(part, policy, out):
+                return False
+        out.append(f"{linesep}--{boundary}--{linesep}")
+        return True
+    if maintype == "message" or not isinstance(payload, str) or not payload.isascii():
+        return False
+    if "\r" in payload:
+        out.append(_LINE_ENDS_RE.sub(linesep, payload))
+    else:
+        out.append(payload.replace("\n", linesep))
+    return True
+
+
+class _InviteMessage(EmailMessage):
+    """An EmailMessage that writes itself without the email package's generator when it can.
+
+    The generator costs more than building the invite; for the shapes `build_invite_email`
+    makes, `_flatten` writes the same bytes directly (the tests compare the two). Anything else
+    (a `unixfrom`, a part changed into something `_flatten` does not cover) goes the usual way.
+    """
+
+    def as_bytes(self, unixfrom: bool = False, policy: Policy[Any] | None = None) -> bytes:
+        out: list[str] = []
+        if not unixfrom and _flatten(self, self.policy if policy is None else policy, out):
+            return "".join(out).encode("ascii")
+        return super().as_bytes(unixfrom, policy)
+
+
+@functools.lru_cache(maxsize=1024)  # subjects and names repeat across a session's invites
+def encode_words(text: str) -> str:
+    """`text` as RFC 2047 encoded words (UTF-8, base64) when it is not ASCII, else as it is."""
+    text = " ".join(text.split())  # no line breaks or runs of spaces in a header
+    if text.isascii():
+        return text
+    data = text.encode()
+    words = []
+    start = 0
+    while start < len(data):
+        cut = min(start + _WORD_BYTES, len(data))
+        while cut < len(data) and data[cut] & 0xC0 == 0x80:  # not inside a character
+            cut -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:cut]).decode('ascii')}?=")
+        start = cut
+    return " ".join(words)
+
+
+@functools.lru_cache(maxsize=1024)
+def format_address(party: Party) -> str:
+    """`Name <address>` with the name quoted or encoded as a header needs it."""
+    name = " ".join(party.name.split())
+    if not name:
+        return party.email
+    if name.isascii():
+        return formataddr((name, party.email))
+    return f"{encode_words(name)} <{party.email}>"
+
+
+def default_subject(event: InviteEvent, language: Language) -> str:
+    """`Mời họp: ...` for a new session, `Cập nhật lịch họp: ...` for a changed one (SEQUENCE
+    above 0), `Hủy họp: ...` for a cancel; English likewise."""
+    kind = "cancel" if event.cancelled else ("changed" if event.sequence > 0 else "new")
+    return _SUBJECTS[(language, kind)].format(summary=event.summary)
+
+
+@functools.lru_cache(maxsize=64)  # one sending time serves a whole batch
+def _date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC))
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    # Built on first use, once per process: templates are compiled once and kept (auto_reload
+    # off, so no file checks per invite).
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("orchestrator.invites", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    # The templates use none of jinja's default globals (range, lipsum...); without them each
+    # render skips merging them into its context, a good part of a small template's cost.
+    environment.globals.clear()
+    return environment
+
+
+@functools.cache
+def _template(language: Language, kind: str, extension: str) -> jinja2.Template:
+    return _environment().get_template(f"{language}/{kind}.{extension}")
+
+
+@functools.cache
+def _constant(name: str, value: str) -> _Prepared:
+    """A header value every invite repeats, prepared once (header objects are immutable)."""
+    prepared = _prepare(name, value)
+    if prepared is None:
+        raise ValueError(f"{name}: {value!r} is not a plain ASCII header value")
+    return prepared
+
+
+def _leaf(content_type: str, body: str, disposition: str | None = None) -> EmailMessage:
+    """A leaf part whose `body` is already base64."""
+    part = EmailMessage(policy=POLICY)
+    part.set_raw("Content-Type", _constant("Content-Type", content_type))
+    part.set_raw("Content-Transfer-Encoding", _constant("Content-Transfer-Encoding", "base64"))
+    if disposition is not None:
+        part.set_raw("Content-Disposition", _constant("Content-Disposition", disposition))
+    part.set_payload(body)
+    return part
+
+
+_FIRST = operator.itemgetter(0)
+
+
+def _base64(data: bytes) -> str:
+    """`base64.encodebytes(data)` (76-character lines, each ending in LF), as text.
+
+    The standard one loops in Python over 57-byte pieces; encoding at once and cutting the
+    lines with struct.iter_unpack stays in C and is about a third faster.
+    """
+    encoded = binascii.b2a_base64(data, newline=False)
+    whole = len(encoded) - len(encoded) % 76
+    lines = b"\n".join(map(_FIRST, struct.iter_unpack("76s", encoded[:whole])))
+    if whole:
+        lines += b"\n"
+    if whole < len(encoded):
+        lines += encoded[whole:] + b"\n"
+    return lines.decode("ascii")
+
+
+def _method_of(ics: bytes) -> str:
+    start = ics.find(b"\nMETHOD:")
+    if start < 0:
+        raise ValueError("the calendar object has no METHOD")
+    end = ics.find(b"\r", start)
+    return ics[start + 8 : end].decode("ascii", "replace")
+
+
+def build_invite_email(
+    event: InviteEvent,
+    *,
+    ics: bytes,
+    subject: str | None = None,
+    from_addr: Party | None = None,
+    to_addr: Party | None = None,
+    language: Language | None = None,
+    rsvp_accept_url: str | None = None,
+    rsvp_decline_url: str | None = None,
+    attach_ics: bool = True,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """The iMIP message of one invite, ready for `as_bytes()` or an SMTP client.
+
+    `ics` is `render_calendar(event)`; its METHOD must be the event's (ValueError otherwise),
+    and the text/calendar part says the same in `method=`. `from_addr` defaults to the
+    organizer (iTIP replies go to the ORGANIZER address, so they should agree), `to_addr` to the
+    attendee, `language` to the event's, `subject` to `default_subject`. The bodies give the time
+    in the site's zone with the zone's name, the connection test, the join link, the agenda and,
+    in a request, the RSVP links when given. `message_id` defaults to one derived from the UID,
+    method and SEQUENCE, so a retried delivery of one change carries the same Message-ID.
+    """
+    method = event.method.value
+    found = _method_of(ics)
+    if found != method:
+        raise ValueError(f"the calendar object says METHOD:{found}, the invite is a {method}")
+    lang: Language = language or event.language
+    if lang not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {lang!r}")
+    sender = from_addr or event.organizer
+    recipient = to_addr or event.attendee
+    kind = "cancel" if event.method is InviteMethod.CANCEL else "request"
+    agenda = event.agenda.strip()
+    context = {
+        "summary": event.summary,
+        "site_name": event.site_name,
+        "when": describe_range(event.start, event.end, event.timezone, lang),
+        "zone": event.timezone,
+        "zone_label": zone_label(event.timezone, lang),
+        "connection_test": (
+            describe_instant(event.connection_test_at, event.timezone, lang)
+            if event.connection_test_at is not None
+            else None
+        ),
+        "join_url": event.join_url,
+        "location": event.location,
+        "agenda_lines": agenda.splitlines() if agenda else [],
+        "chair": event.chair.name if event.chair is not None else "",
+        "organizer": sender,
+        "attendee": recipient,
+        "updated": event.sequence > 0,
+        "rsvp_accept_url": rsvp_accept_url,
+        "rsvp_decline_url": rsvp_decline_url,
+    }
+    text = _template(lang, kind, "txt").render(context)
+    html = _template(lang, kind, "html").render(context)
+
+    # One token per (UID, method, SEQUENCE): the MIME boundaries and the Message-ID.
+    token = hashlib.blake2b(
+        f"{event.uid}/{method}/{event.sequence}".encode(), digest_size=9
+    ).hexdigest()
+    calendar = _base64(ics)
+    alternative = EmailMessage(policy=POLICY)
+    _set(alternative, "Content-Type", f'multipart/alternative; boundary="=_alt_{token}"')
+    alternative.set_payload(
+        [
+            _leaf("text/plain; charset=UTF-8", _base64(text.encode())),
+            _leaf("text/html; charset=UTF-8", _base64(html.encode())),
+            _leaf(f"text/calendar; method={method}; charset=UTF-8; component=VEVENT", calendar),
+        ]
+    )
+    parts: list[Message[Any, Any] | str] = [alternative]
+    if attach_ics:
+        parts.append(
+            _leaf(
+                'application/ics; name="invite.ics"', calendar, 'attachment; filename="invite.ics"'
+            )
+        )
+
+    message = _InviteMessage(policy=POLICY)
+    _set(message, "From", format_address(sender))
+    _set(message, "To", format_address(recipient))
+    _set(message, "Subject", encode_words(subject or default_subject(event, lang)))
+    _set(message, "Date", _date(event.dtstamp))
+    # Short enough for one header line: <token.method-sequence@domain of the UID>.
+    domain = event.uid.rpartition("@")[2] or "invites.invalid"
+    _set(
+        message,
+        "Message-ID",
+        message_id or f"<{token}.{method.lower()}-{event.sequence}@{domain}>",
+    )
+    message.set_raw("Content-Language", _constant("Content-Language", lang))
+    message.set_raw("MIME-Version", _constant("MIME-Version", "1.0"))
+    _set(message, "Content-Type", f'multipart/mixed; boundary="=_mixed_{token}"')
+    message.set_payload(parts)
+    return message

@@ -1,0 +1,514 @@
+"""Invite use cases: deliver queued invites, show their state, downloads, RSVPs and feeds.
+
+Each booking change leaves one outbox item (written with the change). The worker turns it into
+one invite per site at SEQUENCE = the session's version (which only grows), sends them in
+batches, and records each site's result, so a retry or a restart sends each site's invite of
+one change at most once, and a mail server that is down delays invites but loses none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from connectors.base import ConnectorError, Mailer, PermanentConnectorError
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import (
+    AuthenticationRequired,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    SessionNotFound,
+)
+from orchestrator.domain.models import (
+    AuditEntry,
+    Principal,
+    Role,
+    Session,
+    SessionStatus,
+    Site,
+)
+from orchestrator.invites.ics import (
+    DEFAULT_ALARMS,
+    InviteEvent,
+    InviteMethod,
+    Party,
+    render_calendar,
+    render_feed,
+    site_invite,
+)
+from orchestrator.invites.imip import build_invite_email
+from orchestrator.store.base import Delivery, OutboxItem, Rsvp, SessionQuery, Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+INVITES = "invites"
+BATCH = 200
+FEED_PAST = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class InviteSettings:
+    """What the invites need from the service's settings."""
+
+    base_url: str
+    organizer_email: str
+    organizer_name: str = "Văn phòng"
+    alarms: tuple[int, ...] = DEFAULT_ALARMS
+    max_attempts: int = 8
+    backoff: timedelta = timedelta(seconds=30)
+    max_backoff: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=5)
+
+    @property
+    def domain(self) -> str:
+        return urlsplit(self.base_url).hostname or "orchestrator.invalid"
+
+
+class SiteInviteOut(BaseModel):
+    site_id: str
+    in_session: bool = Field(description="False for a site removed from the session")
+    method: Literal["REQUEST", "CANCEL"]
+    sequence: int = Field(description="The SEQUENCE this site's invite has (or will have)")
+    state: Literal["queued", "sent", "failed"]
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    rsvp: Literal["needs-action", "accepted", "declined"] = "needs-action"
+    rsvp_comment: str = ""
+    rsvp_at: datetime | None = None
+
+
+class InvitesOut(BaseModel):
+    session_id: str
+    version: int
+    pending_changes: int
+    sites: list[SiteInviteOut]
+
+
+class RsvpRequest(BaseModel):
+    response: Literal["accepted", "declined"]
+    comment: str = Field(default="", max_length=2000)
+
+
+@dataclass
+class _Target:
+    site: Site
+    method: InviteMethod
+    sequence: int
+    join_url: str
+
+
+@dataclass
+class _Outcome:
+    sent: int = 0
+    failed: int = 0
+    transient: list[str] = field(default_factory=list)
+
+
+class Invites:
+    """Per-site invites: delivery through the outbox, downloads, RSVPs and calendar feeds."""
+
+    def __init__(
+        self, store: Store, clock: Clock, mailer: Mailer, settings: InviteSettings
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._mailer = mailer
+        self._s = settings
+
+    # rendering -------------------------------------------------------------------------
+    @property
+    def organizer(self) -> Party:
+        return Party(self._s.organizer_name, self._s.organizer_email)
+
+    def _event(self, session: Session, target: _Target) -> InviteEvent:
+        return site_invite(
+            session,
+            target.site,
+            join_url=target.join_url,
+            method=target.method,
+            sequence=target.sequence,
+            domain=self._s.domain,
+            organizer=self.organizer,
+            dtstamp=self._clock.now(),
+            alarms=self._s.alarms,
+        )
+
+    async def _signing_key(self) -> bytes:
+        async with self._store.write() as uow:
+            return (await uow.secret("rsvp-links", secrets.token_hex(32))).encode()
+
+    def _signature(self, key: bytes, session_id: str, site_id: str, response: str) -> str:
+        message = f"{session_id}/{site_id}/{response}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+    def _rsvp_url(self, key: bytes, session_id: str, site_id: str, response: str) -> str:
+        sig = self._signature(key, session_id, site_id, response)
+        return f"{self._s.base_url.rstrip('/')}/rsvp/{session_id}/{site_id}/{response}?sig={sig}"
+
+    def _email(self, session: Session, target: _Target, key: bytes) -> tuple[bytes, EmailMessage]:
+        event = self._event(session, target)
+        ics = render_calendar(event)
+        request = target.method is InviteMethod.REQUEST
+        message = build_invite_email(
+            event,
+            ics=ics,
+            rsvp_accept_url=self._rsvp_url(key, session.id, target.site.id, "accepted")
+            if request
+            else None,
+            rsvp_decline_url=self._rsvp_url(key, session.id, target.site.id, "declined")
+            if request
+            else None,
+        )
+        return ics, message
+
+    def _targets(
+        self, session: Session, sites: dict[str, Site], removed: Sequence[str], version: int
+    ) -> list[_Target]:
+        method = (
+            InviteMethod.CANCEL
+            if session.status is SessionStatus.CANCELLED
+            else InviteMethod.REQUEST
+        )
+        out = [
+            _Target(sites[s.site_id], method, session.version, s.join_url or self._page(session))
+            for s in session.sites
+            if s.site_id in sites
+        ]
+        current = set(session.site_ids)
+        out.extend(
+            _Target(sites[r], InviteMethod.CANCEL, version, self._page(session))
+            for r in removed
+            if r not in current and r in sites
+        )
+        return out
+
+    def _page(self, session: Session) -> str:
+        return f"{self._s.base_url.rstrip('/')}/api/sessions/{session.id}"
+
+    # delivery --------------------------------------------------------------------------
+    async def deliver_due(self, limit: int = 10) -> int:
+        """Deliver the invites of up to `limit` due changes; the number of changes handled."""
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            items = await uow.claim_outbox(now, self._s.lease, limit)
+        for item in items:
+            try:
+                await self._deliver(item)
+            except Exception:  # one broken change must not stop the others
+                log.exception("delivering outbox item %s failed", item.id)
+                async with self._store.write() as uow:
+                    await uow.settle_outbox(
+                        item.id,
+                        status="pending",
+                        at=self._clock.now(),
+                        error="internal error, see the log",
+                        retry_at=self._clock.now() + self._backoff(item.attempts),
+                    )
+        return len(items)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        delay: timedelta = self._s.backoff * (2 ** max(0, attempts - 1))
+        return min(delay, self._s.max_backoff)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        async with self._store.read() as uow:
+            session = await uow.get_session(item.session_id)
+            if session is None:
+                deliveries: dict[str, Delivery] = {}
+                sites: dict[str, Site] = {}
+            else:
+                removed = [str(r) for r in item.payload.get("removed_sites", [])]
+                sites = await uow.get_sites([*session.site_ids, *removed])
+                deliveries = await uow.get_deliveries(session.id)
+        if session is None:
+            async with self._store.write() as uow:
+                await uow.settle_outbox(
+                    item.id, status="failed", at=self._clock.now(), error="session gone"
+                )
+            return
+        targets = [
+            t
+            for t in self._targets(session, sites, removed, item.version)
+            if not _already_sent(deliveries.get(t.site.id), t)
+        ]
+        key = await self._signing_key()
+        outcome = _Outcome()
+        final = item.attempts >= self._s.max_attempts
+        for start in range(0, len(targets), BATCH):
+            batch = targets[start : start + BATCH]
+            await self._send_batch(session, batch, deliveries, key, outcome, final)
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            if outcome.transient and not final:
+                await uow.settle_outbox(
+                    item.id,
+                    status="pending",
+                    at=now,
+                    error=f"{len(outcome.transient)} invite(s) to retry: {outcome.transient[0]}",
+                    retry_at=now + self._backoff(item.attempts),
+                )
+            else:
+                status = "failed" if outcome.transient or outcome.failed else "done"
+                error = outcome.transient[0] if outcome.transient else None
+                await uow.settle_outbox(item.id, status=status, at=now, error=error)
+        log.info(
+            "invites of session %s v%d: %d sent, %d failed, %d to retry",
+            session.id,
+            item.version,
+            outcome.sent,
+            outcome.failed,
+            len(outcome.transient),
+        )
+
+    async def _send_batch(
+        self,
+        session: Session,
+        batch: list[_Target],
+        deliveries: dict[str, Delivery],
+        key: bytes,
+        outcome: _Outcome,
+        final: bool,
+    ) -> None:
+        messages: list[EmailMessage] = []
+        sendable: list[_Target] = []
+        results: list[tuple[_Target, ConnectorError | None]] = []
+        for target in batch:
+            try:
+                messages.append(self._email(session, target, key)[1])
+                sendable.append(target)
+            except ValueError as exc:  # e.g. a site without a coordinator email
+                results.append((target, PermanentConnectorError(str(exc))))
+        if messages:
+            sent = await self._mailer.send_many(messages)
+            results.extend(zip(sendable, sent, strict=True))
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            for target, error in results:
+                previous = deliveries.get(target.site.id)
+                attempts = (
+                    previous.attempts if previous and previous.sequence == target.sequence else 0
+                ) + 1
+                transient = error is not None and not isinstance(error, PermanentConnectorError)
+                if error is None:
+                    state, outcome.sent = "sent", outcome.sent + 1
+                elif transient and not final:
+                    state = "queued"
+                    outcome.transient.append(f"{target.site.id}: {error}")
+                else:
+                    state, outcome.failed = "failed", outcome.failed + 1
+                    if transient:
+                        outcome.transient.append(f"{target.site.id}: {error}")
+                delivery = Delivery(
+                    session_id=session.id,
+                    site_id=target.site.id,
+                    sequence=target.sequence,
+                    method=target.method.value,
+                    state=state,
+                    attempts=attempts,
+                    last_error=None if error is None else str(error),
+                    updated_at=now,
+                    sent_at=now if error is None else None,
+                )
+                await uow.record_delivery(delivery, ok=error is None, error=delivery.last_error)
+                deliveries[target.site.id] = delivery
+
+    # reading ---------------------------------------------------------------------------
+    async def _session(self, uow: UnitOfWork, session_id: str, principal: Principal) -> Session:
+        session = await uow.get_session(session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
+        if principal.role is Role.OFFICE:
+            return session
+        if principal.role is Role.COORDINATOR and principal.site_id in session.site_ids:
+            return session
+        if (
+            principal.role is Role.CHAIR
+            and (principal.email or "").lower() == session.chair.email.lower()
+        ):
+            return session
+        raise SessionNotFound(session_id)
+
+    async def status(self, session_id: str, principal: Principal) -> InvitesOut:
+        """Each site's invite: queued, sent or failed (with the reason), and its RSVP."""
+        async with self._store.read() as uow:
+            session = await self._session(uow, session_id, principal)
+            deliveries = await uow.get_deliveries(session_id)
+            rsvps = await uow.get_rsvps(session_id)
+            pending = await uow.pending_outbox(session_id)
+        method = "CANCEL" if session.status is SessionStatus.CANCELLED else "REQUEST"
+        out: list[SiteInviteOut] = []
+        current = set(session.site_ids)
+        for site_id in [*session.site_ids, *(d for d in deliveries if d not in current)]:
+            if principal.role is Role.COORDINATOR and site_id != principal.site_id:
+                continue
+            d = deliveries.get(site_id)
+            in_session = site_id in current
+            wanted = session.version if in_session else (d.sequence if d else session.version)
+            state: Literal["queued", "sent", "failed"] = "queued"
+            if d is not None and d.sequence >= wanted and d.state in ("sent", "failed"):
+                state = "sent" if d.state == "sent" else "failed"
+            r = rsvps.get(site_id)
+            out.append(
+                SiteInviteOut(
+                    site_id=site_id,
+                    in_session=in_session,
+                    method=method if in_session else "CANCEL",
+                    sequence=wanted,
+                    state=state,
+                    attempts=d.attempts if d else 0,
+                    last_error=d.last_error if d else None,
+                    sent_at=d.sent_at if d else None,
+                    rsvp=r.response if r else "needs-action",
+                    rsvp_comment=r.comment if r else "",
+                    rsvp_at=r.at if r else None,
+                )
+            )
+        return InvitesOut(
+            session_id=session.id, version=session.version, pending_changes=pending, sites=out
+        )
+
+    async def _site_target(
+        self, session_id: str, site_id: str, principal: Principal
+    ) -> tuple[Session, _Target]:
+        if principal.role is Role.COORDINATOR and principal.site_id != site_id:
+            raise PermissionDenied("a coordinator may only fetch their own site's invite")
+        async with self._store.read() as uow:
+            session = await self._session(uow, session_id, principal)
+            sites = await uow.get_sites([site_id])
+        if site_id not in session.site_ids or site_id not in sites:
+            raise NotFound("site of this session", site_id)
+        targets = self._targets(session, sites, (), session.version)
+        return session, next(t for t in targets if t.site.id == site_id)
+
+    async def invite_ics(self, session_id: str, site_id: str, principal: Principal) -> bytes:
+        """The site's current invite as an .ics (REQUEST, or CANCEL once cancelled)."""
+        session, target = await self._site_target(session_id, site_id, principal)
+        try:
+            return render_calendar(self._event(session, target))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), field="site") from exc
+
+    async def export(self, session_id: str, principal: Principal) -> dict[str, tuple[bytes, bytes]]:
+        """Every site's (.ics, .eml) of the session's current state, by site id."""
+        async with self._store.read() as uow:
+            session = await self._session(uow, session_id, principal)
+            sites = await uow.get_sites(list(session.site_ids))
+        key = await self._signing_key()
+        out: dict[str, tuple[bytes, bytes]] = {}
+        for target in self._targets(session, sites, (), session.version):
+            try:
+                ics, message = self._email(session, target, key)
+            except ValueError as exc:
+                log.warning("no invite for site %s: %s", target.site.id, exc)
+                continue
+            out[target.site.id] = (ics, message.as_bytes())
+        return out
+
+    # RSVP ------------------------------------------------------------------------------
+    async def rsvp(
+        self, session_id: str, site_id: str, req: RsvpRequest, principal: Principal
+    ) -> InvitesOut:
+        """A coordinator accepts or declines for their site."""
+        if principal.role is not Role.COORDINATOR or principal.site_id != site_id:
+            raise PermissionDenied("only the site's coordinator answers its invite")
+        await self._record_rsvp(session_id, site_id, req, principal.actor)
+        return await self.status(session_id, principal)
+
+    async def rsvp_by_link(
+        self, session_id: str, site_id: str, response: str, signature: str
+    ) -> None:
+        """The one-click answer from the email's signed link. Raises AuthenticationRequired."""
+        if response not in ("accepted", "declined"):
+            raise NotFound("answer", response)
+        key = await self._signing_key()
+        expected = self._signature(key, session_id, site_id, response)
+        if not hmac.compare_digest(expected, signature or ""):
+            raise AuthenticationRequired("this answer link is not valid")
+        await self._record_rsvp(
+            session_id,
+            site_id,
+            RsvpRequest.model_validate({"response": response}),
+            f"link:{site_id}",
+        )
+
+    async def _record_rsvp(
+        self, session_id: str, site_id: str, req: RsvpRequest, actor: str
+    ) -> None:
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            session = await uow.get_session(session_id)
+            if session is None or site_id not in session.site_ids:
+                raise SessionNotFound(session_id)
+            await uow.put_rsvp(session_id, Rsvp(site_id, req.response, req.comment, now, actor))
+            await uow.audit(
+                AuditEntry(
+                    at=now,
+                    actor=actor,
+                    action="invite.rsvp",
+                    target=f"session:{session_id}",
+                    detail={"site_id": site_id, "response": req.response, "comment": req.comment},
+                )
+            )
+
+    # feeds -----------------------------------------------------------------------------
+    async def create_feed(self, site_id: str, principal: Principal) -> str:
+        """A new subscription URL for the site's calendar; the previous one stops working."""
+        if principal.role is not Role.OFFICE and principal.site_id != site_id:
+            raise PermissionDenied("only the office or the site's coordinator")
+        token = secrets.token_urlsafe(24)
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            if not await uow.get_sites([site_id]):
+                raise NotFound("site", site_id)
+            await uow.set_feed_token(site_id, _hash(token), now)
+            await uow.audit(
+                AuditEntry(
+                    at=now, actor=principal.actor, action="feed.create", target=f"site:{site_id}"
+                )
+            )
+        return f"{self._s.base_url.rstrip('/')}/api/sites/{site_id}/calendar.ics?token={token}"
+
+    async def feed(self, site_id: str, token: str | None) -> bytes:
+        """The site's sessions (cancelled ones as cancelled). Raises AuthenticationRequired."""
+        if not token:
+            raise AuthenticationRequired("the feed URL carries its token (?token=...)")
+        async with self._store.read() as uow:
+            if await uow.site_for_feed_token(_hash(token)) != site_id:
+                raise AuthenticationRequired("unknown or replaced feed token")
+            sites = await uow.get_sites([site_id])
+            sessions = await uow.list_sessions(
+                SessionQuery(site=site_id, start_from=self._clock.now() - FEED_PAST, limit=1000)
+            )
+        site = sites[site_id]
+        events = []
+        for session in sessions:
+            target = self._targets(session, {site_id: site}, (), session.version)[0]
+            try:
+                events.append(self._event(session, target))
+            except ValueError:
+                continue
+        return render_feed(events, name=site.name)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _already_sent(previous: Delivery | None, target: _Target) -> bool:
+    return (
+        previous is not None
+        and previous.sequence >= target.sequence
+        and previous.state in ("sent", "failed")
+    )

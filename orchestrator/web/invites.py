@@ -1,0 +1,132 @@
+"""Invite endpoints: each site's state, .ics downloads, RSVPs (API and signed links), feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from orchestrator.domain.errors import AuthenticationRequired
+from orchestrator.invites.service import Invites, InvitesOut, RsvpRequest
+from orchestrator.web.http import json_body, json_response, principal_of
+
+log = logging.getLogger(__name__)
+INVITES = web.AppKey("invites", Invites)
+POLL_SECONDS = web.AppKey("invite_poll_seconds", float)
+
+ICS = "text/calendar"
+
+
+class FeedOut(BaseModel):
+    url: str
+
+
+def _ics(body: bytes, filename: str) -> web.Response:
+    return web.Response(
+        body=body,
+        content_type=ICS,
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def invite_status(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    out = await request.app[INVITES].status(request.match_info["id"], principal)
+    return json_response(out)
+
+
+async def invite_ics(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    body = await request.app[INVITES].invite_ics(
+        request.match_info["id"], request.match_info["site"], principal
+    )
+    return _ics(body, "invite.ics")
+
+
+async def rsvp(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, RsvpRequest)
+    out = await request.app[INVITES].rsvp(
+        request.match_info["id"], request.match_info["site"], req, principal
+    )
+    return json_response(out)
+
+
+async def create_feed(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    url = await request.app[INVITES].create_feed(request.match_info["site"], principal)
+    return json_response(FeedOut(url=url), 201)
+
+
+async def feed(request: web.Request) -> web.Response:
+    site = request.match_info["site"]
+    body = await request.app[INVITES].feed(site, request.query.get("token"))
+    return _ics(body, f"{site}.ics")
+
+
+_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
+<body><main><h1>{title}</h1><p>{text}</p>{form}</main></body></html>"""
+
+
+def _page(title: str, text: str, form: str = "", status: int = 200) -> web.Response:
+    body = _PAGE.format(title=html.escape(title), text=html.escape(text), form=form)
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8")
+
+
+async def rsvp_link(request: web.Request) -> web.Response:
+    """GET shows a confirmation button (mail scanners open links; they do not submit forms)."""
+    answer = request.match_info["response"]
+    words = "Xác nhận tham dự / Accept" if answer == "accepted" else "Báo vắng / Decline"
+    sig = html.escape(request.query.get("sig", ""), quote=True)
+    form = (
+        f'<form method="post" action="?sig={sig}">'
+        f'<button type="submit">{html.escape(words)}</button></form>'
+    )
+    return _page("Trả lời thư mời / Answer the invitation", words, form)
+
+
+async def rsvp_link_confirm(request: web.Request) -> web.Response:
+    m = request.match_info
+    try:
+        await request.app[INVITES].rsvp_by_link(
+            m["id"], m["site"], m["response"], request.query.get("sig", "")
+        )
+    except AuthenticationRequired:
+        return _page(
+            "Liên kết không hợp lệ / Invalid link", "Hãy dùng liên kết trong thư.", status=403
+        )
+    done = "Đã ghi nhận: tham dự / Recorded: accepted"
+    if m["response"] == "declined":
+        done = "Đã ghi nhận: vắng mặt / Recorded: declined"
+    return _page("Cảm ơn / Thank you", done)
+
+
+async def _deliver_forever(app: web.Application) -> None:
+    invites, idle = app[INVITES], app[POLL_SECONDS]
+    while True:
+        try:
+            handled = await invites.deliver_due()
+        except Exception:  # the loop outlives any one failure; the next round tries again
+            log.exception("invite delivery round failed")
+            handled = 0
+        if not handled:
+            await asyncio.sleep(idle)
+
+
+async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
+    """Runs the invite outbox worker for as long as the app runs."""
+    task = asyncio.create_task(_deliver_forever(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+__all__ = ["INVITES", "InvitesOut", "delivery_worker"]
