@@ -17,6 +17,7 @@ from orchestrator.store.base import Store
 # Each site may connect from several devices (a room PC, a laptop for slides, a phone).
 DEVICES_PER_SITE = 3
 SPARE_SEATS = 10
+JAAS_MAX_OCCUPANTS = 500
 
 
 class RoomRefused(Exception):
@@ -121,6 +122,30 @@ class Rooms:
                 403, f"Phiên họp đã kết thúc / the session '{session.title}' has ended"
             )
         return self._reservation(session, mail_owner, start, start_time)
+
+    async def jaas_settings(self, fqn: str, app_id: str) -> dict[str, object]:
+        """JaaS SETTINGS_PROVISIONING: the meeting's settings from its booking.
+
+        A room that is not booked (or is cancelled) gets a lobby and two seats, so nobody
+        meets there unannounced; a booked one gets seats for every site's devices and, past
+        JaaS's 500 participants, visitors.
+        """
+        owner, _, room = fqn.partition("/")
+        if not room or (app_id and owner != app_id):
+            raise RoomRefused(400, f"fqn {fqn!r} is not <AppID>/<room> of this application")
+        async with self._store.read() as uow:
+            session = await uow.get_session_by_room(room.lower())
+        if session is None or session.status is SessionStatus.CANCELLED:
+            return {"lobbyEnabled": True, "maxOccupants": 2, "visitorsEnabled": False}
+        visitors = session.visitors(JAAS_MAX_OCCUPANTS)
+        speaking = len(session.sites) - len(visitors)
+        seats = speaking * DEVICES_PER_SITE + SPARE_SEATS
+        return {
+            "lobbyEnabled": False,
+            "maxOccupants": max(2, min(JAAS_MAX_OCCUPANTS, seats)),
+            "visitorsEnabled": bool(visitors),
+            "participantsSoftLimit": max(2, min(JAAS_MAX_OCCUPANTS, speaking)),
+        }
 
     async def reservation(self, conference_id: str) -> Reservation:
         """The reservation of a session by the id returned earlier. Raises RoomRefused."""

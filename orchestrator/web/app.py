@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from orchestrator.bootstrap import Container
 from orchestrator.web import hooks
 from orchestrator.web.api import ROUTES
-from orchestrator.web.hooks import JITSI, ROOMS
+from orchestrator.web.hooks import CLOCK, JAAS, JITSI, ROOMS
 from orchestrator.web.http import (
     ACCESS,
     BOOKINGS,
@@ -73,6 +73,8 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     if container.settings.invites.worker and deliver:
         app.cleanup_ctx.append(delivery_worker)
     app[JITSI] = container.settings.jitsi
+    app[JAAS] = container.settings.jaas
+    app[CLOCK] = container.clock
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     hooks.add_routes(app)

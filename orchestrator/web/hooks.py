@@ -11,12 +11,16 @@ import json
 
 from aiohttp import web
 
+from connectors.jaas_webhooks import SignatureInvalid, verify_signature
+from orchestrator.domain.clock import Clock
 from orchestrator.rooms.service import Reservation, RoomRefused, Rooms
-from orchestrator.settings import JitsiSettings
+from orchestrator.settings import JaasSettings, JitsiSettings
 from orchestrator.web.http import bearer
 
 ROOMS = web.AppKey("rooms", Rooms)
 JITSI = web.AppKey("jitsi", JitsiSettings)
+JAAS = web.AppKey("jaas", JaasSettings)
+CLOCK = web.AppKey("clock", Clock)
 
 
 def _answer(status: int, body: dict[str, object]) -> web.Response:
@@ -79,8 +83,38 @@ async def delete_conference(request: web.Request) -> web.Response:
     return _answer(200, {"id": request.match_info["id"], "deleted": True})
 
 
+async def jaas_settings(request: web.Request) -> web.Response:
+    """JaaS SETTINGS_PROVISIONING (DESIGN 6.4): signed like every JaaS webhook."""
+    jaas = request.app[JAAS]
+    if jaas.webhook_secret is None:
+        return _refuse(503, "JaaS webhooks are not configured on this orchestrator")
+    body = await request.read()
+    try:
+        verify_signature(
+            request.headers.get("X-Jaas-Signature"),
+            body,
+            jaas.webhook_secret.get_secret_value(),
+            now=int(request.app[CLOCK].now().timestamp()),
+        )
+    except SignatureInvalid as exc:
+        return _refuse(401, str(exc))
+    try:
+        data = json.loads(body)
+        fqn = data["fqn"] if isinstance(data, dict) else None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError):
+        fqn = None
+    if not isinstance(fqn, str):
+        return _refuse(400, "the body must be JSON with the meeting's fqn")
+    try:
+        settings = await request.app[ROOMS].jaas_settings(fqn, jaas.app_id)
+    except RoomRefused as exc:
+        return _refuse(exc.status, exc.message)
+    return _answer(200, settings)
+
+
 def add_routes(app: web.Application) -> None:
     prefix = "/hooks/jitsi/reservations/conference"
     app.router.add_post(prefix, create_conference)
     app.router.add_get(prefix + "/{id}", get_conference)
     app.router.add_delete(prefix + "/{id}", delete_conference)
+    app.router.add_post("/hooks/jaas/settings", jaas_settings)

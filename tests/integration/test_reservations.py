@@ -12,9 +12,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
+from connectors.jaas_webhooks import sign
 from orchestrator.booking.schemas import BookingOut, BookSessionRequest
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
+from orchestrator.settings import JaasSettings
 from orchestrator.web.app import init_app
 from tests.conftest import OFFICE, SIX
 
@@ -159,3 +161,67 @@ async def test_not_configured_is_refused(container: Container) -> None:
         assert "not configured" in r.json()["message"]
     finally:
         await server.close()
+
+
+JAAS_SECRET = "whsec_0123456789abcdef0123456789abcdef"
+APP = "vpaas-magic-cookie-0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+async def jaas(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient, BookingOut]]:
+    container.settings = container.settings.model_copy(
+        update={"jaas": JaasSettings(app_id=APP, webhook_secret=SecretStr(JAAS_SECRET))}
+    )
+    answer = await container.bookings.book(
+        BookSessionRequest.model_validate(
+            {
+                "title": "Giao ban",
+                "start": START.isoformat(),
+                "end": END.isoformat(),
+                "host_site": "ha-noi",
+                "sites": SIX,
+                "chair": {"name": "C", "email": "chair@example.org"},
+            }
+        ),
+        OFFICE,
+    )
+    server = TestServer(init_app(container), host="127.0.0.1", port=0)
+    await server.start_server()
+    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
+        yield http, BookingOut.model_validate_json(answer.body)
+    await server.close()
+
+
+async def settings_call(
+    http: httpx.AsyncClient, body: bytes, now: int, secret: str = JAAS_SECRET
+) -> httpx.Response:
+    header = f"t={now},v1={sign(body, secret, now)}"
+    return await http.post(
+        "/hooks/jaas/settings",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Jaas-Signature": header},
+    )
+
+
+async def test_jaas_settings_from_the_booking(
+    jaas: tuple[httpx.AsyncClient, BookingOut], clock: ManualClock
+) -> None:
+    http, session = jaas
+    now = int(clock.now().timestamp())
+    body = f'{{"fqn": "{APP}/{session.room}"}}'.encode()
+    r = await settings_call(http, body, now)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["lobbyEnabled"] is False
+    assert 6 * 2 <= answer["maxOccupants"] <= 500
+    assert answer["visitorsEnabled"] is False
+    unknown = await settings_call(http, f'{{"fqn": "{APP}/nobody-booked-this"}}'.encode(), now)
+    assert unknown.json() == {"lobbyEnabled": True, "maxOccupants": 2, "visitorsEnabled": False}
+    forged = await settings_call(http, body, now, secret="whsec_wrong")
+    assert forged.status_code == 401
+    stale = await settings_call(http, body, now - 3600)
+    assert stale.status_code == 401
+    other_app = await settings_call(http, f'{{"fqn": "someone-else/{session.room}"}}'.encode(), now)
+    assert other_app.status_code == 400
+    garbage = await settings_call(http, b"not json", now)
+    assert garbage.status_code == 400
