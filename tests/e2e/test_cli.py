@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from tests.conftest import EXAMPLE_DIRECTORY, ROOT
+from tests.smtp_server import SmtpTestServer
 
 runner = CliRunner()
 
@@ -379,3 +380,70 @@ def test_demo_serves_the_six_site_session(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_invites_export_send_status_and_feeds(
+    db_url: str, tmp_path: Path, smtp_server: SmtpTestServer
+) -> None:
+    config = tmp_path / "orchestrator.toml"
+    config.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\nsender = "vp@moet.example.org"\n'
+        '[server]\nbase_url = "https://hop.moet.example.org"\n',
+        encoding="utf-8",
+    )
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(
+            app,
+            [
+                "--config",
+                str(config),
+                "--data-dir",
+                str(tmp_path / "var"),
+                "--database-url",
+                db_url,
+                *args,
+            ],
+        )
+        return result.exit_code, result.stdout, result.stderr
+
+    assert cli("directory", "import", str(EXAMPLE_DIRECTORY))[0] == 0
+    code, out, err = cli(
+        "sessions",
+        "book",
+        "--title",
+        "Hội nghị",
+        "--start",
+        "2030-01-08T08:00",
+        "--end",
+        "2030-01-08T10:00",
+        "--host-site",
+        "ha-noi",
+        "--sites",
+        "ha-noi,da-nang",
+        "--chair-email",
+        "chair@moet.example.org",
+    )
+    assert code == 0, err
+    session_id = out.strip().splitlines()[-1]
+    code, _, err = cli("invites", "export", session_id, "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "da-nang.eml",
+        "da-nang.ics",
+        "ha-noi.eml",
+        "ha-noi.ics",
+    ]
+    assert b"METHOD:REQUEST" in (tmp_path / "out" / "da-nang.ics").read_bytes()
+    code, out, _ = cli("invites", "status", session_id, "--json")
+    assert {s["state"] for s in json.loads(out)["sites"]} == {"queued"}
+    code, _, err = cli("invites", "send")
+    assert code == 0, err
+    assert len(smtp_server.messages) == 2
+    code, out, _ = cli("invites", "status", session_id, "--json")
+    assert {s["state"] for s in json.loads(out)["sites"]} == {"sent"}
+    code, out, _ = cli("feeds", "create", "--site", "da-nang")
+    assert code == 0
+    assert out.strip().startswith(
+        "https://hop.moet.example.org/api/sites/da-nang/calendar.ics?token="
+    )
