@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -121,6 +121,23 @@ class Rsvp:
     comment: str
     at: datetime
     actor: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One attendance event as logged: where it came from and what it says."""
+
+    source: str  # jitsi, jaas, poll, checkin, override
+    kind: str
+    at: datetime
+    dedupe_key: str
+    received_at: datetime
+    session_id: str | None = None
+    room: str | None = None
+    site_id: str | None = None
+    occupant: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    after_freeze: bool = False
 
 
 class UnitOfWork(Protocol):
@@ -274,6 +291,20 @@ class UnitOfWork(Protocol):
     async def secret(self, name: str, candidate: str) -> str:
         """The stored secret `name`; stores `candidate` first if there is none."""
         ...
+
+    # attendance --------------------------------------------------------------------------
+    async def add_events(self, events: Sequence[StoredEvent]) -> int:
+        """Append events, skipping any whose (source, dedupe_key) is logged already; the number
+        actually added."""
+        ...
+
+    async def list_events(self, session_id: str) -> list[StoredEvent]:
+        """The session's events in the order they were logged."""
+        ...
+
+    async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None: ...
+
+    async def get_record(self, session_id: str) -> tuple[datetime, str] | None: ...
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None: ...

@@ -52,6 +52,7 @@ from orchestrator.store.base import (
     Rsvp,
     SessionQuery,
     StoredAnswer,
+    StoredEvent,
     TokenRecord,
 )
 
@@ -751,6 +752,75 @@ class SqlUnitOfWork:
             sa.select(t.app_secrets.c.value).where(t.app_secrets.c.name == name)
         )
         return str(value)
+
+    # attendance --------------------------------------------------------------------------
+    async def add_events(self, events: Sequence[StoredEvent]) -> int:
+        if not events:
+            return 0
+        rows = [
+            {
+                "session_id": e.session_id,
+                "room": e.room,
+                "source": e.source,
+                "kind": e.kind,
+                "site_id": e.site_id,
+                "occupant": e.occupant,
+                "at": e.at,
+                "dedupe_key": e.dedupe_key,
+                "data": e.data,
+                "received_at": e.received_at,
+                "after_freeze": e.after_freeze,
+            }
+            for e in events
+        ]
+        stmt = self._insert(t.attendance_events).on_conflict_do_nothing(
+            index_elements=["source", "dedupe_key"]
+        )
+        added = 0
+        for row in rows:  # one statement each: rowcount tells duplicates apart
+            result = await self._c.execute(stmt, row)
+            added += max(0, result.rowcount or 0)
+        return added
+
+    async def list_events(self, session_id: str) -> list[StoredEvent]:
+        a = t.attendance_events.c
+        rows = await self._c.execute(
+            sa.select(t.attendance_events).where(a.session_id == session_id).order_by(a.id)
+        )
+        return [
+            StoredEvent(
+                source=r.source,
+                kind=r.kind,
+                at=r.at,
+                dedupe_key=r.dedupe_key,
+                received_at=r.received_at,
+                session_id=r.session_id,
+                room=r.room,
+                site_id=r.site_id,
+                occupant=r.occupant,
+                data=dict(r.data),
+                after_freeze=r.after_freeze,
+            )
+            for r in rows
+        ]
+
+    async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None:
+        values = {"session_id": session_id, "frozen_at": frozen_at, "record": record}
+        stmt = self._insert(t.attendance_records).values(values)
+        await self._c.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["session_id"], set_={"frozen_at": frozen_at, "record": record}
+            )
+        )
+
+    async def get_record(self, session_id: str) -> tuple[datetime, str] | None:
+        r = t.attendance_records.c
+        row = (
+            await self._c.execute(
+                sa.select(r.frozen_at, r.record).where(r.session_id == session_id)
+            )
+        ).first()
+        return None if row is None else (row.frozen_at, row.record)
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None:

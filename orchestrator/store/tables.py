@@ -259,3 +259,33 @@ app_secrets = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+
+# Attendance -------------------------------------------------------------------------------
+# Every attendance event as it arrived, append-only, deduplicated on (source, dedupe_key).
+# Events for rooms no session owns are kept too (session_id NULL), apart.
+attendance_events = sa.Table(
+    "attendance_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("session_id", sa.String(36), nullable=True, index=True),
+    sa.Column("room", sa.String(100), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("site_id", sa.String(64), nullable=True),
+    sa.Column("occupant", sa.String(300), nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("dedupe_key", sa.String(400), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("after_freeze", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("source", "dedupe_key", name="uq_attendance_events_dedupe"),
+)
+
+# The record frozen when a session ends: what the chair received, kept readable afterwards.
+attendance_records = sa.Table(
+    "attendance_records",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("frozen_at", UTCDateTime, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)

@@ -1,0 +1,86 @@
+"""The platforms' payloads, read as they are sent (samples in tests/data/wire)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
+
+WIRE = Path(__file__).resolve().parent.parent / "data" / "wire"
+
+
+def sample(name: str) -> bytes:
+    return (WIRE / name).read_bytes()
+
+
+def test_event_sync_join_and_leave() -> None:
+    [join] = read_event_sync("occupant/joined", sample("event-sync-occupant-joined.json"))
+    [leave] = read_event_sync("occupant/left", sample("event-sync-occupant-left.json"))
+    assert join.kind == "join"
+    assert leave.kind == "leave"
+    assert join.room == "hoi-nghi-van-phong-2013-k7q2"
+    assert join.site_id == "da-nang"
+    assert join.at == datetime(2026, 5, 12, 1, 0, tzinfo=UTC)  # Unix seconds
+    assert leave.at == datetime(2026, 5, 12, 2, 0, tzinfo=UTC)
+    assert join.occupant == leave.occupant
+    assert join.dedupe_key != leave.dedupe_key
+    assert join.data["name"] == "Điểm cầu Đà Nẵng"
+
+
+def test_destroy_repeats_joins_and_leaves_under_the_same_keys() -> None:
+    [join] = read_event_sync("occupant/joined", sample("event-sync-occupant-joined.json"))
+    [leave] = read_event_sync("occupant/left", sample("event-sync-occupant-left.json"))
+    events = read_event_sync("room/destroyed", sample("event-sync-room-destroyed.json"))
+    assert [e.kind for e in events] == ["join", "leave", "destroyed"]
+    assert events[0].dedupe_key == join.dedupe_key
+    assert events[1].dedupe_key == leave.dedupe_key
+    [created] = read_event_sync("room/created", sample("event-sync-room-created.json"))
+    assert created.kind == "created"
+
+
+def test_breakout_moves_are_separate_connections() -> None:
+    body = json.loads(sample("event-sync-occupant-joined.json"))
+    body.update(is_breakout=True, breakout_room_id="br-1")
+    [ev] = read_event_sync("occupant/joined", json.dumps(body).encode())
+    assert ev.occupant is not None
+    assert ev.occupant.endswith("#br-1")
+    assert ev.room == "hoi-nghi-van-phong-2013-k7q2"  # the main room's name
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("occupant/joined", b"not json"),
+        ("occupant/joined", b"{}"),
+        ("occupant/left", sample("event-sync-occupant-joined.json")),  # wrong endpoint
+        ("occupant/joined", b'{"event_name": "muc-occupant-joined", "room_name": "r"}'),
+    ],
+)
+def test_malformed_event_sync_is_refused(endpoint: str, body: bytes) -> None:
+    with pytest.raises(PayloadError):
+        read_event_sync(endpoint, body)
+
+
+def test_jaas_participant_left() -> None:
+    app, [ev] = read_jaas(sample("jaas-participant-left.json"))
+    assert app == "vpaas-magic-cookie-96f0941768964ab380ed0fbada7a502f"
+    assert ev.kind == "leave"
+    assert ev.site_id == "can-tho"
+    assert ev.at == datetime(2026, 5, 12, 2, 0, 0, 123000, tzinfo=UTC)  # Unix milliseconds
+    assert ev.dedupe_key == "3f0a6c1e-8d2b-4c57-a1e9-6b7d2f4e9c10"
+    assert ev.data["disconnect_reason"] == "unknown"
+
+
+def test_jaas_unknown_types_are_ignored_and_bad_bodies_refused() -> None:
+    body = json.loads(sample("jaas-participant-left.json"))
+    body["eventType"] = "TRANSCRIPTION_UPLOADED"
+    assert read_jaas(json.dumps(body).encode())[1] == []
+    with pytest.raises(PayloadError):
+        read_jaas(b'{"eventType": "PARTICIPANT_LEFT"}')
+    body["fqn"] = "no-room"
+    with pytest.raises(PayloadError):
+        read_jaas(json.dumps(body).encode())
