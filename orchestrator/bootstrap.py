@@ -16,6 +16,8 @@ from connectors.jitsi import JitsiProvider
 from connectors.smtp import SmtpMailer
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
+from orchestrator.attendance.merge import Thresholds
+from orchestrator.attendance.service import Attendance
 from orchestrator.booking.service import BookingDefaults, Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
@@ -42,6 +44,7 @@ class Container:
     access: Access
     rooms: Rooms
     invites: Invites
+    attendance: Attendance
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -111,6 +114,15 @@ def invite_settings(settings: Settings) -> InviteConfig:
     )
 
 
+def attendance_thresholds(settings: Settings) -> Thresholds:
+    a = settings.attendance
+    return Thresholds(
+        late_grace_minutes=a.late_grace_minutes,
+        left_early_grace_minutes=a.left_early_grace_minutes,
+        min_presence=a.min_presence,
+    )
+
+
 def build(
     settings: Settings,
     *,
@@ -139,6 +151,7 @@ def build(
         access=Access(store, clock),
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
         invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
+        attendance=Attendance(store, clock, attendance_thresholds(settings)),
         providers=providers,
     )
 

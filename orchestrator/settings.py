@@ -119,6 +119,18 @@ class InviteSettings(Section):
     )
 
 
+class AttendanceSettings(Section):
+    """When a site counts as late, gone early, present (DESIGN 7)."""
+
+    late_grace_minutes: int = Field(default=10, ge=0, description="Late after start + this")
+    left_early_grace_minutes: int = Field(
+        default=10, ge=0, description="Left early when the last leave is before end - this"
+    )
+    min_presence: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the session a present site was connected"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the service (see docs/configuration.md)."""
 
@@ -143,6 +155,7 @@ class Settings(BaseSettings):
     jaas: JaasSettings = JaasSettings()
     smtp: SmtpSettings = SmtpSettings()
     invites: InviteSettings = InviteSettings()
+    attendance: AttendanceSettings = AttendanceSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -286,24 +286,53 @@ _WORDS = {
 }
 
 
+# Cached: the text around the site's own lines is the same for every site of a session in one
+# zone and language.
+@functools.lru_cache(maxsize=1024)
+def _frame(
+    cancelled: bool,
+    start: datetime,
+    end: datetime,
+    zone: str,
+    language: Language,
+    connection_test_at: datetime | None,
+    agenda: str,
+) -> tuple[str, str]:
+    """The DESCRIPTION text before the site's lines (cancelled, time, connection test) and
+    after them (the agenda)."""
+    words = _WORDS[language]
+    before = []
+    if cancelled:
+        before.append(words["cancelled"])
+    before.append(f"{words['when']}: {describe_range(start, end, zone, language)}")
+    if connection_test_at is not None:
+        test = describe_instant(connection_test_at, zone, language)
+        before.append(f"{words['test']}: {test}")
+    agenda = agenda.strip()
+    after = f"\n\n{words['agenda']}:\n{agenda}" if agenda else ""
+    return "\n".join(before), after
+
+
+def _frame_key(
+    event: InviteEvent,
+) -> tuple[bool, datetime, datetime, str, Language, datetime | None, str]:
+    return (
+        event.cancelled,
+        event.start,
+        event.end,
+        event.timezone,
+        event.language,
+        event.connection_test_at,
+        event.agenda,
+    )
+
+
 def describe(event: InviteEvent) -> str:
     """The DESCRIPTION text: time, connection test, site, join link and agenda."""
     words = _WORDS[event.language]
-    lines = []
-    if event.cancelled:
-        lines.append(words["cancelled"])
-    lines.append(
-        f"{words['when']}: {describe_range(event.start, event.end, event.timezone, event.language)}"
-    )
-    if event.connection_test_at is not None:
-        test = describe_instant(event.connection_test_at, event.timezone, event.language)
-        lines.append(f"{words['test']}: {test}")
-    if event.site_name:
-        lines.append(f"{words['site']}: {event.site_name}")
-    lines.append(f"{words['link']}: {event.join_url}")
-    if event.agenda.strip():
-        lines.extend(("", f"{words['agenda']}:", event.agenda.strip()))
-    return "\n".join(lines)
+    before, after = _frame(*_frame_key(event))
+    site = f"{words['site']}: {event.site_name}\n" if event.site_name else ""
+    return f"{before}\n{site}{words['link']}: {event.join_url}{after}"
 
 
 # Writing the text -----------------------------------------------------------------------
@@ -313,7 +342,8 @@ def _text(value: str) -> str:
     """A TEXT value (RFC 5545 3.3.11): `\\`, `;`, `,` escaped, line breaks as `\\n`."""
     if "\r" in value:  # before the control characters go: CR is one of them
         value = _LINEBREAK_RE.sub("\n", value)
-    if _CONTROL_RE.search(value):
+    # isprintable() is False for every control character, and quicker than the search.
+    if not value.isprintable() and _CONTROL_RE.search(value):
         value = _CONTROL_RE.sub("", value)
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
@@ -322,6 +352,28 @@ def _param(value: str) -> str:
     """A quoted parameter value: no DQUOTE or control characters may appear inside."""
     value = _CONTROL_RE.sub("", value.replace('"', "'").replace("\r", " ").replace("\n", " "))
     return f'"{value}"'
+
+
+@functools.lru_cache(maxsize=1024)
+def _escaped_frame(
+    key: tuple[bool, datetime, datetime, str, Language, datetime | None, str],
+) -> tuple[str, str]:
+    before, after = _frame(*key)
+    return _text(before), _text(after)
+
+
+def _description(event: InviteEvent) -> str:
+    """`_text(describe(event))`, escaping only the site's lines anew (the frame is cached).
+
+    Escaping piecewise gives the same text: _text works character by character except that it
+    joins CR LF, and no piece ends in a CR that the next one's LF could join (the frame ends in
+    a time, the site's line in its own line break, the link line in the link, which has no
+    whitespace).
+    """
+    words = _WORDS[event.language]
+    before, after = _escaped_frame(_frame_key(event))
+    site = _text(f"{words['site']}: {event.site_name}\n") if event.site_name else ""
+    return f"{before}\\n{site}{_text(words['link'])}: {_text(event.join_url)}{after}"
 
 
 def _utc(moment: datetime) -> str:
@@ -338,39 +390,34 @@ def _trigger(minutes: int) -> str:
     return f"-PT{minutes}M"
 
 
-class _Folded(str):
-    """Content lines that are folded already (a cached VTIMEZONE)."""
-
-
 def _fold(line: str) -> str:
     """One content line folded at 75 octets of UTF-8 (RFC 5545 3.1), never inside a character."""
-    if len(line) <= 75 and line.isascii():  # isascii() is O(1): most lines end here
-        return line
-    if isinstance(line, _Folded):
-        return line
-    if line.isascii():  # one octet per character: cut the string itself
+    if line.isascii():  # O(1), and then one octet per character: cut the string itself
+        if len(line) <= 75:
+            return line
         return "\r\n ".join([line[:75], *(line[i : i + 74] for i in range(75, len(line), 74))])
     data = line.encode()
-    if len(data) <= 75:
+    size = len(data)
+    if size <= 75:
         return line
     parts = []
-    start, limit = 0, 75
-    while len(data) - start > limit:
-        cut = start + limit
+    start, cut = 0, 75
+    while cut < size:
         while data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: step back to its lead
             cut -= 1
         parts.append(data[start:cut])
-        start, limit = cut, 74  # a continuation line begins with one space
+        start, cut = cut, cut + 74  # a continuation line begins with one space
     parts.append(data[start:])
     return b"\r\n ".join(parts).decode()
 
 
-def _serialise(lines: list[str]) -> bytes:
-    return ("\r\n".join([_fold(line) for line in lines]) + "\r\n").encode()
+def _serialise(blocks: list[str]) -> bytes:
+    """The object's bytes from blocks of content lines that are each folded already."""
+    return ("\r\n".join(blocks) + "\r\n").encode()
 
 
 @functools.lru_cache(maxsize=256)
-def vtimezone_block(tzid: str, first_year: int, last_year: int) -> _Folded:
+def vtimezone_block(tzid: str, first_year: int, last_year: int) -> str:
     """The VTIMEZONE of `tzid` for local years `first_year`..`last_year`, as folded text.
 
     Built by icalendar from the zone database (milliseconds per zone) and cached, so each zone
@@ -381,69 +428,133 @@ def vtimezone_block(tzid: str, first_year: int, last_year: int) -> _Folded:
     )
     # icalendar folds its own lines; unfold them so that _fold is the only folding.
     text = component.to_ical().decode().replace("\r\n ", "")
-    return _Folded("\r\n".join(_fold(line) for line in text.split("\r\n") if line))
+    return "\r\n".join(_fold(line) for line in text.split("\r\n") if line)
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:
     return f"{moment.astimezone(tz):%Y%m%dT%H%M%S}"
 
 
-def _vevent(event: InviteEvent, lines: list[str], *, scheduling: bool) -> None:
-    """Append the VEVENT's lines. `scheduling`: an iTIP REQUEST/CANCEL (attendees, alarms)."""
-    tz = ZoneInfo(event.timezone)
-    lang = event.language
-    organizer = event.organizer
-    lines += (
-        "BEGIN:VEVENT",
-        f"UID:{event.uid}",
-        f"DTSTAMP:{_utc(event.dtstamp)}",
-        f"SEQUENCE:{event.sequence}",
-        "STATUS:CANCELLED" if event.cancelled else "STATUS:CONFIRMED",
-        f"SUMMARY;LANGUAGE={lang}:{_text(event.summary)}",
-        f"DTSTART;TZID={event.timezone}:{_local(event.start, tz)}",
-        f"DTEND;TZID={event.timezone}:{_local(event.end, tz)}",
-        f"LOCATION:{_text(event.effective_location)}",
-        f"URL:{event.join_url}",
-        f"DESCRIPTION;LANGUAGE={lang}:{_text(describe(event))}",
-        f"ORGANIZER;CN={_param(organizer.name)}:mailto:{organizer.email}",
-        "TRANSP:OPAQUE",
-    )
-    if scheduling:
-        attendee = event.attendee
-        lines.append(
-            f"ATTENDEE;CN={_param(attendee.name)};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;"
-            f"RSVP=TRUE:mailto:{attendee.email}"
+# Blocks that every site of a session shares (the same method, time, title, organizer, chair
+# and alarms for thousands of invites) are written and folded once and cached; only the
+# per-site lines (UID, LOCATION, URL, DESCRIPTION, the coordinator) are written for each invite.
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar_head(method: str) -> str:
+    return "\r\n".join(
+        (
+            "BEGIN:VCALENDAR",
+            f"PRODID:{PRODID}",
+            "VERSION:2.0",
+            "CALSCALE:GREGORIAN",
+            f"METHOD:{method}",
         )
-        chair = event.chair
-        # One ATTENDEE per address: when the coordinator also chairs, the recipient's line wins.
-        if chair is not None and chair.email.lower() != attendee.email.lower():
-            lines.append(
-                f"ATTENDEE;CN={_param(chair.name)};ROLE=CHAIR;RSVP=FALSE:mailto:{chair.email}"
-            )
-        if not event.cancelled and event.alarms:  # RFC 5546 3.2.5: no VALARM in a CANCEL
-            lines.append(_valarms(event.summary, lang, event.alarms))
-    lines.append("END:VEVENT")
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _year_range_of(tzid: str, start: datetime, end: datetime) -> tuple[int, int]:
+    tz = ZoneInfo(tzid)
+    return start.astimezone(tz).year, end.astimezone(tz).year
+
+
+@functools.lru_cache(maxsize=1024)
+def _timing_lines(
+    sequence: int,
+    cancelled: bool,
+    language: Language,
+    summary: str,
+    tzid: str,
+    start: datetime,
+    end: datetime,
+) -> str:
+    """SEQUENCE, STATUS, SUMMARY, DTSTART and DTEND, folded."""
+    tz = ZoneInfo(tzid)
+    return "\r\n".join(
+        _fold(line)
+        for line in (
+            f"SEQUENCE:{sequence}",
+            "STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED",
+            f"SUMMARY;LANGUAGE={language}:{_text(summary)}",
+            f"DTSTART;TZID={tzid}:{_local(start, tz)}",
+            f"DTEND;TZID={tzid}:{_local(end, tz)}",
+        )
+    )
 
 
 @functools.lru_cache(maxsize=256)
-def _valarms(summary: str, language: Language, alarms: tuple[int, ...]) -> _Folded:
-    """The VALARM components, the same for every site of a session: made once."""
+def _organizer_lines(organizer: Party) -> str:
+    """ORGANIZER and TRANSP, folded."""
+    line = f"ORGANIZER;CN={_param(organizer.name)}:mailto:{organizer.email}"
+    return f"{_fold(line)}\r\nTRANSP:OPAQUE"
+
+
+@functools.lru_cache(maxsize=256)
+def _event_tail(
+    chair: Party | None, summary: str, language: Language, alarms: tuple[int, ...]
+) -> str:
+    """A scheduling VEVENT's chair (if any) and VALARMs (if any) and its END, folded."""
+    lines = []
+    if chair is not None:
+        lines.append(
+            _fold(f"ATTENDEE;CN={_param(chair.name)};ROLE=CHAIR;RSVP=FALSE:mailto:{chair.email}")
+        )
     reminder = _text(f"{_WORDS[language]['reminder']}: {summary}")
-    lines: list[str] = []
     for minutes in alarms:
         lines += (
             "BEGIN:VALARM",
             "ACTION:DISPLAY",
-            f"DESCRIPTION:{reminder}",
+            _fold(f"DESCRIPTION:{reminder}"),
             f"TRIGGER:{_trigger(minutes)}",
             "END:VALARM",
         )
-    return _Folded("\r\n".join([_fold(line) for line in lines]))
+    lines.append("END:VEVENT")
+    return "\r\n".join(lines)
+
+
+def _vevent(event: InviteEvent, blocks: list[str], *, scheduling: bool) -> None:
+    """Append the VEVENT, folded. `scheduling`: an iTIP REQUEST/CANCEL (attendees, alarms)."""
+    lang = event.language
+    blocks += (
+        "BEGIN:VEVENT",
+        _fold(f"UID:{event.uid}"),
+        f"DTSTAMP:{_utc(event.dtstamp)}",  # always 24 ASCII characters: nothing to fold
+        _timing_lines(
+            event.sequence,
+            event.cancelled,
+            lang,
+            event.summary,
+            event.timezone,
+            event.start,
+            event.end,
+        ),
+        _fold(f"LOCATION:{_text(event.effective_location)}"),
+        _fold(f"URL:{event.join_url}"),
+        _fold(f"DESCRIPTION;LANGUAGE={lang}:{_description(event)}"),
+        _organizer_lines(event.organizer),
+    )
+    if not scheduling:
+        blocks.append("END:VEVENT")
+        return
+    attendee = event.attendee
+    blocks.append(
+        _fold(
+            f"ATTENDEE;CN={_param(attendee.name)};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;"
+            f"RSVP=TRUE:mailto:{attendee.email}"
+        )
+    )
+    chair = event.chair
+    # One ATTENDEE per address: when the coordinator also chairs, the recipient's line wins.
+    if chair is not None and chair.email.lower() == attendee.email.lower():
+        chair = None
+    # RFC 5546 3.2.5: no VALARM in a CANCEL.
+    alarms = () if event.cancelled else event.alarms
+    blocks.append(_event_tail(chair, event.summary, lang, alarms))
 
 
 def _year_range(event: InviteEvent) -> tuple[int, int]:
-    tz = ZoneInfo(event.timezone)
-    return event.start.astimezone(tz).year, event.end.astimezone(tz).year
+    return _year_range_of(event.timezone, event.start, event.end)
 
 
 def render_calendar(event: InviteEvent) -> bytes:
@@ -453,17 +564,13 @@ def render_calendar(event: InviteEvent) -> bytes:
     CANCEL: STATUS:CANCELLED, the same attendees, no VALARM. Both carry every property RFC 5546
     requires for their method (ORGANIZER, ATTENDEE, DTSTAMP, DTSTART, SEQUENCE, SUMMARY, UID).
     """
-    lines = [
-        "BEGIN:VCALENDAR",
-        f"PRODID:{PRODID}",
-        "VERSION:2.0",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{event.method.value}",
+    blocks = [
+        _calendar_head(event.method.value),
+        vtimezone_block(event.timezone, *_year_range(event)),
     ]
-    lines.append(vtimezone_block(event.timezone, *_year_range(event)))
-    _vevent(event, lines, scheduling=True)
-    lines.append("END:VCALENDAR")
-    return _serialise(lines)
+    _vevent(event, blocks, scheduling=True)
+    blocks.append("END:VCALENDAR")
+    return _serialise(blocks)
 
 
 def render_feed(
@@ -490,19 +597,15 @@ def render_feed(
             (first, last) if known is None else (min(known[0], first), max(known[1], last))
         )
     refresh = f"PT{refresh_minutes}M" if refresh_minutes % 60 else f"PT{refresh_minutes // 60}H"
-    lines = [
-        "BEGIN:VCALENDAR",
-        f"PRODID:{PRODID}",
-        "VERSION:2.0",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+    blocks = [
+        _calendar_head("PUBLISH"),
         f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
         f"X-PUBLISHED-TTL:{refresh}",
     ]
     if name:
-        lines += (f"NAME:{_text(name)}", f"X-WR-CALNAME:{_text(name)}")
-    lines += (vtimezone_block(tzid, *ranges[tzid]) for tzid in sorted(ranges))
+        blocks += (_fold(f"NAME:{_text(name)}"), _fold(f"X-WR-CALNAME:{_text(name)}"))
+    blocks += (vtimezone_block(tzid, *ranges[tzid]) for tzid in sorted(ranges))
     for event in items:
-        _vevent(event, lines, scheduling=False)
-    lines.append("END:VCALENDAR")
-    return _serialise(lines)
+        _vevent(event, blocks, scheduling=False)
+    blocks.append("END:VCALENDAR")
+    return _serialise(blocks)

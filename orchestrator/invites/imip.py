@@ -20,13 +20,15 @@ import hashlib
 import operator
 import re
 import struct
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.policy import EmailPolicy, Policy, default
 from email.utils import format_datetime, formataddr
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jinja2
+from markupsafe import escape
 
 from orchestrator.invites.ics import (
     LANGUAGES,
@@ -124,15 +126,6 @@ def _prepare(name: str, value: Any) -> _Prepared | None:
     if type(value) is str and value.isascii() and "\n" not in value and "\r" not in value:
         return _Prepared(_fold_header(name, value), name)
     return None
-
-
-def _set(message: EmailMessage, name: str, value: str) -> None:
-    """Add a header to a message being built (no earlier one of that name: no count check)."""
-    prepared = _prepare(name, value)
-    if prepared is None:
-        message[name] = value
-    else:
-        message.set_raw(name, prepared)
 
 
 if TYPE_CHECKING:
@@ -240,17 +233,76 @@ def _flatten(message: Message[Any, Any], policy: Policy[Any], out: list[str]) ->
     return True
 
 
+class _Shape(NamedTuple):
+    """What a built part's bytes depend on, held by identity: its header list, its payload and,
+    for a multipart, each sub-part with its own shape."""
+
+    headers: tuple[Any, ...]
+    payload: object
+    parts: tuple[Message[Any, Any], ...] = ()
+    shapes: tuple[_Shape, ...] = ()
+
+
+def _same(items: Sequence[object], kept: Sequence[object]) -> bool:
+    return len(items) == len(kept) and all(map(operator.is_, items, kept))
+
+
+def _shape(
+    part: Message[Any, Any], children: Sequence[tuple[Message[Any, Any], _Shape]] = ()
+) -> _Shape:
+    state = part.__dict__  # the email package keeps these private; only read here
+    return _Shape(
+        tuple(state["_headers"]),
+        state["_payload"],
+        tuple(child for child, _ in children),
+        tuple(shape for _, shape in children),
+    )
+
+
+def _unchanged(part: Message[Any, Any], shape: _Shape) -> bool:
+    """Whether `part` (and every sub-part) still has the headers and payload it was built with.
+
+    Every way of changing a message (setting, deleting or replacing a header, a new payload,
+    attaching, set_content...) replaces or changes its header list or its payload, and strings
+    are immutable, so comparing identities is enough.
+    """
+    state = part.__dict__
+    payload = state["_payload"]
+    if (
+        payload is not shape.payload
+        or not _same(state["_headers"], shape.headers)
+        or part.preamble is not None
+        or part.epilogue is not None
+    ):
+        return False
+    if not shape.parts:
+        return True
+    parts: list[Message[Any, Any]] = state["_payload"]
+    return _same(parts, shape.parts) and all(map(_unchanged, shape.parts, shape.shapes))
+
+
 class _InviteMessage(EmailMessage):
     """An EmailMessage that writes itself without the email package's generator when it can.
 
-    The generator costs more than building the invite; for the shapes `build_invite_email`
-    makes, `_flatten` writes the same bytes directly (the tests compare the two). Anything else
-    (a `unixfrom`, a part changed into something `_flatten` does not cover) goes the usual way.
+    The generator costs more than building the invite. `build_invite_email` writes the bytes
+    while it builds the message (it has every piece at hand) and keeps them with the message's
+    shape: as long as the message is unchanged, `as_bytes()` returns them. A message changed
+    since is written by `_flatten`, which writes the same bytes directly for the shapes
+    `build_invite_email` makes; anything else (a `unixfrom`, a part changed into something
+    `_flatten` does not cover) goes the usual way. The tests compare all three.
     """
 
+    _written: tuple[bytes, _Shape] | None = None
+
     def as_bytes(self, unixfrom: bool = False, policy: Policy[Any] | None = None) -> bytes:
+        policy = self.policy if policy is None else policy
+        if unixfrom:
+            return super().as_bytes(unixfrom, policy)
+        written = self._written
+        if written is not None and policy is POLICY and _unchanged(self, written[1]):
+            return written[0]
         out: list[str] = []
-        if not unixfrom and _flatten(self, self.policy if policy is None else policy, out):
+        if _flatten(self, policy, out):
             return "".join(out).encode("ascii")
         return super().as_bytes(unixfrom, policy)
 
@@ -320,43 +372,236 @@ def _template(language: Language, kind: str, extension: str) -> jinja2.Template:
     return _environment().get_template(f"{language}/{kind}.{extension}")
 
 
-@functools.cache
-def _constant(name: str, value: str) -> _Prepared:
-    """A header value every invite repeats, prepared once (header objects are immutable)."""
+def _prepare_own(name: str, value: str) -> _Prepared:
+    """A header value this module makes (ASCII, one line), prepared."""
     prepared = _prepare(name, value)
     if prepared is None:
         raise ValueError(f"{name}: {value!r} is not a plain ASCII header value")
     return prepared
 
 
-def _leaf(content_type: str, body: str, disposition: str | None = None) -> EmailMessage:
-    """A leaf part whose `body` is already base64."""
-    part = EmailMessage(policy=POLICY)
-    part.set_raw("Content-Type", _constant("Content-Type", content_type))
-    part.set_raw("Content-Transfer-Encoding", _constant("Content-Transfer-Encoding", "base64"))
+@functools.cache
+def _constant(name: str, value: str) -> _Prepared:
+    """A header value every invite repeats, prepared once (header objects are immutable)."""
+    return _prepare_own(name, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared(name: str, value: str) -> _Prepared | None:
+    """A header value the invites of a session share (From, Subject, Date): prepared once."""
+    return _prepare(name, value)
+
+
+# The bodies ------------------------------------------------------------------------------
+
+
+class _Shared(NamedTuple):
+    """What the bodies show that is the same for every site of a session (in one language and
+    zone)."""
+
+    summary: str
+    when: str
+    zone: str
+    zone_label: str
+    connection_test: str | None
+    agenda_lines: tuple[str, ...]
+    chair: str
+    organizer: Party
+    updated: bool
+
+    def texts(self) -> tuple[str, ...]:
+        organizer = self.organizer
+        return (
+            self.summary, self.when, self.zone, self.zone_label, self.connection_test or "",
+            *self.agenda_lines, self.chair, organizer.name, organizer.email,
+        )  # fmt: skip
+
+
+class _Person(NamedTuple):
+    """The recipient as the templates see it (`attendee.name`)."""
+
+    name: str
+    email: str
+
+
+# The values each site has of its own, in this order: attendee name and email, site name,
+# location, join link, RSVP accept and decline links.
+_SiteValues = tuple[str, str, str, str, str, str | None, str | None]
+
+
+def _context(shared: _Shared, site: Sequence[str | None]) -> dict[str, Any]:
+    name, email, site_name, location, join_url, accept, decline = site
+    return {
+        "summary": shared.summary,
+        "site_name": site_name,
+        "when": shared.when,
+        "zone": shared.zone,
+        "zone_label": shared.zone_label,
+        "connection_test": shared.connection_test,
+        "join_url": join_url,
+        "location": location,
+        "agenda_lines": shared.agenda_lines,
+        "chair": shared.chair,
+        "organizer": shared.organizer,
+        "attendee": _Person(name or "", email or ""),
+        "updated": shared.updated,
+        "rsvp_accept_url": accept,
+        "rsvp_decline_url": decline,
+    }
+
+
+def _render_direct(
+    language: Language, kind: str, shared: _Shared, site: Sequence[str | None]
+) -> tuple[str, str]:
+    """The text and HTML bodies, rendered by jinja for this one site."""
+    context = _context(shared, site)
+    return (
+        _template(language, kind, "txt").render(context),
+        _template(language, kind, "html").render(context),
+    )
+
+
+# A placeholder for the per-site value number N: a character no shared text holds (checked).
+_PLACEHOLDERS = tuple(f"\x00{n}\x00" for n in range(7))
+_PLACEHOLDER_RE = re.compile("\x00([0-9])\x00")
+
+
+class _Frame(NamedTuple):
+    """A body rendered once with placeholders: `head`, then (value number, text) pairs."""
+
+    head: str
+    rest: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, rendered: str) -> _Frame:
+        pieces = _PLACEHOLDER_RE.split(rendered)
+        rest = zip(map(int, pieces[1::2]), pieces[2::2], strict=True)
+        return cls(pieces[0], tuple(rest))
+
+    def fill(self, values: Sequence[Any]) -> str:
+        """The body with `values` (strings, at least those of the slots) in the slots."""
+        out = [self.head]
+        for slot, text in self.rest:
+            out += (values[slot], text)
+        return "".join(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _frames(
+    language: Language, kind: str, shared: _Shared, shape: tuple[str | None, ...]
+) -> tuple[_Frame, _Frame] | None:
+    """The bodies of the sites with this `shape`, rendered once with placeholders.
+
+    `shape` has, for each per-site value, its placeholder if the value is set, else the empty
+    value itself: the templates' conditions see the same as with the real values, and a set
+    value is only ever written out as it is (HTML-escaped in the HTML body; the tests compare
+    the result with jinja's). None when a shared text holds the placeholder character.
+    """
+    if any("\x00" in text for text in shared.texts()):
+        return None
+    text, html = _render_direct(language, kind, shared, shape)
+    return _Frame.of(text), _Frame.of(html)
+
+
+def _render_bodies(
+    language: Language, kind: str, shared: _Shared, site: _SiteValues
+) -> tuple[str, str]:
+    """The text and HTML bodies of one site: what `_render_direct` gives, made faster.
+
+    Most sites of a session share every value of the bodies but their own (names, room, links),
+    so the bodies are rendered once per session and shape (see `_frames`) and each site's values
+    are filled in, HTML-escaped as jinja's autoescape does for the HTML body.
+    """
+    shape = tuple(
+        placeholder if value else value
+        for placeholder, value in zip(_PLACEHOLDERS, site, strict=True)
+    )
+    frames = _frames(language, kind, shared, shape)
+    if frames is None:
+        return _render_direct(language, kind, shared, site)
+    text, html = frames
+    return text.fill(site), html.fill([str(escape(value)) if value else value for value in site])
+
+
+# The parts ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _leaf_headers(content_type: str, disposition: str | None) -> tuple[tuple[_Prepared, ...], str]:
+    """A leaf's headers, and how they are written (LF line ends, with the blank line)."""
+    headers = [
+        _constant("Content-Type", content_type),
+        _constant("Content-Transfer-Encoding", "base64"),
+    ]
     if disposition is not None:
-        part.set_raw("Content-Disposition", _constant("Content-Disposition", disposition))
+        headers.append(_constant("Content-Disposition", disposition))
+    return tuple(headers), _header_text(headers) + "\n"
+
+
+def _header_text(headers: Iterable[_Prepared]) -> str:
+    """Prepared headers as the generator writes them, with LF line ends."""
+    return "".join([f"{header.name}: {header}\n" for header in headers])
+
+
+def _leaf(
+    content_type: str, body: str, disposition: str | None = None
+) -> tuple[EmailMessage, str, _Shape]:
+    """A leaf part whose `body` is already base64; its text as written (LF line ends); its
+    shape."""
+    headers, written = _leaf_headers(content_type, disposition)
+    part = EmailMessage(policy=POLICY)
+    for header in headers:
+        part.set_raw(header.name, header)
     part.set_payload(body)
-    return part
+    return part, written + body, _shape(part)
 
 
-_FIRST = operator.itemgetter(0)
+def _fill_multipart(
+    message: EmailMessage,
+    subtype: str,
+    boundary: str,
+    parts: Sequence[tuple[EmailMessage, str, _Shape]],
+) -> tuple[str, _Shape]:
+    """Make `message` the multipart of `parts` (each with its text and shape): its last header,
+    Content-Type, and its payload. Returns that header and the body as written, and the
+    message's shape."""
+    content_type = _prepare_own("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
+    message.set_raw("Content-Type", content_type)
+    message.set_payload([part for part, _, _ in parts])
+    delimiter = f"--{boundary}"
+    body = f"\n{delimiter}\n".join([text for _, text, _ in parts])
+    text = f"Content-Type: {content_type}\n\n{delimiter}\n{body}\n{delimiter}--\n"
+    return text, _shape(message, [(part, shape) for part, _, shape in parts])
+
+
+# Lines of a Struct-split base64 text: the format for up to this many whole lines is cached.
+_STRUCT_LINES = 1024
+
+
+@functools.lru_cache(maxsize=128)
+def _line_struct(lines: int) -> struct.Struct:
+    return struct.Struct("76s" * lines)
 
 
 def _base64(data: bytes) -> str:
     """`base64.encodebytes(data)` (76-character lines, each ending in LF), as text.
 
     The standard one loops in Python over 57-byte pieces; encoding at once and cutting the
-    lines with struct.iter_unpack stays in C and is about a third faster.
+    lines with a Struct stays in C and is several times faster.
     """
     encoded = binascii.b2a_base64(data, newline=False)
-    whole = len(encoded) - len(encoded) % 76
-    lines = b"\n".join(map(_FIRST, struct.iter_unpack("76s", encoded[:whole])))
-    if whole:
-        lines += b"\n"
-    if whole < len(encoded):
-        lines += encoded[whole:] + b"\n"
-    return lines.decode("ascii")
+    count = len(encoded) // 76
+    if count <= _STRUCT_LINES:
+        lines = list(_line_struct(count).unpack_from(encoded))
+    else:
+        lines = list(map(_FIRST, struct.iter_unpack("76s", encoded[: count * 76])))
+    if len(encoded) > count * 76:
+        lines.append(encoded[count * 76 :])
+    lines.append(b"")
+    return b"\n".join(lines).decode("ascii")
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _method_of(ics: bytes) -> str:
@@ -401,29 +646,31 @@ def build_invite_email(
     recipient = to_addr or event.attendee
     kind = "cancel" if event.method is InviteMethod.CANCEL else "request"
     agenda = event.agenda.strip()
-    context = {
-        "summary": event.summary,
-        "site_name": event.site_name,
-        "when": describe_range(event.start, event.end, event.timezone, lang),
-        "zone": event.timezone,
-        "zone_label": zone_label(event.timezone, lang),
-        "connection_test": (
+    shared = _Shared(
+        summary=event.summary,
+        when=describe_range(event.start, event.end, event.timezone, lang),
+        zone=event.timezone,
+        zone_label=zone_label(event.timezone, lang),
+        connection_test=(
             describe_instant(event.connection_test_at, event.timezone, lang)
             if event.connection_test_at is not None
             else None
         ),
-        "join_url": event.join_url,
-        "location": event.location,
-        "agenda_lines": agenda.splitlines() if agenda else [],
-        "chair": event.chair.name if event.chair is not None else "",
-        "organizer": sender,
-        "attendee": recipient,
-        "updated": event.sequence > 0,
-        "rsvp_accept_url": rsvp_accept_url,
-        "rsvp_decline_url": rsvp_decline_url,
-    }
-    text = _template(lang, kind, "txt").render(context)
-    html = _template(lang, kind, "html").render(context)
+        agenda_lines=tuple(agenda.splitlines()) if agenda else (),
+        chair=event.chair.name if event.chair is not None else "",
+        organizer=sender,
+        updated=event.sequence > 0,
+    )
+    site: _SiteValues = (
+        recipient.name,
+        recipient.email,
+        event.site_name,
+        event.location,
+        event.join_url,
+        rsvp_accept_url,
+        rsvp_decline_url,
+    )
+    text, html = _render_bodies(lang, kind, shared, site)
 
     # One token per (UID, method, SEQUENCE): the MIME boundaries and the Message-ID.
     token = hashlib.blake2b(
@@ -431,15 +678,17 @@ def build_invite_email(
     ).hexdigest()
     calendar = _base64(ics)
     alternative = EmailMessage(policy=POLICY)
-    _set(alternative, "Content-Type", f'multipart/alternative; boundary="=_alt_{token}"')
-    alternative.set_payload(
+    written, shape = _fill_multipart(
+        alternative,
+        "alternative",
+        f"=_alt_{token}",
         [
             _leaf("text/plain; charset=UTF-8", _base64(text.encode())),
             _leaf("text/html; charset=UTF-8", _base64(html.encode())),
             _leaf(f"text/calendar; method={method}; charset=UTF-8; component=VEVENT", calendar),
-        ]
+        ],
     )
-    parts: list[Message[Any, Any] | str] = [alternative]
+    parts = [(alternative, written, shape)]
     if attach_ics:
         parts.append(
             _leaf(
@@ -448,19 +697,39 @@ def build_invite_email(
         )
 
     message = _InviteMessage(policy=POLICY)
-    _set(message, "From", format_address(sender))
-    _set(message, "To", format_address(recipient))
-    _set(message, "Subject", encode_words(subject or default_subject(event, lang)))
-    _set(message, "Date", _date(event.dtstamp))
     # Short enough for one header line: <token.method-sequence@domain of the UID>.
     domain = event.uid.rpartition("@")[2] or "invites.invalid"
-    _set(
-        message,
-        "Message-ID",
-        message_id or f"<{token}.{method.lower()}-{event.sequence}@{domain}>",
-    )
-    message.set_raw("Content-Language", _constant("Content-Language", lang))
-    message.set_raw("MIME-Version", _constant("MIME-Version", "1.0"))
-    _set(message, "Content-Type", f'multipart/mixed; boundary="=_mixed_{token}"')
-    message.set_payload(parts)
+    message_id = message_id or f"<{token}.{method.lower()}-{event.sequence}@{domain}>"
+    headers = [
+        _add(message, "From", format_address(sender), shared=True),
+        _add(message, "To", format_address(recipient)),
+        _add(
+            message, "Subject", encode_words(subject or default_subject(event, lang)), shared=True
+        ),
+        _add(message, "Date", _date(event.dtstamp), shared=True),
+        _add(message, "Message-ID", message_id),
+        _add(message, "Content-Language", lang, shared=True),
+        _add(message, "MIME-Version", "1.0", shared=True),
+    ]
+    written, shape = _fill_multipart(message, "mixed", f"=_mixed_{token}", parts)
+    prepared = [header for header in headers if header is not None]
+    if len(prepared) == len(headers):  # else a header was parsed: as_bytes() writes it
+        # The only line ends above are the LFs written here (base64 and prepared headers have
+        # no others); the wire wants CRLF.
+        written = _header_text(prepared) + written
+        message._written = (written.encode("ascii").replace(b"\n", b"\r\n"), shape)
     return message
+
+
+def _add(message: EmailMessage, name: str, value: str, *, shared: bool = False) -> _Prepared | None:
+    """Add a header to a message being built (no earlier one of that name: no count check).
+
+    Returns the prepared value, or None when it was parsed instead (non-ASCII text).
+    `shared`: a value many invites of a session repeat, prepared once.
+    """
+    prepared = _shared(name, value) if shared else _prepare(name, value)
+    if prepared is None:
+        message[name] = value
+    else:
+        message.set_raw(name, prepared)
+    return prepared

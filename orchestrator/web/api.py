@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.attendance.service import AttendanceOut, CheckinRequest, OverrideRequest
 from orchestrator.booking.schemas import (
     BookingOut,
     BookSessionRequest,
@@ -29,7 +30,7 @@ from orchestrator.domain.errors import InvalidRequest
 from orchestrator.domain.models import AuditEntry, Instant, SessionStatus, Slug
 from orchestrator.invites.service import InvitesOut, RsvpRequest
 from orchestrator.store.base import SessionQuery
-from orchestrator.web import invites
+from orchestrator.web import attendance, invites
 from orchestrator.web.http import (
     ACCESS,
     BOOKINGS,
@@ -400,5 +401,55 @@ ROUTES: tuple[Route, ...] = (
         "whoever holds the signed link",
         answer_type="text/html",
         auth=False,
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/sites/{site}/checkin",
+        attendance.checkin,
+        "Check the site in: headcount and delegates' names (around the session's window)",
+        "that site's coordinator",
+        body=CheckinRequest,
+        answer=AttendanceOut,
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/sites/{site}/override",
+        attendance.override,
+        "Mark a site present or absent, with a reason (audited)",
+        "the session's chair; office",
+        body=OverrideRequest,
+        answer=AttendanceOut,
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}/attendance",
+        attendance.record,
+        "The attendance record (JSON; CSV or XLSX by Accept; `?lang=en` for English headers)",
+        "office; the session's chair; its sites' coordinators",
+        answer=AttendanceOut,
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}/attendance{suffix:\\.(?:json|csv|xlsx)}",
+        attendance.record,
+        "The attendance record as .json, .csv or .xlsx",
+        "office; the session's chair; its sites' coordinators",
+        answer_type="text/csv",
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}/attendance/stream",
+        attendance.stream,
+        "Server-sent events: the record now, then one `attendance` event per change",
+        "office; the session's chair; its sites' coordinators",
+        answer_type="text/event-stream",
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/attendance/freeze",
+        attendance.freeze,
+        "Freeze the record of an ended session (the scheduler will do it on time)",
+        "office",
+        answer=AttendanceOut,
     ),
 )

@@ -9,8 +9,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from orchestrator.bootstrap import Container
-from orchestrator.web import hooks
+from orchestrator.web import attendance, hooks
 from orchestrator.web.api import ROUTES
+from orchestrator.web.attendance import ATTENDANCE
 from orchestrator.web.hooks import CLOCK, JAAS, JITSI, ROOMS
 from orchestrator.web.http import (
     ACCESS,
@@ -69,6 +70,7 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     app[SPEC] = json.dumps(build_spec(), ensure_ascii=False)
     app[ROOMS] = container.rooms
     app[INVITES] = container.invites
+    app[ATTENDANCE] = container.attendance
     app[POLL_SECONDS] = container.settings.invites.poll_seconds
     if container.settings.invites.worker and deliver:
         app.cleanup_ctx.append(delivery_worker)
@@ -78,6 +80,7 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     hooks.add_routes(app)
+    attendance.add_routes(app)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
     return app

@@ -1,0 +1,499 @@
+"""Attendance use cases: log what the sources say, check sites in, let the chair override, and
+answer the record (live, or frozen once the session has ended).
+
+Every event is appended to the log with its source before the webhook is answered (rule 8);
+the record is always recomputed from the whole log by `merge`, so late, repeated or reordered
+events give the same answer as a clean, ordered stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from orchestrator.attendance.merge import (
+    AttendanceEvent,
+    AttendanceRecord,
+    EventKind,
+    EventSource,
+    Thresholds,
+    Verdict,
+    merge_session,
+)
+from orchestrator.attendance.sources import Observation
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import (
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    SessionNotFound,
+)
+from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionStatus
+from orchestrator.store.base import Store, StoredEvent
+
+log = logging.getLogger(__name__)
+
+
+class CheckinRequest(BaseModel):
+    headcount: int = Field(ge=0, le=100_000)
+    names: list[str] = Field(default_factory=list, max_length=500)
+
+
+class OverrideRequest(BaseModel):
+    verdict: Literal["present", "absent"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SiteRecordOut(BaseModel):
+    site_id: str
+    connection: str
+    status: str
+    measured_status: str
+    late: bool
+    left_early: bool
+    first_join: datetime | None
+    last_leave: datetime | None
+    connected_minutes: float
+    reconnects: int
+    headcount: int | None
+    names: list[str]
+    override: dict[str, str] | None = None
+    intervals: list[tuple[datetime, datetime]]
+
+
+class UnmatchedOut(BaseModel):
+    source: str
+    occupant: str
+    site_id: str | None
+    name: str | None
+    email: str | None
+    connected_now: bool
+    connected_minutes: float
+
+
+class AttendanceOut(BaseModel):
+    session_id: str
+    title: str
+    start: datetime
+    end: datetime
+    summary: str
+    summary_en: str
+    frozen_at: datetime | None = None
+    late_events: int = Field(default=0, description="Events logged after the record was frozen")
+    sites: list[SiteRecordOut]
+    unmatched: list[UnmatchedOut]
+
+
+@dataclass
+class _Room:
+    session_id: str
+    sites: frozenset[str]
+
+
+@dataclass
+class Broker:
+    """In-process fan-out of "session X changed" to live-board streams of this instance."""
+
+    _queues: dict[str, set[asyncio.Queue[None]]] = field(default_factory=dict)
+
+    def publish(self, session_id: str) -> None:
+        for queue in self._queues.get(session_id, ()):
+            if queue.empty():  # a pending wake-up already covers this change
+                queue.put_nowait(None)
+
+    async def listen(self, session_id: str) -> AsyncGenerator[None, None]:
+        queue: asyncio.Queue[None] = asyncio.Queue(maxsize=1)
+        self._queues.setdefault(session_id, set()).add(queue)
+        try:
+            while True:
+                await queue.get()
+                yield None
+        finally:
+            self._queues[session_id].discard(queue)
+
+
+class Attendance:
+    """The attendance use cases."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        thresholds: Thresholds | None = None,
+        checkin_grace: timedelta = timedelta(minutes=30),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._thresholds = thresholds or Thresholds()
+        self._grace = checkin_grace
+        self._rooms: dict[str, _Room | None] = {}
+        self.broker = Broker()
+
+    # ingest ----------------------------------------------------------------------------
+    async def _room(self, room: str) -> _Room | None:
+        if room in self._rooms and self._rooms[room] is not None:
+            return self._rooms[room]
+        async with self._store.read() as uow:
+            session = await uow.get_session_by_room(room)
+        found = _Room(session.id, frozenset(session.site_ids)) if session else None
+        if found is not None:  # sites may still change: only the room -> session link is kept
+            self._rooms[room] = found
+        return found
+
+    async def ingest(self, observations: Sequence[Observation]) -> int:
+        """Log the observations (duplicates dropped); the number that were new.
+
+        An observation for a room no session owns is logged apart (no session) so nothing is
+        lost, and acknowledged like any other.
+        """
+        if not observations:
+            return 0
+        now = self._clock.now()
+        rows: list[StoredEvent] = []
+        sessions: set[str] = set()
+        for ob in observations:
+            room = await self._room(ob.room)
+            site = ob.site_id
+            if room is not None:
+                sessions.add(room.session_id)
+                if site is not None and site not in room.sites:
+                    site = None  # a token naming no site of this session: unmatched
+            data = {k: v for k, v in ob.data.items() if v is not None}
+            if ob.site_id and site is None:
+                data["claimed_site"] = ob.site_id
+            rows.append(
+                StoredEvent(
+                    source=ob.source,
+                    kind=ob.kind,
+                    at=ob.at,
+                    dedupe_key=ob.dedupe_key,
+                    received_at=now,
+                    session_id=room.session_id if room else None,
+                    room=ob.room,
+                    site_id=site,
+                    occupant=ob.occupant,
+                    data=data,
+                )
+            )
+        frozen = await self._frozen(sessions)
+        rows = [StoredEvent(**{**r.__dict__, "after_freeze": r.session_id in frozen}) for r in rows]
+        async with self._store.write() as uow:
+            added = await uow.add_events(rows)
+        for session_id in sessions:
+            self.broker.publish(session_id)
+        if any(r.session_id is None for r in rows):
+            log.warning("attendance events for unknown room(s): %s", {r.room for r in rows})
+        return added
+
+    async def _frozen(self, sessions: set[str]) -> set[str]:
+        if not sessions:
+            return set()
+        async with self._store.read() as uow:
+            return {s for s in sessions if await uow.get_record(s) is not None}
+
+    # check-in and overrides ------------------------------------------------------------
+    async def _session(self, session_id: str) -> Session:
+        async with self._store.read() as uow:
+            session = await uow.get_session(session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
+        return session
+
+    async def checkin(
+        self, session_id: str, site_id: str, req: CheckinRequest, principal: Principal
+    ) -> AttendanceOut:
+        """The site's coordinator reports who is in the room, around the session's window."""
+        if principal.role is not Role.COORDINATOR or principal.site_id != site_id:
+            raise PermissionDenied("only the site's coordinator checks the site in")
+        session = await self._session(session_id)
+        if site_id not in session.site_ids:
+            raise NotFound("site of this session", site_id)
+        now = self._clock.now()
+        if session.status is SessionStatus.CANCELLED:
+            raise InvalidState("the session is cancelled")
+        opens, closes = session.claimed_range.start, session.end + self._grace
+        if not opens <= now < closes:
+            raise InvalidState(f"check-in is open from {opens.isoformat()} to {closes.isoformat()}")
+        await self._log_own(
+            session,
+            EventSource.CHECKIN,
+            site_id,
+            {"headcount": req.headcount, "names": req.names},
+            principal,
+        )
+        return await self.record(session_id, principal)
+
+    async def override(
+        self, session_id: str, site_id: str, req: OverrideRequest, principal: Principal
+    ) -> AttendanceOut:
+        """The chair (or the office) marks a site present or absent, with a reason (audited)."""
+        session = await self._session(session_id)
+        self._may_read(session, principal)
+        if principal.role is Role.COORDINATOR:
+            raise PermissionDenied("only the chair or the office overrides attendance")
+        if site_id not in session.site_ids:
+            raise NotFound("site of this session", site_id)
+        await self._log_own(
+            session,
+            EventSource.OVERRIDE,
+            site_id,
+            {"verdict": req.verdict, "reason": req.reason},
+            principal,
+        )
+        return await self.record(session_id, principal)
+
+    async def _log_own(
+        self,
+        session: Session,
+        source: EventSource,
+        site_id: str,
+        data: dict[str, object],
+        principal: Principal,
+    ) -> None:
+        now = self._clock.now()
+        kind = EventKind.CHECKIN if source is EventSource.CHECKIN else EventKind.OVERRIDE
+        async with self._store.write() as uow:
+            frozen = await uow.get_record(session.id) is not None
+            await uow.add_events(
+                [
+                    StoredEvent(
+                        source=source.value,
+                        kind=kind.value,
+                        at=now,
+                        dedupe_key=f"{session.id}|{site_id}|{now.isoformat()}|{principal.actor}",
+                        received_at=now,
+                        session_id=session.id,
+                        site_id=site_id,
+                        data={**data, "actor": principal.actor},
+                        after_freeze=frozen,
+                    )
+                ]
+            )
+            await uow.audit(
+                AuditEntry(
+                    at=now,
+                    actor=principal.actor,
+                    action=f"attendance.{kind.value}",
+                    target=f"session:{session.id}",
+                    reason=str(data.get("reason")) if data.get("reason") else None,
+                    detail={"site_id": site_id, **data},
+                )
+            )
+        self.broker.publish(session.id)
+
+    # the record ------------------------------------------------------------------------
+    def _may_read(self, session: Session, principal: Principal) -> None:
+        if principal.role is Role.OFFICE:
+            return
+        if principal.role is Role.CHAIR and (principal.email or "").lower() == (
+            session.chair.email.lower()
+        ):
+            return
+        if principal.role is Role.COORDINATOR and principal.site_id in session.site_ids:
+            return
+        raise SessionNotFound(session.id)
+
+    async def record(self, session_id: str, principal: Principal) -> AttendanceOut:
+        """The attendance record: the frozen one once the session has ended, else live."""
+        session = await self._session(session_id)
+        self._may_read(session, principal)
+        async with self._store.read() as uow:
+            stored = await uow.get_record(session_id)
+            events = await uow.list_events(session_id)
+        if stored is not None:
+            out = AttendanceOut.model_validate_json(stored[1])
+            late = sum(1 for e in events if e.after_freeze)
+            return out.model_copy(update={"late_events": late})
+        return _out(session, self._merge(session, events), frozen_at=None)
+
+    def _merge(self, session: Session, events: Sequence[StoredEvent]) -> AttendanceRecord:
+        return merge_session(
+            session,
+            [_event(e) for e in events if not e.after_freeze],
+            now=self._clock.now(),
+            thresholds=self._thresholds,
+        )
+
+    async def freeze(self, session_id: str) -> AttendanceOut:
+        """Save the record of an ended session; later events are kept and flagged, not merged.
+
+        Raises InvalidState before the session has ended.
+        """
+        session = await self._session(session_id)
+        now = self._clock.now()
+        if now < session.end:
+            raise InvalidState("a session's record is frozen once it has ended")
+        async with self._store.write() as uow:
+            stored = await uow.get_record(session_id)
+            if stored is not None:
+                return AttendanceOut.model_validate_json(stored[1])
+            events = await uow.list_events(session_id)
+            out = _out(session, self._merge(session, events), frozen_at=now)
+            await uow.save_record(session_id, now, out.model_dump_json())
+            await uow.audit(
+                AuditEntry(
+                    at=now,
+                    actor="orchestrator",
+                    action="attendance.freeze",
+                    target=f"session:{session_id}",
+                    detail={"summary": out.summary},
+                )
+            )
+        self.broker.publish(session_id)
+        return out
+
+    async def stream(self, session_id: str, principal: Principal) -> AsyncIterator[AttendanceOut]:
+        """The record now, then again after every change (for server-sent events)."""
+        session = await self._session(session_id)
+        self._may_read(session, principal)
+        changes = self.broker.listen(session_id)
+        try:
+            yield await self.record(session_id, principal)
+            async for _ in changes:
+                yield await self.record(session_id, principal)
+        finally:
+            await changes.aclose()
+
+
+def _event(e: StoredEvent) -> AttendanceEvent:
+    d = e.data
+    return AttendanceEvent(
+        source=EventSource(e.source),
+        kind=EventKind(e.kind),
+        at=e.at,
+        dedupe_key=e.dedupe_key,
+        site_id=e.site_id,
+        occupant=e.occupant or "",
+        name=d.get("name"),
+        email=d.get("email"),
+        disconnect_reason=d.get("disconnect_reason"),
+        headcount=d.get("headcount"),
+        names=tuple(d.get("names") or ()),
+        verdict=Verdict(d["verdict"]) if d.get("verdict") else None,
+        reason=d.get("reason"),
+    )
+
+
+def _out(session: Session, rec: AttendanceRecord, *, frozen_at: datetime | None) -> AttendanceOut:
+    return AttendanceOut(
+        session_id=session.id,
+        title=session.title,
+        start=session.start,
+        end=session.end,
+        summary=rec.summary("vi"),
+        summary_en=rec.summary("en"),
+        frozen_at=frozen_at,
+        sites=[
+            SiteRecordOut(
+                site_id=s.site_id,
+                connection=s.connection.value,
+                status=s.status.value,
+                measured_status=s.measured_status.value,
+                late=s.late,
+                left_early=s.left_early,
+                first_join=s.first_join,
+                last_leave=s.last_leave,
+                connected_minutes=round(s.connected_minutes, 1),
+                reconnects=s.reconnects,
+                headcount=s.headcount,
+                names=list(s.names),
+                override=(
+                    {"verdict": s.override.verdict.value, "reason": s.override.reason}
+                    if s.override
+                    else None
+                ),
+                intervals=[(i.start, i.end) for i in s.intervals],
+            )
+            for s in rec.sites
+        ],
+        unmatched=[
+            UnmatchedOut(
+                source=u.source.value,
+                occupant=u.occupant,
+                site_id=u.site_id,
+                name=u.name,
+                email=u.email,
+                connected_now=u.connected_now,
+                connected_minutes=round(u.connected_minutes, 1),
+            )
+            for u in rec.unmatched
+        ],
+    )
+
+
+CSV_HEADERS = {
+    "vi": [
+        "Điểm cầu",
+        "Kết nối",
+        "Đánh giá",
+        "Muộn",
+        "Về sớm",
+        "Vào lúc",
+        "Rời lúc",
+        "Số phút kết nối",
+        "Số lần kết nối lại",
+        "Số người",
+        "Đại biểu",
+    ],
+    "en": [
+        "Site",
+        "Connection",
+        "Status",
+        "Late",
+        "Left early",
+        "First join",
+        "Last leave",
+        "Connected minutes",
+        "Reconnects",
+        "Headcount",
+        "Names",
+    ],
+}
+
+
+def rows(out: AttendanceOut) -> list[list[object]]:
+    """The record as table rows (CSV, XLSX, the command line)."""
+    return [
+        [
+            s.site_id,
+            s.connection,
+            s.status,
+            s.late,
+            s.left_early,
+            s.first_join.isoformat() if s.first_join else "",
+            s.last_leave.isoformat() if s.last_leave else "",
+            s.connected_minutes,
+            s.reconnects,
+            "" if s.headcount is None else s.headcount,
+            "; ".join(s.names),
+        ]
+        for s in out.sites
+    ]
+
+
+def to_csv(out: AttendanceOut, language: str = "vi") -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADERS.get(language, CSV_HEADERS["vi"]))
+    writer.writerows(rows(out))
+    return ("\ufeff" + buffer.getvalue()).encode()  # the BOM lets spreadsheet apps see UTF-8
+
+
+__all__ = [
+    "Attendance",
+    "AttendanceOut",
+    "CheckinRequest",
+    "InvalidRequest",
+    "OverrideRequest",
+    "rows",
+    "to_csv",
+]

@@ -1,0 +1,186 @@
+"""Attendance over HTTP: the platforms' webhooks, check-ins, overrides, the record, the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import io
+import json
+
+from aiohttp import web
+
+from connectors.jaas_webhooks import SignatureInvalid, verify_signature
+from orchestrator.attendance.service import (
+    CSV_HEADERS,
+    Attendance,
+    AttendanceOut,
+    CheckinRequest,
+    OverrideRequest,
+    rows,
+    to_csv,
+)
+from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
+from orchestrator.booking.service import require_office
+from orchestrator.web.hooks import CLOCK, JAAS, JITSI
+from orchestrator.web.http import bearer, json_body, json_response, principal_of
+
+ATTENDANCE = web.AppKey("attendance", Attendance)
+HEARTBEAT_SECONDS = 15.0
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _answer(status: int, body: dict[str, object]) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(body), content_type="application/json", charset="utf-8"
+    )
+
+
+async def event_sync(request: web.Request) -> web.Response:
+    """Prosody's event-sync webhooks: authenticated by the configured static header only."""
+    token = request.app[JITSI].events_token
+    if token is None:
+        return _answer(503, {"message": "event-sync is not configured on this orchestrator"})
+    given = (bearer(request) or request.headers.get("Authorization") or "").encode()
+    if not hmac.compare_digest(given, token.get_secret_value().encode()):
+        return _answer(401, {"message": "bad or missing event-sync token"})
+    endpoint = request.match_info["what"] + "/" + request.match_info["event"]
+    try:
+        observations = read_event_sync(endpoint, await request.read())
+    except PayloadError as exc:
+        return _answer(400, {"message": str(exc)})
+    added = await request.app[ATTENDANCE].ingest(observations)
+    return _answer(200, {"accepted": added})
+
+
+async def jaas_webhook(request: web.Request) -> web.Response:
+    jaas = request.app[JAAS]
+    if jaas.webhook_secret is None:
+        return _answer(503, {"message": "JaaS webhooks are not configured on this orchestrator"})
+    body = await request.read()
+    try:
+        verify_signature(
+            request.headers.get("X-Jaas-Signature"),
+            body,
+            jaas.webhook_secret.get_secret_value(),
+            now=int(request.app[CLOCK].now().timestamp()),
+        )
+    except SignatureInvalid as exc:
+        return _answer(401, {"message": str(exc)})
+    try:
+        _app_id, observations = read_jaas(body)
+    except PayloadError as exc:
+        return _answer(400, {"message": str(exc)})
+    added = await request.app[ATTENDANCE].ingest(observations)
+    return _answer(200, {"accepted": added})
+
+
+async def checkin(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, CheckinRequest)
+    m = request.match_info
+    return json_response(await request.app[ATTENDANCE].checkin(m["id"], m["site"], req, principal))
+
+
+async def override(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, OverrideRequest)
+    m = request.match_info
+    out = await request.app[ATTENDANCE].override(m["id"], m["site"], req, principal)
+    return json_response(out)
+
+
+def _xlsx(out: AttendanceOut, language: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Điểm danh" if language == "vi" else "Attendance"
+    sheet.append([out.title])
+    sheet.append([out.summary if language == "vi" else out.summary_en])
+    sheet.append([])
+    sheet.append(CSV_HEADERS[language])
+    for row in rows(out):
+        sheet.append([str(v) if isinstance(v, bool) else v for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def record(request: web.Request) -> web.Response:
+    """JSON, or CSV / XLSX by the path's suffix or the Accept header (Vietnamese headers by
+    default, `?lang=en` for English)."""
+    principal = await principal_of(request)
+    out = await request.app[ATTENDANCE].record(request.match_info["id"], principal)
+    suffix = request.match_info.get("suffix", "")
+    accept = request.headers.get("Accept", "")
+    language = "en" if request.query.get("lang") == "en" else "vi"
+    name = f"attendance-{out.session_id}"
+    if suffix == ".csv" or (not suffix and "text/csv" in accept):
+        return web.Response(
+            body=to_csv(out, language),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if suffix == ".xlsx" or (not suffix and XLSX in accept):
+        return web.Response(
+            body=_xlsx(out, language),
+            content_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    if suffix not in ("", ".json"):
+        raise web.HTTPNotFound(text=f"no attendance format {suffix!r}: use .json, .csv or .xlsx")
+    return json_response(out)
+
+
+async def freeze(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    require_office(principal)
+    return json_response(await request.app[ATTENDANCE].freeze(request.match_info["id"]))
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: the record now, then one `attendance` event per change."""
+    principal = await principal_of(request)
+    records = request.app[ATTENDANCE].stream(request.match_info["id"], principal)
+    first = await anext(records)  # errors (404, 403) still answer as problem+json
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+
+    async def send(out: AttendanceOut) -> None:
+        await response.write(f"event: attendance\ndata: {out.model_dump_json()}\n\n".encode())
+
+    # One pending read of the next record at a time; a quiet minute only sends a comment, so
+    # proxies keep the connection open and a gone client is noticed.
+    pending: asyncio.Future[AttendanceOut] = asyncio.ensure_future(anext(records))
+    try:
+        await send(first)
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
+            if not done:
+                await response.write(b": still here\n\n")
+                continue
+            await send(pending.result())
+            pending = asyncio.ensure_future(anext(records))
+    except (ConnectionResetError, StopAsyncIteration):
+        pass
+    finally:
+        pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
+        with contextlib.suppress(Exception):
+            await records.aclose()  # type: ignore[attr-defined]
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/hooks/jitsi/events/{what:room|occupant}/{event}", event_sync)
+    app.router.add_post("/hooks/jaas", jaas_webhook)
