@@ -43,9 +43,20 @@ from orchestrator.store.base import Store, StoredEvent
 log = logging.getLogger(__name__)
 
 
+RECORD = "attendance-record"  # the outbox kind of a frozen record to mail to the chair
+
+
 class CheckinRequest(BaseModel):
     headcount: int = Field(ge=0, le=100_000)
     names: list[str] = Field(default_factory=list, max_length=500)
+
+
+class CheckinOut(BaseModel):
+    session_id: str
+    site_id: str
+    headcount: int
+    names: list[str]
+    at: datetime
 
 
 class OverrideRequest(BaseModel):
@@ -210,7 +221,7 @@ class Attendance:
 
     async def checkin(
         self, session_id: str, site_id: str, req: CheckinRequest, principal: Principal
-    ) -> AttendanceOut:
+    ) -> CheckinOut:
         """The site's coordinator reports who is in the room, around the session's window."""
         if principal.role is not Role.COORDINATOR or principal.site_id != site_id:
             raise PermissionDenied("only the site's coordinator checks the site in")
@@ -230,7 +241,13 @@ class Attendance:
             {"headcount": req.headcount, "names": req.names},
             principal,
         )
-        return await self.record(session_id, principal)
+        return CheckinOut(
+            session_id=session_id,
+            site_id=site_id,
+            headcount=req.headcount,
+            names=req.names,
+            at=self._clock.now(),
+        )
 
     async def override(
         self, session_id: str, site_id: str, req: OverrideRequest, principal: Principal
@@ -292,6 +309,7 @@ class Attendance:
 
     # the record ------------------------------------------------------------------------
     def _may_read(self, session: Session, principal: Principal) -> None:
+        """Only the office and the session's chair read its attendance (issue 4, item 7)."""
         if principal.role is Role.OFFICE:
             return
         if principal.role is Role.CHAIR and (principal.email or "").lower() == (
@@ -299,7 +317,7 @@ class Attendance:
         ):
             return
         if principal.role is Role.COORDINATOR and principal.site_id in session.site_ids:
-            return
+            raise PermissionDenied("only the office and the chair read a session's attendance")
         raise SessionNotFound(session.id)
 
     async def record(self, session_id: str, principal: Principal) -> AttendanceOut:
@@ -339,6 +357,8 @@ class Attendance:
             events = await uow.list_events(session_id)
             out = _out(session, self._merge(session, events), frozen_at=now)
             await uow.save_record(session_id, now, out.model_dump_json())
+            # The chair gets the record by email, through the outbox (rule 8).
+            await uow.add_outbox(RECORD, session_id, session.version, {}, now)
             await uow.audit(
                 AuditEntry(
                     at=now,
@@ -486,6 +506,24 @@ def to_csv(out: AttendanceOut, language: str = "vi") -> bytes:
     writer.writerow(CSV_HEADERS.get(language, CSV_HEADERS["vi"]))
     writer.writerows(rows(out))
     return ("\ufeff" + buffer.getvalue()).encode()  # the BOM lets spreadsheet apps see UTF-8
+
+
+def to_xlsx(out: AttendanceOut, language: str = "vi") -> bytes:
+    from openpyxl import Workbook  # imported when asked for: it is slow to import
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Điểm danh" if language == "vi" else "Attendance"
+    sheet.append([out.title])
+    sheet.append([out.summary if language == "vi" else out.summary_en])
+    sheet.append([])
+    sheet.append(CSV_HEADERS.get(language, CSV_HEADERS["vi"]))
+    for row in rows(out):
+        sheet.append([str(v) if isinstance(v, bool) else v for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 __all__ = [

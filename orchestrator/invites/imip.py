@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.policy import EmailPolicy, Policy, default
 from email.utils import format_datetime, formataddr
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import jinja2
 from markupsafe import escape
@@ -233,66 +233,58 @@ def _flatten(message: Message[Any, Any], policy: Policy[Any], out: list[str]) ->
     return True
 
 
-class _Shape(NamedTuple):
-    """What a built part's bytes depend on, held by identity: its header list, its payload and,
-    for a multipart, each sub-part with its own shape."""
+# What the bytes of one part of a built message depend on: the part (None for the message
+# itself), its header list and payload as they were, and a multipart's sub-parts as they were.
+_State: TypeAlias = (
+    "tuple[Message[Any, Any] | None, tuple[Any, ...], Any, tuple[object, ...] | None]"
+)
 
-    headers: tuple[Any, ...]
-    payload: object
-    parts: tuple[Message[Any, Any], ...] = ()
-    shapes: tuple[_Shape, ...] = ()
+
+def _state(part: Message[Any, Any], *, top: bool = False) -> _State:
+    state = part.__dict__  # the email package keeps these private; only read here
+    payload = state["_payload"]
+    items = tuple(payload) if isinstance(payload, list) else None
+    return None if top else part, tuple(state["_headers"]), payload, items
 
 
 def _same(items: Sequence[object], kept: Sequence[object]) -> bool:
     return len(items) == len(kept) and all(map(operator.is_, items, kept))
 
 
-def _shape(
-    part: Message[Any, Any], children: Sequence[tuple[Message[Any, Any], _Shape]] = ()
-) -> _Shape:
-    state = part.__dict__  # the email package keeps these private; only read here
-    return _Shape(
-        tuple(state["_headers"]),
-        state["_payload"],
-        tuple(child for child, _ in children),
-        tuple(shape for _, shape in children),
-    )
-
-
-def _unchanged(part: Message[Any, Any], shape: _Shape) -> bool:
-    """Whether `part` (and every sub-part) still has the headers and payload it was built with.
+def _unchanged(message: Message[Any, Any], states: Sequence[_State]) -> bool:
+    """Whether `message` and each part below it still have the headers and payload they had.
 
     Every way of changing a message (setting, deleting or replacing a header, a new payload,
-    attaching, set_content...) replaces or changes its header list or its payload, and strings
-    are immutable, so comparing identities is enough.
+    attaching, set_content...) changes or replaces its header list or its payload, and the
+    strings in them are immutable, so comparing identities is enough. Each multipart's list of
+    parts is compared too, so the parts checked are the ones in the tree.
     """
-    state = part.__dict__
-    payload = state["_payload"]
-    if (
-        payload is not shape.payload
-        or not _same(state["_headers"], shape.headers)
-        or part.preamble is not None
-        or part.epilogue is not None
-    ):
-        return False
-    if not shape.parts:
-        return True
-    parts: list[Message[Any, Any]] = state["_payload"]
-    return _same(parts, shape.parts) and all(map(_unchanged, shape.parts, shape.shapes))
+    for part, headers, payload, items in states:
+        owner = message if part is None else part
+        state = owner.__dict__
+        current = state["_payload"]
+        if current is not payload or not _same(state["_headers"], headers):
+            return False
+        if items is not None and (  # a multipart: its parts, preamble and epilogue
+            not _same(current, items) or owner.preamble is not None or owner.epilogue is not None
+        ):
+            return False
+    return True
 
 
 class _InviteMessage(EmailMessage):
     """An EmailMessage that writes itself without the email package's generator when it can.
 
     The generator costs more than building the invite. `build_invite_email` writes the bytes
-    while it builds the message (it has every piece at hand) and keeps them with the message's
-    shape: as long as the message is unchanged, `as_bytes()` returns them. A message changed
-    since is written by `_flatten`, which writes the same bytes directly for the shapes
-    `build_invite_email` makes; anything else (a `unixfrom`, a part changed into something
-    `_flatten` does not cover) goes the usual way. The tests compare all three.
+    while it builds the message (it has every piece at hand) and keeps them with the state they
+    were written from: as long as the message is unchanged, `as_bytes()` returns them. A
+    message changed since is written by `_flatten`, which writes the same bytes directly for
+    the shapes `build_invite_email` makes; anything else (a `unixfrom`, a part changed into
+    something `_flatten` does not cover) goes the usual way. The tests compare all three with
+    the email package's generator.
     """
 
-    _written: tuple[bytes, _Shape] | None = None
+    _written: tuple[bytes, tuple[_State, ...]] | None = None
 
     def as_bytes(self, unixfrom: bool = False, policy: Policy[Any] | None = None) -> bytes:
         policy = self.policy if policy is None else policy
@@ -307,7 +299,6 @@ class _InviteMessage(EmailMessage):
         return super().as_bytes(unixfrom, policy)
 
 
-@functools.lru_cache(maxsize=1024)  # subjects and names repeat across a session's invites
 def encode_words(text: str) -> str:
     """`text` as RFC 2047 encoded words (UTF-8, base64) when it is not ASCII, else as it is."""
     text = " ".join(text.split())  # no line breaks or runs of spaces in a header
@@ -325,7 +316,6 @@ def encode_words(text: str) -> str:
     return " ".join(words)
 
 
-@functools.lru_cache(maxsize=1024)
 def format_address(party: Party) -> str:
     """`Name <address>` with the name quoted or encoded as a header needs it."""
     name = " ".join(party.name.split())
@@ -334,6 +324,12 @@ def format_address(party: Party) -> str:
     if name.isascii():
         return formataddr((name, party.email))
     return f"{encode_words(name)} <{party.email}>"
+
+
+# Cached for the values the invites of a session share (the subject, the sender); the
+# recipient's address is made anew, once per invite.
+_shared_words = functools.lru_cache(maxsize=256)(encode_words)
+_shared_address = functools.lru_cache(maxsize=256)(format_address)
 
 
 def default_subject(event: InviteEvent, language: Language) -> str:
@@ -478,11 +474,14 @@ class _Frame(NamedTuple):
         rest = zip(map(int, pieces[1::2]), pieces[2::2], strict=True)
         return cls(pieces[0], tuple(rest))
 
-    def fill(self, values: Sequence[Any]) -> str:
-        """The body with `values` (strings, at least those of the slots) in the slots."""
+    def fill(self, values: Sequence[str | None], *, html: bool = False) -> str:
+        """The body with the `values` of its slots (never empty ones), HTML-escaped for `html`
+        as jinja's autoescape does."""
         out = [self.head]
         for slot, text in self.rest:
-            out += (values[slot], text)
+            value = values[slot]
+            assert value  # only a set value has a slot
+            out += (str(escape(value)) if html else value, text)
         return "".join(out)
 
 
@@ -520,58 +519,62 @@ def _render_bodies(
     if frames is None:
         return _render_direct(language, kind, shared, site)
     text, html = frames
-    return text.fill(site), html.fill([str(escape(value)) if value else value for value in site])
+    return text.fill(site), html.fill(site, html=True)
 
 
 # The parts ------------------------------------------------------------------------------
 
 
 @functools.cache
-def _leaf_headers(content_type: str, disposition: str | None) -> tuple[tuple[_Prepared, ...], str]:
-    """A leaf's headers, and how they are written (LF line ends, with the blank line)."""
+def _leaf_headers(
+    content_type: str, disposition: str | None
+) -> tuple[tuple[_Prepared, ...], bytes]:
+    """A leaf's headers, and how they are written (with the blank line after them)."""
     headers = [
         _constant("Content-Type", content_type),
         _constant("Content-Transfer-Encoding", "base64"),
     ]
     if disposition is not None:
         headers.append(_constant("Content-Disposition", disposition))
-    return tuple(headers), _header_text(headers) + "\n"
+    return tuple(headers), _header_bytes(headers) + b"\r\n"
 
 
-def _header_text(headers: Iterable[_Prepared]) -> str:
-    """Prepared headers as the generator writes them, with LF line ends."""
-    return "".join([f"{header.name}: {header}\n" for header in headers])
+def _header_bytes(headers: Iterable[_Prepared]) -> bytes:
+    """Prepared headers as the generator writes them with this module's POLICY (CRLF)."""
+    text = "".join([f"{header.name}: {header}\n" for header in headers])
+    return text.encode("ascii").replace(b"\n", b"\r\n")  # prepared values fold with LF
 
 
-def _leaf(
-    content_type: str, body: str, disposition: str | None = None
-) -> tuple[EmailMessage, str, _Shape]:
-    """A leaf part whose `body` is already base64; its text as written (LF line ends); its
-    shape."""
+# A part and its bytes as written, in pieces.
+_Written = tuple[EmailMessage, list[bytes]]
+
+
+def _leaf(content_type: str, body: tuple[str, bytes], disposition: str | None = None) -> _Written:
+    """A leaf part of `body` (see `_encoded`)."""
     headers, written = _leaf_headers(content_type, disposition)
     part = EmailMessage(policy=POLICY)
     for header in headers:
         part.set_raw(header.name, header)
-    part.set_payload(body)
-    return part, written + body, _shape(part)
+    payload, data = body
+    part.set_payload(payload)
+    return part, [written, data]
 
 
 def _fill_multipart(
-    message: EmailMessage,
-    subtype: str,
-    boundary: str,
-    parts: Sequence[tuple[EmailMessage, str, _Shape]],
-) -> tuple[str, _Shape]:
-    """Make `message` the multipart of `parts` (each with its text and shape): its last header,
-    Content-Type, and its payload. Returns that header and the body as written, and the
-    message's shape."""
+    message: EmailMessage, subtype: str, boundary: str, parts: Sequence[_Written]
+) -> _Written:
+    """Make `message` the multipart of `parts`: its last header, Content-Type, and payload."""
     content_type = _prepare_own("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
     message.set_raw("Content-Type", content_type)
-    message.set_payload([part for part, _, _ in parts])
-    delimiter = f"--{boundary}"
-    body = f"\n{delimiter}\n".join([text for _, text, _ in parts])
-    text = f"Content-Type: {content_type}\n\n{delimiter}\n{body}\n{delimiter}--\n"
-    return text, _shape(message, [(part, shape) for part, _, shape in parts])
+    message.set_payload([part for part, _ in parts])
+    delimiter = f"--{boundary}".encode("ascii")
+    out = [_header_bytes([content_type]), b"\r\n", delimiter, b"\r\n"]
+    for index, (_, data) in enumerate(parts):
+        if index:
+            out += (b"\r\n", delimiter, b"\r\n")
+        out += data
+    out += (b"\r\n", delimiter, b"--\r\n")
+    return message, out
 
 
 # Lines of a Struct-split base64 text: the format for up to this many whole lines is cached.
@@ -583,8 +586,9 @@ def _line_struct(lines: int) -> struct.Struct:
     return struct.Struct("76s" * lines)
 
 
-def _base64(data: bytes) -> str:
-    """`base64.encodebytes(data)` (76-character lines, each ending in LF), as text.
+def _base64_lines(data: bytes) -> list[bytes]:
+    """`data` in base64 as `base64.encodebytes` cuts it: lines of 76 characters (the last one
+    shorter), here without their line ends.
 
     The standard one loops in Python over 57-byte pieces; encoding at once and cutting the
     lines with a Struct stays in C and is several times faster.
@@ -597,8 +601,21 @@ def _base64(data: bytes) -> str:
         lines = list(map(_FIRST, struct.iter_unpack("76s", encoded[: count * 76])))
     if len(encoded) > count * 76:
         lines.append(encoded[count * 76 :])
+    return lines
+
+
+def _base64(data: bytes) -> str:
+    """`base64.encodebytes(data)` (76-character lines, each ending in LF), as text."""
+    lines = _base64_lines(data)
     lines.append(b"")
     return b"\n".join(lines).decode("ascii")
+
+
+def _encoded(data: bytes) -> tuple[str, bytes]:
+    """`data` in base64 as a part's payload (`_base64`) and as written (CRLF line ends)."""
+    lines = _base64_lines(data)
+    lines.append(b"")
+    return b"\n".join(lines).decode("ascii"), b"\r\n".join(lines)
 
 
 _FIRST = operator.itemgetter(0)
@@ -676,19 +693,14 @@ def build_invite_email(
     token = hashlib.blake2b(
         f"{event.uid}/{method}/{event.sequence}".encode(), digest_size=9
     ).hexdigest()
-    calendar = _base64(ics)
+    calendar = _encoded(ics)
+    leaves = [
+        _leaf("text/plain; charset=UTF-8", _encoded(text.encode())),
+        _leaf("text/html; charset=UTF-8", _encoded(html.encode())),
+        _leaf(f"text/calendar; method={method}; charset=UTF-8; component=VEVENT", calendar),
+    ]
     alternative = EmailMessage(policy=POLICY)
-    written, shape = _fill_multipart(
-        alternative,
-        "alternative",
-        f"=_alt_{token}",
-        [
-            _leaf("text/plain; charset=UTF-8", _base64(text.encode())),
-            _leaf("text/html; charset=UTF-8", _base64(html.encode())),
-            _leaf(f"text/calendar; method={method}; charset=UTF-8; component=VEVENT", calendar),
-        ],
-    )
-    parts = [(alternative, written, shape)]
+    parts = [_fill_multipart(alternative, "alternative", f"=_alt_{token}", leaves)]
     if attach_ics:
         parts.append(
             _leaf(
@@ -701,23 +713,22 @@ def build_invite_email(
     domain = event.uid.rpartition("@")[2] or "invites.invalid"
     message_id = message_id or f"<{token}.{method.lower()}-{event.sequence}@{domain}>"
     headers = [
-        _add(message, "From", format_address(sender), shared=True),
+        _add(message, "From", _shared_address(sender), shared=True),
         _add(message, "To", format_address(recipient)),
         _add(
-            message, "Subject", encode_words(subject or default_subject(event, lang)), shared=True
+            message, "Subject", _shared_words(subject or default_subject(event, lang)), shared=True
         ),
         _add(message, "Date", _date(event.dtstamp), shared=True),
         _add(message, "Message-ID", message_id),
         _add(message, "Content-Language", lang, shared=True),
         _add(message, "MIME-Version", "1.0", shared=True),
     ]
-    written, shape = _fill_multipart(message, "mixed", f"=_mixed_{token}", parts)
+    _, body = _fill_multipart(message, "mixed", f"=_mixed_{token}", parts)
     prepared = [header for header in headers if header is not None]
     if len(prepared) == len(headers):  # else a header was parsed: as_bytes() writes it
-        # The only line ends above are the LFs written here (base64 and prepared headers have
-        # no others); the wire wants CRLF.
-        written = _header_text(prepared) + written
-        message._written = (written.encode("ascii").replace(b"\n", b"\r\n"), shape)
+        states = [_state(message, top=True)]
+        states += (_state(part) for part, _ in (*parts, *leaves))
+        message._written = (b"".join([_header_bytes(prepared), *body]), tuple(states))
     return message
 
 

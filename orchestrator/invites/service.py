@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from connectors.base import ConnectorError, Mailer, PermanentConnectorError
+from orchestrator.attendance.service import RECORD, AttendanceOut, to_csv
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
     AuthenticationRequired,
@@ -223,6 +224,57 @@ class Invites:
         return min(delay, self._s.max_backoff)
 
     async def _deliver(self, item: OutboxItem) -> None:
+        if item.kind == RECORD:
+            await self._send_record(item)
+            return
+        await self._deliver_invites(item)
+
+    async def _send_record(self, item: OutboxItem) -> None:
+        """Mail a frozen attendance record to the session's chair, with the CSV attached."""
+        async with self._store.read() as uow:
+            session = await uow.get_session(item.session_id)
+            stored = await uow.get_record(item.session_id)
+        now = self._clock.now()
+        if session is None or stored is None:
+            async with self._store.write() as uow:
+                await uow.settle_outbox(item.id, status="failed", at=now, error="no record")
+            return
+        record = AttendanceOut.model_validate_json(stored[1])
+        message = EmailMessage()
+        message["From"] = f"{self._s.organizer_name} <{self._s.organizer_email}>"
+        message["To"] = session.chair.email
+        message["Subject"] = f"Kết quả điểm danh / Attendance: {session.title}"
+        lines = [record.summary, record.summary_en, ""]
+        lines += [
+            f"{s.site_id}: {s.status}{' (muộn/late)' if s.late else ''}"
+            f"{' (về sớm/left early)' if s.left_early else ''}, {s.connected_minutes:g} min"
+            for s in record.sites
+        ]
+        message.set_content("\n".join(lines))
+        message.add_attachment(
+            to_csv(record), maintype="text", subtype="csv", filename="attendance.csv"
+        )
+        try:
+            await self._mailer.send(message)
+        except PermanentConnectorError as exc:
+            async with self._store.write() as uow:
+                await uow.settle_outbox(item.id, status="failed", at=now, error=str(exc))
+            return
+        except ConnectorError as exc:
+            final = item.attempts >= self._s.max_attempts
+            async with self._store.write() as uow:
+                await uow.settle_outbox(
+                    item.id,
+                    status="failed" if final else "pending",
+                    at=now,
+                    error=str(exc),
+                    retry_at=now + self._backoff(item.attempts),
+                )
+            return
+        async with self._store.write() as uow:
+            await uow.settle_outbox(item.id, status="done", at=now)
+
+    async def _deliver_invites(self, item: OutboxItem) -> None:
         async with self._store.read() as uow:
             session = await uow.get_session(item.session_id)
             if session is None:

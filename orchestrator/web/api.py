@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.attendance.service import AttendanceOut, CheckinRequest, OverrideRequest
+from orchestrator.attendance.service import (
+    AttendanceOut,
+    CheckinOut,
+    CheckinRequest,
+    OverrideRequest,
+)
 from orchestrator.booking.schemas import (
     BookingOut,
     BookSessionRequest,
@@ -409,7 +414,7 @@ ROUTES: tuple[Route, ...] = (
         "Check the site in: headcount and delegates' names (around the session's window)",
         "that site's coordinator",
         body=CheckinRequest,
-        answer=AttendanceOut,
+        answer=CheckinOut,
     ),
     Route(
         "POST",
@@ -425,7 +430,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/sessions/{id}/attendance",
         attendance.record,
         "The attendance record (JSON; CSV or XLSX by Accept; `?lang=en` for English headers)",
-        "office; the session's chair; its sites' coordinators",
+        "office; the session's chair",
         answer=AttendanceOut,
     ),
     Route(
@@ -433,7 +438,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/sessions/{id}/attendance{suffix:\\.(?:json|csv|xlsx)}",
         attendance.record,
         "The attendance record as .json, .csv or .xlsx",
-        "office; the session's chair; its sites' coordinators",
+        "office; the session's chair",
         answer_type="text/csv",
     ),
     Route(
@@ -441,7 +446,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/sessions/{id}/attendance/stream",
         attendance.stream,
         "Server-sent events: the record now, then one `attendance` event per change",
-        "office; the session's chair; its sites' coordinators",
+        "office; the session's chair",
         answer_type="text/event-stream",
     ),
     Route(

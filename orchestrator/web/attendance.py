@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import io
 import json
 
 from aiohttp import web
 
 from connectors.jaas_webhooks import SignatureInvalid, verify_signature
 from orchestrator.attendance.service import (
-    CSV_HEADERS,
     Attendance,
     AttendanceOut,
     CheckinRequest,
     OverrideRequest,
-    rows,
     to_csv,
+    to_xlsx,
 )
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 from orchestrator.booking.service import require_office
@@ -90,24 +88,6 @@ async def override(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-def _xlsx(out: AttendanceOut, language: str) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Điểm danh" if language == "vi" else "Attendance"
-    sheet.append([out.title])
-    sheet.append([out.summary if language == "vi" else out.summary_en])
-    sheet.append([])
-    sheet.append(CSV_HEADERS[language])
-    for row in rows(out):
-        sheet.append([str(v) if isinstance(v, bool) else v for v in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
 async def record(request: web.Request) -> web.Response:
     """JSON, or CSV / XLSX by the path's suffix or the Accept header (Vietnamese headers by
     default, `?lang=en` for English)."""
@@ -126,7 +106,7 @@ async def record(request: web.Request) -> web.Response:
         )
     if suffix == ".xlsx" or (not suffix and XLSX in accept):
         return web.Response(
-            body=_xlsx(out, language),
+            body=to_xlsx(out, language),
             content_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )

@@ -447,3 +447,40 @@ def test_invites_export_send_status_and_feeds(
     assert out.strip().startswith(
         "https://hop.moet.example.org/api/sites/da-nang/calendar.ics?token="
     )
+
+
+def test_attendance_verb(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(
+        "sessions",
+        "book",
+        "--title",
+        "Giao ban",
+        "--start",
+        "2030-01-08T08:00",
+        "--end",
+        "2030-01-08T10:00",
+        "--host-site",
+        "ha-noi",
+        "--sites",
+        "ha-noi,da-nang",
+        "--chair-email",
+        "chair@moet.example.org",
+    )
+    assert code == 0, err
+    session_id = out.strip().splitlines()[-1]
+    code, out, err = cli("attendance", session_id)
+    assert code == 0, err
+    assert "ha-noi" in out
+    assert "Điểm cầu" in out
+    code, out, _ = cli("attendance", session_id, "--format", "json")
+    assert {s["status"] for s in json.loads(out)["sites"]} == {"absent"}
+    code, _, err = cli("attendance", session_id, "--format", "xlsx")
+    assert code == 2
+    code, _, err = cli(
+        "attendance", session_id, "--format", "xlsx", "--out", str(tmp_path / "a.xlsx")
+    )
+    assert code == 0, err
+    assert (tmp_path / "a.xlsx").read_bytes()[:2] == b"PK"
+    code, _, err = cli("attendance", session_id, "--freeze")
+    assert code == 1
+    assert "ended" in err

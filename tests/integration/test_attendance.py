@@ -24,9 +24,10 @@ from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Role
-from orchestrator.settings import JaasSettings, JitsiSettings, Settings
+from orchestrator.settings import JaasSettings, JitsiSettings, Settings, SmtpSettings
 from orchestrator.web.app import init_app
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
+from tests.smtp_server import SmtpTestServer
 
 EVENTS_TOKEN = "prosody-event-sync-token"
 JAAS_SECRET = "whsec_00112233445566778899aabbccddeeff"
@@ -374,6 +375,13 @@ async def test_live_stream_sends_an_event_per_change(board: Board, clock: Manual
         assert {s["site_id"]: s["connection"] for s in second["sites"]}["da-nang"] == "connected"
     stranger = await board.http.get(url)
     assert stranger.status_code == 401
+    site = (await board.container.access.create_token(Role.COORDINATOR, site_id="da-nang")).token
+    coordinator = await board.http.get(url, headers=board.auth(site))
+    assert coordinator.status_code == 403  # attendance is for the office and the chair
+    record = await board.http.get(
+        f"/api/sessions/{board.session.id}/attendance", headers=board.auth(site)
+    )
+    assert record.status_code == 403
 
 
 async def test_nothing_acknowledged_is_lost_on_restart(
@@ -388,3 +396,41 @@ async def test_nothing_acknowledged_is_lost_on_restart(
         assert {s.site_id: s.connection for s in rec.sites}["da-nang"] == "connected"
     finally:
         await again.close()
+
+
+async def test_frozen_record_is_mailed_to_the_chair(
+    settings: Settings, clock: ManualClock, smtp_server: SmtpTestServer
+) -> None:
+    mail = configure(settings).model_copy(
+        update={"smtp": SmtpSettings(host=smtp_server.host, port=smtp_server.port, timeout=2)}
+    )
+    c = build(mail, clock=clock)
+    try:
+        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+        answer = await c.bookings.book(
+            BookSessionRequest.model_validate(
+                {
+                    "title": "Giao ban",
+                    "start": START.isoformat(),
+                    "end": END.isoformat(),
+                    "host_site": "ha-noi",
+                    "sites": ["ha-noi", "da-nang"],
+                    "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
+                }
+            ),
+            OFFICE,
+        )
+        session_id = json.loads(answer.body)["id"]
+        clock.set(END + timedelta(minutes=1))
+        await c.attendance.freeze(session_id)
+        await c.attendance.freeze(session_id)  # freezing twice changes nothing
+        while await c.invites.deliver_due():
+            pass
+        to_chair = [m for m in smtp_server.messages if "chair@moet.example.org" in m.rcpt_tos]
+        assert len(to_chair) == 1
+        message = to_chair[0].parsed()
+        assert "Giao ban" in str(message["Subject"])
+        [csv] = [p for p in message.iter_attachments() if p.get_filename() == "attendance.csv"]
+        assert "ha-noi" in csv.get_content()
+    finally:
+        await c.close()
