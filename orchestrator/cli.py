@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
@@ -104,7 +105,7 @@ def show(table: Table) -> None:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -118,7 +119,7 @@ def cli_principal() -> Principal:
 
 
 def report(exc: OrchestratorError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
     if isinstance(exc, BookingConflict):
         for c in exc.conflicts:
             err.print(f"  {c.resource}: held by session {c.session_id} ({c.start} - {c.end})")

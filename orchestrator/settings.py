@@ -7,7 +7,7 @@ Nothing is read at import time; `load_settings()` reads when called.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -110,7 +110,7 @@ class InviteSettings(Section):
 
     worker: bool = Field(default=True, description="`serve` delivers queued invites itself")
     poll_seconds: float = Field(default=5.0, gt=0, description="Idle wait between outbox checks")
-    alarms_minutes: list[int] = Field(
+    alarms_minutes: list[Annotated[int, Field(gt=0)]] = Field(
         default=[1440, 60, 30], description="VALARM reminders, minutes before the start"
     )
     max_attempts: int = Field(default=8, ge=1, description="Tries per change before failing")

@@ -464,7 +464,7 @@ class Bookings:
             session = await uow.get_session(session_id)
             if session is None or not self._may_see(principal, session):
                 raise SessionNotFound(session_id)
-            return self._out(session, await self._sites_out(uow, [session]))
+            return _links_for(principal, self._out(session, await self._sites_out(uow, [session])))
 
     async def session(self, session_id: str) -> Session:
         async with self._store.read() as uow:
@@ -485,7 +485,7 @@ class Bookings:
         async with self._store.read() as uow:
             sessions = await uow.list_sessions(query)
             sites = await self._sites_out(uow, sessions)
-        return [self._out(s, sites) for s in sessions]
+        return [_links_for(principal, self._out(s, sites)) for s in sessions]
 
     # change ------------------------------------------------------------------------------
     async def update(
@@ -528,6 +528,8 @@ class Bookings:
                 f"not sites of this session: {', '.join(unknown_removed)}", field="remove_sites"
             )
         new = _apply(old, req, now)
+        if _same(old, new):  # nothing to change: no new version, no invites sent again
+            return self._out(old, await self._sites_out(uow, [old]))
         if not new.sites:
             raise InvalidRequest("a session needs at least one site", field="remove_sites")
         if new.host_site not in new.site_ids:
@@ -836,6 +838,35 @@ class Bookings:
                 await self._claim(uow, prepared, ConflictPolicy.ALL_OR_NOTHING, principal)
                 sessions.append(self._out(prepared.session, prepared.sites))
         return RegionalPlanOut(proposals=proposals, committed=req.commit, sessions=sessions)
+
+
+_COMPARED = (
+    "title",
+    "agenda",
+    "start",
+    "end",
+    "timezone",
+    "chair",
+    "host_site",
+    "sites",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "speaking_sites",
+)
+
+
+def _same(old: Session, new: Session) -> bool:
+    return all(getattr(old, f) == getattr(new, f) for f in _COMPARED)
+
+
+def _links_for(principal: Principal, out: SessionOut) -> SessionOut:
+    """Each link is a site's identity (rule 7): a coordinator sees only their site's link and a
+    chair only the host's; the office sees them all."""
+    if principal.role is Role.OFFICE:
+        return out
+    keep = principal.site_id if principal.role is Role.COORDINATOR else out.host_site
+    sites = [s if s.site_id == keep else s.model_copy(update={"join_url": None}) for s in out.sites]
+    return out.model_copy(update={"sites": sites})
 
 
 def _check_speakers(session: Session) -> None:

@@ -27,6 +27,7 @@ from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
     AuthenticationRequired,
     InvalidRequest,
+    InvalidState,
     NotFound,
     PermissionDenied,
     SessionNotFound,
@@ -183,13 +184,18 @@ class Invites:
             else InviteMethod.REQUEST
         )
         out = [
-            _Target(sites[s.site_id], method, session.version, s.join_url or self._page(session))
+            _Target(
+                sites[s.site_id],
+                method,
+                _sequence(session.version),
+                s.join_url or self._page(session),
+            )
             for s in session.sites
             if s.site_id in sites
         ]
         current = set(session.site_ids)
         out.extend(
-            _Target(sites[r], InviteMethod.CANCEL, version, self._page(session))
+            _Target(sites[r], InviteMethod.CANCEL, _sequence(version), self._page(session))
             for r in removed
             if r not in current and r in sites
         )
@@ -209,10 +215,11 @@ class Invites:
                 await self._deliver(item)
             except Exception:  # one broken change must not stop the others
                 log.exception("delivering outbox item %s failed", item.id)
+                final = item.attempts >= self._s.max_attempts
                 async with self._store.write() as uow:
                     await uow.settle_outbox(
                         item.id,
-                        status="pending",
+                        status="failed" if final else "pending",
                         at=self._clock.now(),
                         error="internal error, see the log",
                         retry_at=self._clock.now() + self._backoff(item.attempts),
@@ -407,7 +414,8 @@ class Invites:
                 continue
             d = deliveries.get(site_id)
             in_session = site_id in current
-            wanted = session.version if in_session else (d.sequence if d else session.version)
+            current_seq = _sequence(session.version)
+            wanted = current_seq if in_session else (d.sequence if d else current_seq)
             state: Literal["queued", "sent", "failed"] = "queued"
             if d is not None and d.sequence >= wanted and d.state in ("sent", "failed"):
                 state = "sent" if d.state == "sent" else "failed"
@@ -503,6 +511,8 @@ class Invites:
             session = await uow.get_session(session_id)
             if session is None or site_id not in session.site_ids:
                 raise SessionNotFound(session_id)
+            if session.status is SessionStatus.CANCELLED:
+                raise InvalidState("the session was cancelled: there is nothing to answer")
             await uow.put_rsvp(session_id, Rsvp(site_id, req.response, req.comment, now, actor))
             await uow.audit(
                 AuditEntry(
@@ -552,6 +562,12 @@ class Invites:
             except ValueError:
                 continue
         return render_feed(events, name=site.name)
+
+
+def _sequence(version: int) -> int:
+    """An invite's SEQUENCE at a session version: 0 for the first invite (RFC 5545's start),
+    then one more for every later change of the session, never lowered."""
+    return version - 1
 
 
 def _hash(token: str) -> str:

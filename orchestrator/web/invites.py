@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from pydantic import BaseModel
 
-from orchestrator.domain.errors import AuthenticationRequired
+from orchestrator.domain.errors import AuthenticationRequired, InvalidState, NotFound
 from orchestrator.invites.service import Invites, InvitesOut, RsvpRequest
 from orchestrator.web.http import json_body, json_response, principal_of
 
@@ -102,6 +102,8 @@ async def rsvp_link_confirm(request: web.Request) -> web.Response:
         return _page(
             "Liên kết không hợp lệ / Invalid link", "Hãy dùng liên kết trong thư.", status=403
         )
+    except (NotFound, InvalidState) as exc:
+        return _page("Không ghi nhận được / Not recorded", exc.message, status=exc.status)
     done = "Đã ghi nhận: tham dự / Recorded: accepted"
     if m["response"] == "declined":
         done = "Đã ghi nhận: vắng mặt / Recorded: declined"

@@ -203,9 +203,11 @@ async def test_chair_and_coordinator_see_their_own(api: Api) -> None:
             }
         )
     ).json()
-    for token in (api.chair, api.coordinator):
+    for token, own in ((api.chair, "ha-noi"), (api.coordinator, "da-nang")):
         listed = await api.http.get("/api/sessions", headers=api.auth(token))
         assert [s["id"] for s in listed.json()["sessions"]] == [mine["id"]]
+        links = {s["site_id"]: s["join_url"] for s in listed.json()["sessions"][0]["sites"]}
+        assert [k for k, v in links.items() if v] == [own]  # each link is a site's identity
         hidden = await api.http.get(f"/api/sessions/{other['id']}", headers=api.auth(token))
         is_problem(hidden, 404)
     d = await api.http.get("/api/directory", headers=api.auth(api.coordinator))
@@ -281,6 +283,8 @@ async def test_patch_and_cancel(api: Api) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2
+    same = await api.http.patch(path, json={}, headers=api.auth(api.office))
+    assert same.json()["version"] == 2  # an empty change changes nothing
     assert "nghe-an" not in [x["site_id"] for x in r.json()["sites"]]
     bad = await api.http.patch(
         path, json={"remove_sites": ["atlantis"]}, headers=api.auth(api.office)

@@ -106,7 +106,7 @@ async def test_booking_sends_one_invite_per_site(
     assert len(got) == 6
     uids = {v[0][2] for v in got.values()}
     assert len(uids) == 6
-    assert all(v == [("REQUEST", 1, v[0][2])] for v in got.values())
+    assert all(v == [("REQUEST", 0, v[0][2])] for v in got.values())
     message = smtp_server.messages[0].parsed()
     assert message["From"].addresses[0].addr_spec == "vanphong@moet.example.org"
     cal = calendar_of(message)
