@@ -18,6 +18,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
@@ -472,6 +473,10 @@ def sessions_book(
     chair_name: Annotated[str | None, typer.Option(help="Chair's name")] = None,
     chair_email: Annotated[str | None, typer.Option(help="Chair's email")] = None,
     groups: Annotated[list[str] | None, typer.Option("--groups", help="Leader groups")] = None,
+    speaking: Annotated[
+        list[str] | None,
+        typer.Option("--speaking-sites", help="Sites that speak when the others must be visitors"),
+    ] = None,
     kind: Annotated[str, typer.Option(help="national or regional")] = "national",
     region: Annotated[str | None, typer.Option(help="Region (regional sessions)")] = None,
     timezone: Annotated[str, typer.Option(help="Zone the session is shown in")] = DEFAULT_TIMEZONE,
@@ -524,6 +529,7 @@ def sessions_book(
             "sites": csv_list(sites),
             "chair": {"name": chair_name or chair_email, "email": chair_email},
             "leader_groups": csv_list(groups),
+            "speaking_sites": csv_list(speaking),
             "provider": provider,
             "buffer_before_minutes": buffer_before,
             "buffer_after_minutes": buffer_after,
@@ -604,6 +610,10 @@ def sessions_reschedule(
     remove_sites: Annotated[
         list[str] | None, typer.Option("--remove-sites", help="Sites to remove")
     ] = None,
+    speaking: Annotated[
+        list[str] | None,
+        typer.Option("--speaking-sites", help="New list of sites that speak (replaces it)"),
+    ] = None,
     host: Annotated[str | None, typer.Option("--host-site", help="New host site")] = None,
     agenda: Annotated[str | None, typer.Option(help="New agenda")] = None,
     chair_name: Annotated[str | None, typer.Option(help="New chair's name")] = None,
@@ -629,6 +639,7 @@ def sessions_reschedule(
                 else None,
                 "add_sites": csv_list(add_sites),
                 "remove_sites": csv_list(remove_sites),
+                "speaking_sites": csv_list(speaking) if speaking is not None else None,
                 "host_site": host,
                 "buffer_before_minutes": buffer_before,
                 "buffer_after_minutes": buffer_after,
@@ -826,11 +837,14 @@ def invites_send(
 
     async def work(c: Container) -> int:
         total = 0
-        for _ in range(rounds):
-            handled = await c.invites.deliver_due()
-            if not handled:
-                break
-            total += handled
+        with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
+            task = progress.add_task("delivering invites", total=None)
+            for _ in range(rounds):
+                handled = await c.invites.deliver_due()
+                if not handled:
+                    break
+                total += handled
+                progress.update(task, advance=handled)
         return total
 
     err.print(f"handled {run(work)} queued change(s)")

@@ -67,7 +67,7 @@ class StaticSettings(Section):
 
 
 class JitsiSettings(Section):
-    """Self-hosted Jitsi (used from the per-site links issue on)."""
+    """Self-hosted Jitsi: provider `jitsi`, reservations, event-sync webhooks."""
 
     domain: str = ""
     app_id: str = ""
@@ -80,7 +80,7 @@ class JitsiSettings(Section):
 
 
 class JaasSettings(Section):
-    """8x8 JaaS (used from the per-site links issue on)."""
+    """8x8 JaaS: provider `jaas`, webhooks, settings provisioning."""
 
     app_id: str = ""
     key_id: str = ""
