@@ -116,3 +116,48 @@ class Mailer(Protocol):
         messages are not tried and each gets that last error.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Occupant:
+    """One connection in a room, as a presence poll lists it (DESIGN 6.6).
+
+    `jid` is the occupant's address in the room (`<room>@conference.<domain>/<nick>`): stable while
+    the connection lasts, but never the real JID a webhook reports. `email` and `display_name` are
+    what the client put in its presence (under token auth, the token's email), unverified; `None`
+    when the client sent none. A poll carries no token id: the email is the only link to a site.
+    """
+
+    jid: str
+    email: str | None
+    display_name: str | None
+
+
+class RoomPresence(Protocol):
+    """Who is in a conference room now, asked of the video server (a poll, DESIGN 6.6 and 7)."""
+
+    async def occupants(self, room: str) -> list[Occupant] | None:
+        """The room's occupants now, each JID once, in the server's order; hidden ones (Jitsi's
+        focus) left out.
+
+        Returns `None` when the room does not exist (nobody has opened it yet, or everyone has
+        left and it was destroyed) and `[]` when it exists but only hidden occupants are in.
+        Raises `TransientConnectorError` when the server cannot say now (timeout, refused
+        connection, HTTP 5xx, 408, 429) and `PermanentConnectorError` when asking again will not
+        help (HTTP 401/403: a bad or missing token; any other 4xx, a redirect or an answer that is
+        not the plugin's: bad configuration). A poll that raised says nothing about any site.
+        """
+        ...
+
+    async def count(self, room: str) -> int | None:
+        """How many occupants the server counts in the room, or `None` when it does not exist.
+
+        mod_muc_size subtracts its hidden focus only when more than one occupant is in, so an
+        empty room that still holds its focus counts 1: a count, not a roll call (use
+        `occupants` for that). Raises as `occupants` does.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connections this presence opened; it is not used afterwards."""
+        ...

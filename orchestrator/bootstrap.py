@@ -10,9 +10,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from connectors.base import Mailer, MeetingProvider, PermanentConnectorError
+from connectors.base import Mailer, MeetingProvider, PermanentConnectorError, RoomPresence
 from connectors.jaas import JaasProvider
 from connectors.jitsi import JitsiProvider
+from connectors.muc_size import MucSizePresence
 from connectors.smtp import SmtpMailer
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
@@ -48,6 +49,7 @@ class Container:
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.attendance.close()
         await self.store.close()
 
 
@@ -114,6 +116,14 @@ def invite_settings(settings: Settings) -> InviteConfig:
     )
 
 
+def build_presence(settings: Settings) -> RoomPresence | None:
+    """Presence polls when `[jitsi] muc_size_url` is set (mod_muc_size on the Prosody host)."""
+    j = settings.jitsi
+    if not j.muc_size_url:
+        return None
+    return MucSizePresence(j.muc_size_url, j.domain or "localhost")
+
+
 def attendance_thresholds(settings: Settings) -> Thresholds:
     a = settings.attendance
     return Thresholds(
@@ -151,7 +161,9 @@ def build(
         access=Access(store, clock),
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
         invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
-        attendance=Attendance(store, clock, attendance_thresholds(settings)),
+        attendance=Attendance(
+            store, clock, attendance_thresholds(settings), presence=build_presence(settings)
+        ),
         providers=providers,
     )
 

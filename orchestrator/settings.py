@@ -129,6 +129,9 @@ class AttendanceSettings(Section):
     min_presence: float = Field(
         default=0.5, ge=0, le=1, description="Share of the session a present site was connected"
     )
+    poll_seconds: float = Field(
+        default=30.0, gt=0, description="Presence polls of live Jitsi rooms ([jitsi] muc_size_url)"
+    )
 
 
 class Settings(BaseSettings):

@@ -30,7 +30,8 @@ from orchestrator.store import migrate
 from orchestrator.store.sql import create_engine
 
 # A real SMTP server on 127.0.0.1 (the `smtp_server` fixture), shared by every test that sends mail.
-pytest_plugins = ["tests.smtp_server"]
+# and a fake of Prosody's mod_muc_size (the `fake_jitsi` fixture) for presence polls.
+pytest_plugins = ["tests.smtp_server", "tests.fake_jitsi"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIRECTORY = ROOT / "config" / "directory.example.toml"

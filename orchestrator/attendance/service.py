@@ -12,13 +12,14 @@ import asyncio
 import csv
 import io
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from connectors.base import ConnectorError, RoomPresence
 from orchestrator.attendance.merge import (
     AttendanceEvent,
     AttendanceRecord,
@@ -28,7 +29,7 @@ from orchestrator.attendance.merge import (
     Verdict,
     merge_session,
 )
-from orchestrator.attendance.sources import Observation
+from orchestrator.attendance.sources import Observation, read_poll
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
     InvalidRequest,
@@ -37,8 +38,8 @@ from orchestrator.domain.errors import (
     PermissionDenied,
     SessionNotFound,
 )
-from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionStatus
-from orchestrator.store.base import Store, StoredEvent
+from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionStatus, Site
+from orchestrator.store.base import SessionQuery, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +142,11 @@ class Attendance:
         clock: Clock,
         thresholds: Thresholds | None = None,
         checkin_grace: timedelta = timedelta(minutes=30),
+        presence: RoomPresence | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._presence = presence
         self._thresholds = thresholds or Thresholds()
         self._grace = checkin_grace
         self._rooms: dict[str, _Room | None] = {}
@@ -204,6 +207,45 @@ class Attendance:
         if any(r.session_id is None for r in rows):
             log.warning("attendance events for unknown room(s): %s", {r.room for r in rows})
         return added
+
+    async def close(self) -> None:
+        """Release the presence poller's connections."""
+        if self._presence is not None:
+            await self._presence.aclose()
+
+    # polls -----------------------------------------------------------------------------
+    async def poll_live(self) -> int:
+        """Ask the video server who is in the room of every live Jitsi session; the number of
+        rooms polled. A failed poll is logged as `unknown`, never as absent."""
+        if self._presence is None:
+            return 0
+        now = self._clock.now()
+        async with self._store.read() as uow:
+            live = await uow.list_sessions(
+                SessionQuery(status=SessionStatus.LIVE, now=now, limit=1000)
+            )
+            jitsi = [s for s in live if s.provider == "jitsi" and s.room]
+            sites = await uow.get_sites([i for s in jitsi for i in s.site_ids])
+        for session in jitsi:
+            await self.poll(session, sites, now)
+        return len(jitsi)
+
+    async def poll(self, session: Session, sites: Mapping[str, Site], now: datetime) -> None:
+        assert self._presence is not None
+        assert session.room
+        emails: dict[str, list[str]] = {}
+        for site_id in session.site_ids:
+            site = sites.get(site_id)
+            if site and site.coordinator.email:
+                emails.setdefault(site.coordinator.email.lower(), []).append(site_id)
+        try:
+            found = await self._presence.occupants(session.room)
+        except ConnectorError as exc:
+            log.warning("presence poll of %s failed: %s", session.room, exc)
+            await self.ingest(read_poll(session.room, now, None, emails, failed=True))
+            return
+        listed = None if found is None else [(o.jid, o.email, o.display_name) for o in found]
+        await self.ingest(read_poll(session.room, now, listed, emails))
 
     async def _frozen(self, sessions: set[str]) -> set[str]:
         if not sessions:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-Kind = Literal["join", "leave", "created", "destroyed"]
+Kind = Literal["join", "leave", "created", "destroyed", "present", "absent", "unknown"]
 
 
 class PayloadError(ValueError):
@@ -151,6 +151,43 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
                 f"{ev.room_name}||destroyed|{ev.destroyed_at:g}",
             )
         )
+    return out
+
+
+def read_poll(
+    room: str,
+    at: datetime,
+    occupants: list[tuple[str, str | None, str | None]] | None,
+    site_emails: dict[str, list[str]],
+    *,
+    failed: bool = False,
+) -> list[Observation]:
+    """One presence poll as observations (DESIGN 6.6; the rules of `merge` for polls).
+
+    `occupants` are (jid, email, display name), or None when the room does not exist.
+    An occupant maps to a site only when exactly one site of the session has its email; the
+    rest are present without a site. A successful poll ends with one room-level `absent` (every
+    site not listed was not there); a failed one is a single room-level `unknown`.
+    """
+    stamp = at.isoformat()
+    if failed:
+        return [Observation("poll", "unknown", room, at, f"{room}|poll|{stamp}|unknown")]
+    out: list[Observation] = []
+    for jid, email, name in occupants or []:
+        sites = site_emails.get((email or "").strip().lower(), [])
+        out.append(
+            Observation(
+                source="poll",
+                kind="present",
+                room=room,
+                at=at,
+                dedupe_key=f"{room}|poll|{stamp}|{jid}",
+                site_id=sites[0] if len(sites) == 1 else None,
+                occupant=jid,
+                data={"name": name, "email": email},
+            )
+        )
+    out.append(Observation("poll", "absent", room, at, f"{room}|poll|{stamp}|absent"))
     return out
 
 

@@ -11,7 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from orchestrator.bootstrap import Container
 from orchestrator.web import attendance, hooks
 from orchestrator.web.api import ROUTES
-from orchestrator.web.attendance import ATTENDANCE
+from orchestrator.web.attendance import ATTENDANCE, presence_poller
+from orchestrator.web.attendance import POLL_SECONDS as ATTENDANCE_POLL
 from orchestrator.web.hooks import CLOCK, JAAS, JITSI, ROOMS
 from orchestrator.web.http import (
     ACCESS,
@@ -71,6 +72,9 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     app[ROOMS] = container.rooms
     app[INVITES] = container.invites
     app[ATTENDANCE] = container.attendance
+    app[ATTENDANCE_POLL] = container.settings.attendance.poll_seconds
+    if deliver and container.settings.jitsi.muc_size_url:
+        app.cleanup_ctx.append(presence_poller)
     app[POLL_SECONDS] = container.settings.invites.poll_seconds
     if container.settings.invites.worker and deliver:
         app.cleanup_ctx.append(delivery_worker)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -23,6 +25,7 @@ from orchestrator.booking.service import require_office
 from orchestrator.web.hooks import CLOCK, JAAS, JITSI
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 
+log = logging.getLogger(__name__)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 HEARTBEAT_SECONDS = 15.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -159,6 +162,28 @@ async def stream(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await records.aclose()  # type: ignore[attr-defined]
     return response
+
+
+POLL_SECONDS = web.AppKey("attendance_poll_seconds", float)
+
+
+async def _poll_forever(app: web.Application) -> None:
+    attendance, every = app[ATTENDANCE], app[POLL_SECONDS]
+    while True:
+        try:
+            await attendance.poll_live()
+        except Exception:  # the loop outlives any one failure; the next round tries again
+            log.exception("presence poll round failed")
+        await asyncio.sleep(every)
+
+
+async def presence_poller(app: web.Application) -> AsyncIterator[None]:
+    """Polls live Jitsi rooms for as long as the app runs (a second source beside webhooks)."""
+    task = asyncio.create_task(_poll_forever(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def add_routes(app: web.Application) -> None:
