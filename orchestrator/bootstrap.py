@@ -24,6 +24,7 @@ from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
 from orchestrator.invites.service import Invites
 from orchestrator.invites.service import InviteSettings as InviteConfig
+from orchestrator.lifecycle.service import Lifecycle
 from orchestrator.rooms.service import Rooms
 from orchestrator.settings import Settings
 from orchestrator.store import migrate
@@ -46,6 +47,7 @@ class Container:
     rooms: Rooms
     invites: Invites
     attendance: Attendance
+    lifecycle: Lifecycle
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -152,6 +154,9 @@ def build(
         slot_step_minutes=b.slot_step_minutes,
         link_grace_minutes=b.link_grace_minutes,
     )
+    attendance = Attendance(
+        store, clock, attendance_thresholds(settings), presence=build_presence(settings)
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -161,9 +166,8 @@ def build(
         access=Access(store, clock),
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
         invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
-        attendance=Attendance(
-            store, clock, attendance_thresholds(settings), presence=build_presence(settings)
-        ),
+        attendance=attendance,
+        lifecycle=Lifecycle(store, clock, attendance),
         providers=providers,
     )
 

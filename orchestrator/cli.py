@@ -61,6 +61,7 @@ plan_app = typer.Typer(help="Plan rounds of sessions.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (office, chair, coordinator).", no_args_is_help=True)
 invites_app = typer.Typer(help="Per-site invites: export, state, delivery.", no_args_is_help=True)
 feeds_app = typer.Typer(help="Per-site calendar subscription feeds.", no_args_is_help=True)
+jobs_app = typer.Typer(help="The scheduler's work: what is due next.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
 app.add_typer(sessions_app, name="sessions")
@@ -69,6 +70,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(invites_app, name="invites")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(jobs_app, name="jobs")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -907,6 +909,41 @@ def attendance_record(
     except OSError as exc:
         raise fail(f"cannot write {out_file}: {exc}") from None
     err.print(f"wrote {out_file}")
+
+
+# jobs ------------------------------------------------------------------------------------
+
+
+@jobs_app.command("list")
+def jobs_list(
+    hours: Annotated[int, typer.Option(help="Look this many hours ahead")] = 48,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the scheduler will do next, and why (transitions and reminders not done yet)."""
+
+    async def work(c: Container) -> Any:
+        return await c.lifecycle.pending(ahead=timedelta(hours=hours))
+
+    due = run(work)
+    if as_json:
+        print_json(
+            [{"at": d.at, "kind": d.kind, "session_id": d.session_id, "why": d.why} for d in due]
+        )
+        return
+    table = Table("due (UTC)", "action", "session", "why")
+    for d in due:
+        table.add_row(f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.session_id, d.why)
+    show(table)
+
+
+@jobs_app.command("run")
+def jobs_run() -> None:
+    """Do now whatever is due (what `serve` does on its schedule), then stop."""
+
+    async def work(c: Container) -> int:
+        return len(await c.lifecycle.tick())
+
+    err.print(f"{run(work)} action(s) done")
 
 
 # tokens and audit ------------------------------------------------------------------------

@@ -44,12 +44,15 @@ from orchestrator.invites.ics import (
     DEFAULT_ALARMS,
     InviteEvent,
     InviteMethod,
+    Language,
     Party,
+    describe_range,
     render_calendar,
     render_feed,
     site_invite,
 )
 from orchestrator.invites.imip import build_invite_email
+from orchestrator.lifecycle.service import REMINDER
 from orchestrator.store.base import Delivery, OutboxItem, Rsvp, SessionQuery, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -234,6 +237,9 @@ class Invites:
         if item.kind == RECORD:
             await self._send_record(item)
             return
+        if item.kind == REMINDER:
+            await self._send_reminders(item)
+            return
         await self._deliver_invites(item)
 
     async def _send_record(self, item: OutboxItem) -> None:
@@ -280,6 +286,92 @@ class Invites:
             return
         async with self._store.write() as uow:
             await uow.settle_outbox(item.id, status="done", at=now)
+
+    def _reminder(
+        self, session: Session, to: str, zone: str, language: str, link: str | None, minutes: int
+    ) -> EmailMessage:
+        lang: Language = "en" if language == "en" else "vi"
+        when = describe_range(session.start, session.end, zone, lang)
+        message = EmailMessage()
+        message["From"] = f"{self._s.organizer_name} <{self._s.organizer_email}>"
+        message["To"] = to
+        if lang == "vi":
+            message["Subject"] = f"Nhắc lịch họp: {session.title}"
+            lines = [f"Phiên họp “{session.title}” diễn ra lúc {when}."]
+            if minutes <= session.buffer_before_minutes:
+                lines.append("Đã đến giờ kiểm tra kết nối: xin mời điểm cầu vào phòng họp.")
+            if link:
+                lines.append(f"Đường dẫn của điểm cầu: {link}")
+        else:
+            message["Subject"] = f"Reminder: {session.title}"
+            lines = [f"The session “{session.title}” takes place {when}."]
+            if minutes <= session.buffer_before_minutes:
+                lines.append("The connection test starts now: please join the room.")
+            if link:
+                lines.append(f"Your site's link: {link}")
+        message.set_content("\n".join(lines))
+        return message
+
+    async def _send_reminders(self, item: OutboxItem) -> None:
+        """A reminder to every site's coordinator (its language, zone and link) and the chair.
+
+        Each recipient is recorded once reminded, so a retry reaches only the ones not yet.
+        """
+        async with self._store.read() as uow:
+            session = await uow.get_session(item.session_id)
+            sites = await uow.get_sites(list(session.site_ids)) if session else {}
+            done = await uow.done_keys([item.session_id])
+        now = self._clock.now()
+        if session is None or session.status is SessionStatus.CANCELLED or now >= session.start:
+            async with self._store.write() as uow:  # too late or moot: drop it
+                await uow.settle_outbox(item.id, status="done", at=now, error="not sent: moot")
+            return
+        key = str(item.payload.get("key", f"reminder:{item.id}"))
+        minutes = int(item.payload.get("minutes_before", 0))
+        messages: list[tuple[str, EmailMessage]] = []
+        for s in session.sites:
+            site = sites.get(s.site_id)
+            email = site.coordinator.email if site else None
+            if site and email and f"{key}:{email}" not in done:
+                messages.append(
+                    (
+                        email,
+                        self._reminder(
+                            session, email, site.timezone, site.language, s.join_url, minutes
+                        ),
+                    )
+                )
+        chair = session.chair.email
+        if f"{key}:{chair}" not in done and chair not in {e for e, _ in messages}:
+            messages.append(
+                (chair, self._reminder(session, chair, session.timezone, "vi", None, minutes))
+            )
+        results = await self._mailer.send_many([m for _, m in messages]) if messages else []
+        transient = [
+            f"{to}: {err}"
+            for (to, _), err in zip(messages, results, strict=True)
+            if err is not None and not isinstance(err, PermanentConnectorError)
+        ]
+        async with self._store.write() as uow:
+            for (to, _), err in zip(messages, results, strict=True):
+                if err is None or isinstance(err, PermanentConnectorError):
+                    await uow.mark_done(f"{key}:{to}", session.id, "reminded", now)
+            final = item.attempts >= self._s.max_attempts
+            if transient and not final:
+                await uow.settle_outbox(
+                    item.id,
+                    status="pending",
+                    at=now,
+                    error=transient[0],
+                    retry_at=now + self._backoff(item.attempts),
+                )
+            else:
+                await uow.settle_outbox(
+                    item.id,
+                    status="failed" if transient else "done",
+                    at=now,
+                    error=transient[0] if transient else None,
+                )
 
     async def _deliver_invites(self, item: OutboxItem) -> None:
         async with self._store.read() as uow:

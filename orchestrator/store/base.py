@@ -225,6 +225,10 @@ class UnitOfWork(Protocol):
 
     async def get_session(self, session_id: str) -> Session | None: ...
 
+    async def set_status(self, session_id: str, status: SessionStatus, at: datetime) -> None:
+        """Move a session to `status` (the lifecycle's transitions); nothing else changes."""
+        ...
+
     async def get_session_by_room(self, room: str) -> Session | None:
         """The session whose video room is `room` (room names are lowercase)."""
         ...
@@ -305,6 +309,15 @@ class UnitOfWork(Protocol):
     async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None: ...
 
     async def get_record(self, session_id: str) -> tuple[datetime, str] | None: ...
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def mark_done(self, key: str, session_id: str, kind: str, at: datetime) -> bool:
+        """Record an action as done; False when it was done already (do not do it again)."""
+        ...
+
+    async def done_keys(self, session_ids: Sequence[str]) -> set[str]:
+        """The keys of the actions done for these sessions."""
+        ...
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None: ...

@@ -523,6 +523,13 @@ class SqlUnitOfWork:
         found = await self._load(rows)
         return found[0] if found else None
 
+    async def set_status(self, session_id: str, status: SessionStatus, at: datetime) -> None:
+        await self._c.execute(
+            t.sessions.update()
+            .where(t.sessions.c.id == session_id)
+            .values(status=status.value, updated_at=at)
+        )
+
     async def get_session_by_room(self, room: str) -> Session | None:
         rows = (
             await self._c.execute(
@@ -821,6 +828,19 @@ class SqlUnitOfWork:
             )
         ).first()
         return None if row is None else (row.frozen_at, row.record)
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def mark_done(self, key: str, session_id: str, kind: str, at: datetime) -> bool:
+        stmt = self._insert(t.done_actions).values(key=key, session_id=session_id, kind=kind, at=at)
+        result = await self._c.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        return bool(result.rowcount)
+
+    async def done_keys(self, session_ids: Sequence[str]) -> set[str]:
+        d = t.done_actions.c
+        out: set[str] = set()
+        for cond in self._in(d.session_id, list(session_ids)):
+            out.update((await self._c.execute(sa.select(d.key).where(cond))).scalars())
+        return out
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None:

@@ -289,3 +289,15 @@ attendance_records = sa.Table(
     sa.Column("frozen_at", UTCDateTime, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
 )
+
+# Lifecycle --------------------------------------------------------------------------------
+# One row per notice or transition done, keyed so that the same one is never done twice
+# (a reminder of one session at one start time, a session going live, ...).
+done_actions = sa.Table(
+    "done_actions",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("session_id", sa.String(36), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)

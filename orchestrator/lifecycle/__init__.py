@@ -1,0 +1,1 @@
+"""The session lifecycle on the clock: going live, ending, reminders."""

@@ -1,0 +1,177 @@
+"""What is due when, decided from the database and the injected clock (DESIGN 8).
+
+A session goes live at its start and ends at its end (its attendance record is then frozen and
+mailed to the chair); reminders go out before it through the outbox. Each action has a key that
+names it exactly (a reminder of one session at one start time), recorded when done, so a tick
+repeated, a restart or a second instance never does it twice; a moved session gets new keys
+and so new reminders, a cancelled one none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from orchestrator.attendance.service import Attendance
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import InvalidState
+from orchestrator.domain.models import AuditEntry, Session, SessionKind, SessionStatus
+from orchestrator.store.base import SessionQuery, Store
+
+log = logging.getLogger(__name__)
+
+REMINDER = "reminder"  # the outbox kind of a reminder to a session's sites and chair
+DEFAULT_REMINDERS: dict[SessionKind, tuple[int, ...]] = {
+    # minutes before the start: a day, an hour, and the connection test
+    SessionKind.NATIONAL: (24 * 60, 60, 30),
+    SessionKind.REGIONAL: (24 * 60, 60, 30),
+}
+LOOK_BACK = timedelta(days=1)  # ended sessions caught up after downtime
+
+
+@dataclass(frozen=True)
+class Due:
+    """One action of the lifecycle and the instant it is due."""
+
+    at: datetime
+    kind: str  # live, end, reminder
+    session_id: str
+    key: str
+    why: str
+    minutes_before: int | None = None
+
+
+def actions_of(session: Session, reminders: Sequence[int]) -> list[Due]:
+    """Every lifecycle action of `session`, done or not, earliest first."""
+    if session.status is SessionStatus.CANCELLED:
+        return []
+    start, end = session.start.isoformat(), session.end.isoformat()
+    out = [
+        Due(
+            session.start,
+            "live",
+            session.id,
+            f"live:{session.id}:{start}",
+            f"'{session.title}' starts",
+        ),
+        Due(
+            session.end,
+            "end",
+            session.id,
+            f"end:{session.id}:{end}",
+            f"'{session.title}' ends: freeze and send the attendance record",
+        ),
+    ]
+    for minutes in reminders:
+        out.append(
+            Due(
+                session.start - timedelta(minutes=minutes),
+                "reminder",
+                session.id,
+                f"reminder:{session.id}:{minutes}:{start}",
+                f"reminder {minutes} min before '{session.title}'",
+                minutes,
+            )
+        )
+    return sorted(out, key=lambda d: (d.at, d.key))
+
+
+class Lifecycle:
+    """Runs what is due: transitions and reminders."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        attendance: Attendance,
+        reminders: Mapping[SessionKind, Sequence[int]] | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._attendance = attendance
+        self._reminders = dict(reminders or DEFAULT_REMINDERS)
+        self._horizon = timedelta(
+            minutes=max([0, *(m for r in self._reminders.values() for m in r)])
+        )
+
+    async def _candidates(self, now: datetime, ahead: timedelta) -> list[Session]:
+        async with self._store.read() as uow:
+            sessions = await uow.list_sessions(
+                SessionQuery(start_from=now - LOOK_BACK, start_to=now + ahead, limit=10_000)
+            )
+        return [s for s in sessions if s.status is not SessionStatus.CANCELLED]
+
+    async def pending(self, *, ahead: timedelta = timedelta(days=2)) -> list[Due]:
+        """Actions not done yet, due now or within `ahead` (what `jobs list` shows)."""
+        now = self._clock.now()
+        sessions = await self._candidates(now, ahead + self._horizon)
+        async with self._store.read() as uow:
+            done = await uow.done_keys([s.id for s in sessions])
+        out = [
+            d
+            for s in sessions
+            for d in actions_of(s, self._reminders.get(s.kind, ()))
+            if d.key not in done and d.at <= now + ahead and self._still_useful(d, s, now)
+        ]
+        return sorted(out, key=lambda d: (d.at, d.key))
+
+    def _still_useful(self, due: Due, session: Session, now: datetime) -> bool:
+        # A reminder for a meeting that already began helps nobody: it is dropped, not sent.
+        return not (due.kind == "reminder" and now >= session.start)
+
+    async def next_at(self) -> datetime | None:
+        """When the next action falls due (for the scheduler's next wake-up)."""
+        upcoming = await self.pending(ahead=timedelta(days=2))
+        return upcoming[0].at if upcoming else None
+
+    async def tick(self) -> list[Due]:
+        """Do every action due now that is not done; the ones done."""
+        now = self._clock.now()
+        done: list[Due] = []
+        for due in await self.pending(ahead=timedelta(0)):
+            if due.at > now:
+                continue
+            try:
+                if await self._do(due, now):
+                    done.append(due)
+            except Exception:  # one failing action must not hold back the others
+                log.exception("lifecycle action %s failed; it is tried again next tick", due.key)
+        return done
+
+    async def _do(self, due: Due, now: datetime) -> bool:
+        if due.kind == "end":
+            try:
+                await self._attendance.freeze(due.session_id)
+            except InvalidState:
+                return False
+        async with self._store.write() as uow:
+            if not await uow.mark_done(due.key, due.session_id, due.kind, now):
+                return False  # another instance or an earlier tick did it
+            session = await uow.get_session(due.session_id)
+            if session is None or session.status is SessionStatus.CANCELLED:
+                return False
+            if due.kind == "live" and session.status is SessionStatus.SCHEDULED:
+                await uow.set_status(session.id, SessionStatus.LIVE, now)
+            elif due.kind == "end":
+                await uow.set_status(session.id, SessionStatus.ENDED, now)
+            elif due.kind == "reminder":
+                await uow.add_outbox(
+                    REMINDER,
+                    session.id,
+                    session.version,
+                    {"minutes_before": due.minutes_before, "key": due.key},
+                    now,
+                )
+            await uow.audit(
+                AuditEntry(
+                    at=now,
+                    actor="scheduler",
+                    action=f"session.{due.kind}",
+                    target=f"session:{session.id}",
+                    detail={"why": due.why},
+                )
+            )
+        log.info("done: %s", due.why)
+        return True
