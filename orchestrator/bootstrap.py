@@ -25,10 +25,12 @@ from orchestrator.domain.clock import Clock, SystemClock
 from orchestrator.invites.service import Invites
 from orchestrator.invites.service import InviteSettings as InviteConfig
 from orchestrator.lifecycle.service import Lifecycle
+from orchestrator.preparation.service import Preparation
 from orchestrator.rooms.service import Rooms
 from orchestrator.settings import Settings
 from orchestrator.store import migrate
 from orchestrator.store.base import Store
+from orchestrator.store.files import FileDocuments
 from orchestrator.store.sql import SqlStore, create_engine
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class Container:
     invites: Invites
     attendance: Attendance
     lifecycle: Lifecycle
+    preparation: Preparation
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -168,6 +171,12 @@ def build(
         invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
         attendance=attendance,
         lifecycle=Lifecycle(store, clock, attendance),
+        preparation=Preparation(
+            store,
+            clock,
+            FileDocuments(settings.preparation.uploads_dir or settings.data_dir / "uploads"),
+            settings.preparation.max_upload_bytes,
+        ),
         providers=providers,
     )
 

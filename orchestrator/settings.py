@@ -134,6 +134,15 @@ class AttendanceSettings(Section):
     )
 
 
+class PreparationSettings(Section):
+    """Documents sites submit before and after regional meetings."""
+
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="Largest document")
+    uploads_dir: Path | None = Field(
+        default=None, description="Where documents are kept (default: <data_dir>/uploads)"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the service (see docs/configuration.md)."""
 
@@ -159,6 +168,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     invites: InviteSettings = InviteSettings()
     attendance: AttendanceSettings = AttendanceSettings()
+    preparation: PreparationSettings = PreparationSettings()
 
     @classmethod
     def settings_customise_sources(

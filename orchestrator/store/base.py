@@ -140,6 +140,22 @@ class StoredEvent:
     after_freeze: bool = False
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A document a site submitted for a preparation task (the latest one counts)."""
+
+    session_id: str
+    task_id: str
+    site_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    location: str
+    submitted_at: datetime
+    actor: str
+
+
 class UnitOfWork(Protocol):
     """One transaction's view of the store."""
 
@@ -319,6 +335,15 @@ class UnitOfWork(Protocol):
         """The keys of the actions done for these sessions."""
         ...
 
+    # preparation -------------------------------------------------------------------------
+    async def put_submission(self, submission: Submission) -> None:
+        """Store (or replace) the task's submission."""
+        ...
+
+    async def get_submissions(self, session_id: str) -> dict[str, Submission]:
+        """The session's submissions by task id."""
+        ...
+
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None: ...
 
@@ -331,6 +356,18 @@ class UnitOfWork(Protocol):
     async def put_answer(
         self, actor: str, key: str, answer: StoredAnswer, at: datetime
     ) -> None: ...
+
+
+class Documents(Protocol):
+    """Where submitted documents live (files under the data directory by default)."""
+
+    async def save(self, folder: str, name: str, data: bytes) -> str:
+        """Store `data`; the location to read it back. Raises OSError."""
+        ...
+
+    async def read(self, location: str) -> bytes:
+        """The stored bytes. Raises FileNotFoundError."""
+        ...
 
 
 class Store(Protocol):

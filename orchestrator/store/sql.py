@@ -53,6 +53,7 @@ from orchestrator.store.base import (
     SessionQuery,
     StoredAnswer,
     StoredEvent,
+    Submission,
     TokenRecord,
 )
 
@@ -841,6 +842,38 @@ class SqlUnitOfWork:
         for cond in self._in(d.session_id, list(session_ids)):
             out.update((await self._c.execute(sa.select(d.key).where(cond))).scalars())
         return out
+
+    # preparation -------------------------------------------------------------------------
+    async def put_submission(self, submission: Submission) -> None:
+        values = dict(submission.__dict__)
+        stmt = self._insert(t.task_submissions).values(values)
+        await self._c.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["session_id", "task_id"],
+                set_={k: v for k, v in values.items() if k not in ("session_id", "task_id")},
+            )
+        )
+
+    async def get_submissions(self, session_id: str) -> dict[str, Submission]:
+        s = t.task_submissions.c
+        rows = await self._c.execute(
+            sa.select(t.task_submissions).where(s.session_id == session_id)
+        )
+        return {
+            r.task_id: Submission(
+                r.session_id,
+                r.task_id,
+                r.site_id,
+                r.filename,
+                r.content_type,
+                r.size,
+                r.sha256,
+                r.location,
+                r.submitted_at,
+                r.actor,
+            )
+            for r in rows
+        }
 
     # audit and idempotency ---------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> None:

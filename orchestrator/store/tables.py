@@ -301,3 +301,20 @@ done_actions = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
 )
+
+# Preparation ------------------------------------------------------------------------------
+# The latest document a site submitted for one of a session's preparation tasks.
+task_submissions = sa.Table(
+    "task_submissions",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("task_id", sa.String(200), primary_key=True),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(400), nullable=False),
+)

@@ -34,8 +34,9 @@ from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.errors import InvalidRequest
 from orchestrator.domain.models import AuditEntry, Instant, SessionStatus, Slug
 from orchestrator.invites.service import InvitesOut, RsvpRequest
+from orchestrator.preparation.service import BoardOut, TaskOut
 from orchestrator.store.base import SessionQuery
-from orchestrator.web import attendance, invites
+from orchestrator.web import attendance, invites, preparation
 from orchestrator.web.http import (
     ACCESS,
     BOOKINGS,
@@ -456,5 +457,23 @@ ROUTES: tuple[Route, ...] = (
         "Freeze the record of an ended session (the scheduler will do it on time)",
         "office",
         answer=AttendanceOut,
+    ),
+    Route(
+        "GET",
+        "/api/sessions/{id}/tasks",
+        preparation.board,
+        "Preparation tasks: who owes which document by when, and what is late",
+        "office; the chair; a coordinator (their site's tasks)",
+        answer=BoardOut,
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/tasks/{task}/submission",
+        preparation.submit,
+        "Submit a document for a task (multipart field `file`, or the raw body with ?filename=)",
+        "the coordinator of the site that owes it; office",
+        answer=TaskOut,
+        status=201,
+        body_type="multipart/form-data",
     ),
 )

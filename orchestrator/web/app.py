@@ -29,6 +29,7 @@ from orchestrator.web.http import (
 )
 from orchestrator.web.invites import INVITES, POLL_SECONDS, delivery_worker
 from orchestrator.web.openapi import build_spec
+from orchestrator.web.preparation import PREPARATION
 
 SPEC = web.AppKey("openapi", str)
 
@@ -72,6 +73,7 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     app[ROOMS] = container.rooms
     app[INVITES] = container.invites
     app[ATTENDANCE] = container.attendance
+    app[PREPARATION] = container.preparation
     app[ATTENDANCE_POLL] = container.settings.attendance.poll_seconds
     if deliver and container.settings.jitsi.muc_size_url:
         app.cleanup_ctx.append(presence_poller)

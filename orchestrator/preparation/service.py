@@ -1,0 +1,195 @@
+"""Preparation use cases: who owes which document when, uploads, and the board of what is late."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import PurePath
+
+from pydantic import BaseModel
+
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import InvalidRequest, NotFound, PermissionDenied, SessionNotFound
+from orchestrator.domain.models import AuditEntry, Principal, Role, Session
+from orchestrator.preparation.rules import TaskDue, status_of, tasks_for
+from orchestrator.store.base import Documents, Store, Submission
+
+ALLOWED_SUFFIXES = frozenset(
+    {
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+        ".odt",
+        ".ods",
+        ".odp",
+        ".txt",
+        ".zip",
+    }
+)
+
+
+class TaskOut(BaseModel):
+    id: str
+    kind: str
+    site_id: str
+    title_vi: str
+    title_en: str
+    due: datetime
+    zone: str
+    status: str
+    submitted_at: datetime | None = None
+    filename: str | None = None
+    size: int | None = None
+
+
+class BoardOut(BaseModel):
+    session_id: str
+    tasks: list[TaskOut]
+    late: int
+    outstanding: int
+
+
+class Preparation:
+    """Preparation tasks of sessions: the board and the submissions."""
+
+    def __init__(
+        self, store: Store, clock: Clock, documents: Documents, max_bytes: int = 20 * 1024 * 1024
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._documents = documents
+        self._max = max_bytes
+
+    async def _tasks(self, session_id: str, principal: Principal) -> tuple[Session, list[TaskDue]]:
+        async with self._store.read() as uow:
+            session = await uow.get_session(session_id)
+            if session is None:
+                raise SessionNotFound(session_id)
+            sites = await uow.get_sites(list(session.site_ids))
+            regions = {r.id: r for r in await uow.list_regions()}
+        visible = (
+            principal.role is Role.OFFICE
+            or (principal.role is Role.COORDINATOR and principal.site_id in session.site_ids)
+            or (
+                principal.role is Role.CHAIR
+                and (principal.email or "").lower() == session.chair.email.lower()
+            )
+        )
+        if not visible:
+            raise SessionNotFound(session_id)
+        region = regions.get(session.region or "")
+        head = region.head_site if region and region.head_site in session.site_ids else None
+        return session, tasks_for(session, sites, head)
+
+    async def board(self, session_id: str, principal: Principal) -> BoardOut:
+        """Every task with its state; a coordinator sees their own site's."""
+        session, tasks = await self._tasks(session_id, principal)
+        async with self._store.read() as uow:
+            submissions = await uow.get_submissions(session_id)
+        now = self._clock.now()
+        out: list[TaskOut] = []
+        for task in tasks:
+            if principal.role is Role.COORDINATOR and task.site_id != principal.site_id:
+                continue
+            sub = submissions.get(task.id)
+            out.append(
+                TaskOut(
+                    id=task.id,
+                    kind=task.kind,
+                    site_id=task.site_id,
+                    title_vi=task.title_vi,
+                    title_en=task.title_en,
+                    due=task.due,
+                    zone=task.zone,
+                    status=status_of(task, sub.submitted_at if sub else None, now).value,
+                    submitted_at=sub.submitted_at if sub else None,
+                    filename=sub.filename if sub else None,
+                    size=sub.size if sub else None,
+                )
+            )
+        return BoardOut(
+            session_id=session.id,
+            tasks=out,
+            late=sum(1 for t in out if t.status in ("overdue", "late")),
+            outstanding=sum(1 for t in out if t.submitted_at is None),
+        )
+
+    async def submit(
+        self,
+        session_id: str,
+        task_id: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        principal: Principal,
+    ) -> TaskOut:
+        """Store a site's document for a task (a newer one replaces it). Raises InvalidRequest
+        for an empty, too large or unexpected file, PermissionDenied for another site's task."""
+        _, tasks = await self._tasks(session_id, principal)
+        task = next((t for t in tasks if t.id == task_id), None)
+        if task is None:
+            raise NotFound("task", task_id)
+        if principal.role is Role.CHAIR or (
+            principal.role is Role.COORDINATOR and principal.site_id != task.site_id
+        ):
+            raise PermissionDenied("only the site that owes the document (or the office)")
+        suffix = PurePath(filename).suffix.lower()
+        if suffix not in ALLOWED_SUFFIXES:
+            raise InvalidRequest(
+                f"{filename!r}: send a document ({', '.join(sorted(ALLOWED_SUFFIXES))})",
+                field="file",
+            )
+        if not data:
+            raise InvalidRequest("the file is empty", field="file")
+        if len(data) > self._max:
+            raise InvalidRequest(
+                f"the file is {len(data)} bytes; at most {self._max} are accepted", field="file"
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        location = await self._documents.save(
+            f"{session_id}/{task_id.replace(':', '_')}", f"{digest[:12]}-{filename}", data
+        )
+        now = self._clock.now()
+        submission = Submission(
+            session_id,
+            task_id,
+            task.site_id,
+            PurePath(filename).name[:255],
+            content_type,
+            len(data),
+            digest,
+            location,
+            now,
+            principal.actor,
+        )
+        async with self._store.write() as uow:
+            await uow.put_submission(submission)
+            await uow.audit(
+                AuditEntry(
+                    at=now,
+                    actor=principal.actor,
+                    action="task.submit",
+                    target=f"session:{session_id}",
+                    detail={"task": task_id, "file": submission.filename, "size": len(data)},
+                )
+            )
+        return TaskOut(
+            id=task.id,
+            kind=task.kind,
+            site_id=task.site_id,
+            title_vi=task.title_vi,
+            title_en=task.title_en,
+            due=task.due,
+            zone=task.zone,
+            status=status_of(task, now, now).value,
+            submitted_at=now,
+            filename=submission.filename,
+            size=len(data),
+        )
+
+
+__all__ = ["BoardOut", "Preparation", "TaskOut"]
