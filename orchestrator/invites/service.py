@@ -46,13 +46,15 @@ from orchestrator.invites.ics import (
     InviteMethod,
     Language,
     Party,
+    describe_instant,
     describe_range,
     render_calendar,
     render_feed,
     site_invite,
 )
 from orchestrator.invites.imip import build_invite_email
-from orchestrator.lifecycle.service import REMINDER
+from orchestrator.lifecycle.service import REMINDER, TASK_REMINDER
+from orchestrator.preparation.rules import tasks_for
 from orchestrator.store.base import Delivery, OutboxItem, Rsvp, SessionQuery, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -240,6 +242,9 @@ class Invites:
         if item.kind == REMINDER:
             await self._send_reminders(item)
             return
+        if item.kind == TASK_REMINDER:
+            await self._send_task_reminder(item)
+            return
         await self._deliver_invites(item)
 
     async def _send_record(self, item: OutboxItem) -> None:
@@ -372,6 +377,61 @@ class Invites:
                     at=now,
                     error=transient[0] if transient else None,
                 )
+
+    async def _send_task_reminder(self, item: OutboxItem) -> None:
+        """Remind the site that owes a preparation document (unless it has been submitted)."""
+        task_id = str(item.payload.get("task_id"))
+        async with self._store.read() as uow:
+            session = await uow.get_session(item.session_id)
+            sites = await uow.get_sites(list(session.site_ids)) if session else {}
+            regions = {r.id: r for r in await uow.list_regions()}
+            submitted = await uow.get_submissions(item.session_id)
+        now = self._clock.now()
+        region = regions.get(session.region or "") if session else None
+        head = (
+            region.head_site
+            if region and session and region.head_site in session.site_ids
+            else None
+        )
+        task = next(
+            (t for t in (tasks_for(session, sites, head) if session else []) if t.id == task_id),
+            None,
+        )
+        site = sites.get(task.site_id) if task else None
+        email = site.coordinator.email if site else None
+        if session is None or task is None or site is None or not email or task_id in submitted:
+            async with self._store.write() as uow:
+                await uow.settle_outbox(item.id, status="done", at=now, error="not sent: moot")
+            return
+        lang: Language = "en" if site.language == "en" else "vi"
+        due = describe_instant(task.due, task.zone, lang)
+        message = EmailMessage()
+        message["From"] = f"{self._s.organizer_name} <{self._s.organizer_email}>"
+        message["To"] = email
+        if lang == "vi":
+            message["Subject"] = f"Nhắc nộp tài liệu: {task.title_vi} – {session.title}"
+            body = f"{site.name} cần nộp “{task.title_vi}” cho phiên “{session.title}” trước {due}."
+        else:
+            message["Subject"] = f"Document due: {task.title_en} – {session.title}"
+            body = f"{site.name} owes “{task.title_en}” for “{session.title}” by {due}."
+        message.set_content(body)
+        try:
+            await self._mailer.send(message)
+        except ConnectorError as exc:
+            final = item.attempts >= self._s.max_attempts or isinstance(
+                exc, PermanentConnectorError
+            )
+            async with self._store.write() as uow:
+                await uow.settle_outbox(
+                    item.id,
+                    status="failed" if final else "pending",
+                    at=now,
+                    error=str(exc),
+                    retry_at=now + self._backoff(item.attempts),
+                )
+            return
+        async with self._store.write() as uow:
+            await uow.settle_outbox(item.id, status="done", at=now)
 
     async def _deliver_invites(self, item: OutboxItem) -> None:
         async with self._store.read() as uow:

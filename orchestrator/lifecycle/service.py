@@ -18,6 +18,7 @@ from orchestrator.attendance.service import Attendance
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidState
 from orchestrator.domain.models import AuditEntry, Session, SessionKind, SessionStatus
+from orchestrator.preparation.rules import reminder_schedule, rules_for, tasks_for
 from orchestrator.store.base import SessionQuery, Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ DEFAULT_REMINDERS: dict[SessionKind, tuple[int, ...]] = {
     SessionKind.REGIONAL: (24 * 60, 60, 30),
 }
 LOOK_BACK = timedelta(days=1)  # ended sessions caught up after downtime
+TASK_REMINDER = "task-reminder"  # the outbox kind of a reminder of a preparation task
+TASK_LOOK_BACK = timedelta(days=40)  # results are due 15 days after; a missed one a day later
+TASK_LOOK_AHEAD = timedelta(days=40)  # plans are due 15 days before; the first reminder 7 before
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Due:
     key: str
     why: str
     minutes_before: int | None = None
+    task_id: str | None = None
 
 
 def actions_of(session: Session, reminders: Sequence[int]) -> list[Due]:
@@ -115,7 +120,58 @@ class Lifecycle:
             for d in actions_of(s, self._reminders.get(s.kind, ()))
             if d.key not in done and d.at <= now + ahead and self._still_useful(d, s, now)
         ]
+        out.extend(await self._task_reminders(now, ahead))
         return sorted(out, key=lambda d: (d.at, d.key))
+
+    async def _task_reminders(self, now: datetime, ahead: timedelta) -> list[Due]:
+        """Reminders of preparation tasks not submitted: before each due date, once when missed."""
+        async with self._store.read() as uow:
+            sessions = [
+                s
+                for s in await uow.list_sessions(
+                    SessionQuery(
+                        start_from=now - TASK_LOOK_BACK,
+                        start_to=now + TASK_LOOK_AHEAD,
+                        limit=10_000,
+                    )
+                )
+                if s.status is not SessionStatus.CANCELLED and rules_for(s.kind)
+            ]
+            if not sessions:
+                return []
+            sites = await uow.get_sites([i for s in sessions for i in s.site_ids])
+            regions = {r.id: r for r in await uow.list_regions()}
+            done = await uow.done_keys([s.id for s in sessions])
+            submitted = {s.id: await uow.get_submissions(s.id) for s in sessions}
+        out: list[Due] = []
+        for session in sessions:
+            region = regions.get(session.region or "")
+            head = region.head_site if region and region.head_site in session.site_ids else None
+            for task in tasks_for(session, sites, head):
+                if task.id in submitted[session.id]:
+                    continue
+                schedule = reminder_schedule(task)
+                for reminder in schedule:
+                    key = f"task:{session.id}:{reminder.id}:{task.due.isoformat()}"
+                    later_due = any(r.at <= now and r.at > reminder.at for r in schedule)
+                    if key in done or reminder.at > now + ahead or later_due:
+                        continue  # done, not yet, or overtaken by a later one (no bursts)
+                    out.append(
+                        Due(
+                            reminder.at,
+                            "task-reminder",
+                            session.id,
+                            key,
+                            f"{task.title_en} ({task.site_id}) "
+                            + (
+                                "missed"
+                                if reminder.days_before is None
+                                else f"due in {reminder.days_before} day(s)"
+                            ),
+                            task_id=task.id,
+                        )
+                    )
+        return out
 
     def _still_useful(self, due: Due, session: Session, now: datetime) -> bool:
         # A reminder for a meeting that already began helps nobody: it is dropped, not sent.
@@ -156,6 +212,14 @@ class Lifecycle:
                 await uow.set_status(session.id, SessionStatus.LIVE, now)
             elif due.kind == "end":
                 await uow.set_status(session.id, SessionStatus.ENDED, now)
+            elif due.kind == "task-reminder":
+                await uow.add_outbox(
+                    TASK_REMINDER,
+                    session.id,
+                    session.version,
+                    {"task_id": due.task_id, "key": due.key, "why": due.why},
+                    now,
+                )
             elif due.kind == "reminder":
                 await uow.add_outbox(
                     REMINDER,

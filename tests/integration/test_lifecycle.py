@@ -155,3 +155,51 @@ async def test_a_reminder_after_the_start_is_dropped(
     while await service.invites.deliver_due():
         pass
     assert reminders(smtp_server) == Counter()
+
+
+async def test_preparation_reminders_before_due_and_once_when_missed(
+    service: Container, clock: ManualClock, smtp_server: SmtpTestServer
+) -> None:
+    start = datetime(2027, 1, 12, 1, 0, tzinfo=UTC)  # the regional meeting, Tuesday 12 January
+    answer = await service.bookings.book(
+        BookSessionRequest.model_validate(
+            {
+                "title": "Giao ban vùng",
+                "kind": "regional",
+                "region": "dong-bang-song-hong",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=3)).isoformat(),
+                "host_site": "ha-noi",
+                "chair": {"name": "Trưởng vùng", "email": "head@example.org"},
+            }
+        ),
+        OFFICE,
+    )
+    session_id = BookingOut.model_validate_json(answer.body).id
+    # the plan is due 28 December 2026: reminders on 21 and 27 December, then once on the 29th
+    await run_until(service, clock, datetime(2026, 12, 22, 2, tzinfo=UTC), timedelta(hours=6))
+
+    def documents() -> list[str]:
+        return [
+            str(m.parsed()["Subject"])
+            for m in smtp_server.messages
+            if str(m.parsed()["Subject"]).startswith("Nhắc nộp")
+        ]
+
+    first = documents()
+    assert sorted(first) == sorted(
+        f"Nhắc nộp tài liệu: {title} – Giao ban vùng"
+        for title in ("Báo cáo chuyên đề", "Kế hoạch giao ban", "Báo cáo chung của vùng")
+    )
+    # the meeting plan is submitted: its later reminders stop, the others go on
+    await service.preparation.submit(
+        session_id, "meeting_plan:ha-noi", "plan.pdf", "application/pdf", b"%PDF", OFFICE
+    )
+    await run_until(service, clock, datetime(2026, 12, 30, 2, tzinfo=UTC), timedelta(hours=6))
+    later = Counter(documents()[len(first) :])
+    assert later == Counter(
+        {
+            "Nhắc nộp tài liệu: Báo cáo chuyên đề – Giao ban vùng": 2,  # the day before, missed
+            "Nhắc nộp tài liệu: Báo cáo chung của vùng – Giao ban vùng": 2,
+        }
+    )
