@@ -22,6 +22,7 @@ from orchestrator.attendance.service import Attendance
 from orchestrator.booking.service import BookingDefaults, Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
+from orchestrator.domain.models import SessionKind
 from orchestrator.invites.service import Invites
 from orchestrator.invites.service import InviteSettings as InviteConfig
 from orchestrator.lifecycle.service import Lifecycle
@@ -170,7 +171,15 @@ def build(
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
         invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
         attendance=attendance,
-        lifecycle=Lifecycle(store, clock, attendance),
+        lifecycle=Lifecycle(
+            store,
+            clock,
+            attendance,
+            {
+                SessionKind.NATIONAL: tuple(settings.reminders.national_minutes),
+                SessionKind.REGIONAL: tuple(settings.reminders.regional_minutes),
+            },
+        ),
         preparation=Preparation(
             store,
             clock,

@@ -134,6 +134,17 @@ class AttendanceSettings(Section):
     )
 
 
+class ReminderSettings(Section):
+    """Reminders to coordinators and the chair before a session, per session kind."""
+
+    national_minutes: list[Annotated[int, Field(gt=0)]] = Field(
+        default=[1440, 60, 30], description="Minutes before a national session's start"
+    )
+    regional_minutes: list[Annotated[int, Field(gt=0)]] = Field(
+        default=[1440, 60, 30], description="Minutes before a regional session's start"
+    )
+
+
 class PreparationSettings(Section):
     """Documents sites submit before and after regional meetings."""
 
@@ -169,6 +180,7 @@ class Settings(BaseSettings):
     invites: InviteSettings = InviteSettings()
     attendance: AttendanceSettings = AttendanceSettings()
     preparation: PreparationSettings = PreparationSettings()
+    reminders: ReminderSettings = ReminderSettings()
 
     @classmethod
     def settings_customise_sources(
