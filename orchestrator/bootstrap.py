@@ -179,12 +179,14 @@ def build(
                 SessionKind.NATIONAL: tuple(settings.reminders.national_minutes),
                 SessionKind.REGIONAL: tuple(settings.reminders.regional_minutes),
             },
+            settings.preparation.rules(),
         ),
         preparation=Preparation(
             store,
             clock,
             FileDocuments(settings.preparation.uploads_dir or settings.data_dir / "uploads"),
             settings.preparation.max_upload_bytes,
+            settings.preparation.rules(),
         ),
         providers=providers,
     )

@@ -17,6 +17,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from orchestrator.domain.models import SessionKind
+from orchestrator.preparation.rules import TaskRule
+
 DEFAULT_CONFIG = Path("orchestrator.toml")
 
 
@@ -149,6 +152,24 @@ class PreparationSettings(Section):
     """Documents sites submit before and after regional meetings."""
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="Largest document")
+    national_rules: list[TaskRule] | None = Field(
+        default=None, description="Tasks of national sessions (default: none)"
+    )
+    regional_rules: list[TaskRule] | None = Field(
+        default=None,
+        description="Tasks of regional sessions (default: seed 002's rules: topic reports, the "
+        "plan and joint report 15 days before, the results within 15 days after)",
+    )
+
+    def rules(self) -> dict[SessionKind, list[TaskRule]]:
+        """The rules configured here, by session kind (kinds left out keep their defaults)."""
+        out: dict[SessionKind, list[TaskRule]] = {}
+        if self.national_rules is not None:
+            out[SessionKind.NATIONAL] = self.national_rules
+        if self.regional_rules is not None:
+            out[SessionKind.REGIONAL] = self.regional_rules
+        return out
+
     uploads_dir: Path | None = Field(
         default=None, description="Where documents are kept (default: <data_dir>/uploads)"
     )

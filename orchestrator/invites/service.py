@@ -54,7 +54,7 @@ from orchestrator.invites.ics import (
 )
 from orchestrator.invites.imip import build_invite_email
 from orchestrator.lifecycle.service import REMINDER, TASK_REMINDER
-from orchestrator.preparation.rules import tasks_for
+from orchestrator.preparation.rules import TaskDue
 from orchestrator.store.base import Delivery, OutboxItem, Rsvp, SessionQuery, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -380,29 +380,20 @@ class Invites:
 
     async def _send_task_reminder(self, item: OutboxItem) -> None:
         """Remind the site that owes a preparation document (unless it has been submitted)."""
-        task_id = str(item.payload.get("task_id"))
+        task = TaskDue.model_validate(item.payload["task"])
         async with self._store.read() as uow:
             session = await uow.get_session(item.session_id)
-            sites = await uow.get_sites(list(session.site_ids)) if session else {}
-            regions = {r.id: r for r in await uow.list_regions()}
+            sites = await uow.get_sites([task.site_id])
             submitted = await uow.get_submissions(item.session_id)
         now = self._clock.now()
-        region = regions.get(session.region or "") if session else None
-        head = (
-            region.head_site
-            if region and session and region.head_site in session.site_ids
-            else None
-        )
-        task = next(
-            (t for t in (tasks_for(session, sites, head) if session else []) if t.id == task_id),
-            None,
-        )
-        site = sites.get(task.site_id) if task else None
+        site = sites.get(task.site_id)
         email = site.coordinator.email if site else None
-        if session is None or task is None or site is None or not email or task_id in submitted:
+        moot = session is None or session.status is SessionStatus.CANCELLED
+        if moot or site is None or not email or task.id in submitted:
             async with self._store.write() as uow:
                 await uow.settle_outbox(item.id, status="done", at=now, error="not sent: moot")
             return
+        assert session is not None
         lang: Language = "en" if site.language == "en" else "vi"
         due = describe_instant(task.due, task.zone, lang)
         message = EmailMessage()

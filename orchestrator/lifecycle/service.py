@@ -18,7 +18,13 @@ from orchestrator.attendance.service import Attendance
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidState
 from orchestrator.domain.models import AuditEntry, Session, SessionKind, SessionStatus
-from orchestrator.preparation.rules import reminder_schedule, rules_for, tasks_for
+from orchestrator.preparation.rules import (
+    TaskDue,
+    TaskRule,
+    reminder_schedule,
+    rules_for,
+    tasks_for,
+)
 from orchestrator.store.base import SessionQuery, Store
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,7 @@ class Due:
     key: str
     why: str
     minutes_before: int | None = None
-    task_id: str | None = None
+    task: TaskDue | None = None
 
 
 def actions_of(session: Session, reminders: Sequence[int]) -> list[Due]:
@@ -92,7 +98,9 @@ class Lifecycle:
         clock: Clock,
         attendance: Attendance,
         reminders: Mapping[SessionKind, Sequence[int]] | None = None,
+        task_rules: Mapping[SessionKind, Sequence[TaskRule]] | None = None,
     ) -> None:
+        self._task_rules = dict(task_rules or {})
         self._store = store
         self._clock = clock
         self._attendance = attendance
@@ -135,7 +143,7 @@ class Lifecycle:
                         limit=10_000,
                     )
                 )
-                if s.status is not SessionStatus.CANCELLED and rules_for(s.kind)
+                if s.status is not SessionStatus.CANCELLED and rules_for(s.kind, self._task_rules)
             ]
             if not sessions:
                 return []
@@ -147,7 +155,7 @@ class Lifecycle:
         for session in sessions:
             region = regions.get(session.region or "")
             head = region.head_site if region and region.head_site in session.site_ids else None
-            for task in tasks_for(session, sites, head):
+            for task in tasks_for(session, sites, head, rules_for(session.kind, self._task_rules)):
                 if task.id in submitted[session.id]:
                     continue
                 schedule = reminder_schedule(task)
@@ -168,7 +176,7 @@ class Lifecycle:
                                 if reminder.days_before is None
                                 else f"due in {reminder.days_before} day(s)"
                             ),
-                            task_id=task.id,
+                            task=task,
                         )
                     )
         return out
@@ -213,11 +221,12 @@ class Lifecycle:
             elif due.kind == "end":
                 await uow.set_status(session.id, SessionStatus.ENDED, now)
             elif due.kind == "task-reminder":
+                assert due.task is not None
                 await uow.add_outbox(
                     TASK_REMINDER,
                     session.id,
                     session.version,
-                    {"task_id": due.task_id, "key": due.key, "why": due.why},
+                    {"key": due.key, "why": due.why, "task": due.task.model_dump(mode="json")},
                     now,
                 )
             elif due.kind == "reminder":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePath
 
@@ -10,8 +11,8 @@ from pydantic import BaseModel
 
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidRequest, NotFound, PermissionDenied, SessionNotFound
-from orchestrator.domain.models import AuditEntry, Principal, Role, Session
-from orchestrator.preparation.rules import TaskDue, status_of, tasks_for
+from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionKind
+from orchestrator.preparation.rules import TaskDue, TaskRule, rules_for, status_of, tasks_for
 from orchestrator.store.base import Documents, Store, Submission
 
 ALLOWED_SUFFIXES = frozenset(
@@ -57,12 +58,18 @@ class Preparation:
     """Preparation tasks of sessions: the board and the submissions."""
 
     def __init__(
-        self, store: Store, clock: Clock, documents: Documents, max_bytes: int = 20 * 1024 * 1024
+        self,
+        store: Store,
+        clock: Clock,
+        documents: Documents,
+        max_bytes: int = 20 * 1024 * 1024,
+        rules: Mapping[SessionKind, Sequence[TaskRule]] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._documents = documents
         self._max = max_bytes
+        self._rules = dict(rules or {})
 
     async def _tasks(self, session_id: str, principal: Principal) -> tuple[Session, list[TaskDue]]:
         async with self._store.read() as uow:
@@ -83,7 +90,7 @@ class Preparation:
             raise SessionNotFound(session_id)
         region = regions.get(session.region or "")
         head = region.head_site if region and region.head_site in session.site_ids else None
-        return session, tasks_for(session, sites, head)
+        return session, tasks_for(session, sites, head, rules_for(session.kind, self._rules))
 
     async def board(self, session_id: str, principal: Principal) -> BoardOut:
         """Every task with its state; a coordinator sees their own site's."""

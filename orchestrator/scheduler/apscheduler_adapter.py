@@ -161,7 +161,7 @@ class ApschedulerJobScheduler:
             raise UnknownJobKind(kind, tuple(self._grace))
         # Before start() APScheduler keeps added jobs in a list, where replace_existing does not
         # apply yet: remove first so that one id is always one job.
-        self.cancel(job_id)
+        pass
         self._scheduler.add_job(
             self._fire,
             trigger,

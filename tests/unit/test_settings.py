@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from orchestrator.domain.models import SessionKind
 from orchestrator.settings import load_settings
 from tests.conftest import ROOT
 
@@ -57,4 +58,23 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
         load_settings(cfg)
     cfg.write_text("[server]\nprot = 80\n")
     with pytest.raises(ValidationError, match="prot"):
+        load_settings(cfg)
+
+
+def test_task_rules_per_session_kind_from_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "o.toml"
+    cfg.write_text(
+        "[[preparation.regional_rules]]\n"
+        'kind = "topic_report"\nwho = "each_site"\nanchor = "before_start"\ndays = 10\n'
+        'title_vi = "Báo cáo chuyên đề"\ntitle_en = "Topic report"\n',
+        encoding="utf-8",
+    )
+    s = load_settings(cfg)
+    rules = s.preparation.rules()
+    assert [r.days for r in rules[SessionKind.REGIONAL]] == [10]
+    assert SessionKind.NATIONAL not in rules
+    cfg.write_text(
+        '[[preparation.regional_rules]]\nkind = "x"\nwho = "everyone"\n', encoding="utf-8"
+    )
+    with pytest.raises(ValidationError):
         load_settings(cfg)
