@@ -28,6 +28,9 @@ from orchestrator.invites.service import InviteSettings as InviteConfig
 from orchestrator.lifecycle.service import Lifecycle
 from orchestrator.preparation.service import Preparation
 from orchestrator.rooms.service import Rooms
+from orchestrator.scheduler.apscheduler_adapter import ApschedulerJobScheduler
+from orchestrator.scheduler.leader import Leadership
+from orchestrator.scheduler.runtime import SchedulerRuntime
 from orchestrator.settings import Settings
 from orchestrator.store import migrate
 from orchestrator.store.base import Store
@@ -189,6 +192,20 @@ def build(
             settings.preparation.rules(),
         ),
         providers=providers,
+    )
+
+
+def build_scheduler(container: Container, *, tick_seconds: float = 30.0) -> SchedulerRuntime:
+    """The scheduler of `serve`: leader election on the container's database, APScheduler jobs
+    waking the lifecycle."""
+    store = container.store
+    if not isinstance(store, SqlStore):
+        raise TypeError("the scheduler elects its leader on the SQL store")
+    return SchedulerRuntime(
+        container.lifecycle,
+        ApschedulerJobScheduler,
+        Leadership(store.engine),
+        tick_seconds=tick_seconds,
     )
 
 

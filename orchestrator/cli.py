@@ -34,7 +34,7 @@ from orchestrator.booking.schemas import (
     SlotQuery,
     UpdateSessionRequest,
 )
-from orchestrator.bootstrap import Container, build, upgrade_database
+from orchestrator.bootstrap import Container, build, build_scheduler, upgrade_database
 from orchestrator.directory.loader import DirectoryFileError, load_directory
 from orchestrator.domain.errors import BookingConflict, OrchestratorError, PolicyViolation
 from orchestrator.domain.models import DEFAULT_TIMEZONE, Principal, Role, SessionStatus
@@ -270,6 +270,7 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
             settings.server.host,
             settings.server.port,
             on_ready=lambda url: err.print(f"orchestrator listening on {url} (Ctrl-C stops)"),
+            background=[build_scheduler(c)],
         )
 
     run(work, settings)
@@ -375,7 +376,13 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
             )
             err.print("\nCtrl-C stops the service.")
 
-        await serve_http(c, settings.server.host, settings.server.port, on_ready=ready)
+        await serve_http(
+            c,
+            settings.server.host,
+            settings.server.port,
+            on_ready=ready,
+            background=[build_scheduler(c)],
+        )
 
     run(work, settings)
 

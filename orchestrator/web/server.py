@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aiohttp import web
 
@@ -16,6 +17,14 @@ from orchestrator.web.app import init_app
 log = logging.getLogger(__name__)
 
 
+class Background(Protocol):
+    """Work that runs beside the HTTP service for as long as it serves."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 async def serve(
     container: Container,
     host: str,
@@ -23,9 +32,15 @@ async def serve(
     *,
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    background: Sequence[Background] = (),
 ) -> None:
-    """Serve until `stop` is set or a termination signal arrives; then close cleanly."""
+    """Serve until `stop` is set or a termination signal arrives; then close cleanly.
+
+    `background` parts (the scheduler) start before the first request and stop after the last.
+    """
     app = init_app(container, deliver=True)
+    for part in background:
+        await part.start()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -47,3 +62,5 @@ async def serve(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
         await runner.cleanup()
+        for part in reversed(background):
+            await part.stop()
