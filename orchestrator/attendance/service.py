@@ -13,7 +13,7 @@ import csv
 import io
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -150,6 +150,9 @@ class Attendance:
         self._thresholds = thresholds or Thresholds()
         self._grace = checkin_grace
         self._rooms: dict[str, _Room | None] = {}
+        self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._frozen_ids: set[str] = set()
         self.broker = Broker()
 
     # ingest ----------------------------------------------------------------------------
@@ -198,15 +201,44 @@ class Attendance:
                     data=data,
                 )
             )
-        frozen = await self._frozen(sessions)
-        rows = [StoredEvent(**{**r.__dict__, "after_freeze": r.session_id in frozen}) for r in rows]
-        async with self._store.write() as uow:
-            added = await uow.add_events(rows)
+        added = await self._write(rows)
         for session_id in sessions:
             self.broker.publish(session_id)
         if any(r.session_id is None for r in rows):
             log.warning("attendance events for unknown room(s): %s", {r.room for r in rows})
         return added
+
+    async def _write(self, rows: list[StoredEvent]) -> int:
+        """Log `rows` with whatever else is waiting, in one transaction (a group commit); the
+        number of them that were new. Returns only once they are committed (rule 8)."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                every = [r for rows, _ in batch for r in rows]
+                async with self._store.write() as uow:
+                    for session_id in {r.session_id for r in every if r.session_id}:
+                        if session_id not in self._frozen_ids and await uow.get_record(session_id):
+                            self._frozen_ids.add(session_id)  # a session freezes once
+                    added = await uow.add_events(
+                        [replace(r, after_freeze=r.session_id in self._frozen_ids) for r in every]
+                    )
+            except Exception as exc:  # every waiting request learns it failed: nothing acked
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for rows, done in batch:
+                mine = {(r.source, r.dedupe_key) for r in rows} & added
+                added -= mine
+                if not done.done():
+                    done.set_result(len(mine))
 
     async def close(self) -> None:
         """Release the presence poller's connections."""
@@ -247,13 +279,6 @@ class Attendance:
         listed = None if found is None else [(o.jid, o.email, o.display_name) for o in found]
         await self.ingest(read_poll(session.room, now, listed, emails))
 
-    async def _frozen(self, sessions: set[str]) -> set[str]:
-        if not sessions:
-            return set()
-        async with self._store.read() as uow:
-            return {s for s in sessions if await uow.get_record(s) is not None}
-
-    # check-in and overrides ------------------------------------------------------------
     async def _session(self, session_id: str) -> Session:
         async with self._store.read() as uow:
             session = await uow.get_session(session_id)
@@ -378,7 +403,7 @@ class Attendance:
     def _merge(self, session: Session, events: Sequence[StoredEvent]) -> AttendanceRecord:
         return merge_session(
             session,
-            [_event(e) for e in events if not e.after_freeze],
+            [_event(e) for e in events if not e.after_freeze and e.kind in _MERGED_KINDS],
             now=self._clock.now(),
             thresholds=self._thresholds,
         )
@@ -424,6 +449,10 @@ class Attendance:
                 yield await self.record(session_id, principal)
         finally:
             await changes.aclose()
+
+
+# Logged but not merged: a room's creation says nothing about any site.
+_MERGED_KINDS = frozenset(k.value for k in EventKind)
 
 
 def _event(e: StoredEvent) -> AttendanceEvent:

@@ -313,9 +313,9 @@ class UnitOfWork(Protocol):
         ...
 
     # attendance --------------------------------------------------------------------------
-    async def add_events(self, events: Sequence[StoredEvent]) -> int:
-        """Append events, skipping any whose (source, dedupe_key) is logged already; the number
-        actually added."""
+    async def add_events(self, events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
+        """Append events, skipping any whose (source, dedupe_key) is logged already (or repeats
+        within `events`); the (source, dedupe_key) of those actually added."""
         ...
 
     async def list_events(self, session_id: str) -> list[StoredEvent]:

@@ -762,9 +762,9 @@ class SqlUnitOfWork:
         return str(value)
 
     # attendance --------------------------------------------------------------------------
-    async def add_events(self, events: Sequence[StoredEvent]) -> int:
+    async def add_events(self, events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
         if not events:
-            return 0
+            return set()
         rows = [
             {
                 "session_id": e.session_id,
@@ -781,14 +781,15 @@ class SqlUnitOfWork:
             }
             for e in events
         ]
-        stmt = self._insert(t.attendance_events).on_conflict_do_nothing(
-            index_elements=["source", "dedupe_key"]
+        a = t.attendance_events.c
+        stmt = (
+            self._insert(t.attendance_events)
+            .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+            .returning(a.source, a.dedupe_key)
         )
-        added = 0
-        for row in rows:  # one statement each: rowcount tells duplicates apart
-            result = await self._c.execute(stmt, row)
-            added += max(0, result.rowcount or 0)
-        return added
+        # one round trip for the whole batch; RETURNING tells the new rows from duplicates
+        result = await self._c.execute(stmt, rows)
+        return {(r.source, r.dedupe_key) for r in result}
 
     async def list_events(self, session_id: str) -> list[StoredEvent]:
         a = t.attendance_events.c

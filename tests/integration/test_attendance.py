@@ -434,3 +434,30 @@ async def test_frozen_record_is_mailed_to_the_chair(
         assert "ha-noi" in csv.get_content()
     finally:
         await c.close()
+
+
+async def test_room_events_are_logged_but_do_not_break_the_record(
+    board: Board, clock: ManualClock
+) -> None:
+    clock.set(START + timedelta(minutes=1))
+    created = {
+        "event_name": "muc-room-created",
+        "room_name": board.room,
+        "room_jid": f"{board.room}@conference.meet.example.org",
+        "is_breakout": False,
+        "created_at": int(START.timestamp()),
+    }
+    assert (await post(board, "room/created", created)).status_code == 200
+    await post(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
+    rec = await board.record()
+    assert {s["site_id"]: s["connection"] for s in rec["sites"]}["da-nang"] == "connected"
+
+
+async def test_concurrent_webhooks_are_each_acknowledged_once(board: Board) -> None:
+    events = [
+        sync(board.room, "joined", site, f"{site}@x/{n}", START + timedelta(seconds=n))
+        for n, site in enumerate(["ha-noi", "da-nang", "can-tho", "nghe-an"] * 5)
+    ]
+    answers = await asyncio.gather(*(post(board, e, b) for e, b in events + events))
+    assert all(a.status_code == 200 for a in answers)
+    assert sum(a.json()["accepted"] for a in answers) == len(events)  # duplicates not counted

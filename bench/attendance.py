@@ -1,0 +1,995 @@
+"""Attendance webhooks over HTTP for a 10,000-site session, and webhook to live board.
+
+One `orchestrator serve` process (SQLite in a temporary data dir; then PostgreSQL in a fresh
+database when one is reachable), set up as an operator would: `orchestrator tokens create --role
+office`, `orchestrator directory import` of a generated TOML directory, then `POST
+/api/sessions` of a live `static` session of 10,000 sites (started two hours ago, so an
+`override_reason` books it despite the policy) and of a second, 100-site session for the live
+board. The invite worker is off (`ORCH_INVITES__WORKER=false`): nothing else runs in the server.
+One webhook (the plan's first) goes before anything is timed: the server's first look at a room
+loads its session with every site.
+
+1. Throughput. A load generator in a separate process (`python -m bench.attendance load`: 32
+   keep-alive connections over raw asyncio streams, closed loop) posts Prosody's event-sync
+   webhooks, shaped exactly as `tests/data/wire/event-sync-*.json`, to
+   `/hooks/jitsi/events/occupant/joined|left` for 9,980 of the session's sites, for 10 s after a
+   1 s warm-up. The plan (`plan`): round r at t0 + r seconds; even rounds every site joins with
+   a new device, odd rounds three sites in four leave again; blocks of 50 sites, four rounds at a
+   time, so any prefix mixes joins, leaves and sites with several devices. Every tenth post
+   repeats one of the last few (a Prosody retry). Figures: posts per second (duplicates
+   included) completed in the timed window (target >= 3,000) and their p99 latency (target
+   < 50 ms). Then the plan goes on for 5 s more with the chair's live board (one SSE client)
+   open on the same session: same figures, same targets. Reference, same run: a bare aiohttp
+   handler (read the body, `json.loads`, answer 200 with a small JSON) in another process, under
+   the same load generator for 10 s.
+2. Webhook to live board. An SSE client reads `GET /api/sessions/{id}/attendance/stream` (office
+   token); one webhook at a time (a join, later the leave of the same device, 50 ms apart) and
+   the time from sending it until the stream delivers the `attendance` event in which that
+   site's connection changed (taken when the event's last byte arrives, before parsing). On the
+   100-site session (200 times) and on the 10,000-site session after the loads (20 times, on the
+   20 sites the loads left alone; its record then holds every event of the loads). Target p99
+   < 200 ms; reference: the plain request latency of the same webhooks.
+3. Checked (a failure makes the run fail): no 5xx, nor any other non-200, anywhere; the
+   `accepted` counts of all answers add up to exactly the number of distinct events sent
+   (repeats, even concurrent ones, counted once); the record afterwards shows every site as the
+   events sent make it (connected when a device joined without leaving, else dropped, else
+   waiting), with the expected number of intervals, and no unmatched occupant.
+
+Tiny size (`BENCH_SIZE=tiny`): 100 sites, 2 s (1 s with the board open) after a 0.3 s warm-up,
+a 20-site board session measured 20 times and the big one 5 times.
+
+The processes this benchmark starts (servers, load generators, the bare handler) are stopped
+by their own pids and get SIGTERM if the benchmark dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+NAME = "attendance"
+TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to live board"
+RATE_TARGET = 3000.0
+P99_TARGET_S = 0.050
+BOARD_TARGET_S = 0.200
+EVENTS_TOKEN = "bench-event-sync-token-5f1c2d9e0a43"
+CONCURRENCY = 32
+DUP_EVERY = 10  # every tenth post repeats one of the last few events
+RESERVED = 20  # sites of the big session the load leaves alone, for the live-board part
+MAX_ROUNDS = 3600  # one second apart: the plan never runs out, and stays in the past
+BLOCK = 50  # sites per block of the plan
+STARTUP_S = 60.0
+REQUEST_TIMEOUT_S = 300.0
+BOARD_GAP_S = 0.05
+WARMUP_S, WARMUP_TINY_S = 1.0, 0.3
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.attendance` works
+
+DIRECTORY_HEAD = """
+[[regions]]
+id = "ca-nuoc"
+name = "Cả nước"
+head_site = "site-00000"
+"""
+SITE = """
+[[sites]]
+id = "{id}"
+name = "Điểm cầu {id}"
+region = "ca-nuoc"
+timezone = "Asia/Ho_Chi_Minh"
+coordinator = {{ name = "Đầu mối {id}", email = "dau-moi@{id}.example.org" }}
+"""
+
+
+def big_site(i: int) -> str:
+    return f"site-{i:05d}"
+
+
+def board_site(i: int) -> str:
+    return f"board-{i:03d}"
+
+
+# the load plan (shared by the load generator and the checks) --------------------------------
+
+
+def plan(sites: int) -> Iterator[tuple[int, int, bool]]:
+    """(site index, round, join?) in order. Round r is at t0 + r seconds: even rounds every
+    site joins with a new device, odd rounds the device of the round before leaves, except at
+    every fourth site (it keeps it, and so holds two, three... devices). The sites go in blocks
+    of 50, four rounds per block at a time, so that any prefix holds joins, leaves and sites
+    with several devices, however fast the server is."""
+    for sweep in range(MAX_ROUNDS // 4):
+        for first in range(0, sites, BLOCK):
+            for r in range(4 * sweep, 4 * sweep + 4):
+                for s in range(first, min(first + BLOCK, sites)):
+                    if r % 2 == 0:
+                        yield s, r, True
+                    elif s % 4 != 3:
+                        yield s, r, False
+
+
+def posts(sites: int) -> Iterator[tuple[int, tuple[int, int, bool]]]:
+    """(plan index, event) of every post: the plan, with every tenth post a repeat."""
+    recent: deque[tuple[int, tuple[int, int, bool]]] = deque(maxlen=5)
+    for j, ev in enumerate(plan(sites)):
+        recent.append((j, ev))
+        yield j, ev
+        if j % DUP_EVERY == DUP_EVERY - 2:
+            yield recent[0]
+
+
+def payload(room: str, site: str, r: int, join: bool, t0: int) -> tuple[str, dict[str, Any]]:
+    """An event-sync occupant webhook as Prosody sends it: (endpoint, body)."""
+    device = r // 2
+    occupant: dict[str, Any] = {
+        "name": f"Điểm cầu {site}",
+        "email": f"dau-moi@{site}.example.org",
+        "id": site,
+        "occupant_jid": f"{site}-{device}@meet.example.org/bench{device}",
+        "joined_at": t0 + 2 * device,
+    }
+    if not join:
+        occupant["left_at"] = t0 + r
+    return f"occupant/{'joined' if join else 'left'}", {
+        "event_name": "muc-occupant-joined" if join else "muc-occupant-left",
+        "room_name": room,
+        "room_jid": f"{room}@conference.meet.example.org",
+        "is_breakout": False,
+        "active_occupants_count": 2,
+        "occupant": occupant,
+    }
+
+
+@dataclass
+class Expected:
+    """What the record must show after the first `count` posts of `posts(sites)`."""
+
+    distinct: int
+    connection: dict[int, str]
+    intervals: dict[int, int]
+
+
+def expected(sites: int, count: int) -> Expected:
+    seen: set[int] = set()
+    joined: dict[int, set[int]] = {}
+    left: dict[int, set[int]] = {}
+    for n, (j, (s, r, join)) in enumerate(posts(sites)):
+        if n >= count:
+            break
+        seen.add(j)
+        (joined if join else left).setdefault(s, set()).add(r // 2)
+    connection: dict[int, str] = {}
+    intervals: dict[int, int] = {}
+    for s in range(sites):
+        devices = joined.get(s, set())
+        open_ = devices - left.get(s, set())
+        connection[s] = "connected" if open_ else ("dropped" if devices else "waiting")
+        # touching intervals merge; a left device leaves a one-second gap before the next join
+        intervals[s] = 0 if not devices else (1 if s % 4 == 3 else len(devices))
+    return Expected(len(seen), connection, intervals)
+
+
+# the load generator and the bare reference (separate processes) -----------------------------
+
+
+def _latency_summary(values: list[float]) -> dict[str, float]:
+    """p50, p99 (nearest rank, as `bench.common.percentile`) and max."""
+    if not values:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    p99 = ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
+    return {"p50": statistics.median(ordered), "p99": p99, "max": ordered[-1]}
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection of the load generator: a request, then its answer.
+
+    Raw asyncio streams rather than aiohttp's client, which costs about 150 us of client CPU per
+    request (here that caps one client process near 2,000 requests/s, below the target); this
+    costs about 55 us. Answers must carry a Content-Length (aiohttp's always do).
+    """
+
+    def __init__(self, host: str, port: int, headers: bytes) -> None:
+        self.host, self.port, self.headers = host, port, headers
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(
+            b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s"
+            % (path.encode(), self.headers, len(body), body)
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, close = None, False
+        for line in lines[1:]:
+            key, _, value = line.partition(b":")
+            key = key.strip().lower()
+            if key == b"content-length":
+                length = int(value)
+            elif key == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif key == b"transfer-encoding":
+                raise ValueError(f"an answer with Transfer-Encoding {value!r}")
+        if length is None:
+            raise ValueError("an answer without Content-Length")
+        data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Post the plan for `warmup` then `duration` seconds over `concurrency` connections."""
+    room, t0 = cfg["room"], cfg["t0"]
+    url = urlsplit(cfg["base"])
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    headers = (
+        f"Host: {host}:{port}\r\nAuthorization: Bearer {cfg['token']}\r\n"
+        "Content-Type: application/json\r\n"
+    ).encode()
+    names = [big_site(i) for i in range(cfg["sites"])]
+    items = itertools.islice(posts(cfg["sites"]), cfg.get("skip", 0), None)
+    started = time.perf_counter()
+    measure_from = started + cfg["warmup"]
+    deadline = measure_from + cfg["duration"]
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    sent = accepted = in_window = 0
+
+    async def worker() -> None:
+        nonlocal sent, accepted, in_window
+        conn = _Connection(host, port, headers)
+        while time.perf_counter() < deadline:
+            try:
+                _j, (s, r, join) = next(items)
+            except StopIteration:
+                break
+            endpoint, body = payload(room, names[s], r, join, t0)
+            data = json.dumps(body).encode()
+            sent += 1
+            t_start = time.perf_counter()
+            try:
+                async with asyncio.timeout(60):
+                    status, raw = await conn.post(f"/hooks/jitsi/events/{endpoint}", data)
+            except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                conn.close()
+                status, raw = 0, b""
+                if len(errors) < 5:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            t_end = time.perf_counter()
+            statuses[status] += 1
+            if status == 200:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    accepted += int(json.loads(raw).get("accepted", 0))
+            elif status and len(errors) < 5:
+                errors.append(f"{status}: {raw[:300].decode(errors='replace')}")
+            if t_start >= measure_from:
+                latencies.append(t_end - t_start)
+            if measure_from <= t_end < deadline:
+                in_window += 1
+        conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(cfg["concurrency"])))
+    return {
+        "sent": sent,
+        "accepted": accepted,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": errors,
+        "rate": in_window / cfg["duration"],
+        "measured": len(latencies),
+        **_latency_summary(latencies),
+    }
+
+
+def _bare_app() -> Any:
+    from aiohttp import web
+
+    async def hook(request: web.Request) -> web.Response:
+        json.loads(await request.read())
+        return web.json_response({"accepted": 1})
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/hooks/jitsi/events/{what}/{event}", hook)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] == ["load"] and len(argv) == 3:
+        cfg = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+        result = asyncio.run(_load(cfg))
+        Path(argv[2]).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    if argv[:1] == ["bare"] and len(argv) == 2:
+        from aiohttp import web
+
+        web.run_app(_bare_app(), host="127.0.0.1", port=int(argv[1]), access_log=None)
+        return 0
+    print("usage: python -m bench.attendance load CONFIG RESULT | bare PORT", file=sys.stderr)
+    return 2
+
+
+# The load generator and the bare handler run as `python -m bench.attendance ...`: they need
+# nothing below, and stop here without importing the orchestrator (about 1 s per process).
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
+
+from bench.common import (  # noqa: E402
+    BenchError,
+    Context,
+    Figure,
+    check,
+    median,
+    percentile,
+    pg_database,
+)
+from bench.race import _cli, _free_port, _parent_death_signal  # noqa: E402
+
+# processes -----------------------------------------------------------------------------------
+
+
+def _env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    env["ORCH_DATA_DIR"] = str(work / "var")
+    env["ORCH_JITSI__EVENTS_TOKEN"] = EVENTS_TOKEN
+    env["ORCH_INVITES__WORKER"] = "false"
+    return env
+
+
+def _db_args(url: str | None) -> list[str]:
+    return ["--database-url", url] if url else []
+
+
+def _run_cli(url: str | None, work: Path, *args: str) -> str:
+    done = subprocess.run(
+        [*_cli(), *_db_args(url), *args],
+        cwd=work,
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"orchestrator {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    return done.stdout
+
+
+class Process:
+    """One child process (a server or a load generator), stopped by its own pid."""
+
+    def __init__(self, argv: list[str], work: Path, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_parent_death_signal(),
+            )
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return f"--- {self.log.name}\n" + "\n".join(text)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    async def wait(self, within_s: float) -> int:
+        deadline = time.monotonic() + within_s
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.log.stem} did not end within {within_s:.0f} s")
+            await asyncio.sleep(0.05)
+        return int(self.proc.returncode)
+
+
+async def _wait_healthy(http: aiohttp.ClientSession, server: Process, base: str) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise BenchError(f"server exited early:\n{server.tail()}")
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"{base}/healthz") as r:
+                if r.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise BenchError(f"server not healthy in {STARTUP_S:.0f} s:\n{server.tail()}")
+
+
+@dataclass
+class LoadResult:
+    sent: int
+    accepted: int
+    statuses: dict[int, int]
+    errors: list[str]
+    rate: float
+    measured: int
+    p50: float
+    p99: float
+    max: float
+
+    @property
+    def note(self) -> str:
+        return (
+            f"{self.measured} posts timed, p50 {self.p50 * 1000:.1f} ms, "
+            f"p99 {self.p99 * 1000:.1f} ms, max {self.max * 1000:.0f} ms"
+        )
+
+
+async def _run_load(tmp: Path, label: str, cfg: dict[str, Any]) -> LoadResult:
+    """The load generator as its own process; its answer comes back as a JSON file."""
+    config, result = tmp / f"load-{label}.json", tmp / f"load-{label}-result.json"
+    config.write_text(json.dumps(cfg), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    gen = Process(
+        [sys.executable, "-m", "bench.attendance", "load", str(config), str(result)],
+        ROOT,
+        env,
+        tmp / f"load-{label}.log",
+    )
+    try:
+        code = await gen.wait(cfg["warmup"] + cfg["duration"] + 120)
+    finally:
+        await asyncio.to_thread(gen.stop)
+    if code != 0 or not result.exists():
+        raise BenchError(f"load generator ({label}) failed ({code}):\n{gen.tail()}")
+    raw = json.loads(result.read_text(encoding="utf-8"))
+    raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
+    return LoadResult(**raw)
+
+
+def _load_cfg(
+    ctx: Context, base: str, room: str, sites: int, t0: int, skip: int = 0, board: bool = False
+) -> dict[str, Any]:
+    return {
+        "base": base,
+        "room": room,
+        "token": EVENTS_TOKEN,
+        "sites": sites,
+        "t0": t0,
+        "concurrency": CONCURRENCY,
+        "warmup": WARMUP_S if not ctx.tiny else WARMUP_TINY_S,
+        "duration": _duration(ctx, board),
+        "skip": skip,
+    }
+
+
+def _duration(ctx: Context, board: bool = False) -> float:
+    """Seconds each load is timed (after its warm-up); shorter with the live board open."""
+    return ctx.size(5, 1) if board else ctx.size(10, 2)
+
+
+async def _bare_reference(ctx: Context, tmp: Path, sites: int) -> LoadResult:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    bare = Process(
+        [sys.executable, "-m", "bench.attendance", "bare", str(port)],
+        ROOT,
+        env,
+        tmp / "bare.log",
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _wait_healthy(http, bare, base)
+        t0 = int(time.time()) - 3600
+        result = await _run_load(tmp, "bare", _load_cfg(ctx, base, "bare-room", sites, t0))
+    finally:
+        await asyncio.to_thread(bare.stop)
+    check(
+        set(result.statuses) == {200},
+        f"the bare handler answered {result.statuses}: {result.errors}",
+    )
+    ctx.say(
+        NAME,
+        f"reference: bare aiohttp JSON handler, {CONCURRENCY} connections: "
+        f"{result.rate:,.0f} posts/s, {result.note}",
+    )
+    return result
+
+
+# the live board ------------------------------------------------------------------------------
+
+
+@dataclass
+class Stream:
+    """A server-sent events reader: each `attendance` event with the time its last byte came."""
+
+    keep: bool = True  # False: only count them (a 10,000-site record is about 3 MB)
+    events: asyncio.Queue[tuple[float, bytes]] = field(default_factory=asyncio.Queue)
+    count: int = 0
+    task: asyncio.Task[None] | None = None
+    error: BaseException | None = None
+
+    async def open(self, http: aiohttp.ClientSession, url: str, token: str) -> None:
+        resp = await http.get(
+            url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+        )
+        if resp.status != 200:
+            body = await resp.text()
+            resp.release()
+            raise BenchError(f"GET {url} answered {resp.status}: {body[:300]}")
+        ctype = resp.headers.get("Content-Type", "")
+        check(ctype.startswith("text/event-stream"), f"the stream came as {ctype!r}")
+        self.task = asyncio.create_task(self._read(resp))
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> None:
+        buf = bytearray()
+        try:
+            async for chunk in resp.content.iter_any():
+                arrived = time.perf_counter()
+                start = max(0, len(buf) - 1)
+                buf += chunk
+                while (end := buf.find(b"\n\n", start)) >= 0:
+                    block = bytes(buf[:end])
+                    del buf[: end + 2]
+                    start = 0
+                    kind, data = "message", b""
+                    for line in block.split(b"\n"):
+                        if line.startswith(b"event:"):
+                            kind = line[6:].strip().decode()
+                        elif line.startswith(b"data:"):
+                            data = line[5:].lstrip()
+                    if kind == "attendance":
+                        self.count += 1
+                        if self.keep:
+                            self.events.put_nowait((arrived, data))
+        except BaseException as exc:
+            self.error = exc
+            raise
+        finally:
+            resp.release()
+
+    async def next(self, within_s: float) -> tuple[float, bytes]:
+        if self.task is not None and self.task.done() and self.events.empty():
+            raise BenchError(f"the stream ended: {self.error!r}")
+        try:
+            return await asyncio.wait_for(self.events.get(), within_s)
+        except TimeoutError:
+            raise BenchError(f"no stream event within {within_s:.0f} s") from None
+
+    async def seen(self, count: int, within_s: float) -> None:
+        """Wait until `count` events came (also when they are not kept)."""
+        deadline = time.monotonic() + within_s
+        while self.count < count:
+            if self.task is not None and self.task.done():
+                raise BenchError(f"the stream ended: {self.error!r}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"no stream event within {within_s:.0f} s")
+            await asyncio.sleep(0.01)
+
+    def drain(self) -> None:
+        while not self.events.empty():
+            self.events.get_nowait()
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.task
+
+
+def _connection_of(data: bytes, site: str) -> str | None:
+    """The site's `connection` in a record sent on the stream (a cheap look first)."""
+    needle = b'"site_id":"' + site.encode() + b'","connection":"'
+    at = data.find(needle)
+    if at >= 0:
+        start = at + len(needle)
+        return data[start : data.index(b'"', start)].decode()
+    record = json.loads(data)
+    for line in record["sites"]:
+        if line["site_id"] == site:
+            return str(line["connection"])
+    return None
+
+
+async def _post(
+    http: aiohttp.ClientSession, base: str, endpoint: str, body: dict[str, Any]
+) -> tuple[int, bytes]:
+    """One event-sync webhook: (status, body)."""
+    async with http.post(
+        f"{base}/hooks/jitsi/events/{endpoint}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {EVENTS_TOKEN}", "Content-Type": "application/json"},
+    ) as r:
+        return r.status, await r.read()
+
+
+@dataclass
+class BoardResult:
+    board: list[float]
+    request: list[float]
+
+
+async def _board(
+    http: aiohttp.ClientSession,
+    base: str,
+    office: str,
+    session: dict[str, Any],
+    pool: list[str],
+    times: int,
+    label: str,
+) -> BoardResult:
+    """`times` webhooks one at a time, each timed until the stream shows its change."""
+    room, sid = session["room"], session["id"]
+    stream = Stream()
+    await stream.open(http, f"{base}/api/sessions/{sid}/attendance/stream", office)
+    heavy = len(session["sites"]) > 1000
+    wait_s = REQUEST_TIMEOUT_S if heavy else 30.0
+    board: list[float] = []
+    request: list[float] = []
+    last: dict[str, int] = {}
+    joined_at: dict[str, int] = {}
+    last_post: tuple[str, dict[str, Any]] | None = None
+    try:
+        _, first = await stream.next(wait_s)  # the record as it stands
+        for site in pool:
+            now_state = _connection_of(first, site)
+            check(now_state == "waiting", f"{label}: {site} is {now_state} before the board test")
+        for k in range(times):
+            site, cycle = pool[k % len(pool)], k // len(pool)
+            join = cycle % 2 == 0
+            # Prosody's times are whole seconds: a leave needs a later second than its join
+            if (wait := last.get(site, 0) + 1 - time.time()) > 0:
+                await asyncio.sleep(wait + 0.01)
+            ts = int(time.time())
+            last[site] = ts
+            if join:
+                joined_at[site] = ts
+            device = cycle // 2
+            occupant: dict[str, Any] = {
+                "name": f"Điểm cầu {site}",
+                "email": f"dau-moi@{site}.example.org",
+                "id": site,
+                "occupant_jid": f"{site}-board{device}@meet.example.org/b{device}",
+                "joined_at": joined_at[site],
+            }
+            if not join:
+                occupant["left_at"] = ts
+            body = {
+                "event_name": "muc-occupant-joined" if join else "muc-occupant-left",
+                "room_name": room,
+                "room_jid": f"{room}@conference.meet.example.org",
+                "is_breakout": False,
+                "active_occupants_count": 1,
+                "occupant": occupant,
+            }
+            want = "connected" if join else "dropped"
+            endpoint = f"occupant/{'joined' if join else 'left'}"
+            stream.drain()
+            t0 = time.perf_counter()
+            status, raw = await _post(http, base, endpoint, body)
+            request.append(time.perf_counter() - t0)
+            check(status == 200, f"{label}: webhook answered {status}: {raw[:300]!r}")
+            check(json.loads(raw).get("accepted") == 1, f"{label}: webhook not accepted: {raw!r}")
+            while True:
+                arrived, data = await stream.next(wait_s)
+                if _connection_of(data, site) == want:
+                    board.append(arrived - t0)
+                    break
+            last_post = (endpoint, body)
+            await asyncio.sleep(BOARD_GAP_S)
+    finally:
+        await stream.close()
+    if last_post is not None:
+        # The server's stream handler notices a gone client only when it next writes (a change,
+        # or its heartbeat 15 s later), and a graceful stop waits for it: a repeat of the last
+        # webhook (a duplicate, so nothing changes) wakes it now.
+        await asyncio.sleep(0.2)
+        status, raw = await _post(http, base, *last_post)
+        check(status == 200, f"{label}: webhook answered {status}: {raw[:300]!r}")
+    return BoardResult(board, request)
+
+
+# one backend ---------------------------------------------------------------------------------
+
+
+def _directory(big: int, small: int) -> str:
+    parts = [DIRECTORY_HEAD]
+    parts.extend(SITE.format(id=big_site(i)) for i in range(big))
+    parts.extend(SITE.format(id=board_site(i)) for i in range(small))
+    return "".join(parts)
+
+
+async def _book(
+    http: aiohttp.ClientSession, base: str, office: str, title: str, sites: list[str], chair: str
+) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    body = {
+        "title": title,
+        "kind": "national",
+        "start": (now - timedelta(hours=2)).isoformat(),
+        "end": (now + timedelta(hours=4)).isoformat(),
+        "timezone": "Asia/Ho_Chi_Minh",
+        "host_site": sites[0],
+        "sites": sites,
+        "chair": {"name": "Chủ trì", "email": chair},
+        "provider": "static",
+        "buffer_before_minutes": 0,
+        "buffer_after_minutes": 0,
+        "override_reason": "benchmark: a session live now",
+    }
+    async with http.post(
+        f"{base}/api/sessions", json=body, headers={"Authorization": f"Bearer {office}"}
+    ) as r:
+        answer = await r.json(content_type=None)
+        check(r.status == 201, f"booking {title!r} answered {r.status}: {str(answer)[:500]}")
+    check(len(answer["sites"]) == len(sites), f"{title!r} booked {len(answer['sites'])} sites")
+    check(bool(answer.get("room")), f"{title!r} has no room: {answer.get('room')!r}")
+    return dict(answer)
+
+
+async def _warm_up(http: aiohttp.ClientSession, base: str, room: str, site: str, t0: int) -> int:
+    """Post `site`'s first join (the plan's first event for the big session), so the server
+    looks the room up (the session with all its sites) before anything is timed; `accepted`."""
+    status, raw = await _post(http, base, *payload(room, site, 0, True, t0))
+    check(status == 200, f"the warm-up webhook answered {status}: {raw[:300]!r}")
+    return int(json.loads(raw)["accepted"])
+
+
+async def _check_record(
+    http: aiohttp.ClientSession,
+    base: str,
+    office: str,
+    session: dict[str, Any],
+    loaded: int,
+    want: Expected,
+    label: str,
+) -> dict[str, int]:
+    async with http.get(
+        f"{base}/api/sessions/{session['id']}/attendance",
+        headers={"Authorization": f"Bearer {office}"},
+    ) as r:
+        check(r.status == 200, f"{label}: GET attendance answered {r.status}")
+        record = await r.json()
+    lines = {line["site_id"]: line for line in record["sites"]}
+    check(len(lines) == len(session["sites"]), f"{label}: the record has {len(lines)} sites")
+    check(not record["unmatched"], f"{label}: unmatched occupants: {record['unmatched'][:3]}")
+    wrong = [
+        (big_site(s), lines[big_site(s)]["connection"], state)
+        for s, state in want.connection.items()
+        if lines[big_site(s)]["connection"] != state
+    ]
+    check(not wrong, f"{label}: {len(wrong)} sites wrong (site, shown, expected): {wrong[:5]}")
+    reserved = [big_site(i) for i in range(loaded, len(session["sites"]))]
+    busy = [s for s in reserved if lines[s]["connection"] != "waiting"]
+    check(not busy, f"{label}: sites the load never touched are not waiting: {busy[:5]}")
+    gaps = [
+        (big_site(s), len(lines[big_site(s)]["intervals"]), n)
+        for s, n in want.intervals.items()
+        if len(lines[big_site(s)]["intervals"]) != n
+    ]
+    check(not gaps, f"{label}: {len(gaps)} sites with wrong interval counts: {gaps[:5]}")
+    counts = Counter(line["connection"] for line in record["sites"])
+    return dict(counts)
+
+
+def _check_load(server: Process, load: LoadResult, label: str) -> None:
+    check(server.alive(), f"{label}: the server died:\n{server.tail()}")
+    bad = {k: v for k, v in load.statuses.items() if k != 200}
+    check(not bad, f"{label}: non-200 answers {bad}: {load.errors}")
+
+
+async def _backend(
+    ctx: Context, tmp: Path, label: str, url: str | None, bare: LoadResult, sizes: dict[str, int]
+) -> None:
+    work = tmp / label
+    work.mkdir()
+    directory = tmp / "directory.toml"
+    office = (
+        await asyncio.to_thread(
+            _run_cli, url, work, "tokens", "create", "--role", "office", "--label", "bench"
+        )
+    ).strip()
+    check(bool(office) and "\n" not in office, f"odd token output: {office!r}")
+    with_timer = time.perf_counter()
+    await asyncio.to_thread(_run_cli, url, work, "directory", "import", str(directory))
+    ctx.say(
+        NAME,
+        f"{label}: directory of {sizes['big'] + sizes['small']} sites imported in "
+        f"{time.perf_counter() - with_timer:.1f} s",
+    )
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = Process(
+        [*_cli(), *_db_args(url), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        work,
+        _env(work),
+        work / "server.log",
+    )
+    try:
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+            await _wait_healthy(http, server, base)
+            big_sites = [big_site(i) for i in range(sizes["big"])]
+            small_sites = [board_site(i) for i in range(sizes["small"])]
+            t = time.perf_counter()
+            big = await _book(
+                http, base, office, "Hội nghị toàn quốc (bench)", big_sites, "chu-tri@example.org"
+            )
+            ctx.say(
+                NAME,
+                f"{label}: booked {len(big_sites):,} sites over HTTP in "
+                f"{time.perf_counter() - t:.1f} s (room {big['room']})",
+            )
+            small = await _book(
+                http, base, office, "Bảng theo dõi (bench)", small_sites, "chu-tri-2@example.org"
+            )
+            loaded = sizes["big"] - RESERVED
+            t0 = int(datetime.fromisoformat(big["start"]).timestamp()) + 60
+            t = time.perf_counter()
+            first = await _warm_up(http, base, big["room"], big_sites[0], t0)
+            ctx.say(
+                NAME,
+                f"{label}: first webhook for the room (the server looks the session up): "
+                f"{(time.perf_counter() - t) * 1000:.0f} ms",
+            )
+            await _warm_up(http, base, small["room"], small_sites[0], t0)
+            load = await _run_load(tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0))
+            _check_load(server, load, label)
+            # the same again, continuing the plan, with the chair's live board open on the session
+            board = Stream(keep=False)
+            await board.open(http, f"{base}/api/sessions/{big['id']}/attendance/stream", office)
+            await board.seen(1, REQUEST_TIMEOUT_S)  # the record as it stands
+            cfg = _load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
+            try:
+                watched = await _run_load(tmp, f"{label}-board", cfg)
+            finally:
+                await board.close()
+            updates = board.count - 1
+            # wake the server's stream handler so it notices the client left (see `_board`)
+            await asyncio.sleep(0.2)
+            await _warm_up(http, base, big["room"], big_sites[0], t0)
+            _check_load(server, watched, label)
+            sent = load.sent + watched.sent
+            want = expected(loaded, sent)
+            accepted = first + load.accepted + watched.accepted
+            check(
+                accepted == want.distinct,
+                f"{label}: {sent} posts (and the warm-up) of {want.distinct} distinct events were "
+                f"accepted {accepted} times (duplicates counted, or events lost)",
+            )
+            counts = await _check_record(http, base, office, big, loaded, want, label)
+            ctx.say(
+                NAME,
+                f"{label}: {sent:,} posts ({sent - want.distinct:,} repeats) of "
+                f"{want.distinct:,} distinct events, all 200, accepted exactly {accepted:,} "
+                f"(with the warm-up); record: {counts}; the open board got {updates} updates "
+                f"in {_duration(ctx, True) + cfg['warmup']:g} s",
+            )
+            for result, what, seconds in (
+                (load, "", _duration(ctx)),
+                (watched, ", with the live board open on it", _duration(ctx, True)),
+            ):
+                ctx.report(
+                    Figure(
+                        bench=NAME,
+                        what=(
+                            f"{label}: webhooks on a {sizes['big']:,}-site session{what}, "
+                            f"{CONCURRENCY} connections, {seconds:g} s"
+                        ),
+                        value=round(result.rate),
+                        unit="events/s",
+                        target=RATE_TARGET,
+                        reference_what="bare aiohttp JSON handler, same load",
+                        reference=round(bare.rate),
+                        lower_is_better=False,
+                    )
+                )
+                ctx.report(
+                    Figure(
+                        bench=NAME,
+                        what=f"{label}: same, p99 latency",
+                        value=result.p99,
+                        unit="s",
+                        target=P99_TARGET_S,
+                        reference_what="bare handler p99",
+                        reference=bare.p99,
+                        note=f"p50 {result.p50 * 1000:.1f} ms, max {result.max * 1000:.0f} ms",
+                    )
+                )
+            for session, pool, times, what in (
+                (small, small_sites[1:], sizes["board_small"], f"{len(small_sites)}-site session"),
+                (
+                    big,
+                    big_sites[loaded:],
+                    sizes["board_big"],
+                    f"{len(big_sites):,}-site session after the loads "
+                    f"({want.distinct:,} events logged)",
+                ),
+            ):
+                res = await _board(http, base, office, session, pool, times, label)
+                check(server.alive(), f"{label}: the server died:\n{server.tail()}")
+                ctx.report(
+                    Figure(
+                        bench=NAME,
+                        what=f"{label}: webhook to live board, {what}, p99 of {times}",
+                        value=percentile(res.board, 99),
+                        unit="s",
+                        target=BOARD_TARGET_S,
+                        reference_what="p99 of the same webhook requests",
+                        reference=percentile(res.request, 99),
+                        note=(
+                            f"p50 {median(res.board) * 1000:.1f} ms; "
+                            f"requests p50 {median(res.request) * 1000:.1f} ms"
+                        ),
+                    )
+                )
+    except BenchError as exc:
+        raise BenchError(f"{exc}\n{server.tail()}") from exc
+    finally:
+        t = time.perf_counter()
+        await asyncio.to_thread(server.stop)
+        stopped = time.perf_counter() - t
+    if stopped > 5:
+        ctx.say(NAME, f"{label}: the server took {stopped:.1f} s to stop after SIGTERM")
+
+
+async def run(ctx: Context) -> None:
+    sizes = {
+        "big": ctx.size(10_000, 100),
+        "small": ctx.size(100, 20),
+        "board_small": ctx.size(200, 20),
+        "board_big": ctx.size(20, 5),
+    }
+    with tempfile.TemporaryDirectory(prefix="orch-bench-attendance-") as name:
+        tmp = Path(name)
+        (tmp / "directory.toml").write_text(
+            _directory(sizes["big"], sizes["small"]), encoding="utf-8"
+        )
+        bare = await _bare_reference(ctx, tmp, sizes["big"] - RESERVED)
+        await _backend(ctx, tmp, "sqlite", None, bare, sizes)
+        if ctx.pg_admin_url is None:
+            if ctx.ci:
+                raise BenchError("PostgreSQL not reachable; CI=true needs it")
+            ctx.say(NAME, "PostgreSQL not reachable: its part is skipped")
+            return
+        async with pg_database(ctx.pg_admin_url, "attendance") as url:
+            await _backend(ctx, tmp, "postgresql", url, bare, sizes)
