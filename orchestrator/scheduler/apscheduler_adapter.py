@@ -116,10 +116,13 @@ class ApschedulerJobScheduler:
     async def stop(self) -> None:
         if self._scheduler.running:
             self._shut_down.clear()
-            # AsyncIOScheduler shuts down on a later turn of the loop (call_soon_threadsafe)
+            # AsyncIOScheduler shuts down on a later turn of the loop (call_soon_threadsafe);
+            # its memory store forgets the jobs then
             self._scheduler.shutdown(wait=False)
             await self._shut_down.wait()
-        tasks = set(self._executor.tasks)
+        self._scheduler.remove_all_jobs()  # those held before any start
+        # a handler may stop the scheduler: it does not wait for itself
+        tasks = self._executor.tasks - {asyncio.current_task()}
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=self._stop_timeout)
@@ -161,7 +164,7 @@ class ApschedulerJobScheduler:
             raise UnknownJobKind(kind, tuple(self._grace))
         # Before start() APScheduler keeps added jobs in a list, where replace_existing does not
         # apply yet: remove first so that one id is always one job.
-        pass
+        self.cancel(job_id)
         self._scheduler.add_job(
             self._fire,
             trigger,

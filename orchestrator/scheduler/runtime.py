@@ -66,7 +66,10 @@ class SchedulerRuntime:
         log.info("this instance now runs the scheduler")
         await self._scheduler.start()
         self._scheduler.schedule_every(TICK, self._tick, "tick")
-        await self._run("elected")
+        try:
+            await self._run("elected")
+        except Exception:  # the periodic tick catches up; leadership must not end over it
+            log.exception("the first round after the election failed")
 
     async def _lost(self) -> None:
         log.warning("this instance no longer runs the scheduler")
@@ -76,10 +79,10 @@ class SchedulerRuntime:
         self._task = asyncio.create_task(self._leadership.run(self._elected, self._lost))
 
     async def stop(self) -> None:
-        await self._leadership.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        # Jobs stop before the lock is released, so two instances never run them at once.
         with contextlib.suppress(Exception):
             await self._scheduler.stop()
+        await self._leadership.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, timeout=10)
