@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,7 +18,7 @@ from pydantic_settings import (
 )
 
 from orchestrator.domain.models import SessionKind
-from orchestrator.preparation.rules import TaskRule
+from orchestrator.preparation.rules import TaskRule, check_rule_set
 
 DEFAULT_CONFIG = Path("orchestrator.toml")
 
@@ -38,7 +38,9 @@ class ServerSettings(Section):
     metrics_token: SecretStr | None = Field(
         default=None, description="If set, GET /metrics needs `Authorization: Bearer <token>`"
     )
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body")
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, description="Largest request body (uploads included)"
+    )
 
 
 class DatabaseSettings(Section):
@@ -160,6 +162,13 @@ class PreparationSettings(Section):
         description="Tasks of regional sessions (default: seed 002's rules: topic reports, the "
         "plan and joint report 15 days before, the results within 15 days after)",
     )
+
+    @field_validator("national_rules", "regional_rules")
+    @classmethod
+    def _distinct(cls, rules: list[TaskRule] | None) -> list[TaskRule] | None:
+        if rules is not None:
+            check_rule_set(rules)  # one task per kind: ids must not collide
+        return rules
 
     def rules(self) -> dict[SessionKind, list[TaskRule]]:
         """The rules configured here, by session kind (kinds left out keep their defaults)."""

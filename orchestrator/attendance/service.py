@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import ConnectorError, RoomPresence
 from orchestrator.attendance.merge import (
@@ -48,6 +48,8 @@ RECORD = "attendance-record"  # the outbox kind of a frozen record to mail to th
 
 
 class CheckinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     headcount: int = Field(ge=0, le=100_000)
     names: list[str] = Field(default_factory=list, max_length=500)
 
@@ -61,6 +63,8 @@ class CheckinOut(BaseModel):
 
 
 class OverrideRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     verdict: Literal["present", "absent"]
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -159,13 +163,16 @@ class Attendance:
         self.broker = Broker()
 
     # ingest ----------------------------------------------------------------------------
-    async def _room(self, room: str) -> _Room | None:
-        if room in self._rooms and self._rooms[room] is not None:
-            return self._rooms[room]
+    async def _room(self, room: str, site: str | None = None) -> _Room | None:
+        """The session of `room`, cached; read again when a site is not among the cached ones
+        (sites may be added to a session after its first webhook)."""
+        cached = self._rooms.get(room)
+        if cached is not None and (site is None or site in cached.sites):
+            return cached
         async with self._store.read() as uow:
             session = await uow.get_session_by_room(room)
         found = _Room(session.id, frozenset(session.site_ids)) if session else None
-        if found is not None:  # sites may still change: only the room -> session link is kept
+        if found is not None:  # unknown rooms are not cached: a booking may come later
             self._rooms[room] = found
         return found
 
@@ -181,7 +188,7 @@ class Attendance:
         rows: list[StoredEvent] = []
         sessions: set[str] = set()
         for ob in observations:
-            room = await self._room(ob.room)
+            room = await self._room(ob.room, ob.site_id)
             site = ob.site_id
             if room is not None:
                 sessions.add(room.session_id)
@@ -301,7 +308,8 @@ class Attendance:
         now = self._clock.now()
         if session.status is SessionStatus.CANCELLED:
             raise InvalidState("the session is cancelled")
-        opens, closes = session.claimed_range.start, session.end + self._grace
+        # closes at the end: the record is frozen then, a later headcount would change nothing
+        opens, closes = session.claimed_range.start, session.end
         if not opens <= now < closes:
             raise InvalidState(f"check-in is open from {opens.isoformat()} to {closes.isoformat()}")
         await self._log_own(
@@ -329,6 +337,9 @@ class Attendance:
             raise PermissionDenied("only the chair or the office overrides attendance")
         if site_id not in session.site_ids:
             raise NotFound("site of this session", site_id)
+        async with self._store.read() as uow:
+            if await uow.get_record(session_id) is not None:
+                raise InvalidState("the record is frozen; it was sent to the chair as it stands")
         await self._log_own(
             session,
             EventSource.OVERRIDE,
@@ -411,7 +422,7 @@ class Attendance:
             thresholds=self._thresholds,
         )
 
-    async def freeze(self, session_id: str) -> AttendanceOut:
+    async def freeze(self, session_id: str, actor: str = "scheduler") -> AttendanceOut:
         """Save the record of an ended session; later events are kept and flagged, not merged.
 
         Raises InvalidState before the session has ended.
@@ -421,6 +432,8 @@ class Attendance:
         if now < session.end:
             raise InvalidState("a session's record is frozen once it has ended")
         async with self._store.write() as uow:
+            # two freezes at once (two instances, a click and the clock) queue one mail only
+            await uow.lock_resources([f"freeze:{session_id}"])
             stored = await uow.get_record(session_id)
             if stored is not None:
                 return AttendanceOut.model_validate_json(stored[1])
@@ -432,7 +445,7 @@ class Attendance:
             await uow.audit(
                 AuditEntry(
                     at=now,
-                    actor="orchestrator",
+                    actor=actor,
                     action="attendance.freeze",
                     target=f"session:{session_id}",
                     detail={"summary": out.summary},

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import ConnectorError, Mailer, PermanentConnectorError
 from orchestrator.attendance.service import RECORD, AttendanceOut, to_csv
@@ -104,6 +104,8 @@ class InvitesOut(BaseModel):
 
 
 class RsvpRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     response: Literal["accepted", "declined"]
     comment: str = Field(default="", max_length=2000)
 
@@ -399,12 +401,24 @@ class Invites:
         message = EmailMessage()
         message["From"] = f"{self._s.organizer_name} <{self._s.organizer_email}>"
         message["To"] = email
+        missed = now > task.due
         if lang == "vi":
             message["Subject"] = f"Nhắc nộp tài liệu: {task.title_vi} – {session.title}"
-            body = f"{site.name} cần nộp “{task.title_vi}” cho phiên “{session.title}” trước {due}."
+            body = (
+                f"{site.name} chưa nộp “{task.title_vi}” cho phiên “{session.title}”: "
+                f"đã quá hạn {due}. Xin nộp sớm."
+                if missed
+                else f"{site.name} cần nộp “{task.title_vi}” cho phiên “{session.title}” "
+                f"trước {due}."
+            )
         else:
             message["Subject"] = f"Document due: {task.title_en} – {session.title}"
-            body = f"{site.name} owes “{task.title_en}” for “{session.title}” by {due}."
+            body = (
+                f"{site.name} has not sent “{task.title_en}” for “{session.title}”: it was due "
+                f"{due}. Please send it soon."
+                if missed
+                else f"{site.name} owes “{task.title_en}” for “{session.title}” by {due}."
+            )
         message.set_content(body)
         try:
             await self._mailer.send(message)

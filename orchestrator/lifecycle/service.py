@@ -187,7 +187,9 @@ class Lifecycle:
 
     async def next_at(self) -> datetime | None:
         """When the next action falls due (for the scheduler's next wake-up)."""
-        upcoming = await self.pending(ahead=timedelta(days=2))
+        now = self._clock.now()
+        # what is overdue is the tick's to retry; a wake-up in the past would spin
+        upcoming = [d for d in await self.pending(ahead=timedelta(days=2)) if d.at > now]
         return upcoming[0].at if upcoming else None
 
     async def tick(self) -> list[Due]:

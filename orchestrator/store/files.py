@@ -12,7 +12,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def safe_name(filename: str) -> str:
     """A file name with no path and no surprises (letters, digits, . _ -)."""
-    base = Path(filename.replace("\\\\", "/")).name
+    base = Path(filename.replace("\\", "/")).name
     cleaned = _UNSAFE.sub("-", base).strip(".-") or "document"
     return cleaned[:120]
 

@@ -121,7 +121,8 @@ async def record(request: web.Request) -> web.Response:
 async def freeze(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     require_office(principal)
-    return json_response(await request.app[ATTENDANCE].freeze(request.match_info["id"]))
+    out = await request.app[ATTENDANCE].freeze(request.match_info["id"], principal.actor)
+    return json_response(out)
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
