@@ -233,6 +233,26 @@ class Invites:
                     )
         return len(items)
 
+    async def _send_one(self, item: OutboxItem, message: EmailMessage, now: datetime) -> None:
+        """Send the one message of `item`, then settle it: done, retried later, or failed."""
+        try:
+            await self._mailer.send(message)
+        except ConnectorError as exc:
+            final = item.attempts >= self._s.max_attempts or isinstance(
+                exc, PermanentConnectorError
+            )
+            async with self._store.write() as uow:
+                await uow.settle_outbox(
+                    item.id,
+                    status="failed" if final else "pending",
+                    at=now,
+                    error=str(exc),
+                    retry_at=now + self._backoff(item.attempts),
+                )
+            return
+        async with self._store.write() as uow:
+            await uow.settle_outbox(item.id, status="done", at=now)
+
     def _backoff(self, attempts: int) -> timedelta:
         delay: timedelta = self._s.backoff * (2 ** max(0, attempts - 1))
         return min(delay, self._s.max_backoff)
@@ -274,25 +294,7 @@ class Invites:
         message.add_attachment(
             to_csv(record), maintype="text", subtype="csv", filename="attendance.csv"
         )
-        try:
-            await self._mailer.send(message)
-        except PermanentConnectorError as exc:
-            async with self._store.write() as uow:
-                await uow.settle_outbox(item.id, status="failed", at=now, error=str(exc))
-            return
-        except ConnectorError as exc:
-            final = item.attempts >= self._s.max_attempts
-            async with self._store.write() as uow:
-                await uow.settle_outbox(
-                    item.id,
-                    status="failed" if final else "pending",
-                    at=now,
-                    error=str(exc),
-                    retry_at=now + self._backoff(item.attempts),
-                )
-            return
-        async with self._store.write() as uow:
-            await uow.settle_outbox(item.id, status="done", at=now)
+        await self._send_one(item, message, now)
 
     def _reminder(
         self, session: Session, to: str, zone: str, language: str, link: str | None, minutes: int
@@ -420,23 +422,7 @@ class Invites:
                 else f"{site.name} owes “{task.title_en}” for “{session.title}” by {due}."
             )
         message.set_content(body)
-        try:
-            await self._mailer.send(message)
-        except ConnectorError as exc:
-            final = item.attempts >= self._s.max_attempts or isinstance(
-                exc, PermanentConnectorError
-            )
-            async with self._store.write() as uow:
-                await uow.settle_outbox(
-                    item.id,
-                    status="failed" if final else "pending",
-                    at=now,
-                    error=str(exc),
-                    retry_at=now + self._backoff(item.attempts),
-                )
-            return
-        async with self._store.write() as uow:
-            await uow.settle_outbox(item.id, status="done", at=now)
+        await self._send_one(item, message, now)
 
     async def _deliver_invites(self, item: OutboxItem) -> None:
         async with self._store.read() as uow:
