@@ -5,8 +5,9 @@ HS256 token (PyJWT; claims as DESIGN 6.1: iss, aud, sub, room, nbf, exp, context
 signed one-click RSVP links, the `InviteEvent` built from the domain (`site_invite`), the
 iCalendar object (`render_calendar`) and the whole iMIP email (`build_invite_email`) serialised
 with `as_bytes()`. Single process, single thread; the directory and the session are built
-beforehand, and 50 invites warm up (templates compiled, VTIMEZONEs cached) before timing. The
-figure is the median of 3 runs over every site.
+beforehand, and 50 invites warm up (templates compiled; VTIMEZONEs, the bodies and the blocks
+the session's invites share cached) before timing. The figure is the median of 3 runs over every
+site.
 
 Reference, same run: plain icalendar building one Calendar with one Event per invite (same
 properties, attendees and alarms; without VTIMEZONE, which icalendar does not add by itself)

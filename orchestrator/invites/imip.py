@@ -9,6 +9,8 @@
 
 Every part is base64 and every header is written ready-encoded (RFC 2047 words for non-ASCII
 text), which lets the message skip the email package's header parsing: see `_InvitePolicy`.
+The bodies are rendered once per session and filled in per site (`_render_bodies`), and the
+message's bytes are written while it is built and kept with it (`_InviteMessage`).
 """
 
 from __future__ import annotations
@@ -384,7 +386,8 @@ def _constant(name: str, value: str) -> _Prepared:
 
 @functools.lru_cache(maxsize=1024)
 def _shared(name: str, value: str) -> _Prepared | None:
-    """A header value the invites of a session share (From, Subject, Date): prepared once."""
+    """A header value the invites of a session share (From, Subject, Date...), prepared once;
+    None if it cannot be (see `_prepare`)."""
     return _prepare(name, value)
 
 
@@ -411,6 +414,38 @@ class _Shared(NamedTuple):
             self.summary, self.when, self.zone, self.zone_label, self.connection_test or "",
             *self.agenda_lines, self.chair, organizer.name, organizer.email,
         )  # fmt: skip
+
+
+# Cached: every site of a session in one zone and language shares these.
+@functools.lru_cache(maxsize=256)
+def _shared_values(
+    summary: str,
+    start: datetime,
+    end: datetime,
+    zone: str,
+    language: Language,
+    connection_test_at: datetime | None,
+    agenda: str,
+    chair: str,
+    organizer: Party,
+    updated: bool,
+) -> _Shared:
+    agenda = agenda.strip()
+    return _Shared(
+        summary=summary,
+        when=describe_range(start, end, zone, language),
+        zone=zone,
+        zone_label=zone_label(zone, language),
+        connection_test=(
+            describe_instant(connection_test_at, zone, language)
+            if connection_test_at is not None
+            else None
+        ),
+        agenda_lines=tuple(agenda.splitlines()) if agenda else (),
+        chair=chair,
+        organizer=organizer,
+        updated=updated,
+    )
 
 
 class _Person(NamedTuple):
@@ -463,26 +498,41 @@ _PLACEHOLDER_RE = re.compile("\x00([0-9])\x00")
 
 
 class _Frame(NamedTuple):
-    """A body rendered once with placeholders: `head`, then (value number, text) pairs."""
+    """A body rendered once with placeholders, in UTF-8: `head`, then (value number, text)
+    pairs."""
 
-    head: str
-    rest: tuple[tuple[int, str], ...]
+    head: bytes
+    rest: tuple[tuple[int, bytes], ...]
 
     @classmethod
     def of(cls, rendered: str) -> _Frame:
-        pieces = _PLACEHOLDER_RE.split(rendered)
+        pieces = [piece.encode() for piece in _PLACEHOLDER_RE.split(rendered)]
         rest = zip(map(int, pieces[1::2]), pieces[2::2], strict=True)
         return cls(pieces[0], tuple(rest))
 
-    def fill(self, values: Sequence[str | None], *, html: bool = False) -> str:
+    def fill(self, values: Sequence[str | None], *, html: bool = False) -> bytes:
         """The body with the `values` of its slots (never empty ones), HTML-escaped for `html`
         as jinja's autoescape does."""
         out = [self.head]
         for slot, text in self.rest:
             value = values[slot]
             assert value  # only a set value has a slot
-            out += (str(escape(value)) if html else value, text)
-        return "".join(out)
+            out += ((_escape(value) if html else value).encode(), text)
+        return b"".join(out)
+
+
+def _escape(value: str) -> str:
+    """`markupsafe.escape(value)`, as jinja's autoescape writes it; for a plain string (every
+    value here) the same replacements, without building a Markup object."""
+    if type(value) is not str:
+        return str(escape(value))
+    return (
+        value.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -504,22 +554,22 @@ def _frames(
 
 def _render_bodies(
     language: Language, kind: str, shared: _Shared, site: _SiteValues
-) -> tuple[str, str]:
-    """The text and HTML bodies of one site: what `_render_direct` gives, made faster.
+) -> tuple[bytes, bytes]:
+    """The text and HTML bodies of one site in UTF-8: what `_render_direct` gives, faster.
 
     Most sites of a session share every value of the bodies but their own (names, room, links),
     so the bodies are rendered once per session and shape (see `_frames`) and each site's values
     are filled in, HTML-escaped as jinja's autoescape does for the HTML body.
     """
+    # Each value's placeholder if the value is set, else the empty value itself.
     shape = tuple(
-        placeholder if value else value
-        for placeholder, value in zip(_PLACEHOLDERS, site, strict=True)
+        [value and placeholder for placeholder, value in zip(_PLACEHOLDERS, site, strict=True)]
     )
     frames = _frames(language, kind, shared, shape)
     if frames is None:
-        return _render_direct(language, kind, shared, site)
-    text, html = frames
-    return text.fill(site), html.fill(site, html=True)
+        text, html = _render_direct(language, kind, shared, site)
+        return text.encode(), html.encode()
+    return frames[0].fill(site), frames[1].fill(site, html=True)
 
 
 # The parts ------------------------------------------------------------------------------
@@ -662,21 +712,17 @@ def build_invite_email(
     sender = from_addr or event.organizer
     recipient = to_addr or event.attendee
     kind = "cancel" if event.method is InviteMethod.CANCEL else "request"
-    agenda = event.agenda.strip()
-    shared = _Shared(
-        summary=event.summary,
-        when=describe_range(event.start, event.end, event.timezone, lang),
-        zone=event.timezone,
-        zone_label=zone_label(event.timezone, lang),
-        connection_test=(
-            describe_instant(event.connection_test_at, event.timezone, lang)
-            if event.connection_test_at is not None
-            else None
-        ),
-        agenda_lines=tuple(agenda.splitlines()) if agenda else (),
-        chair=event.chair.name if event.chair is not None else "",
-        organizer=sender,
-        updated=event.sequence > 0,
+    shared = _shared_values(
+        event.summary,
+        event.start,
+        event.end,
+        event.timezone,
+        lang,
+        event.connection_test_at,
+        event.agenda,
+        event.chair.name if event.chair is not None else "",
+        sender,
+        event.sequence > 0,
     )
     site: _SiteValues = (
         recipient.name,
@@ -695,8 +741,8 @@ def build_invite_email(
     ).hexdigest()
     calendar = _encoded(ics)
     leaves = [
-        _leaf("text/plain; charset=UTF-8", _encoded(text.encode())),
-        _leaf("text/html; charset=UTF-8", _encoded(html.encode())),
+        _leaf("text/plain; charset=UTF-8", _encoded(text)),
+        _leaf("text/html; charset=UTF-8", _encoded(html)),
         _leaf(f"text/calendar; method={method}; charset=UTF-8; component=VEVENT", calendar),
     ]
     alternative = EmailMessage(policy=POLICY)
@@ -726,8 +772,7 @@ def build_invite_email(
     _, body = _fill_multipart(message, "mixed", f"=_mixed_{token}", parts)
     prepared = [header for header in headers if header is not None]
     if len(prepared) == len(headers):  # else a header was parsed: as_bytes() writes it
-        states = [_state(message, top=True)]
-        states += (_state(part) for part, _ in (*parts, *leaves))
+        states = [_state(message, top=True), *[_state(part) for part, _ in (*parts, *leaves)]]
         message._written = (b"".join([_header_bytes(prepared), *body]), tuple(states))
     return message
 

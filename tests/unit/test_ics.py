@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event, Timezone
 
@@ -401,6 +401,95 @@ def test_any_text_survives_escaping_and_folding(summary: str) -> None:
 def test_control_characters_are_dropped() -> None:
     event = only_event(parse(render_calendar(make_event(summary="Giao\x00 ban\x1b vùng"))))
     assert str(event["SUMMARY"]) == "Giao ban vùng"
+
+
+def _text_strategy() -> st.SearchStrategy[str]:
+    return st.text(
+        st.characters(blacklist_categories=["Cs"]) | st.sampled_from(",;\\\n\r\t\x00àđữ"),
+        max_size=60,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    site_name=_text_strategy(),
+    agenda=_text_strategy(),
+    link_tail=st.text(st.characters(min_codepoint=0, max_codepoint=127), max_size=40).filter(
+        lambda tail: not any(c.isspace() for c in tail)
+    ),
+    language=st.sampled_from(["vi", "en"]),
+    method=st.sampled_from(list(InviteMethod)),
+    with_test=st.booleans(),
+)
+# A CR at the end of a piece is the case to watch: _text joins it with a LF after it.
+@example(site_name="Đà Nẵng\r", agenda="\r", link_tail=",;\\", language="vi",
+         method=InviteMethod.REQUEST, with_test=True)  # fmt: skip
+@example(site_name="\r\n\r", agenda="\r\nx\r", link_tail="\x00", language="en",
+         method=InviteMethod.CANCEL, with_test=False)  # fmt: skip
+def test_the_description_escaped_in_pieces_is_the_description_escaped(
+    site_name: str,
+    agenda: str,
+    link_tail: str,
+    language: str,
+    method: InviteMethod,
+    with_test: bool,
+) -> None:
+    # The shared text around the site's lines is escaped once per session, the rest per site.
+    event = make_event(
+        site_name=site_name,
+        agenda=agenda,
+        join_url=f"https://meet.example.vn/{link_tail}",
+        language=language,
+        method=method,
+        connection_test_at=START - timedelta(minutes=30) if with_test else None,
+    )
+    assert ics._description(event) == ics._text(describe(event))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(blacklist_categories=["Cs"]) | st.sampled_from("\t\n\r\x00\x1c ")))
+def test_the_quick_character_checks_agree_with_the_patterns(value: str) -> None:
+    assert ics._has_any(value, ics._CONTROL_BYTES, ics._CONTROL_RE) == bool(
+        ics._CONTROL_RE.search(value)
+    )
+    assert ics._has_any(value, ics._WHITESPACE_BYTES, ics._WHITESPACE_RE) == bool(
+        ics._WHITESPACE_RE.search(value)
+    )
+
+
+def test_invites_of_several_sessions_in_turn_keep_their_own_values() -> None:
+    # Blocks shared by a session's invites are cached: invites of different sessions, rendered
+    # in turn, must each carry their own time, title, organizer, chair, sequence and alarms.
+    paris = {
+        "summary": "Giao ban Paris",
+        "timezone": "Europe/Paris",
+        "start": START + timedelta(days=200),
+        "end": END + timedelta(days=200),
+        "connection_test_at": START + timedelta(days=200, minutes=-45),
+        "organizer": Party("Phòng Hợp tác", "htqt@moet.example.vn"),
+        "chair": Party("Vụ trưởng", "vu-truong@moet.example.vn"),
+        "sequence": 3,
+        "alarms": (60,),
+        "language": "en",
+    }
+    for round_ in range(3):
+        for site in ("a", "b"):
+            hanoi = make_event(uid=f"s1.{site}@x.vn", site_name=f"Hà Nội {site}")
+            other = make_event(uid=f"s2.{site}@x.vn", site_name=f"Paris {site}", **paris)
+            cancel = make_event(uid=f"s3.{site}@x.vn", method="CANCEL", sequence=round_ + 1)
+            for event in (hanoi, other, cancel):
+                vevent = only_event(parse(render_calendar(event)))
+                assert str(vevent["UID"]) == event.uid
+                assert str(vevent["SUMMARY"]) == event.summary
+                assert vevent.decoded("DTSTART").astimezone(UTC) == event.start
+                assert vevent.decoded("SEQUENCE") == event.sequence
+                assert str(vevent["STATUS"]) == ("CANCELLED" if event.cancelled else "CONFIRMED")
+                assert vevent["ORGANIZER"].params["CN"] == event.organizer.name
+                assert event.chair is not None
+                assert str(vevent["ATTENDEE"][1]) == f"mailto:{event.chair.email}"
+                assert str(vevent["DESCRIPTION"]) == describe(event)
+                expected = () if event.cancelled else event.alarms
+                assert len(vevent.walk("VALARM")) == len(expected)
 
 
 # Alarms ----------------------------------------------------------------------------------

@@ -14,10 +14,18 @@ from io import BytesIO
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.invites.ics import InviteEvent, InviteMethod, Party, invite_uid, render_calendar
+from orchestrator.invites import imip
+from orchestrator.invites.ics import (
+    InviteEvent,
+    InviteMethod,
+    Language,
+    Party,
+    invite_uid,
+    render_calendar,
+)
 from orchestrator.invites.imip import POLICY, _base64, build_invite_email, encode_words
 
 SESSION_ID = "8f14e45f-ceea-467a-9af0-0123456789ab"
@@ -247,6 +255,68 @@ def test_unknown_language_is_refused() -> None:
         build(language="fr")
 
 
+_SITE_TEXT = st.text(
+    st.characters(blacklist_categories=["Cs"]) | st.sampled_from("<>&\"'\x000123456789 "),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    site=st.tuples(
+        _SITE_TEXT,
+        _SITE_TEXT,
+        _SITE_TEXT,
+        _SITE_TEXT,
+        _SITE_TEXT,
+        st.none() | _SITE_TEXT,
+        st.none() | _SITE_TEXT,
+    ),
+    language=st.sampled_from(["vi", "en"]),
+    method=st.sampled_from(list(InviteMethod)),
+    sequence=st.sampled_from([0, 2]),
+    summary=st.sampled_from(['Giao ban <vùng> & "miền"', "Plain", "Có \x00 ký tự"]),
+    agenda=st.sampled_from(["", AGENDA]),
+    with_test=st.booleans(),
+)
+@example(
+    site=("", "", "", "", "", None, ""),
+    language="vi", method=InviteMethod.REQUEST, sequence=0, summary="Plain", agenda="",
+    with_test=False,
+)  # fmt: skip
+@example(
+    site=("A & <B>", "a@x.vn", "\x001\x00", "'\"", LINK, ACCEPT, DECLINE),
+    language="en", method=InviteMethod.REQUEST, sequence=2, summary="Plain", agenda=AGENDA,
+    with_test=True,
+)  # fmt: skip
+def test_bodies_filled_in_per_site_are_what_jinja_renders(
+    site: tuple[str, str, str, str, str, str | None, str | None],
+    language: Language,
+    method: InviteMethod,
+    sequence: int,
+    summary: str,
+    agenda: str,
+    with_test: bool,
+) -> None:
+    # The bodies are rendered once per session with placeholders; filling in a site's values
+    # (HTML-escaped in the HTML body) must give exactly what jinja gives for that site.
+    event = make_event(
+        method=method,
+        sequence=sequence,
+        summary=summary,
+        agenda=agenda,
+        connection_test_at=START - timedelta(minutes=30) if with_test else None,
+    )
+    kind = "cancel" if event.cancelled else "request"
+    shared = imip._shared_values(
+        event.summary, event.start, event.end, event.timezone, language, event.connection_test_at,
+        event.agenda, "Chánh Văn phòng Bộ", ORGANIZER, event.sequence > 0,
+    )  # fmt: skip
+    text, html = imip._render_direct(language, kind, shared, site)
+    filled = imip._render_bodies(language, kind, shared, site)
+    assert filled == (text.encode(), html.encode())
+
+
 # The bytes on the wire -------------------------------------------------------------------------
 
 
@@ -285,6 +355,109 @@ def test_a_part_replaced_by_the_caller_is_still_written_right() -> None:
     data = message.as_bytes()
     assert data == stock_bytes(message)
     assert body(reparse(message), "plain").rstrip() == "Nội dung thay thế, 8bit."
+
+
+def _change_subject(message: EmailMessage) -> None:
+    message.replace_header("Subject", "Thay đổi")
+
+
+def _drop_a_header(message: EmailMessage) -> None:
+    del message["Content-Language"]
+
+
+def _add_a_preamble(message: EmailMessage) -> None:
+    message.preamble = "This is a MIME message."
+
+
+def _add_an_epilogue_inside(message: EmailMessage) -> None:
+    alternative = message.get_payload(0)
+    assert isinstance(alternative, EmailMessage)
+    alternative.epilogue = "end"
+
+
+def _attach_to_the_alternative(message: EmailMessage) -> None:
+    alternative = message.get_payload(0)
+    assert isinstance(alternative, EmailMessage)
+    extra = EmailMessage()
+    extra.set_content("Thêm", subtype="plain")
+    alternative.attach(extra)
+
+
+def _change_a_leaf_header(message: EmailMessage) -> None:
+    html_part = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    html_part.set_param("charset", "utf-8")
+
+
+def _change_a_leaf_payload(message: EmailMessage) -> None:
+    text_part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    text_part.set_payload(base64.encodebytes("Khác".encode()).decode("ascii"))
+
+
+def _drop_the_attachment(message: EmailMessage) -> None:
+    payload = message.get_payload()
+    assert isinstance(payload, list)
+    payload.pop()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _change_subject,
+        _drop_a_header,
+        _add_a_preamble,
+        _add_an_epilogue_inside,
+        _attach_to_the_alternative,
+        _change_a_leaf_header,
+        _change_a_leaf_payload,
+        _drop_the_attachment,
+    ],
+)
+def test_a_message_changed_after_it_was_built_is_written_as_changed(
+    change: Any,
+) -> None:
+    # The bytes written while building are kept only as long as nothing changes.
+    message, _ = build(rsvp_accept_url=ACCEPT)
+    before = message.as_bytes()
+    change(message)
+    assert message.as_bytes() == stock_bytes(message)
+    assert message.as_bytes() != before
+
+
+def test_a_shallow_copy_changed_does_not_take_the_original_bytes() -> None:
+    message, _ = build()
+    before = message.as_bytes()
+    twin = copy.copy(message)
+    del twin["Subject"]  # a new header list for the copy only
+    assert twin.as_bytes() == stock_bytes(twin)
+    assert twin.as_bytes() != before
+    assert message.as_bytes() == before == stock_bytes(message)
+
+
+def test_emails_of_several_sessions_in_turn_keep_their_own_values() -> None:
+    # The bodies and shared headers are cached per session: emails of different sessions,
+    # built in turn, must each carry their own title, time, organizer and links.
+    other = {
+        "summary": "Giao ban Paris",
+        "timezone": "Europe/Paris",
+        "language": "en",
+        "organizer": Party("Phòng Hợp tác", "htqt@moet.example.vn"),
+        "agenda": "",
+    }
+    for round_ in range(2):
+        for site in ("a", "b"):
+            link = f"{LINK}&site={site}{round_}"
+            first = make_event(uid=f"s1.{site}@x.vn", join_url=link, site_name=f"Hà Nội {site}")
+            second = make_event(uid=f"s2.{site}@x.vn", join_url=link, **other)
+            for event in (first, second):
+                parsed = reparse(build(event, rsvp_accept_url=f"{ACCEPT}&{site}")[0])
+                text = body(parsed, "plain")
+                assert event.summary in str(parsed["Subject"])
+                assert parsed["From"].addresses[0].display_name == event.organizer.name
+                assert link in text
+                assert f"{ACCEPT}&{site}" in text
+                assert event.site_name in text
+                assert ("Europe/Paris time" in text) == (event.timezone == "Europe/Paris")
+                assert ("Khai mạc" in text) == bool(event.agenda)
 
 
 def test_the_usual_email_api_works_on_the_built_message() -> None:
