@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from connectors.base import Attendee, Meeting, PermanentConnectorError
-from connectors.jitsi import checked_room, secret_room_name, token_window, url_fragment
+from connectors.jitsi import checked_room, link_fragment, secret_room_name, token_window
 
 JAAS_BASE_URL = "https://8x8.vc"
 APP_ID_PREFIX = "vpaas-magic-cookie-"
@@ -103,11 +103,8 @@ class JaasProvider:
         token = jwt.encode(
             self.claims(meeting, attendee), self._key, algorithm="RS256", headers=self._headers
         )
-        fragment: dict[str, str] = {}
-        if self._subject_in_url:
-            fragment["config.subject"] = meeting.subject or meeting.title
-        fragment["userInfo.displayName"] = attendee.name
-        return f"{JAAS_BASE_URL}/{self._app_id}/{room}?jwt={token}{url_fragment(fragment)}"
+        fragment = link_fragment(meeting, attendee, subject=self._subject_in_url)
+        return f"{JAAS_BASE_URL}/{self._app_id}/{room}?jwt={token}{fragment}"
 
     def claims(self, meeting: Meeting, attendee: Attendee) -> dict[str, Any]:
         """The token body for `attendee` (public so tests and the bench can inspect it)."""

@@ -67,6 +67,16 @@ def token_window(meeting: Meeting) -> tuple[int, int]:
     return nbf, exp
 
 
+def link_fragment(meeting: Meeting, attendee: Attendee, *, subject: bool) -> str:
+    """The settings a join link carries after `#`: the meeting's subject (optional) and the
+    site's display name, as Jitsi's web client reads them."""
+    values: dict[str, str] = {}
+    if subject:
+        values["config.subject"] = meeting.subject or meeting.title
+    values["userInfo.displayName"] = attendee.name
+    return url_fragment(values)
+
+
 def url_fragment(settings: Mapping[str, str]) -> str:
     """`#key=<JSON value>&...` as the Jitsi web client reads it.
 
@@ -143,11 +153,8 @@ class JitsiProvider:
     def join_url(self, meeting: Meeting, attendee: Attendee) -> str:
         room = checked_room(meeting)
         token = jwt.encode(self.claims(meeting, attendee), self._secret, algorithm="HS256")
-        fragment: dict[str, str] = {}
-        if self._subject_in_url:
-            fragment["config.subject"] = meeting.subject or meeting.title
-        fragment["userInfo.displayName"] = attendee.name
-        return f"https://{self._domain}/{room}?jwt={token}{url_fragment(fragment)}"
+        fragment = link_fragment(meeting, attendee, subject=self._subject_in_url)
+        return f"https://{self._domain}/{room}?jwt={token}{fragment}"
 
     def claims(self, meeting: Meeting, attendee: Attendee) -> dict[str, Any]:
         """The token body for `attendee` (public so tests and the bench can inspect it)."""

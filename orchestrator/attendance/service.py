@@ -38,7 +38,15 @@ from orchestrator.domain.errors import (
     PermissionDenied,
     SessionNotFound,
 )
-from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionStatus, Site
+from orchestrator.domain.models import (
+    AuditEntry,
+    Principal,
+    Role,
+    Session,
+    SessionStatus,
+    Site,
+    may_see,
+)
 from orchestrator.store.base import SessionQuery, Store, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -391,15 +399,10 @@ class Attendance:
     # the record ------------------------------------------------------------------------
     def _may_read(self, session: Session, principal: Principal) -> None:
         """Only the office and the session's chair read its attendance (issue 4, item 7)."""
-        if principal.role is Role.OFFICE:
-            return
-        if principal.role is Role.CHAIR and (principal.email or "").lower() == (
-            session.chair.email.lower()
-        ):
-            return
-        if principal.role is Role.COORDINATOR and principal.site_id in session.site_ids:
+        if not may_see(principal, session):
+            raise SessionNotFound(session.id)
+        if principal.role is Role.COORDINATOR:
             raise PermissionDenied("only the office and the chair read a session's attendance")
-        raise SessionNotFound(session.id)
 
     async def record(self, session_id: str, principal: Principal) -> AttendanceOut:
         """The attendance record: the frozen one once the session has ended, else live."""

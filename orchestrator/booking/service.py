@@ -66,6 +66,7 @@ from orchestrator.domain.models import (
     Site,
     claimed_range,
     group_resource,
+    may_see,
     resources_for,
     site_resource,
 )
@@ -448,21 +449,11 @@ class Bookings:
         return await self._conflict_details(prepared.resources, claimed.start, claimed.end, None)
 
     # read --------------------------------------------------------------------------------
-    def _may_see(self, principal: Principal, session: Session) -> bool:
-        if principal.role is Role.OFFICE:
-            return True
-        if principal.role is Role.CHAIR:
-            return (
-                bool(principal.email)
-                and session.chair.email.lower() == (principal.email or "").lower()
-            )
-        return principal.site_id is not None and principal.site_id in session.site_ids
-
     async def get(self, session_id: str, principal: Principal) -> SessionOut:
         """One session, as the caller may see it. Raises SessionNotFound."""
         async with self._store.read() as uow:
             session = await uow.get_session(session_id)
-            if session is None or not self._may_see(principal, session):
+            if session is None or not may_see(principal, session):
                 raise SessionNotFound(session_id)
             return _links_for(principal, self._out(session, await self._sites_out(uow, [session])))
 

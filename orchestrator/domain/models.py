@@ -304,6 +304,17 @@ class Principal(Frozen):
         return f"{self.role.value}:{who}"
 
 
+def may_see(principal: Principal, session: Session) -> bool:
+    """Who may read a session: the office, its chair, and the coordinators of its sites."""
+    if principal.role is Role.OFFICE:
+        return True
+    if principal.role is Role.CHAIR:
+        return (
+            bool(principal.email) and session.chair.email.lower() == (principal.email or "").lower()
+        )
+    return principal.role is Role.COORDINATOR and principal.site_id in session.site_ids
+
+
 class AuditEntry(Frozen):
     id: int | None = None
     at: Instant

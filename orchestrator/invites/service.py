@@ -39,6 +39,7 @@ from orchestrator.domain.models import (
     Session,
     SessionStatus,
     Site,
+    may_see,
 )
 from orchestrator.invites.ics import (
     DEFAULT_ALARMS,
@@ -529,16 +530,7 @@ class Invites:
     # reading ---------------------------------------------------------------------------
     async def _session(self, uow: UnitOfWork, session_id: str, principal: Principal) -> Session:
         session = await uow.get_session(session_id)
-        if session is None:
-            raise SessionNotFound(session_id)
-        if principal.role is Role.OFFICE:
-            return session
-        if principal.role is Role.COORDINATOR and principal.site_id in session.site_ids:
-            return session
-        if (
-            principal.role is Role.CHAIR
-            and (principal.email or "").lower() == session.chair.email.lower()
-        ):
+        if session is not None and may_see(principal, session):
             return session
         raise SessionNotFound(session_id)
 

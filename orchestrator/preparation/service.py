@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidRequest, NotFound, PermissionDenied, SessionNotFound
-from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionKind
+from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionKind, may_see
 from orchestrator.preparation.rules import TaskDue, TaskRule, rules_for, status_of, tasks_for
 from orchestrator.store.base import Documents, Store, Submission
 
@@ -78,15 +78,7 @@ class Preparation:
                 raise SessionNotFound(session_id)
             sites = await uow.get_sites(list(session.site_ids))
             regions = {r.id: r for r in await uow.list_regions()}
-        visible = (
-            principal.role is Role.OFFICE
-            or (principal.role is Role.COORDINATOR and principal.site_id in session.site_ids)
-            or (
-                principal.role is Role.CHAIR
-                and (principal.email or "").lower() == session.chair.email.lower()
-            )
-        )
-        if not visible:
+        if not may_see(principal, session):
             raise SessionNotFound(session_id)
         region = regions.get(session.region or "")
         head = region.head_site if region and region.head_site in session.site_ids else None

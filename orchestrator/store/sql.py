@@ -611,6 +611,16 @@ class SqlUnitOfWork:
     def _insert(self, table: sa.Table) -> Any:
         return (pg_insert if self._pg else sqlite_insert)(table)
 
+    async def _upsert_row(self, table: sa.Table, values: dict[str, Any], keys: list[str]) -> None:
+        """Insert `values`, or update the row with the same `keys` (one statement, any backend)."""
+        stmt = self._insert(table).values(values)
+        await self._c.execute(
+            stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={k: v for k, v in values.items() if k not in keys},
+            )
+        )
+
     async def add_outbox(
         self, kind: str, session_id: str, version: int, payload: dict[str, Any], at: datetime
     ) -> None:
@@ -705,12 +715,7 @@ class SqlUnitOfWork:
             "updated_at": delivery.updated_at,
             "sent_at": delivery.sent_at,
         }
-        stmt = self._insert(t.invite_deliveries).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["session_id", "site_id"],
-            set_={k: v for k, v in values.items() if k not in ("session_id", "site_id")},
-        )
-        await self._c.execute(stmt)
+        await self._upsert_row(t.invite_deliveries, values, ["session_id", "site_id"])
         await self._c.execute(
             t.delivery_attempts.insert().values(
                 session_id=delivery.session_id,
@@ -731,12 +736,7 @@ class SqlUnitOfWork:
             "at": rsvp.at,
             "actor": rsvp.actor,
         }
-        stmt = self._insert(t.rsvps).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["session_id", "site_id"],
-            set_={k: v for k, v in values.items() if k not in ("session_id", "site_id")},
-        )
-        await self._c.execute(stmt)
+        await self._upsert_row(t.rsvps, values, ["session_id", "site_id"])
 
     async def get_rsvps(self, session_id: str) -> dict[str, Rsvp]:
         rows = await self._c.execute(sa.select(t.rsvps).where(t.rsvps.c.session_id == session_id))
@@ -815,12 +815,7 @@ class SqlUnitOfWork:
 
     async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None:
         values = {"session_id": session_id, "frozen_at": frozen_at, "record": record}
-        stmt = self._insert(t.attendance_records).values(values)
-        await self._c.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["session_id"], set_={"frozen_at": frozen_at, "record": record}
-            )
-        )
+        await self._upsert_row(t.attendance_records, values, ["session_id"])
 
     async def get_record(self, session_id: str) -> tuple[datetime, str] | None:
         r = t.attendance_records.c
@@ -847,13 +842,7 @@ class SqlUnitOfWork:
     # preparation -------------------------------------------------------------------------
     async def put_submission(self, submission: Submission) -> None:
         values = dict(submission.__dict__)
-        stmt = self._insert(t.task_submissions).values(values)
-        await self._c.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["session_id", "task_id"],
-                set_={k: v for k, v in values.items() if k not in ("session_id", "task_id")},
-            )
-        )
+        await self._upsert_row(t.task_submissions, values, ["session_id", "task_id"])
 
     async def get_submissions(self, session_id: str) -> dict[str, Submission]:
         s = t.task_submissions.c
