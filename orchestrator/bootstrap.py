@@ -17,6 +17,7 @@ from connectors.muc_size import MucSizePresence
 from connectors.smtp import SmtpMailer
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
+from orchestrator.access.signin import SignIn
 from orchestrator.attendance.merge import Thresholds
 from orchestrator.attendance.service import Attendance
 from orchestrator.booking.service import BookingDefaults, Bookings
@@ -55,6 +56,7 @@ class Container:
     attendance: Attendance
     lifecycle: Lifecycle
     preparation: Preparation
+    signin: SignIn
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -171,6 +173,7 @@ def build(
         bookings=Bookings(store, clock, providers, defaults),
         directory=DirectoryService(store, clock),
         access=Access(store, clock),
+        signin=SignIn(store, clock, settings.server.base_url),
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
         invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
         attendance=attendance,

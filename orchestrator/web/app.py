@@ -29,6 +29,7 @@ from orchestrator.web.http import (
 )
 from orchestrator.web.invites import INVITES, POLL_SECONDS, delivery_worker
 from orchestrator.web.openapi import build_spec
+from orchestrator.web.pages import pages_middleware, setup_pages
 from orchestrator.web.preparation import PREPARATION
 
 SPEC = web.AppKey("openapi", str)
@@ -60,7 +61,7 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     """
     settings = container.settings.server
     app = web.Application(
-        middlewares=[metrics_middleware, errors_middleware],
+        middlewares=[metrics_middleware, errors_middleware, pages_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[BOOKINGS] = container.bookings
@@ -89,4 +90,5 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     attendance.add_routes(app)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
+    setup_pages(app, container.signin, container.clock)
     return app

@@ -1,0 +1,214 @@
+"""Browser tests: Playwright driving Debian's Chromium (headless) against the service on a port.
+
+Chromium comes from Debian's package (`apt-get install chromium`), installed here when missing;
+Playwright's own browser download is never used. The service runs on SQLite with the tests'
+moved clock (`NOW`), the example directory, and tokens for the office, a coordinator and a chair.
+Screenshots go to `var/test-artifacts/screenshots/` (override with ORCH_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, async_playwright
+
+from orchestrator.bootstrap import Container
+from orchestrator.domain.models import Role
+from orchestrator.web.app import init_app
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(os.environ.get("ORCH_ARTIFACTS", ROOT / "var" / "test-artifacts")) / "screenshots"
+CHAIR_EMAIL = "chair@moet.example.org"
+
+
+def _install_chromium() -> str | None:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if apt is None:
+        return None
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in ([apt, "install", "-y", "-q", "chromium"], [apt, "update", "-q"]):
+        subprocess.run(command, check=False, env=env, capture_output=True, timeout=900)
+        if shutil.which("chromium"):
+            break
+    if not shutil.which("chromium"):
+        subprocess.run(
+            [apt, "install", "-y", "-q", "chromium"],
+            check=False,
+            env=env,
+            capture_output=True,
+            timeout=900,
+        )
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed with apt-get when missing (a failure on CI, else a skip)."""
+    path = _install_chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's chromium could not be installed: browser tests must run on CI")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """Browser tests run on the embedded default, SQLite (the API tests cover PostgreSQL)."""
+    path = tmp_path / "orchestrator.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@dataclass
+class Live:
+    """The service on a real port, and who can sign in to it."""
+
+    url: str
+    container: Container
+    office_token: str
+    coordinator_tokens: dict[str, str] = field(default_factory=dict)
+    chair_token: str = ""
+
+
+@pytest.fixture
+async def live(container: Container) -> AsyncIterator[Live]:
+    server = TestServer(init_app(container), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        office = await container.access.create_token(Role.OFFICE, label="browser office")
+        chair = await container.access.create_token(Role.CHAIR, email=CHAIR_EMAIL)
+        coordinators = {
+            site: (await container.access.create_token(Role.COORDINATOR, site_id=site)).token
+            for site in ("ha-noi", "da-nang")
+        }
+        yield Live(
+            url=str(server.make_url("")).rstrip("/"),
+            container=container,
+            office_token=office.token,
+            coordinator_tokens=coordinators,
+            chair_token=chair.token,
+        )
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    p = await context.new_page()
+    p.set_default_timeout(10_000)
+    try:
+        yield p
+    finally:
+        await context.close()
+
+
+async def sign_in(page: Page, live: Live, token: str, next_path: str = "/") -> None:
+    """Sign in through the form, as a person would."""
+    await page.goto(f"{live.url}/signin?next={next_path}")
+    await page.get_by_label("Mã truy cập").fill(token)
+    await page.get_by_role("button", name="Đăng nhập").click()
+    await page.wait_for_load_state()
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+A11Y_SCRIPT = """
+() => {
+  const problems = [];
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`))
+      || el.closest('label') || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+    if (!labelled) problems.push(`field without a label: ${el.outerHTML.slice(0, 120)}`);
+  }
+  for (const el of document.querySelectorAll('button, a[href]')) {
+    if (!visible(el)) continue;
+    const name = (el.innerText || el.getAttribute('aria-label') || el.getAttribute('title') || '').trim();
+    if (!name) problems.push(`control without a name: ${el.outerHTML.slice(0, 120)}`);
+  }
+  for (const el of document.querySelectorAll('img')) {
+    if (!el.hasAttribute('alt')) problems.push(`image without alt: ${el.outerHTML.slice(0, 120)}`);
+  }
+  for (const el of document.querySelectorAll('[tabindex]')) {
+    if (parseInt(el.getAttribute('tabindex'), 10) > 0) problems.push(`positive tabindex: ${el.outerHTML.slice(0, 120)}`);
+  }
+  const h1 = document.querySelectorAll('h1').length;
+  if (h1 !== 1) problems.push(`expected one h1, found ${h1}`);
+  let last = 0;
+  for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+    const level = parseInt(h.tagName[1], 10);
+    if (last && level > last + 1) problems.push(`heading level skips from h${last} to h${level}: ${h.innerText}`);
+    last = level;
+  }
+  if (!document.documentElement.lang) problems.push('no lang on <html>');
+  if (!document.title.trim()) problems.push('no <title>');
+  return problems;
+}
+"""
+
+
+async def assert_accessible(page: Page) -> None:
+    """Labels on every field, named controls, one h1 and no skipped heading levels, a language,
+    a title, no positive tabindex; and the keyboard reaches controls in document order."""
+    problems = await page.evaluate(A11Y_SCRIPT)
+    assert problems == [], "\n".join(problems)
+    await assert_focus_order(page)
+
+
+FOCUS_INDEX_SCRIPT = """
+() => {
+  const all = Array.from(document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]'))
+    .filter((el) => !el.disabled && el.tabIndex >= 0 && (el.offsetWidth || el.offsetHeight || el === document.querySelector('.skip')));
+  return all.indexOf(document.activeElement);
+}
+"""
+
+
+async def assert_focus_order(page: Page, steps: int = 12) -> None:
+    """Tab from the top: the skip link comes first, then each step moves forward in the page."""
+    await page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
+    await page.keyboard.press("Tab")
+    first = await page.evaluate("() => document.activeElement && document.activeElement.className")
+    assert "skip" in (first or ""), f"the first Tab should reach the skip link, reached {first!r}"
+    previous = await page.evaluate(FOCUS_INDEX_SCRIPT)
+    for _ in range(steps):
+        await page.keyboard.press("Tab")
+        index = await page.evaluate(FOCUS_INDEX_SCRIPT)
+        if index == -1:  # left the page (browser chrome) or an element outside the list
+            break
+        assert index > previous, f"focus went back from element {previous} to {index}"
+        previous = index
