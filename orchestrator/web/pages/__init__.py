@@ -17,7 +17,7 @@ from orchestrator.access.signin import SignIn
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
 from orchestrator.web.http import PRINCIPAL
-from orchestrator.web.pages import auth, board, office, office_session, site
+from orchestrator.web.pages import auth, board, office, office_directory, office_session, site
 from orchestrator.web.pages.common import (
     CATALOG,
     PAGE_CLOCK,
@@ -92,5 +92,5 @@ def setup_pages(app: web.Application, signin: SignIn, clock: Clock) -> None:
     )
     static = resources.files("orchestrator.web") / "static"
     app.router.add_static("/static/", str(static), name="static", append_version=True)
-    for module in (auth, office, office_session, site, board):
+    for module in (auth, office, office_session, office_directory, site, board):
         module.add_routes(app.router)
