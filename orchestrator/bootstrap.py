@@ -166,6 +166,7 @@ def build(
     attendance = Attendance(
         store, clock, attendance_thresholds(settings), presence=build_presence(settings)
     )
+    signin = SignIn(store, clock, settings.server.base_url)
     return Container(
         settings=settings,
         clock=clock,
@@ -173,9 +174,11 @@ def build(
         bookings=Bookings(store, clock, providers, defaults),
         directory=DirectoryService(store, clock),
         access=Access(store, clock),
-        signin=SignIn(store, clock, settings.server.base_url),
+        signin=signin,
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
-        invites=Invites(store, clock, mailer or build_mailer(settings), invite_settings(settings)),
+        invites=Invites(
+            store, clock, mailer or build_mailer(settings), invite_settings(settings), signin
+        ),
         attendance=attendance,
         lifecycle=Lifecycle(
             store,

@@ -61,6 +61,7 @@ plan_app = typer.Typer(help="Plan rounds of sessions.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (office, chair, coordinator).", no_args_is_help=True)
 invites_app = typer.Typer(help="Per-site invites: export, state, delivery.", no_args_is_help=True)
 feeds_app = typer.Typer(help="Per-site calendar subscription feeds.", no_args_is_help=True)
+signin_app = typer.Typer(help="Sign-in links for the web pages.", no_args_is_help=True)
 jobs_app = typer.Typer(help="The scheduler's work: what is due next.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
@@ -71,6 +72,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(invites_app, name="invites")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(signin_app, name="signin")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -353,11 +355,33 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
             Role.COORDINATOR, site_id="da-nang", label="demo coordinator"
         )
 
+        ends = session.end + timedelta(days=30)
+        pages = {
+            "office": await c.signin.once_link(minutes=24 * 60, next_path="/office"),
+            "coordinator": await c.signin.page_link(
+                role=Role.COORDINATOR,
+                site_id="da-nang",
+                next_path=f"/site/sessions/{session.id}",
+                until=ends,
+            ),
+            "chair": await c.signin.page_link(
+                role=Role.CHAIR,
+                email=session.chair.email,
+                next_path=f"/chair/sessions/{session.id}",
+                until=ends,
+            ),
+        }
+
         def ready(url: str) -> None:
             base = url
+            configured = settings.server.base_url.rstrip("/")
             err.print(f"\n[bold]Demo ready[/] – session {session.id}")
             err.print(f"  {session.title}")
             err.print(f"  {session.start:%Y-%m-%d %H:%M}–{session.end:%H:%M} {session.timezone}\n")
+            err.print("  Pages (open in a browser):")
+            err.print(f"    office (one-time):   {pages['office'].replace(configured, base)}")
+            err.print(f"    da-nang coordinator: {pages['coordinator'].replace(configured, base)}")
+            err.print(f"    chair's board:       {pages['chair'].replace(configured, base)}\n")
             err.print(f"  health:      {base}/healthz")
             err.print(f"  API spec:    {base}/openapi.json")
             err.print(f"  metrics:     {base}/metrics")
@@ -971,6 +995,27 @@ def tokens_create(
         )
         err.print(f"token {issued.record.id} for {role.value} created; it is shown only once")
         return issued.token
+
+    print(run(work))
+
+
+@signin_app.command("link")
+def signin_link(
+    minutes: Annotated[
+        int, typer.Option("--minutes", help="How long the link works (1-1440)", min=1, max=1440)
+    ] = 15,
+    next_path: Annotated[
+        str, typer.Option("--next", help="The page to open after signing in")
+    ] = "/office",
+) -> None:
+    """A one-time link that signs one browser in as the office; printed alone on stdout."""
+
+    async def work(c: Container) -> str:
+        link = await c.signin.once_link(
+            minutes=minutes, actor=cli_principal().actor, next_path=next_path
+        )
+        err.print(f"one-time office sign-in link, valid {minutes} minutes, usable once")
+        return link
 
     print(run(work))
 

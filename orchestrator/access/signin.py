@@ -60,9 +60,7 @@ class SignIn:
         return self._key
 
     async def _sign(self, payload: dict[str, Any]) -> str:
-        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        mac = hmac.new(await self._secret(), body.encode(), hashlib.sha256).digest()
-        return f"{body}.{_b64(mac)}"
+        return _signed(await self._secret(), payload)
 
     async def _open(self, signed: str) -> dict[str, Any] | None:
         body, _, mac = signed.partition(".")
@@ -83,9 +81,15 @@ class SignIn:
 
     # links --------------------------------------------------------------------------------
     async def once_link(
-        self, *, minutes: int = 15, actor: str = "cli", next_path: str = "/"
+        self,
+        *,
+        minutes: int = 15,
+        actor: str = "cli",
+        next_path: str = "/",
+        base_url: str | None = None,
     ) -> str:
-        """A link that signs one browser in as the office, once, within `minutes`."""
+        """A link that signs one browser in as the office, once, within `minutes`
+        (on `base_url`, default the configured public URL)."""
         if not 1 <= minutes <= 24 * 60:
             raise InvalidRequest("a sign-in link lasts 1 to 1440 minutes", field="minutes")
         now = self._clock.now()
@@ -109,7 +113,7 @@ class SignIn:
                     detail={"role": Role.OFFICE.value, "minutes": minutes},
                 )
             )
-        return f"{self._base}/signin/{signed}"
+        return f"{(base_url or self._base).rstrip('/')}/signin/{signed}"
 
     async def page_link(
         self,
@@ -119,26 +123,18 @@ class SignIn:
         until: datetime,
         site_id: str | None = None,
         email: str | None = None,
+        base_url: str | None = None,
     ) -> str:
         """A reusable link (sent in emails) that signs a coordinator or chair in and opens
-        `next_path`; it works until `until`."""
-        if role is Role.COORDINATOR and not site_id:
-            raise InvalidRequest("a coordinator link needs a site", field="site")
-        if role is Role.CHAIR and not email:
-            raise InvalidRequest("a chair link needs an email", field="email")
-        if role is Role.OFFICE:
-            raise InvalidRequest("the office signs in with a token or a one-time link")
-        signed = await self._sign(
-            {
-                "k": "link",
-                "r": role.value,
-                "s": site_id,
-                "e": email.lower() if email else None,
-                "p": _safe_next(next_path),
-                "x": until.timestamp(),
-            }
+        `next_path`; it works until `until`. Raises InvalidRequest for a role without what it
+        needs (a coordinator's site, a chair's email) and for the office."""
+        return (await self.link_maker(base_url))(
+            role=role, next_path=next_path, until=until, site_id=site_id, email=email
         )
-        return f"{self._base}/signin/{signed}"
+
+    async def link_maker(self, base_url: str | None = None) -> LinkMaker:
+        """`page_link` without awaiting, for many links at once (one per invite)."""
+        return LinkMaker(await self._secret(), (base_url or self._base).rstrip("/"))
 
     async def redeem(self, signed: str) -> tuple[WebSession, str]:
         """The session a link opens and the page to go to. A one-time link works once.
@@ -231,6 +227,47 @@ class SignIn:
             csrf=str(payload.get("c") or ""),
             token_hash=str(token_hash) if token_hash else None,
         )
+
+
+@dataclass(frozen=True)
+class LinkMaker:
+    """Makes reusable page links with a loaded secret (see `SignIn.page_link`)."""
+
+    key: bytes
+    base: str
+
+    def __call__(
+        self,
+        *,
+        role: Role,
+        next_path: str,
+        until: datetime,
+        site_id: str | None = None,
+        email: str | None = None,
+    ) -> str:
+        if role is Role.COORDINATOR and not site_id:
+            raise InvalidRequest("a coordinator link needs a site", field="site")
+        if role is Role.CHAIR and not email:
+            raise InvalidRequest("a chair link needs an email", field="email")
+        if role is Role.OFFICE:
+            raise InvalidRequest("the office signs in with a token or a one-time link")
+        signed = _signed(
+            self.key,
+            {
+                "k": "link",
+                "r": role.value,
+                "s": site_id,
+                "e": email.lower() if email else None,
+                "p": _safe_next(next_path),
+                "x": until.timestamp(),
+            },
+        )
+        return f"{self.base}/signin/{signed}"
+
+
+def _signed(key: bytes, payload: dict[str, Any]) -> str:
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
 
 
 def _safe_next(path: str) -> str:

@@ -456,12 +456,12 @@ class _Person(NamedTuple):
 
 
 # The values each site has of its own, in this order: attendee name and email, site name,
-# location, join link, RSVP accept and decline links.
-_SiteValues = tuple[str, str, str, str, str, str | None, str | None]
+# location, join link, RSVP accept and decline links, the site's page on the service.
+_SiteValues = tuple[str, str, str, str, str, str | None, str | None, str | None]
 
 
 def _context(shared: _Shared, site: Sequence[str | None]) -> dict[str, Any]:
-    name, email, site_name, location, join_url, accept, decline = site
+    name, email, site_name, location, join_url, accept, decline, page = site
     return {
         "summary": shared.summary,
         "site_name": site_name,
@@ -478,6 +478,7 @@ def _context(shared: _Shared, site: Sequence[str | None]) -> dict[str, Any]:
         "updated": shared.updated,
         "rsvp_accept_url": accept,
         "rsvp_decline_url": decline,
+        "page_url": page,
     }
 
 
@@ -493,7 +494,7 @@ def _render_direct(
 
 
 # A placeholder for the per-site value number N: a character no shared text holds (checked).
-_PLACEHOLDERS = tuple(f"\x00{n}\x00" for n in range(7))
+_PLACEHOLDERS = tuple(f"\x00{n}\x00" for n in range(8))
 _PLACEHOLDER_RE = re.compile("\x00([0-9])\x00")
 
 
@@ -689,6 +690,7 @@ def build_invite_email(
     language: Language | None = None,
     rsvp_accept_url: str | None = None,
     rsvp_decline_url: str | None = None,
+    page_url: str | None = None,
     attach_ics: bool = True,
     message_id: str | None = None,
 ) -> EmailMessage:
@@ -699,7 +701,8 @@ def build_invite_email(
     organizer (iTIP replies go to the ORGANIZER address, so they should agree), `to_addr` to the
     attendee, `language` to the event's, `subject` to `default_subject`. The bodies give the time
     in the site's zone with the zone's name, the connection test, the join link, the agenda and,
-    in a request, the RSVP links when given. `message_id` defaults to one derived from the UID,
+    in a request, the RSVP links and the link to the site's page on the service when given.
+    `message_id` defaults to one derived from the UID,
     method and SEQUENCE, so a retried delivery of one change carries the same Message-ID.
     """
     method = event.method.value
@@ -732,6 +735,7 @@ def build_invite_email(
         event.join_url,
         rsvp_accept_url,
         rsvp_decline_url,
+        page_url,
     )
     text, html = _render_bodies(lang, kind, shared, site)
 

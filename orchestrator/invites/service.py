@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import ConnectorError, Mailer, PermanentConnectorError
+from orchestrator.access.signin import LinkMaker, SignIn
 from orchestrator.attendance.service import RECORD, AttendanceOut, to_csv
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
@@ -57,6 +58,9 @@ from orchestrator.invites.imip import build_invite_email
 from orchestrator.lifecycle.service import REMINDER, TASK_REMINDER
 from orchestrator.preparation.rules import TaskDue
 from orchestrator.store.base import Delivery, OutboxItem, Rsvp, SessionQuery, Store, UnitOfWork
+
+# Links to the pages in emails work until this long after the session ends.
+PAGE_LINK_DAYS = timedelta(days=30)
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +134,39 @@ class Invites:
     """Per-site invites: delivery through the outbox, downloads, RSVPs and calendar feeds."""
 
     def __init__(
-        self, store: Store, clock: Clock, mailer: Mailer, settings: InviteSettings
+        self,
+        store: Store,
+        clock: Clock,
+        mailer: Mailer,
+        settings: InviteSettings,
+        signin: SignIn | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._mailer = mailer
         self._s = settings
+        self._signin = signin
+        self._links: LinkMaker | None = None
+
+    def _page_link(self, session: Session, *, site_id: str | None = None) -> str | None:
+        """The signed link to a coordinator's session page (`site_id`) or the chair's board;
+        None until the link secret is loaded (`_signing_key`) or without sign-in links."""
+        if self._links is None:
+            return None
+        until = session.end + PAGE_LINK_DAYS
+        if site_id is not None:
+            return self._links(
+                role=Role.COORDINATOR,
+                site_id=site_id,
+                next_path=f"/site/sessions/{session.id}",
+                until=until,
+            )
+        return self._links(
+            role=Role.CHAIR,
+            email=session.chair.email,
+            next_path=f"/chair/sessions/{session.id}",
+            until=until,
+        )
 
     # rendering -------------------------------------------------------------------------
     @property
@@ -156,6 +187,8 @@ class Invites:
         )
 
     async def _signing_key(self) -> bytes:
+        if self._signin is not None and self._links is None:
+            self._links = await self._signin.link_maker()
         async with self._store.write() as uow:
             return (await uow.secret("rsvp-links", secrets.token_hex(32))).encode()
 
@@ -180,6 +213,7 @@ class Invites:
             rsvp_decline_url=self._rsvp_url(key, session.id, target.site.id, "declined")
             if request
             else None,
+            page_url=self._page_link(session, site_id=target.site.id) if request else None,
         )
         return ics, message
 
@@ -291,6 +325,10 @@ class Invites:
             f"{' (về sớm/left early)' if s.left_early else ''}, {s.connected_minutes:g} min"
             for s in record.sites
         ]
+        await self._signing_key()
+        board = self._page_link(session)
+        if board:
+            lines += ["", f"Bảng điểm danh / Attendance board: {board}"]
         message.set_content("\n".join(lines))
         message.add_attachment(
             to_csv(record), maintype="text", subtype="csv", filename="attendance.csv"
@@ -298,7 +336,14 @@ class Invites:
         await self._send_one(item, message, now)
 
     def _reminder(
-        self, session: Session, to: str, zone: str, language: str, link: str | None, minutes: int
+        self,
+        session: Session,
+        to: str,
+        zone: str,
+        language: str,
+        link: str | None,
+        minutes: int,
+        page: str | None = None,
     ) -> EmailMessage:
         lang: Language = "en" if language == "en" else "vi"
         when = describe_range(session.start, session.end, zone, lang)
@@ -312,6 +357,8 @@ class Invites:
                 lines.append("Đã đến giờ kiểm tra kết nối: xin mời điểm cầu vào phòng họp.")
             if link:
                 lines.append(f"Đường dẫn của điểm cầu: {link}")
+            if page:
+                lines.append(f"Trang phiên họp: {page}")
         else:
             message["Subject"] = f"Reminder: {session.title}"
             lines = [f"The session “{session.title}” takes place {when}."]
@@ -319,6 +366,8 @@ class Invites:
                 lines.append("The connection test starts now: please join the room.")
             if link:
                 lines.append(f"Your site's link: {link}")
+            if page:
+                lines.append(f"The session's page: {page}")
         message.set_content("\n".join(lines))
         return message
 
@@ -331,6 +380,7 @@ class Invites:
             session = await uow.get_session(item.session_id)
             sites = await uow.get_sites(list(session.site_ids)) if session else {}
             done = await uow.done_keys([item.session_id])
+        await self._signing_key()  # loads the page-link secret too
         now = self._clock.now()
         if session is None or session.status is SessionStatus.CANCELLED or now >= session.start:
             async with self._store.write() as uow:  # too late or moot: drop it
@@ -347,14 +397,31 @@ class Invites:
                     (
                         email,
                         self._reminder(
-                            session, email, site.timezone, site.language, s.join_url, minutes
+                            session,
+                            email,
+                            site.timezone,
+                            site.language,
+                            s.join_url,
+                            minutes,
+                            self._page_link(session, site_id=site.id),
                         ),
                     )
                 )
         chair = session.chair.email
         if f"{key}:{chair}" not in done and chair not in {e for e, _ in messages}:
             messages.append(
-                (chair, self._reminder(session, chair, session.timezone, "vi", None, minutes))
+                (
+                    chair,
+                    self._reminder(
+                        session,
+                        chair,
+                        session.timezone,
+                        "vi",
+                        None,
+                        minutes,
+                        self._page_link(session),
+                    ),
+                )
             )
         results = await self._mailer.send_many([m for _, m in messages]) if messages else []
         transient = [

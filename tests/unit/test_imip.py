@@ -271,6 +271,7 @@ _SITE_TEXT = st.text(
         _SITE_TEXT,
         st.none() | _SITE_TEXT,
         st.none() | _SITE_TEXT,
+        st.none() | _SITE_TEXT,
     ),
     language=st.sampled_from(["vi", "en"]),
     method=st.sampled_from(list(InviteMethod)),
@@ -280,17 +281,17 @@ _SITE_TEXT = st.text(
     with_test=st.booleans(),
 )
 @example(
-    site=("", "", "", "", "", None, ""),
+    site=("", "", "", "", "", None, "", None),
     language="vi", method=InviteMethod.REQUEST, sequence=0, summary="Plain", agenda="",
     with_test=False,
 )  # fmt: skip
 @example(
-    site=("A & <B>", "a@x.vn", "\x001\x00", "'\"", LINK, ACCEPT, DECLINE),
+    site=("A & <B>", "a@x.vn", "\x001\x00", "'\"", LINK, ACCEPT, DECLINE, "https://o/signin/x&y"),
     language="en", method=InviteMethod.REQUEST, sequence=2, summary="Plain", agenda=AGENDA,
     with_test=True,
 )  # fmt: skip
 def test_bodies_filled_in_per_site_are_what_jinja_renders(
-    site: tuple[str, str, str, str, str, str | None, str | None],
+    site: tuple[str, str, str, str, str, str | None, str | None, str | None],
     language: Language,
     method: InviteMethod,
     sequence: int,

@@ -72,7 +72,7 @@ class Catalog:
                 messages[key] = {lang: str(value[lang]) for lang in LANGUAGES}
         return cls(messages)
 
-    def keys(self) -> set[str]:
+    def known(self) -> set[str]:
         return set(self._messages)
 
     def text(self, lang: str, key: str, **values: Any) -> str:
@@ -192,7 +192,7 @@ def render(
     base: dict[str, Any] = {
         "_": _,
         "static": static,
-        "catalog_keys": catalog.keys(),
+        "catalog_keys": catalog.known(),
         "lang": lang,
         "zone": zone,
         "zone_label": zone_label(zone, now),
