@@ -23,6 +23,7 @@ from orchestrator.domain.models import Principal, Role, SessionStatus
 from orchestrator.invites.service import RsvpRequest
 from orchestrator.settings import Settings, SmtpSettings
 from orchestrator.web.app import init_app
+from orchestrator.web.pages.common import format_when
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
 from tests.smtp_server import SmtpTestServer
 
@@ -387,3 +388,37 @@ async def test_cancel_needs_the_confirmation_box(office: Browser) -> None:
     )
     assert r.status_code == 409
     assert "đã kết thúc hoặc đã bị hủy" in text_of(r)
+
+
+async def test_preparation_board_of_a_regional_meeting(office: Browser) -> None:
+    s = await office.book(
+        title="Giao ban vùng Bắc Trung Bộ và Duyên hải miền Trung",
+        kind="regional",
+        region="bac-trung-bo-duyen-hai-mien-trung",
+        host_site="da-nang",
+        sites=[],
+        leader_groups=[],
+        chair={"name": "Lê Thị Thu Hà", "email": "truong-vung@sgddt-da-nang.example.org"},
+    )
+    board = await office.container.preparation.board(s.id, OFFICE)
+    assert board.tasks, "a regional meeting owes documents"
+    task = board.tasks[0]
+    owner = Principal(role=Role.COORDINATOR, token_id="c", site_id=task.site_id)
+    await office.container.preparation.submit(
+        s.id, task.id, "ke-hoach.pdf", "application/pdf", b"%PDF-1.4 plan", owner
+    )
+    r = await office.page(f"/office/sessions/{s.id}")
+    assert r.status_code == 200
+    table = re.search(r'<table class="board">(.*?)</table>', r.text, re.S)
+    assert table
+    cells = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", table.group(1))
+    assert len(cells) == len(board.tasks)
+    assert [html.unescape(c[0]) for c in cells] == [t.title_vi for t in board.tasks]
+    names = {x.id: x.name for x in (await office.container.directory.view(OFFICE)).sites}
+    assert [html.unescape(c[1]) for c in cells] == [names[t.site_id] for t in board.tasks]
+    zone = "Asia/Ho_Chi_Minh"
+    assert [c[2] for c in cells] == [format_when(t.due, "vi", zone) for t in board.tasks]
+    page = text_of(r)
+    assert "Đã nộp" in page
+    assert "ke-hoach.pdf" in page
+    assert f"{len(board.tasks) - 1} chưa nộp" in page
