@@ -116,7 +116,7 @@ async def test_timeline_shows_lanes_and_sessions_of_the_week(pages: Pages) -> No
     # a six-site national session with leaders shows in the leaders' lane and in each of the
     # five regions its sites lie in, with its time in the viewer's zone
     assert html.count("Hội nghị công tác văn phòng</span>") == 6
-    assert "08:00–11:30" in html
+    assert "08:00–11:30 Hội nghị công tác văn phòng" in html  # the block's title
     assert re.search(r'href="/office/sessions/[0-9a-f-]{36}"', html)
 
 
@@ -135,8 +135,8 @@ async def test_timeline_in_another_zone_moves_the_labels(pages: Pages) -> None:
     await pages.book_via_service()
     pages.http.cookies.set("orch_tz", "Asia/Tokyo")
     html = (await pages.http.get("/office", params={"date": "2026-12-10"})).text
-    assert "10:00–13:30" in html
-    assert "08:00–11:30" not in html
+    assert "10:00–13:30 Hội nghị" in html
+    assert "08:00–11:30 Hội nghị" not in html
 
 
 async def test_cancelled_sessions_are_struck_through_or_hidden(pages: Pages) -> None:

@@ -98,6 +98,14 @@ class Block:
     track: int = 0
     overlap: bool = False
 
+    @property
+    def starts(self) -> str:
+        return self.label.partition("–")[0]
+
+    @property
+    def ends(self) -> str:
+        return self.label.partition("–")[2]
+
 
 @dataclass
 class Cell:

@@ -43,6 +43,10 @@
     if (target.classList.contains("region-all")) {
       var box = target.closest(".region-sites");
       box.querySelectorAll("input.site").forEach(function (s) { s.checked = target.checked; });
+    } else if (target.name === "host_site" && target.value) {
+      // The host always takes part: show it ticked among the sites.
+      var host = form.querySelector('input.site[value="' + target.value + '"]');
+      if (host) { host.checked = true; syncRegion(host.closest(".region-sites")); }
     } else if (target.classList.contains("site")) {
       syncRegion(target.closest(".region-sites"));
     }
