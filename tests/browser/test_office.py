@@ -75,6 +75,7 @@ async def test_office_books_the_six_site_session_and_sees_it_on_the_timeline(
     await expect(page.locator("a.block")).to_have_count(0)
     await page.get_by_role("link", name="Xem theo tháng").click()
     await expect(page.locator("h1")).to_contain_text("12/2026")
+    await screenshot(page, "office-timeline-month")
     assert await page.locator(f'a.block[href="/office/sessions/{session_id}"]').count() == 6
 
 

@@ -148,10 +148,28 @@ async def test_cancelled_sessions_are_struck_through_or_hidden(pages: Pages) -> 
     assert "Hội nghị công tác văn phòng" not in hidden.text
 
 
-async def test_a_bad_date_is_said_in_words_not_a_500(pages: Pages) -> None:
-    r = await pages.http.get("/office", params={"date": "2026-13-45", "view": "nonsense"})
+@pytest.mark.parametrize("day", ["2026-13-45", "0001-01-01", "9999-12-31"])
+async def test_a_bad_date_is_said_in_words_not_a_500(pages: Pages, day: str) -> None:
+    r = await pages.http.get("/office", params={"date": day, "view": "nonsense"})
     assert r.status_code == 200
     assert "Ngày không hợp lệ" in r.text
+    booking = await pages.http.post("/office/book", data=pages.form(date=day))
+    assert booking.status_code == 422
+    assert "Ngày không hợp lệ" in booking.text
+    check = await pages.http.get("/office/book/check", params={"date": day, "sites": "da-nang"})
+    assert check.status_code == 200
+    plan = await pages.http.get("/office/plan", params={**PLAN, "to": day})
+    assert plan.status_code == 422
+
+
+async def test_the_timeline_in_english(pages: Pages) -> None:
+    await pages.book_via_service()
+    pages.http.cookies.set("orch_lang", "en")
+    html = (await pages.http.get("/office", params={"date": "2026-12-10"})).text
+    assert "Session timeline" in html
+    assert "Leader groups" in html
+    assert "Thu 12-10" in html
+    assert "Lịch các phiên họp" not in html
 
 
 def test_grid_stacks_overlaps_and_marks_them() -> None:

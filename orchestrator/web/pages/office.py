@@ -283,9 +283,11 @@ def _parse_date(value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value.strip())
+        parsed = date.fromisoformat(value.strip())
     except ValueError:
         return None
+    # Far-off years are typing mistakes, and date arithmetic near year 1 or 9999 overflows.
+    return parsed if 1970 <= parsed.year <= 2200 else None
 
 
 def _day_start(day: date, tz: ZoneInfo) -> datetime:
