@@ -54,6 +54,7 @@ from orchestrator.web.pages.common import (
     WEEKDAYS,
     ZONES,
     form_of,
+    format_when,
     language,
     render,
     text_of,
@@ -600,22 +601,17 @@ def conflict_sentences(
 ) -> list[str]:
     """'Sở GD&ĐT Đà Nẵng đã có phiên «…» 08:00–11:30 (T5 10/12/2026)', one per holder."""
     zone = zone_name(request)
-    tz = ZoneInfo(zone)
     lang = language(request)
     lines = []
     for session, resources in held:
-        local = session.start.astimezone(tz)
-        day = f"{WEEKDAYS[lang][local.weekday()]} " + (
-            f"{local:%d/%m/%Y}" if lang == "vi" else f"{local:%Y-%m-%d}"
-        )
         lines.append(
             text_of(
                 request,
                 "office.conflict",
                 who=", ".join(names.resource(request, r) for r in resources),
                 title=session.title,
-                time=_range_label(session.start, session.end, tz),
-                day=day,
+                time=_range_label(session.start, session.end, ZoneInfo(zone)),
+                day=format_when(session.start, lang, zone, "date"),
             )
         )
     return lines
@@ -1022,8 +1018,7 @@ def _plan_context(
             rows.append(
                 {
                     "region": names.regions.get(p.region, p.region),
-                    "day": _day_heading(p.start.astimezone(tz).date(), lang)
-                    + f"/{p.start.astimezone(tz):%Y}",
+                    "day": format_when(p.start, lang, zone, "date"),
                     "time": _range_label(p.start, p.end, tz),
                     "host": names.sites.get(p.host_site, p.host_site),
                     "chair": p.chair,
