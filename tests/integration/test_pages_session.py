@@ -303,6 +303,7 @@ async def test_policy_refusal_in_words_then_override_with_a_reason(office: Brows
         ({"date": "11/12/2026x", "start": "08:00", "end": "09:00"}, "Ngày không hợp lệ"),
         ({"date": "2026-12-11", "start": "8h", "end": "09:00"}, "Giờ không hợp lệ"),
         ({}, "Ngày không hợp lệ"),
+        ({"date": "9999-12-31", "start": "23:00", "end": "23:59"}, "Ngày không hợp lệ"),
     ],
 )
 async def test_bad_times_are_refused_in_words(
@@ -343,6 +344,10 @@ async def test_add_and_remove_sites(office: Browser) -> None:
     assert r.status_code == 422
     assert "Hãy chọn ít nhất một điểm cầu" in text_of(r)
     assert 'value="x"' in r.text
+    for odd in ("Not A Slug", "no-such-site"):  # a tampered form is refused in words
+        r = await office.post(f"/office/sessions/{s.id}/sites/add", {"site": odd})
+        assert r.status_code == 422
+        assert "yêu cầu không hợp lệ" in text_of(r)
     r = await office.post(f"/office/sessions/{s.id}/sites/remove", {"site": "tp-ho-chi-minh"})
     assert r.status_code == 422
     assert "không hợp lệ" in text_of(r)

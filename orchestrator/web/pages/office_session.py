@@ -31,6 +31,7 @@ from orchestrator.web.invites import INVITES
 from orchestrator.web.pages.common import form_of, render, viewer_for, zone_name
 from orchestrator.web.preparation import PREPARATION
 
+MIN_YEAR, MAX_YEAR = 2000, 2200  # a typing slip, not a date to book
 DONE = ("rescheduled", "sites_added", "sites_removed", "cancelled")
 # A task's status on the board, as the shared badge classes name it.
 TASK_BADGE = {
@@ -224,6 +225,8 @@ def _parse_times(values: Mapping[str, str], zone: ZoneInfo) -> tuple[datetime, d
         day = date.fromisoformat(values["date"])
     except ValueError:
         return "session.error.date"
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        return "session.error.date"
     try:
         start = time.fromisoformat(values["start"])
         end = time.fromisoformat(values["end"])
@@ -246,17 +249,13 @@ async def reschedule(request: web.Request) -> web.StreamResponse:
     if isinstance(parsed, str):
         return await _refuse(request, viewer, "reschedule", values, parsed)
     start, end = parsed
-    req = UpdateSessionRequest(
-        start=start, end=end, override_reason=values["override_reason"] or None
-    )
-    return await _change(
-        request,
-        viewer,
-        "reschedule",
-        values,
-        lambda: request.app[BOOKINGS].update(request.match_info["id"], req, viewer),
-        "rescheduled",
-    )
+
+    async def action() -> object:
+        reason = values["override_reason"] or None
+        req = UpdateSessionRequest(start=start, end=end, override_reason=reason)
+        return await request.app[BOOKINGS].update(request.match_info["id"], req, viewer)
+
+    return await _change(request, viewer, "reschedule", values, action, "rescheduled")
 
 
 async def add_sites(request: web.Request) -> web.StreamResponse:
