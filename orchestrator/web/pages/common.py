@@ -148,7 +148,7 @@ async def viewer_for(request: web.Request, *roles: Role) -> Principal:
     if session is None:
         raise _signin_redirect(request)
     if roles and session.principal.role not in roles:
-        raise web.HTTPForbidden(text="this page is not for your role")
+        raise web.HTTPForbidden(text=text_of(request, "error.wrong_role"))
     return session.principal
 
 
@@ -159,7 +159,7 @@ async def form_of(request: web.Request) -> MultiDictProxy[Any]:
     session = await web_session(request)
     expected = session.csrf if session else request.cookies.get(PRE_COOKIE, "")
     if not expected or not secrets.compare_digest(given, expected):
-        raise web.HTTPForbidden(text="the form has expired; reload the page and try again")
+        raise web.HTTPForbidden(text=text_of(request, "error.form_expired"))
     return data
 
 
