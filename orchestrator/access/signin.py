@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -270,8 +271,17 @@ def _signed(key: bytes, payload: dict[str, Any]) -> str:
     return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
 
 
-def _safe_next(path: str) -> str:
-    """Only local paths: a link must never send a browser to another host."""
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_local_path(path: str | None, default: str = "/") -> str:
+    """`path` if it is a path on this site, else `default`: a link or a form must never send a
+    browser to another host. Browsers drop tabs and newlines and read `\\` as `/`, so a path
+    holding any control character, space or backslash is refused, as is `//host`."""
+    if not path or not path.startswith("/") or path.startswith("//") or _UNSAFE.search(path):
+        return default
     return path
+
+
+def _safe_next(path: str) -> str:
+    return safe_local_path(path)

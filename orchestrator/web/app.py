@@ -90,5 +90,5 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     attendance.add_routes(app)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
-    setup_pages(app, container.signin, container.clock)
+    setup_pages(app, container.signin, container.clock, settings.base_url)
     return app

@@ -173,3 +173,62 @@ async def test_invites_and_reminders_carry_a_link_that_signs_the_site_in(
     assert session.principal.role is Role.COORDINATOR
     assert session.principal.site_id == "da-nang"
     assert next_path == f"/site/sessions/{booked.id}"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/%09/evil.example", "//evil.example", "/\\evil.example", "https://evil.example", "/%0a/x"],
+)
+async def test_no_redirect_ever_leaves_the_site(
+    client: TestClient,  # type: ignore[type-arg]
+    target: str,
+) -> None:
+    for path in (f"/lang/en?next={target}", f"/tz?tz=UTC&next={target}"):
+        answer = await client.get(path, allow_redirects=False)
+        assert answer.status == 303
+        assert answer.headers["Location"] == "/"
+    form = await client.get(f"/signin?next={target}")
+    assert 'name="next" value="/"' in await form.text()
+
+
+async def test_zone_folders_and_junk_are_refused_in_words(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    for name in ("America", "x" * 300, "../../etc/passwd", ""):
+        answer = await client.get(f"/tz?tz={name}&next=/signin")
+        assert answer.status == 400, name
+    client.session.cookie_jar.update_cookies({"orch_tz": "America"})
+    page = await client.get("/signin")
+    assert page.status == 200
+    assert "Asia/Ho_Chi_Minh (UTC+07:00)" in await page.text()
+
+
+async def test_pages_refuse_framing_and_cookies_are_secure_behind_https(
+    container: Container,
+) -> None:
+    settings = container.settings.model_copy(
+        update={
+            "server": container.settings.server.model_copy(
+                update={"base_url": "https://orch.example.org"}
+            )
+        }
+    )
+    container.settings = settings
+    async with TestClient(TestServer(init_app(container))) as c:
+        page = await c.get("/signin")
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert "Secure" in page.headers["Set-Cookie"]
+        issued = await container.access.create_token(Role.OFFICE)
+        pre = page.cookies["orch_pre"].value  # a Secure cookie is not sent back over http
+        done = await c.post(
+            "/signin",
+            data={"csrf": pre, "token": issued.token},
+            cookies={"orch_pre": pre},
+            allow_redirects=False,
+        )
+        session_cookie = next(
+            v for v in done.headers.getall("Set-Cookie") if v.startswith("orch_session=")
+        )
+        assert "Secure" in session_cookie
+        assert done.headers["X-Frame-Options"] == "DENY"

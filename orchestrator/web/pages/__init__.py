@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
@@ -21,10 +22,12 @@ from orchestrator.web.pages import auth, board, office, office_directory, office
 from orchestrator.web.pages.common import (
     CATALOG,
     PAGE_CLOCK,
+    PUBLIC_URL,
     SESSION_COOKIE,
     SIGNIN,
     WEB,
     Catalog,
+    protect,
     render,
 )
 
@@ -60,15 +63,18 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
     if not _is_page(request.path):
         return await handler(request)
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException as exc:
+        protect(exc)
         if exc.status < 400:
             raise
-        return _error_page(request, exc.status, exc.text or exc.reason)
+        response = _error_page(request, exc.status, exc.text or exc.reason)
     except AuthenticationRequired:
-        raise web.HTTPSeeOther(f"/signin?next={request.path}") from None
+        raise web.HTTPSeeOther(f"/signin?next={quote(request.path_qs, safe='/')}") from None
     except OrchestratorError as exc:
-        return _error_page(request, exc.status, exc.message)
+        response = _error_page(request, exc.status, exc.message)
+    protect(response)
+    return response
 
 
 def _error_page(request: web.Request, status: int, message: str) -> web.Response:
@@ -77,9 +83,10 @@ def _error_page(request: web.Request, status: int, message: str) -> web.Response
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
-def setup_pages(app: web.Application, signin: SignIn, clock: Clock) -> None:
+def setup_pages(app: web.Application, signin: SignIn, clock: Clock, public_url: str) -> None:
     """Add the pages to `app` (its middleware list must already hold `pages_middleware`)."""
     app[SIGNIN] = signin
+    app[PUBLIC_URL] = public_url
     app[PAGE_CLOCK] = clock
     app[CATALOG] = Catalog.load()
     aiohttp_jinja2.setup(

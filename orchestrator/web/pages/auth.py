@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from aiohttp import web
 
 from orchestrator.access.signin import SESSION_HOURS, WebSession
@@ -20,7 +18,9 @@ from orchestrator.web.pages.common import (
     form_of,
     local_path,
     render,
+    secure_cookies,
     text_of,
+    valid_zone,
     web_session,
 )
 
@@ -47,7 +47,7 @@ async def _start(request: web.Request, session: WebSession, next_path: str) -> w
         cookie,
         httponly=True,
         samesite="Lax",
-        secure=request.secure,
+        secure=secure_cookies(request),
         path="/",
         max_age=SESSION_HOURS * 3600,
     )
@@ -103,10 +103,8 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
 
 async def choose_zone(request: web.Request) -> web.StreamResponse:
     name = request.query.get("tz", "")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise web.HTTPBadRequest(text=f"unknown time zone: {name}") from None
+    if not valid_zone(name):
+        raise web.HTTPBadRequest(text=text_of(request, "error.bad_zone", zone=name[:64]))
     response = web.HTTPSeeOther(local_path(request.query.get("next")))
     response.set_cookie(ZONE_COOKIE, name, max_age=YEAR, samesite="Lax", path="/")
     raise response

@@ -19,7 +19,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from orchestrator.access.signin import SignIn, WebSession
+from orchestrator.access.signin import SignIn, WebSession, safe_local_path
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal, Role
 
@@ -27,6 +27,7 @@ SIGNIN = web.AppKey("signin", SignIn)
 PAGE_CLOCK = web.AppKey("page_clock", Clock)
 WEB = web.RequestKey("web_session", WebSession)
 SITE_ZONE = web.RequestKey("site_zone", str)
+PUBLIC_URL = web.AppKey("public_url", str)
 
 SESSION_COOKIE = "orch_session"
 PRE_COOKIE = "orch_pre"  # double-submit CSRF token for forms shown before signing in
@@ -94,12 +95,8 @@ def language(request: web.Request) -> str:
 def zone_name(request: web.Request) -> str:
     """The viewer's zone: their choice, else their site's zone, else Hà Nội's."""
     chosen = request.cookies.get(ZONE_COOKIE)
-    if chosen:
-        try:
-            ZoneInfo(chosen)
-            return chosen
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    if chosen and valid_zone(chosen):
+        return chosen
     return request.get(SITE_ZONE) or DEFAULT_ZONE
 
 
@@ -208,7 +205,14 @@ def render(
     base.update(context or {})
     response = aiohttp_jinja2.render_template(template, request, base, status=status)
     if pre is not None and request.cookies.get(PRE_COOKIE) != pre:
-        response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="Lax", path="/")
+        response.set_cookie(
+            PRE_COOKIE,
+            pre,
+            httponly=True,
+            samesite="Lax",
+            secure=secure_cookies(request),
+            path="/",
+        )
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -220,6 +224,34 @@ def text_of(request: web.Request, key: str, **values: Any) -> str:
 
 def local_path(value: str | None, default: str = "/") -> str:
     """`value` if it is a path on this site, else `default` (never redirect to another host)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    return value
+    return safe_local_path(value, default)
+
+
+def valid_zone(name: str | None) -> bool:
+    """Whether `name` is a time zone (`America` is a folder of them, not a zone)."""
+    if not name or len(name) > 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Cookies are `Secure` over HTTPS, also behind a proxy that ends TLS (then
+    `[server] base_url` starts with https)."""
+    return request.secure or request.app[PUBLIC_URL].startswith("https://")
+
+
+def protect(response: web.StreamResponse) -> None:
+    """Headers every page carries: not framed by other sites, no referrer to other hosts,
+    scripts and styles only from here."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    )
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiMapping
@@ -58,6 +58,7 @@ from orchestrator.web.pages.common import (
     language,
     render,
     text_of,
+    valid_zone,
     viewer_for,
     zone_name,
 )
@@ -477,9 +478,9 @@ def read_booking(
         return text_of(request, key, **kw)
 
     values["timezone"] = values["timezone"] or zone_name(request)
-    try:
+    if valid_zone(values["timezone"]):
         tz = ZoneInfo(values["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
+    else:
         errors["timezone"] = say("office.err.zone")
         tz = ZoneInfo(zone_name(request))
     day = _parse_date(values["date"])
