@@ -156,6 +156,8 @@ class SignIn:
         else:
             site = payload.get("s")
             email = payload.get("e")
+            if role is Role.COORDINATOR and site and email:
+                await self._check_coordinator(str(site), str(email))
             principal = Principal(
                 role=role,
                 token_id="link",
@@ -164,6 +166,15 @@ class SignIn:
                 label="email link",
             )
         return self.new_session(principal), str(payload.get("p") or "/")
+
+    async def _check_coordinator(self, site_id: str, email: str) -> None:
+        """A coordinator's link works only while its addressee coordinates the site: a link
+        mailed to a former coordinator stops working when the directory names a new one."""
+        async with self._store.read() as uow:
+            site = (await uow.get_sites([site_id])).get(site_id)
+        current = site.coordinator.email if site else None
+        if current is None or current.lower() != email.lower():
+            raise AuthenticationRequired("this link was sent to the site's former coordinator")
 
     async def with_token(self, token: str) -> WebSession:
         """A browser session for the holder of an API token. Raises AuthenticationRequired."""
@@ -250,6 +261,8 @@ class LinkMaker:
             raise InvalidRequest("a coordinator link needs a site", field="site")
         if role is Role.CHAIR and not email:
             raise InvalidRequest("a chair link needs an email", field="email")
+        # A coordinator's link may name its addressee (the site's coordinator): it then stops
+        # working once the directory names another coordinator for the site.
         if role is Role.OFFICE:
             raise InvalidRequest("the office signs in with a token or a one-time link")
         signed = _signed(

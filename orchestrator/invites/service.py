@@ -148,16 +148,17 @@ class Invites:
         self._signin = signin
         self._links: LinkMaker | None = None
 
-    def _page_link(self, session: Session, *, site_id: str | None = None) -> str | None:
+    def _page_link(self, session: Session, *, site: Site | None = None) -> str | None:
         """The signed link to a coordinator's session page (`site_id`) or the chair's board;
         None until the link secret is loaded (`_signing_key`) or without sign-in links."""
         if self._links is None:
             return None
         until = session.end + PAGE_LINK_DAYS
-        if site_id is not None:
+        if site is not None:
             return self._links(
                 role=Role.COORDINATOR,
-                site_id=site_id,
+                site_id=site.id,
+                email=site.coordinator.email,
                 next_path=f"/site/sessions/{session.id}",
                 until=until,
             )
@@ -213,7 +214,7 @@ class Invites:
             rsvp_decline_url=self._rsvp_url(key, session.id, target.site.id, "declined")
             if request
             else None,
-            page_url=self._page_link(session, site_id=target.site.id) if request else None,
+            page_url=self._page_link(session, site=target.site) if request else None,
         )
         return ics, message
 
@@ -403,7 +404,7 @@ class Invites:
                             site.language,
                             s.join_url,
                             minutes,
-                            self._page_link(session, site_id=site.id),
+                            self._page_link(session, site=site),
                         ),
                     )
                 )

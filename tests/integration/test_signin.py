@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,13 +12,15 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from orchestrator.bootstrap import Container
+from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.errors import AuthenticationRequired, InvalidRequest
 from orchestrator.domain.models import Principal, Role
 from orchestrator.web.app import init_app
-from tests.conftest import NOW
+from tests.conftest import EXAMPLE_DIRECTORY, NOW
 from tests.integration.test_invites import (  # noqa: F401 (fixtures)
     book,
+    coordinator_of,
     deliver,
     mail_settings,
     service,
@@ -173,6 +176,20 @@ async def test_invites_and_reminders_carry_a_link_that_signs_the_site_in(
     assert session.principal.role is Role.COORDINATOR
     assert session.principal.site_id == "da-nang"
     assert next_path == f"/site/sessions/{booked.id}"
+    assert session.principal.email == await coordinator_of(service, "da-nang")
+    # The directory names a new coordinator for Đà Nẵng: the old one's links stop working.
+    directory = load_directory(EXAMPLE_DIRECTORY)
+    sites = tuple(
+        s.model_copy(
+            update={"coordinator": s.coordinator.model_copy(update={"email": "moi@danang.vn"})}
+        )
+        if s.id == "da-nang"
+        else s
+        for s in directory.sites
+    )
+    await service.directory.apply(dataclasses.replace(directory, sites=sites), actor="test")
+    with pytest.raises(AuthenticationRequired, match="former coordinator"):
+        await service.signin.redeem(found.group(2))
 
 
 @pytest.mark.parametrize(
