@@ -7,6 +7,7 @@ however often each arrived. `merge` documents how each source is read.
 from __future__ import annotations
 
 import enum
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -240,9 +241,6 @@ class AttendanceRecord(Frozen):
         the sites that connected during it (status present or partial, overrides included).
         Zero counts other than the first are left out.
         """
-        words = _PHRASES.get(language)
-        if words is None:
-            raise InvalidRequest(f"no summary in {language!r} (use vi or en)", field="language")
         if self.ended:
             attended = (AttendanceStatus.PRESENT, AttendanceStatus.PARTIAL)
             connected = sum(s.status in attended for s in self.sites)
@@ -250,17 +248,37 @@ class AttendanceRecord(Frozen):
         else:
             connected = sum(s.connection is Connection.CONNECTED for s in self.sites)
             unknown = sum(s.connection is Connection.UNKNOWN for s in self.sites)
-        counts = {
-            "late": sum(s.late for s in self.sites),
-            "left_early": sum(s.left_early for s in self.sites),
-            "unknown": unknown,
-            "unmatched": len(self.unmatched),
-        }
-        parts = [words["connected"].format(n=connected, total=len(self.sites))]
-        for key, n in counts.items():
-            if n:
-                parts.append(words[key].format(n=n, s="" if n == 1 else "s"))
-        return ", ".join(parts)
+        return summary_line(
+            language,
+            connected=connected,
+            total=len(self.sites),
+            late=sum(s.late for s in self.sites),
+            left_early=sum(s.left_early for s in self.sites),
+            unknown=unknown,
+            unmatched=len(self.unmatched),
+        )
+
+
+def summary_line(
+    language: Language,
+    *,
+    connected: int,
+    total: int,
+    late: int,
+    left_early: int,
+    unknown: int,
+    unmatched: int,
+) -> str:
+    """The summary of `AttendanceRecord.summary` from its counts."""
+    words = _PHRASES.get(language)
+    if words is None:
+        raise InvalidRequest(f"no summary in {language!r} (use vi or en)", field="language")
+    counts = {"late": late, "left_early": left_early, "unknown": unknown, "unmatched": unmatched}
+    parts = [words["connected"].format(n=connected, total=total)]
+    for key, n in counts.items():
+        if n:
+            parts.append(words[key].format(n=n, s="" if n == 1 else "s"))
+    return ", ".join(parts)
 
 
 _PHRASES: dict[str, dict[str, str]] = {
@@ -357,34 +375,63 @@ def merge(
     id; check-ins, overrides and site-level polls are ignored.
     Raises `InvalidRequest` for a naive instant or `session_end <= session_start`.
     """
+    site_ids, window = _window(sites, session_start, session_end, now)
+    return _record(events, site_ids, window, thresholds)
+
+
+def _record(
+    events: Iterable[_Event], site_ids: tuple[str, ...], w: _Window, th: Thresholds
+) -> AttendanceRecord:
+    log = _read(events, frozenset(site_ids), w)
+    return AttendanceRecord(
+        session_start=w.start,
+        session_end=w.end,
+        at=w.now,
+        thresholds=th,
+        sites=_lines(log, site_ids, w, th),
+        unmatched=_unmatched(log, w),
+    )
+
+
+def _window(
+    sites: Sequence[str], session_start: datetime, session_end: datetime, now: datetime
+) -> tuple[tuple[str, ...], _Window]:
     _check_aware(session_start=session_start, session_end=session_end, now=now)
     start, end, now = (t.astimezone(UTC) for t in (session_start, session_end, now))
     if end <= start:
         raise InvalidRequest("a session must end after it starts", field="session_end")
-    site_ids = tuple(dict.fromkeys(sites))
-    window = _Window(start=start, end=end, cap=min(now, end))
-    log = _Log(frozenset(site_ids), start)
-    for event in _ordered(events, now):
+    return tuple(dict.fromkeys(sites)), _Window(start=start, end=end, cap=min(now, end), now=now)
+
+
+def _read(events: Iterable[_Event], known: frozenset[str], w: _Window) -> _Log:
+    log = _Log(known, w.start)
+    for event in _ordered(events, w.now):
         log.add(event)
     log.close()
+    return log
 
+
+def _by_site(log: _Log) -> defaultdict[str | None, list[_Track]]:
     by_site: defaultdict[str | None, list[_Track]] = defaultdict(list)
     for track in log.tracks.values():
         by_site[track.site if track.site in log.known else None].append(track)
-    lines = tuple(_site_line(log, s, by_site.get(s, []), window, thresholds) for s in site_ids)
-    unmatched = [_guest_line(track, window) for track in by_site.get(None, [])]
+    return by_site
+
+
+def _lines(
+    log: _Log, sites: Sequence[str], w: _Window, th: Thresholds
+) -> tuple[SiteAttendance, ...]:
+    by_site = _by_site(log)
+    return tuple(_site_line(log, s, by_site.get(s, []), w, th) for s in sites)
+
+
+def _unmatched(log: _Log, w: _Window) -> tuple[UnmatchedOccupant, ...]:
+    unmatched = [_guest_line(track, w) for track in _by_site(log).get(None, [])]
     if not log.tracks:
         # A poll's JID (the room nick) never matches a webhook's (the real JID): while webhooks
         # report occupants they alone say who is unmatched, or one guest would count twice.
-        unmatched += [_poll_guest_line(log, occupant, window) for occupant in log.guest_polls]
-    return AttendanceRecord(
-        session_start=start,
-        session_end=end,
-        at=now,
-        thresholds=thresholds,
-        sites=lines,
-        unmatched=tuple(sorted(unmatched, key=_guest_order)),
-    )
+        unmatched += [_poll_guest_line(log, occupant, w) for occupant in log.guest_polls]
+    return tuple(sorted(unmatched, key=_guest_order))
 
 
 # --- reading the log ----------------------------------------------------------------------------
@@ -398,9 +445,9 @@ def _check_aware(**instants: datetime) -> None:
             raise InvalidRequest(f"{name} must carry a UTC offset or zone", field=name)
 
 
-def _ordered(events: Iterable[AttendanceEvent], now: datetime) -> list[AttendanceEvent]:
+def _ordered(events: Iterable[_Event], now: datetime) -> list[_Event]:
     """The events up to `now`, each once, in time order with a total tiebreak."""
-    unique: dict[tuple[EventSource, str], AttendanceEvent] = {}
+    unique: dict[tuple[EventSource, str], _Event] = {}
     for event in events:
         if event.at > now:
             continue
@@ -433,6 +480,7 @@ class _Window:
     start: datetime
     end: datetime
     cap: datetime  # min(now, end): where running intervals are cut for the record
+    now: datetime
 
 
 class _Log:
@@ -447,11 +495,11 @@ class _Log:
         self.cuts: defaultdict[str, list[datetime]] = defaultdict(list)
         self.room_polls: dict[datetime, EventKind] = {}
         self.site_polls: defaultdict[str, dict[datetime, EventKind]] = defaultdict(dict)
-        self.guest_polls: dict[str, list[AttendanceEvent]] = {}
-        self.checkins: dict[str, AttendanceEvent] = {}
-        self.overrides: dict[str, AttendanceEvent] = {}
+        self.guest_polls: dict[str, list[_Event]] = {}
+        self.checkins: dict[str, _Event] = {}
+        self.overrides: dict[str, _Event] = {}
 
-    def add(self, e: AttendanceEvent) -> None:
+    def add(self, e: _Event) -> None:
         if e.kind in (EventKind.JOIN, EventKind.LEAVE):
             self._occupant(e)
         elif e.kind is EventKind.DESTROYED:
@@ -471,7 +519,7 @@ class _Log:
             track.spans.append((track.open_since, None))
         self.open.clear()
 
-    def _occupant(self, e: AttendanceEvent) -> None:
+    def _occupant(self, e: _Event) -> None:
         key = (e.source, e.occupant)
         track = self.tracks.get(key)
         if track is None:
@@ -505,7 +553,7 @@ class _Log:
     def _last_destroyed(self) -> datetime | None:
         return self.destroyed[-1] if self.destroyed else None
 
-    def _poll(self, e: AttendanceEvent) -> None:
+    def _poll(self, e: _Event) -> None:
         if e.site_id in self.known:
             polls = self.site_polls[e.site_id]
             polls[e.at] = _stronger(polls.get(e.at), e.kind)
@@ -677,3 +725,300 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 
 def _guest_order(u: UnmatchedOccupant) -> tuple[datetime, str, str]:
     return (u.first_join or _NEVER, u.source.value, u.occupant)
+
+
+# --- live sessions ------------------------------------------------------------------------------
+
+Changed = frozenset[str] | None  # the sites whose lines may have changed; None: every site
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """An event as a live session keeps it: `AttendanceEvent`'s fields (already checked) in
+    about a third of its memory."""
+
+    source: EventSource
+    kind: EventKind
+    at: datetime
+    dedupe_key: str
+    site_id: str | None
+    occupant: str
+    name: str | None
+    email: str | None
+    disconnect_reason: str | None
+    headcount: int | None
+    names: tuple[str, ...]
+    verdict: Verdict | None
+    reason: str | None
+
+    def model_dump_json(self) -> str:  # what `_ordered` compares two events under one key by
+        return AttendanceEvent.model_validate(
+            {f: getattr(self, f) for f in self.__slots__}
+        ).model_dump_json()
+
+
+_Event = AttendanceEvent | _Kept
+_DeviceKey = tuple[EventSource, str]
+
+
+class LiveMerge:
+    """One session's record kept up to date event by event, for live boards.
+
+    `lines(sites, now)` and `unmatched(now)` equal what `merge` gives over every event added so
+    far, at any `now` and whatever order the events came in; so does `record(now)`. A site's line
+    depends only on its own events (its devices' joins and leaves, polls of it, its check-ins
+    and overrides), on the room's (destroyed, room-level polls) and on the window, so it is
+    merged from just those: a change costs what the site's own log costs, not the session's.
+    `add` tells which sites a batch may have changed; room-level events concern every site. Two
+    different events under one key (the platforms never send them) make every line come from the
+    whole log, where `merge` chooses between them.
+
+    What `summary` counts of each site's last line is kept, so that it needs no pass over every
+    site: while the session runs those counts (connected now, unknown, late, left early) change
+    only with events, never with time alone. It is exact once `remember` has seen a whole record
+    and no site is stale (`complete`).
+    """
+
+    def __init__(
+        self,
+        *,
+        sites: Sequence[str],
+        session_start: datetime,
+        session_end: datetime,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> None:
+        self.sites, w = _window(sites, session_start, session_end, session_start)
+        self.start, self.end = w.start, w.end
+        self.thresholds = thresholds
+        self._known = frozenset(self.sites)
+        self._events: dict[tuple[EventSource, str], _Kept] = {}
+        self._twins: list[_Kept] = []  # other events under a key already kept
+        self._of_site: defaultdict[str, list[_Kept]] = defaultdict(list)
+        self._room: list[_Kept] = []  # destroyed, room-level polls
+        self._named: dict[_DeviceKey, tuple[str | None, ...]] = {}  # sites a device named
+        self._suspects: dict[_DeviceKey, list[_Kept]] = {}  # devices that may be unmatched
+        self._guests: list[_Kept] = []  # polls that saw an occupant of no site
+        self._first_occupant: datetime | None = None
+        self._future: list[tuple[datetime, int, str | None]] = []  # heap: events after `now`
+        self._seq = 0
+        self._shared: dict[object, object] = {}  # one copy of each repeated name, email, instant
+        # what the summary counts of each site's last line
+        self._counted: dict[str, tuple[bool, bool, bool, bool]] = {}
+        self._counts = [0, 0, 0, 0]
+        self._stale: set[str] = set()
+        self._stale_all = True  # nothing kept yet
+        self._epoch = 0
+        self._changed_at: dict[str, int] = {}
+        self._all_changed_at = 0
+
+    def __len__(self) -> int:
+        return len(self._events) + len(self._twins)
+
+    def has(self, source: EventSource, dedupe_key: str) -> bool:
+        return (source, dedupe_key) in self._events
+
+    @property
+    def complete(self) -> bool:
+        """Every site's kept counts are its current ones (the summary is exact)."""
+        return not self._stale_all
+
+    def add(self, events: Iterable[AttendanceEvent], now: datetime) -> Changed:
+        """Add events (repeats are dropped); the sites whose lines they may have changed
+        (`unmatched` may change too: compare `len` before and after).
+
+        An event after `now` counts only once its time comes: `due` names its sites then.
+        """
+        self._epoch += 1
+        changed: set[str] = set()
+        everything = False
+        for event in events:
+            e = self._keep(event)
+            key = (e.source, e.dedupe_key)
+            seen = self._events.get(key)
+            if seen is None:
+                self._events[key] = e
+            elif seen == e or e in self._twins:
+                continue
+            else:
+                self._twins.append(e)
+                everything = True
+            sites = self._file(e)
+            if sites is None:
+                everything = True
+            else:
+                changed |= sites
+            if e.at > now:  # (an unmatched occupant's: its time wakes the whole record)
+                later: list[str | None] = [None] if not sites else [*sorted(sites)]
+                for site in later:
+                    self._seq += 1
+                    heapq.heappush(self._future, (e.at, self._seq, site))
+        return self._mark(None if everything else frozenset(changed))
+
+    def _keep(self, e: AttendanceEvent) -> _Kept:
+        share = self._shared.setdefault
+        return _Kept(
+            source=e.source,
+            kind=e.kind,
+            at=share(e.at, e.at),  # type: ignore[arg-type]
+            dedupe_key=e.dedupe_key,
+            site_id=None if e.site_id is None else share(e.site_id, e.site_id),  # type: ignore[arg-type]
+            occupant=e.occupant,
+            name=None if e.name is None else share(e.name, e.name),  # type: ignore[arg-type]
+            email=None if e.email is None else share(e.email, e.email),  # type: ignore[arg-type]
+            disconnect_reason=e.disconnect_reason,
+            headcount=e.headcount,
+            names=e.names,
+            verdict=e.verdict,
+            reason=e.reason,
+        )
+
+    def _file(self, e: _Kept) -> set[str] | None:
+        """Put `e` with the logs it belongs to; the sites it concerns (None: every site)."""
+        if e.kind in (EventKind.JOIN, EventKind.LEAVE):
+            return self._file_occupant(e)
+        if e.kind is EventKind.DESTROYED:
+            self._room.append(e)
+            return None
+        if e.site_id is not None and e.site_id in self._known:
+            self._of_site[e.site_id].append(e)
+            return {e.site_id}
+        if e.kind is EventKind.PRESENT:
+            self._guests.append(e)
+            return set()
+        if e.kind in _OBSERVATIONS and e.site_id is None:
+            self._room.append(e)
+            return None
+        return set()  # a check-in, override or poll of a site the session does not have
+
+    def _file_occupant(self, e: _Kept) -> set[str]:
+        key = (e.source, e.occupant)
+        if self._first_occupant is None or e.at < self._first_occupant:
+            self._first_occupant = e.at
+        named = self._named.get(key, ())
+        if e.site_id not in named:
+            # a site or a log newly concerned needs the device's whole log (its first site wins)
+            if e.site_id in self._known:
+                self._of_site[e.site_id].extend(self._device_log(key, named))
+            elif key not in self._suspects:
+                self._suspects[key] = self._device_log(key, named)
+            named = self._named[key] = (*named, e.site_id)
+        sites = {s for s in named if s is not None and s in self._known}
+        for site in sites:
+            self._of_site[site].append(e)
+        if key in self._suspects:
+            self._suspects[key].append(e)
+        return sites
+
+    def _device_log(self, key: _DeviceKey, named: tuple[str | None, ...]) -> list[_Kept]:
+        """The events kept so far of the device `key`, which named the sites `named`."""
+        if key in self._suspects:
+            return list(self._suspects[key])
+        for site in named:
+            if site is not None and site in self._known:
+                return [e for e in self._of_site[site] if (e.source, e.occupant) == key]
+        return []
+
+    def _mark(self, changed: Changed) -> Changed:
+        if changed is None:
+            self._stale_all = True
+            self._all_changed_at = self._epoch
+        else:
+            self._stale |= changed
+            for site in changed:
+                self._changed_at[site] = self._epoch
+        return changed
+
+    def due(self, now: datetime) -> Changed:
+        """The sites of events whose time has come since they were added (see `add`)."""
+        sites: set[str] = set()
+        everything = False
+        while self._future and self._future[0][0] <= now:
+            site = heapq.heappop(self._future)[2]
+            everything |= site is None
+            if site is not None:
+                sites.add(site)
+        if not sites and not everything:
+            return frozenset()
+        self._epoch += 1
+        return self._mark(None if everything else frozenset(sites))
+
+    def next_due(self) -> datetime | None:
+        return self._future[0][0] if self._future else None
+
+    def events(self) -> tuple[list[_Kept], int]:
+        """Every event added (for `record`), and a mark to give `remember` with that record."""
+        return [*self._events.values(), *self._twins], self._epoch
+
+    def record(self, events: Sequence[_Kept], now: datetime) -> AttendanceRecord:
+        """The whole record of `events` (from `events()`) at `now`, as `merge` makes it; pure,
+        so it may run in another thread while events keep coming."""
+        site_ids, w = _window(self.sites, self.start, self.end, now)
+        return _record(events, site_ids, w, self.thresholds)
+
+    def remember(self, record: AttendanceRecord, mark: int) -> None:
+        """Keep the counts of `record`, made of `events()` as they were at `mark`; sites changed
+        since stay stale."""
+        if self._all_changed_at > mark:
+            return
+        for line in record.sites:
+            if self._changed_at.get(line.site_id, 0) <= mark:
+                self._count(line)
+                self._stale.discard(line.site_id)
+        self._stale_all = False
+
+    def _count(self, line: SiteAttendance) -> None:
+        new = (
+            line.connection is Connection.CONNECTED,
+            line.connection is Connection.UNKNOWN,
+            line.late,
+            line.left_early,
+        )
+        old = self._counted.get(line.site_id, (False, False, False, False))
+        self._counts = [c - o + n for c, o, n in zip(self._counts, old, new, strict=True)]
+        self._counted[line.site_id] = new
+
+    def lines(self, sites: Iterable[str], now: datetime) -> list[SiteAttendance]:
+        """The lines of `sites` (of this session) as `merge` gives them at `now`."""
+        w = _window(self.sites, self.start, self.end, now)[1]
+        wanted = list(dict.fromkeys(sites))
+        if self._twins:
+            log = _read(self.events()[0], self._known, w)
+            out = list(_lines(log, wanted, w, self.thresholds))
+        else:
+            out = []
+            for site in wanted:
+                log = _read([*self._of_site.get(site, ()), *self._room], frozenset([site]), w)
+                out.extend(_lines(log, [site], w, self.thresholds))
+        for line in out:
+            self._count(line)
+            self._stale.discard(line.site_id)
+        return out
+
+    def unmatched(self, now: datetime) -> tuple[UnmatchedOccupant, ...]:
+        """The `unmatched` of `merge` at `now`."""
+        w = _window(self.sites, self.start, self.end, now)[1]
+        if self._twins:
+            return _unmatched(_read(self.events()[0], self._known, w), w)
+        events = [e for log in self._suspects.values() for e in log]
+        if self._first_occupant is None or self._first_occupant > w.now:
+            events += self._guests  # listed only while no webhook reported an occupant
+        return _unmatched(_read([*events, *self._room], self._known, w), w)
+
+    def summary(self, language: Language, unmatched: int, now: datetime) -> str:
+        """`AttendanceRecord.summary` while the session runs (`now` before its end), from the
+        kept counts; stale sites are brought up to date first. Raises `ValueError` unless
+        `complete`."""
+        if self._stale_all:
+            raise ValueError("no whole record kept yet: make one and `remember` it")
+        if self._stale:
+            self.lines(sorted(self._stale), now)
+        connected, unknown, late, left_early = self._counts
+        return summary_line(
+            language,
+            connected=connected,
+            total=len(self.sites),
+            late=late,
+            left_early=left_early,
+            unknown=unknown,
+            unmatched=unmatched,
+        )

@@ -12,10 +12,10 @@ import asyncio
 import csv
 import io
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,9 +23,13 @@ from connectors.base import ConnectorError, RoomPresence
 from orchestrator.attendance.merge import (
     AttendanceEvent,
     AttendanceRecord,
+    Changed,
     EventKind,
     EventSource,
+    LiveMerge,
+    SiteAttendance,
     Thresholds,
+    UnmatchedOccupant,
     Verdict,
     merge_session,
 )
@@ -50,6 +54,7 @@ from orchestrator.domain.models import (
 from orchestrator.store.base import SessionQuery, Store, StoredEvent
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 RECORD = "attendance-record"  # the outbox kind of a frozen record to mail to the chair
@@ -117,10 +122,66 @@ class AttendanceOut(BaseModel):
     unmatched: list[UnmatchedOut]
 
 
+class AttendanceChangesOut(BaseModel):
+    """What changed on a live board since the stream's previous event: the lines of the sites
+    that changed only (replace them by `site_id`), the whole `unmatched` list and summary."""
+
+    session_id: str
+    summary: str
+    summary_en: str
+    frozen_at: datetime | None = None
+    late_events: int = 0
+    sites: list[SiteRecordOut]
+    unmatched: list[UnmatchedOut]
+
+
+@dataclass(frozen=True)
+class BoardMessage:
+    """One server-sent event of a live board: `attendance` carries a whole `AttendanceOut`,
+    `changes` an `AttendanceChangesOut`; `data` is its JSON."""
+
+    event: Literal["attendance", "changes"]
+    data: str
+
+
 @dataclass
 class _Room:
     session_id: str
     sites: frozenset[str]
+
+
+@dataclass(eq=False)
+class _Listener:
+    """One open stream: the sites changed since it last sent, or everything."""
+
+    changed: set[str] = field(default_factory=set)
+    news: bool = False  # new events (an unmatched occupant's change no site)
+    everything: bool = True
+    whole_at: float = 0.0  # loop time of its last whole record
+
+
+@dataclass(eq=False)
+class _Board:
+    """A session watched live on this instance: its record kept in memory (`LiveMerge`), fed
+    by the events this instance logs and by reading the log."""
+
+    session: Session
+    live: LiveMerge
+    listeners: list[_Listener] = field(default_factory=list)
+    read_to: int = 0  # the log has been read up to this id
+    reading: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def add(self, events: Sequence[AttendanceEvent], now: datetime) -> None:
+        before = len(self.live)
+        self.changed(self.live.add(events, now), news=len(self.live) > before)
+
+    def changed(self, sites: Changed, *, news: bool = False) -> None:
+        for listener in self.listeners:
+            listener.news |= news
+            if sites is None:
+                listener.everything = True
+            else:
+                listener.changed |= sites
 
 
 @dataclass
@@ -146,6 +207,9 @@ class Broker:
 
 
 MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
+CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
+WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; other instances)
+LOG_PAGE = 5000  # events read per query when a board reads the log
 
 
 class Attendance:
@@ -168,6 +232,7 @@ class Attendance:
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._frozen_ids: set[str] = set()
+        self._boards: dict[str, _Board] = {}
         self.broker = Broker()
 
     # ingest ----------------------------------------------------------------------------
@@ -252,6 +317,8 @@ class Attendance:
                     if not done.done():
                         done.set_exception(exc)
                 continue
+            if self._boards:
+                self._feed([r for r in every if (r.source, r.dedupe_key) in added])
             for rows, done in batch:
                 mine = {(r.source, r.dedupe_key) for r in rows} & added
                 added -= mine
@@ -369,21 +436,18 @@ class Attendance:
         kind = EventKind.CHECKIN if source is EventSource.CHECKIN else EventKind.OVERRIDE
         async with self._store.write() as uow:
             frozen = await uow.get_record(session.id) is not None
-            await uow.add_events(
-                [
-                    StoredEvent(
-                        source=source.value,
-                        kind=kind.value,
-                        at=now,
-                        dedupe_key=f"{session.id}|{site_id}|{now.isoformat()}|{principal.actor}",
-                        received_at=now,
-                        session_id=session.id,
-                        site_id=site_id,
-                        data={**data, "actor": principal.actor},
-                        after_freeze=frozen,
-                    )
-                ]
+            event = StoredEvent(
+                source=source.value,
+                kind=kind.value,
+                at=now,
+                dedupe_key=f"{session.id}|{site_id}|{now.isoformat()}|{principal.actor}",
+                received_at=now,
+                session_id=session.id,
+                site_id=site_id,
+                data={**data, "actor": principal.actor},
+                after_freeze=frozen,
             )
+            added = await uow.add_events([event])
             await uow.audit(
                 AuditEntry(
                     at=now,
@@ -394,6 +458,7 @@ class Attendance:
                     detail={"site_id": site_id, **data},
                 )
             )
+        self._feed([event] if added else [])
         self.broker.publish(session.id)
 
     # the record ------------------------------------------------------------------------
@@ -415,13 +480,19 @@ class Attendance:
             out = AttendanceOut.model_validate_json(stored[1])
             late = sum(1 for e in events if e.after_freeze)
             return out.model_copy(update={"late_events": late})
-        return _out(session, self._merge(session, events), frozen_at=None)
+        now = self._clock.now()
+        # a big session's merge takes a while: off the event loop, so webhooks keep flowing
+        return await _off_loop(
+            len(events), lambda: _out(session, self._merge(session, events, now), frozen_at=None)
+        )
 
-    def _merge(self, session: Session, events: Sequence[StoredEvent]) -> AttendanceRecord:
+    def _merge(
+        self, session: Session, events: Sequence[StoredEvent], now: datetime | None = None
+    ) -> AttendanceRecord:
         return merge_session(
             session,
-            [_event(e) for e in events if not e.after_freeze and e.kind in _MERGED_KINDS],
-            now=self._clock.now(),
+            [_event(e) for e in events if _merged(e)],
+            now=now or self._clock.now(),
             thresholds=self._thresholds,
         )
 
@@ -457,24 +528,169 @@ class Attendance:
         self.broker.publish(session_id)
         return out
 
-    async def stream(self, session_id: str, principal: Principal) -> AsyncIterator[AttendanceOut]:
-        """The record now, then again after every change (for server-sent events)."""
+    async def stream(self, session_id: str, principal: Principal) -> AsyncIterator[BoardMessage]:
+        """A live board (for server-sent events): the whole record now, then what changes.
+
+        While the session runs the record is kept in memory for as long as a board watches it
+        (`LiveMerge`): a change sends only the lines of the sites it changed (`changes`), at
+        most every `CHANGES_GAP` or twice what the last one cost. A whole record
+        (`attendance`) comes first, then again every `WHOLE_EVERY` (read from the log, with
+        what other instances logged, and the minutes of sites that did not change moved on),
+        after a room-wide event, once the session has ended and when it is frozen.
+        """
         session = await self._session(session_id)
         self._may_read(session, principal)
         changes = self.broker.listen(session_id)
         loop = asyncio.get_running_loop()
+        board = self._boards.get(session_id)
+        if board is None:
+            board = self._boards[session_id] = _Board(
+                session,
+                LiveMerge(
+                    sites=session.site_ids,
+                    session_start=session.start,
+                    session_end=session.end,
+                    thresholds=self._thresholds,
+                ),
+            )
+        listener = _Listener()
+        board.listeners.append(listener)
         try:
-            yield await self.record(session_id, principal)
+            yield await self._whole(board, listener, principal, reread=False)
             async for _ in changes:
-                # A record costs more the bigger the session: rebuild at most about once per
-                # twice its cost, so a 10,000-site board cannot starve the webhooks; the
-                # changes that arrive meanwhile are all in the next record.
                 began = loop.time()
-                out = await self.record(session_id, principal)
-                yield out
-                await asyncio.sleep(max(0.0, 2 * (loop.time() - began) - MIN_BOARD_GAP))
+                message = await self._next(board, listener, principal)
+                if message is None:
+                    continue
+                yield message
+                # A whole record costs more the bigger the session: at most about once per
+                # twice its cost, so a 10,000-site board cannot starve the webhooks; the
+                # changes that arrive meanwhile are all in the next event.
+                cost = loop.time() - began
+                if message.event == "changes":
+                    gap = max(CHANGES_GAP, 2 * cost)
+                else:
+                    gap = 2 * cost - MIN_BOARD_GAP
+                await asyncio.sleep(max(0.0, gap))
         finally:
+            board.listeners.remove(listener)
+            if not board.listeners and self._boards.get(session_id) is board:
+                del self._boards[session_id]  # nobody watches: free the memory
             await changes.aclose()
+
+    async def _next(
+        self, board: _Board, listener: _Listener, principal: Principal
+    ) -> BoardMessage | None:
+        """The stream's next event: its changes, a whole record, or None (nothing changed)."""
+        now = self._clock.now()
+        board.changed(board.live.due(now))
+        due = asyncio.get_running_loop().time() - listener.whole_at >= WHOLE_EVERY
+        if (
+            due
+            or listener.everything
+            or not board.live.complete
+            or now >= board.session.end
+            or board.session.id in self._frozen_ids
+        ):
+            return await self._whole(board, listener, principal, reread=due)
+        if not listener.changed and not listener.news:
+            return None
+        sites, listener.changed, listener.news = sorted(listener.changed), set(), False
+        live = board.live
+        lines = live.lines(sites, now)
+        unmatched = live.unmatched(now)
+        out = AttendanceChangesOut(
+            session_id=board.session.id,
+            summary=live.summary("vi", len(unmatched), now),
+            summary_en=live.summary("en", len(unmatched), now),
+            sites=[_site_out(s) for s in lines],
+            unmatched=[_unmatched_out(u) for u in unmatched],
+        )
+        return BoardMessage("changes", out.model_dump_json())
+
+    async def _whole(
+        self, board: _Board, listener: _Listener, principal: Principal, *, reread: bool
+    ) -> BoardMessage:
+        """The whole record for a board: from memory while the session runs (after reading
+        the log: what is new in it, or all of it again with `reread`), else as `record`
+        gives it."""
+        session = board.session
+        listener.whole_at = asyncio.get_running_loop().time()
+        now = self._clock.now()
+        if now >= session.end or session.id in self._frozen_ids:
+            listener.everything, listener.changed, listener.news = False, set(), False
+            out = await self.record(session.id, principal)
+            return BoardMessage("attendance", out.model_dump_json())
+        if await self._read_log(board, now, reread=reread):
+            return await self._whole(board, listener, principal, reread=False)  # now frozen
+        # what changes from here on is in the next `changes` event
+        listener.everything, listener.changed, listener.news = False, set(), False
+        live = board.live
+        events, mark = live.events()
+
+        def build() -> tuple[AttendanceRecord, str]:
+            record = live.record(events, now)
+            return record, _out(session, record, frozen_at=None).model_dump_json()
+
+        record, data = await _off_loop(len(events), build)
+        live.remember(record, mark)
+        return BoardMessage("attendance", data)
+
+    async def _read_log(self, board: _Board, now: datetime, *, reread: bool) -> bool:
+        """Add what the log holds that the board has not seen, a page at a time so webhooks
+        are served in between: what was logged after the last read, or (`reread`) the whole
+        log again, for what other instances logged meanwhile (ids are not given out in commit
+        order). True when the session's record is frozen."""
+        async with board.reading:
+            after = 0 if reread else board.read_to
+            while True:
+                async with self._store.read() as uow:
+                    if await uow.get_record(board.session.id) is not None:
+                        self._frozen_ids.add(board.session.id)
+                        return True
+                    rows = await uow.list_events(board.session.id, after_id=after, limit=LOG_PAGE)
+                live = board.live
+                new = [
+                    _event(r)
+                    for r in rows
+                    if _merged(r) and not live.has(EventSource(r.source), r.dedupe_key)
+                ]
+                board.add(new, now)
+                if rows:
+                    after = board.read_to = max(board.read_to, rows[-1].id or 0)
+                if len(rows) < LOG_PAGE:
+                    return False
+
+    def _feed(self, rows: Sequence[StoredEvent]) -> None:
+        """Give the boards watching these rows' sessions the rows just logged."""
+        by_session: dict[str, list[AttendanceEvent]] = {}
+        for r in rows:
+            if r.session_id in self._boards and _merged(r):
+                by_session.setdefault(r.session_id, []).append(_event(r))
+        now = self._clock.now()
+        for session_id, events in by_session.items():
+            board = self._boards[session_id]
+            board.add(events, now)
+            due = board.live.next_due()
+            if due is not None:  # an event ahead of our clock: wake the boards when it is due
+                asyncio.get_running_loop().call_later(
+                    max(0.0, (due - now).total_seconds()), self.broker.publish, session_id
+                )
+
+
+def _merged(e: StoredEvent) -> bool:
+    """Whether the live record reads `e`: not after the freeze, and of a kind it merges."""
+    return not e.after_freeze and e.kind in _MERGED_KINDS
+
+
+async def _off_loop(size: int, work: Callable[[], _T]) -> _T:
+    """`work()`, in a worker thread when `size` (events) makes it long enough to matter."""
+    if size < OFF_LOOP_EVENTS:
+        return work()
+    return await asyncio.to_thread(work)
+
+
+OFF_LOOP_EVENTS = 2000
 
 
 # Logged but not merged: a room's creation says nothing about any site.
@@ -509,41 +725,43 @@ def _out(session: Session, rec: AttendanceRecord, *, frozen_at: datetime | None)
         summary=rec.summary("vi"),
         summary_en=rec.summary("en"),
         frozen_at=frozen_at,
-        sites=[
-            SiteRecordOut(
-                site_id=s.site_id,
-                connection=s.connection.value,
-                status=s.status.value,
-                measured_status=s.measured_status.value,
-                late=s.late,
-                left_early=s.left_early,
-                first_join=s.first_join,
-                last_leave=s.last_leave,
-                connected_minutes=round(s.connected_minutes, 1),
-                reconnects=s.reconnects,
-                headcount=s.headcount,
-                names=list(s.names),
-                override=(
-                    {"verdict": s.override.verdict.value, "reason": s.override.reason}
-                    if s.override
-                    else None
-                ),
-                intervals=[(i.start, i.end) for i in s.intervals],
-            )
-            for s in rec.sites
-        ],
-        unmatched=[
-            UnmatchedOut(
-                source=u.source.value,
-                occupant=u.occupant,
-                site_id=u.site_id,
-                name=u.name,
-                email=u.email,
-                connected_now=u.connected_now,
-                connected_minutes=round(u.connected_minutes, 1),
-            )
-            for u in rec.unmatched
-        ],
+        sites=[_site_out(s) for s in rec.sites],
+        unmatched=[_unmatched_out(u) for u in rec.unmatched],
+    )
+
+
+def _site_out(s: SiteAttendance) -> SiteRecordOut:
+    return SiteRecordOut(
+        site_id=s.site_id,
+        connection=s.connection.value,
+        status=s.status.value,
+        measured_status=s.measured_status.value,
+        late=s.late,
+        left_early=s.left_early,
+        first_join=s.first_join,
+        last_leave=s.last_leave,
+        connected_minutes=round(s.connected_minutes, 1),
+        reconnects=s.reconnects,
+        headcount=s.headcount,
+        names=list(s.names),
+        override=(
+            {"verdict": s.override.verdict.value, "reason": s.override.reason}
+            if s.override
+            else None
+        ),
+        intervals=[(i.start, i.end) for i in s.intervals],
+    )
+
+
+def _unmatched_out(u: UnmatchedOccupant) -> UnmatchedOut:
+    return UnmatchedOut(
+        source=u.source.value,
+        occupant=u.occupant,
+        site_id=u.site_id,
+        name=u.name,
+        email=u.email,
+        connected_now=u.connected_now,
+        connected_minutes=round(u.connected_minutes, 1),
     )
 
 
@@ -625,7 +843,9 @@ def to_xlsx(out: AttendanceOut, language: str = "vi") -> bytes:
 
 __all__ = [
     "Attendance",
+    "AttendanceChangesOut",
     "AttendanceOut",
+    "BoardMessage",
     "CheckinRequest",
     "InvalidRequest",
     "OverrideRequest",

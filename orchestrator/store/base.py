@@ -138,6 +138,7 @@ class StoredEvent:
     occupant: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     after_freeze: bool = False
+    id: int | None = None  # its place in the log, once logged
 
 
 @dataclass(frozen=True)
@@ -318,8 +319,11 @@ class UnitOfWork(Protocol):
         within `events`); the (source, dedupe_key) of those actually added."""
         ...
 
-    async def list_events(self, session_id: str) -> list[StoredEvent]:
-        """The session's events in the order they were logged."""
+    async def list_events(
+        self, session_id: str, *, after_id: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """The session's events in the order they were logged (by `id`): those after `after_id`,
+        at most `limit` of them (for reading a long log a page at a time)."""
         ...
 
     async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None: ...

@@ -791,11 +791,16 @@ class SqlUnitOfWork:
         result = await self._c.execute(stmt, rows)
         return {(r.source, r.dedupe_key) for r in result}
 
-    async def list_events(self, session_id: str) -> list[StoredEvent]:
+    async def list_events(
+        self, session_id: str, *, after_id: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
         a = t.attendance_events.c
-        rows = await self._c.execute(
-            sa.select(t.attendance_events).where(a.session_id == session_id).order_by(a.id)
-        )
+        stmt = sa.select(t.attendance_events).where(a.session_id == session_id).order_by(a.id)
+        if after_id:
+            stmt = stmt.where(a.id > after_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = await self._c.execute(stmt)
         return [
             StoredEvent(
                 source=r.source,
@@ -809,6 +814,7 @@ class SqlUnitOfWork:
                 occupant=r.occupant,
                 data=dict(r.data),
                 after_freeze=r.after_freeze,
+                id=r.id,
             )
             for r in rows
         ]

@@ -14,7 +14,7 @@ from aiohttp import web
 from connectors.jaas_webhooks import SignatureInvalid, verify_signature
 from orchestrator.attendance.service import (
     Attendance,
-    AttendanceOut,
+    BoardMessage,
     CheckinRequest,
     OverrideRequest,
     to_csv,
@@ -28,6 +28,7 @@ from orchestrator.web.http import bearer, json_body, json_response, principal_of
 log = logging.getLogger(__name__)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 HEARTBEAT_SECONDS = 15.0
+CLIENT_CHECK_SECONDS = 1.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -126,10 +127,11 @@ async def freeze(request: web.Request) -> web.Response:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: the record now, then one `attendance` event per change."""
+    """Server-sent events: the whole record now (`attendance`), then what changes (`changes`,
+    or `attendance` again); see docs/attendance.md for the format."""
     principal = await principal_of(request)
-    records = request.app[ATTENDANCE].stream(request.match_info["id"], principal)
-    first = await anext(records)  # errors (404, 403) still answer as problem+json
+    messages = request.app[ATTENDANCE].stream(request.match_info["id"], principal)
+    first = await anext(messages)  # errors (404, 403) still answer as problem+json
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -139,21 +141,27 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
 
-    async def send(out: AttendanceOut) -> None:
-        await response.write(f"event: attendance\ndata: {out.model_dump_json()}\n\n".encode())
+    async def send(message: BoardMessage) -> None:
+        await response.write(f"event: {message.event}\ndata: {message.data}\n\n".encode())
 
-    # One pending read of the next record at a time; a quiet minute only sends a comment, so
-    # proxies keep the connection open and a gone client is noticed.
-    pending: asyncio.Future[AttendanceOut] = asyncio.ensure_future(anext(records))
+    # One pending read of the next event at a time; a quiet 15 s only sends a comment, so
+    # proxies keep the connection open. A client that went away is noticed within a second
+    # (its connection is gone), not at the next write: a graceful stop does not wait for it.
+    pending: asyncio.Future[BoardMessage] = asyncio.ensure_future(anext(messages))
+    loop = asyncio.get_running_loop()
     try:
         await send(first)
-        while True:
-            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
+        quiet_since = loop.time()
+        while request.transport is not None and not request.transport.is_closing():
+            done, _ = await asyncio.wait({pending}, timeout=CLIENT_CHECK_SECONDS)
             if not done:
-                await response.write(b": still here\n\n")
+                if loop.time() - quiet_since >= HEARTBEAT_SECONDS:
+                    await response.write(b": still here\n\n")
+                    quiet_since = loop.time()
                 continue
             await send(pending.result())
-            pending = asyncio.ensure_future(anext(records))
+            quiet_since = loop.time()
+            pending = asyncio.ensure_future(anext(messages))
     except (ConnectionResetError, StopAsyncIteration):
         pass
     finally:
@@ -161,7 +169,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(BaseException):
             await pending
         with contextlib.suppress(Exception):
-            await records.aclose()  # type: ignore[attr-defined]
+            await messages.aclose()  # type: ignore[attr-defined]
     return response
 
 

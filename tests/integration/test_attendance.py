@@ -32,6 +32,7 @@ from tests.smtp_server import SmtpTestServer
 EVENTS_TOKEN = "prosody-event-sync-token"
 JAAS_SECRET = "whsec_00112233445566778899aabbccddeeff"
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
+MIN = timedelta(minutes=1)
 END = datetime(2026, 12, 10, 4, 30, tzinfo=UTC)  # 11:30
 
 
@@ -354,25 +355,64 @@ async def test_checkin_override_exports_and_freeze(board: Board, clock: ManualCl
     assert after["sites"] == frozen.json()["sites"]
 
 
-async def test_live_stream_sends_an_event_per_change(board: Board, clock: ManualClock) -> None:
+async def test_live_stream_sends_the_record_then_the_changed_sites(
+    board: Board, clock: ManualClock
+) -> None:
     clock.set(START)
     url = f"/api/sessions/{board.session.id}/attendance/stream"
     async with board.http.stream("GET", url, headers=board.auth(board.chair)) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = r.aiter_lines()
 
-        async def next_event() -> dict[str, Any]:
+        async def next_event() -> tuple[str, dict[str, Any]]:
+            event = "message"
             async for line in lines:
-                if line.startswith("data: "):
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
                     data: dict[str, Any] = json.loads(line[6:])
-                    return data
+                    return event, data
             raise AssertionError("stream ended")
 
-        first = await asyncio.wait_for(next_event(), 5)
+        event, first = await asyncio.wait_for(next_event(), 5)
+        assert event == "attendance"
+        assert first == await board.record()
         assert {s["connection"] for s in first["sites"]} == {"waiting"}
         await post(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
-        second = await asyncio.wait_for(next_event(), 5)
-        assert {s["site_id"]: s["connection"] for s in second["sites"]}["da-nang"] == "connected"
+        event, second = await asyncio.wait_for(next_event(), 5)
+        assert event == "changes"
+        assert set(second) == {
+            "session_id",
+            "summary",
+            "summary_en",
+            "frozen_at",
+            "late_events",
+            "sites",
+            "unmatched",
+        }
+        assert [(s["site_id"], s["connection"]) for s in second["sites"]] == [
+            ("da-nang", "connected")
+        ]
+        assert second["summary_en"] == "1/6 sites connected"
+        # a guest, then a second device of a site: each change sends its site, and the guests
+        await post(board, *sync(board.room, "joined", None, "guest@x/1", START))
+        event, third = await asyncio.wait_for(next_event(), 5)
+        assert (event, third["sites"], len(third["unmatched"])) == ("changes", [], 1)
+        clock.set(START + timedelta(minutes=30))
+        await post(board, *sync(board.room, "joined", "ha-noi", "hn@x/1", START + 10 * MIN))
+        event, fourth = await asyncio.wait_for(next_event(), 5)
+        assert [s["site_id"] for s in fourth["sites"]] == ["ha-noi"]
+        # the changes applied to the first record give the record as it stands
+        shown = {s["site_id"]: s for s in first["sites"]}
+        for change in (second, third, fourth):
+            shown.update({s["site_id"]: s for s in change["sites"]})
+        now = await board.record()
+        changed_now = {"ha-noi"}  # da-nang's minutes moved on since its change was sent
+        assert {k: v for k, v in shown.items() if k != "da-nang"} == {
+            s["site_id"]: s for s in now["sites"] if s["site_id"] != "da-nang"
+        }
+        assert changed_now <= set(shown)
+        assert (fourth["summary"], fourth["unmatched"]) == (now["summary"], now["unmatched"])
     stranger = await board.http.get(url)
     assert stranger.status_code == 401
     site = (await board.container.access.create_token(Role.COORDINATOR, site_id="da-nang")).token

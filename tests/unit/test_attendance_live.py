@@ -1,0 +1,282 @@
+"""The live record of a session, kept event by event (`LiveMerge`): whatever order and batches
+the events come in, its lines, unmatched occupants and summary equal the whole `merge`, and the
+sites it reports as changed are the only ones whose lines moved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.attendance import (
+    AttendanceEvent,
+    AttendanceRecord,
+    EventKind,
+    EventSource,
+    Thresholds,
+    merge,
+)
+from orchestrator.attendance.merge import LiveMerge, Verdict
+
+START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)
+END = START + timedelta(hours=2)
+M = timedelta(minutes=1)
+SITES = ("ha-noi", "da-nang", "can-tho")
+TH = Thresholds(min_presence=0.3)
+# occupants: their site as their events name it (None: no site token; "hue": not of the session)
+OCCUPANTS: dict[str, tuple[str | None, ...]] = {
+    "hn1": ("ha-noi",),
+    "hn2": ("ha-noi",),
+    "dn1": ("da-nang",),
+    "ct1": ("can-tho",),
+    "guest": (None,),
+    "other": ("hue",),
+    "odd": (None, "da-nang", "can-tho"),  # the first site its events name wins
+}
+BOUNDED = settings(max_examples=200, deadline=None)
+
+
+def at(minute: int) -> datetime:
+    return START + minute * M
+
+
+def occupant_event(who: str, kind: str, minute: int, variant: int, n: int) -> AttendanceEvent:
+    names = OCCUPANTS[who]
+    return AttendanceEvent(
+        source=EventSource.JITSI,
+        kind=EventKind.JOIN if kind == "join" else EventKind.LEAVE,
+        occupant=f"{who}@x/1",
+        site_id=names[variant % len(names)],
+        at=at(minute),
+        dedupe_key=f"{who}|{kind}|{minute}|{n}",
+    )
+
+
+def other_event(kind: str, minute: int, site: int, n: int) -> list[AttendanceEvent]:
+    place = [*SITES, "hue"][site % 4]
+    when = at(minute)
+    if kind == "destroyed":
+        return [
+            AttendanceEvent(
+                source=EventSource.JITSI, kind=EventKind.DESTROYED, at=when, dedupe_key=f"d{n}"
+            )
+        ]
+    if kind == "poll":  # one poll of the room: it answered and saw one site's device and a guest
+        key = f"poll|{minute}"
+        return [
+            AttendanceEvent(
+                source=EventSource.POLL, kind=EventKind.ABSENT, at=when, dedupe_key=key
+            ),
+            AttendanceEvent(
+                source=EventSource.POLL,
+                kind=EventKind.PRESENT,
+                occupant=f"room/{place}",
+                site_id=place,
+                at=when,
+                dedupe_key=f"{key}|{place}",
+            ),
+            AttendanceEvent(
+                source=EventSource.POLL,
+                kind=EventKind.PRESENT,
+                occupant="room/guest",
+                at=when,
+                dedupe_key=f"{key}|guest",
+            ),
+        ]
+    if kind == "failed":
+        return [
+            AttendanceEvent(
+                source=EventSource.POLL, kind=EventKind.UNKNOWN, at=when, dedupe_key=f"f{minute}"
+            )
+        ]
+    if kind == "checkin":
+        return [
+            AttendanceEvent(
+                source=EventSource.CHECKIN,
+                kind=EventKind.CHECKIN,
+                site_id=place,
+                at=when,
+                headcount=n,
+                dedupe_key=f"c{n}",
+            )
+        ]
+    return [
+        AttendanceEvent(
+            source=EventSource.OVERRIDE,
+            kind=EventKind.OVERRIDE,
+            site_id=place,
+            at=when,
+            verdict=Verdict.PRESENT if n % 2 else Verdict.ABSENT,
+            reason="the chair saw them",
+            dedupe_key=f"o{n}",
+        )
+    ]
+
+
+occupant_raw = st.tuples(
+    st.just("occupant"),
+    st.sampled_from(sorted(OCCUPANTS)),
+    st.sampled_from(["join", "leave"]),
+    st.integers(-15, 130),
+    st.integers(0, 2),
+)
+other_raw = st.tuples(
+    st.just("other"),
+    st.sampled_from(["destroyed", "poll", "failed", "checkin", "override"]),
+    st.integers(0, 3),
+    st.integers(-15, 130),
+    st.integers(0, 2),
+)
+
+
+@st.composite
+def logs(draw: st.DrawFn, rare: bool = False) -> list[AttendanceEvent]:
+    """A session's log; `rare` adds room-wide events, polls, check-ins, overrides and, now and
+    then, two different events under one key."""
+    kinds = st.one_of(occupant_raw, other_raw) if rare else occupant_raw
+    raw = draw(st.lists(kinds, max_size=30))
+    out: list[AttendanceEvent] = []
+    for n, item in enumerate(raw):
+        if item[0] == "occupant":
+            _, who, kind, minute, variant = item
+            out.append(occupant_event(who, kind, minute, variant, n))
+        else:
+            _, kind, site, minute, _ = item
+            out.extend(other_event(kind, minute, site, n))
+    if rare and out and draw(st.booleans()):
+        twin = draw(st.sampled_from(out))
+        out.append(twin.model_copy(update={"at": twin.at + M}))  # same key, other content
+    return out
+
+
+def full(events: Sequence[AttendanceEvent], now: datetime) -> tuple[object, ...]:
+    r = merge(events, sites=SITES, session_start=START, session_end=END, now=now, thresholds=TH)
+    return r.sites, r.unmatched, r.summary("en"), r.summary("vi")
+
+
+def live() -> LiveMerge:
+    return LiveMerge(sites=SITES, session_start=START, session_end=END, thresholds=TH)
+
+
+def batches(data: st.DataObject, events: list[AttendanceEvent]) -> list[list[AttendanceEvent]]:
+    """The events shuffled, some repeated, cut into batches."""
+    again = data.draw(st.lists(st.sampled_from(events), max_size=8)) if events else []
+    stream = data.draw(st.permutations(events + again))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    return [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+
+
+@BOUNDED
+@given(events=logs(rare=True), now=st.integers(-20, 140), data=st.data())
+def test_incremental_application_in_any_order_equals_the_full_merge(
+    events: list[AttendanceEvent], now: int, data: st.DataObject
+) -> None:
+    state = live()
+    for batch in batches(data, events):
+        state.add(batch, at(now))
+    assert tuple(state.lines(SITES, at(now))) == full(events, at(now))[0]
+    assert state.unmatched(at(now)) == full(events, at(now))[1]
+    # and at other instants: events after `now` count once their time has come
+    later = at(data.draw(st.integers(-20, 140)))
+    assert (tuple(state.lines(SITES, later)), state.unmatched(later)) == full(events, later)[:2]
+
+
+@BOUNDED
+@given(events=logs(rare=True), now=st.integers(-20, 119), data=st.data())
+def test_a_board_that_applies_the_changes_shows_the_full_merge(
+    events: list[AttendanceEvent], now: int, data: st.DataObject
+) -> None:
+    """A board shown a whole record, then only the lines of the sites each batch changed,
+    shows what the whole merge says; so does the summary made of the kept lines."""
+    state, when = live(), at(now)
+    parts = batches(data, events)
+    first = data.draw(st.integers(0, len(parts)))
+    for batch in parts[:first]:
+        state.add(batch, when)
+    snapshot, mark = state.events()
+    pending: set[str] = set()
+    everything = False
+    for n, batch in enumerate(parts[first:]):
+        if n == 1:  # the record made of the snapshot comes while events keep coming
+            state.remember(whole(snapshot, when), mark)
+        changed = state.add(batch, when)
+        if changed is None:
+            everything = True
+        else:
+            pending |= changed
+    if first == len(parts) or len(parts) - first == 1:
+        state.remember(whole(snapshot, when), mark)
+    board = {line.site_id: line for line in whole(snapshot, when).sites}
+    if everything or not state.complete:
+        # a room-wide change (or two events under one key): the board gets a whole record
+        snapshot, mark = state.events()
+        state.remember(whole(snapshot, when), mark)
+        board = {line.site_id: line for line in whole(snapshot, when).sites}
+    else:
+        board.update({line.site_id: line for line in state.lines(sorted(pending), when)})
+    expected = full(events, when)
+    assert tuple(board[s] for s in SITES) == expected[0]
+    unmatched = state.unmatched(when)
+    assert unmatched == expected[1]
+    summaries = (
+        state.summary("en", len(unmatched), when),
+        state.summary("vi", len(unmatched), when),
+    )
+    assert summaries == expected[2:]
+
+
+def whole(events: Sequence[AttendanceEvent], now: datetime) -> AttendanceRecord:
+    return merge(events, sites=SITES, session_start=START, session_end=END, now=now, thresholds=TH)
+
+
+@BOUNDED
+@given(events=logs(), now=st.integers(-20, 119), data=st.data())
+def test_the_sites_reported_changed_are_the_only_ones_that_moved(
+    events: list[AttendanceEvent], now: int, data: st.DataObject
+) -> None:
+    state, when = live(), at(now)
+    for batch in batches(data, events):
+        before = full(state.events()[0], when)[0]
+        changed = state.add(batch, when)
+        after = full(state.events()[0], when)[0]
+        assert changed is not None  # webhooks alone never change every site at once
+        moved = {a.site_id for a, b in zip(before, after, strict=True) if a != b}
+        assert moved <= changed
+
+
+def test_events_after_now_are_due_when_their_time_comes() -> None:
+    state = live()
+    join = occupant_event("dn1", "join", 10, 0, 1)
+    assert state.add([join], at(5)) == {"da-nang"}
+    assert state.due(at(9)) == frozenset()
+    assert state.next_due() == at(10)
+    assert state.due(at(10)) == {"da-nang"}
+    assert state.next_due() is None
+    [line] = state.lines(["da-nang"], at(10))
+    assert line.connection == "connected"
+
+
+def test_repeats_change_nothing_and_the_summary_needs_a_whole_record_first() -> None:
+    state = live()
+    join = occupant_event("hn1", "join", 1, 0, 1)
+    assert state.add([join], at(2)) == {"ha-noi"}
+    assert state.add([join], at(2)) == frozenset()
+    assert len(state) == 1
+    assert state.has(EventSource.JITSI, join.dedupe_key)
+    assert not state.complete
+    with pytest.raises(ValueError, match="whole record"):
+        state.summary("en", 0, at(2))
+
+
+def test_a_device_that_names_its_site_late_brings_its_whole_log() -> None:
+    state = live()
+    join = occupant_event("odd", "join", 5, 0, 1)  # no site token yet
+    leave = occupant_event("odd", "leave", 50, 1, 2)  # names da-nang
+    assert state.add([join], at(60)) == frozenset()
+    assert state.add([leave], at(60)) == {"da-nang"}
+    expected = full([join, leave], at(60))
+    assert (tuple(state.lines(SITES, at(60))), state.unmatched(at(60))) == expected[:2]
+    assert state.lines(["da-nang"], at(60))[0].first_join == at(5)
