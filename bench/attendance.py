@@ -71,6 +71,7 @@ TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to l
 RATE_TARGET = 3000.0
 P99_TARGET_S = 0.050
 BOARD_TARGET_S = 0.200
+MEMORY_TARGET_MB = 200.0
 EVENTS_TOKEN = "bench-event-sync-token-5f1c2d9e0a43"
 CONCURRENCY = 32
 DUP_EVERY = 10  # every tenth post repeats one of the last few events
@@ -409,6 +410,15 @@ class Process:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def memory(self) -> tuple[float, float]:
+        """(resident, peak resident) memory in MB, from /proc (Linux)."""
+        fields = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value
+        rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+        return rss, peak
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -451,6 +461,7 @@ class LoadResult:
     p50: float
     p99: float
     max: float
+    rss: float = 0.0  # MB, of the process under load (the bare handler's)
 
     @property
     def note(self) -> str:
@@ -518,6 +529,7 @@ async def _bare_reference(ctx: Context, tmp: Path, sites: int) -> LoadResult:
             await _wait_healthy(http, bare, base)
         t0 = int(time.time()) - 3600
         result = await _run_load(tmp, "bare", _load_cfg(ctx, base, "bare-room", sites, t0))
+        result.rss = bare.memory()[0]
     finally:
         await asyncio.to_thread(bare.stop)
     check(
@@ -537,9 +549,10 @@ async def _bare_reference(ctx: Context, tmp: Path, sites: int) -> LoadResult:
 
 @dataclass
 class Stream:
-    """A server-sent events reader: each `attendance` event with the time its last byte came."""
+    """A server-sent events reader: each `attendance` (the whole record) or `changes` (the
+    sites that changed) event with the time its last byte came."""
 
-    keep: bool = True  # False: only count them (a 10,000-site record is about 3 MB)
+    keep: bool = True  # False: only count them (a 10,000-site record is about 4 MB)
     events: asyncio.Queue[tuple[float, bytes]] = field(default_factory=asyncio.Queue)
     count: int = 0
     task: asyncio.Task[None] | None = None
@@ -576,7 +589,7 @@ class Stream:
                             kind = line[6:].strip().decode()
                         elif line.startswith(b"data:"):
                             data = line[5:].lstrip()
-                    if kind == "attendance":
+                    if kind in ("attendance", "changes"):
                         self.count += 1
                         if self.keep:
                             self.events.put_nowait((arrived, data))
@@ -616,7 +629,8 @@ class Stream:
 
 
 def _connection_of(data: bytes, site: str) -> str | None:
-    """The site's `connection` in a record sent on the stream (a cheap look first)."""
+    """The site's `connection` in a record or changes sent on the stream (a cheap look first);
+    None when the site is not in it."""
     needle = b'"site_id":"' + site.encode() + b'","connection":"'
     at = data.find(needle)
     if at >= 0:
@@ -810,6 +824,11 @@ async def _check_record(
     return dict(counts)
 
 
+def _memory(server: Process) -> tuple[float, float]:
+    check(server.alive(), f"the server died:\n{server.tail()}")
+    return server.memory()
+
+
 def _check_load(server: Process, load: LoadResult, label: str) -> None:
     check(server.alive(), f"{label}: the server died:\n{server.tail()}")
     bad = {k: v for k, v in load.statuses.items() if k != 200}
@@ -881,6 +900,7 @@ async def _backend(
             cfg = _load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
             try:
                 watched = await _run_load(tmp, f"{label}-board", cfg)
+                rss, peak = _memory(server)  # the session's record is in memory while watched
             finally:
                 await board.close()
             updates = board.count - 1
@@ -935,6 +955,21 @@ async def _backend(
                         note=f"p50 {result.p50 * 1000:.1f} ms, max {result.max * 1000:.0f} ms",
                     )
                 )
+            ctx.report(
+                Figure(
+                    bench=NAME,
+                    what=(
+                        f"{label}: service memory (RSS) after the loads, the live board open on "
+                        f"the {sizes['big']:,}-site session ({want.distinct:,} events logged)"
+                    ),
+                    value=round(rss, 1),
+                    unit="MB",
+                    target=MEMORY_TARGET_MB,
+                    reference_what="bare aiohttp handler after its load",
+                    reference=round(bare.rss, 1),
+                    note=f"peak {peak:.0f} MB",
+                )
+            )
             for session, pool, times, what in (
                 (small, small_sites[1:], sizes["board_small"], f"{len(small_sites)}-site session"),
                 (
