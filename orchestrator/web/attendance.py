@@ -27,6 +27,9 @@ from orchestrator.web.http import bearer, json_body, json_response, principal_of
 
 log = logging.getLogger(__name__)
 ATTENDANCE = web.AppKey("attendance", Attendance)
+# Set when the service stops: open live-board streams end within a second instead of holding
+# the shutdown for the runner's whole grace period.
+STOPPING = web.AppKey("attendance_streams_stopping", asyncio.Event)
 HEARTBEAT_SECONDS = 15.0
 CLIENT_CHECK_SECONDS = 1.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -149,10 +152,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
     # (its connection is gone), not at the next write: a graceful stop does not wait for it.
     pending: asyncio.Future[BoardMessage] = asyncio.ensure_future(anext(messages))
     loop = asyncio.get_running_loop()
+    stopping = request.app[STOPPING]
     try:
         await send(first)
         quiet_since = loop.time()
-        while request.transport is not None and not request.transport.is_closing():
+        while (
+            request.transport is not None
+            and not request.transport.is_closing()
+            and not stopping.is_set()
+        ):
             done, _ = await asyncio.wait({pending}, timeout=CLIENT_CHECK_SECONDS)
             if not done:
                 if loop.time() - quiet_since >= HEARTBEAT_SECONDS:
@@ -195,6 +203,12 @@ async def presence_poller(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _stop_streams(app: web.Application) -> None:
+    app[STOPPING].set()
+
+
 def add_routes(app: web.Application) -> None:
+    app[STOPPING] = asyncio.Event()
+    app.on_shutdown.append(_stop_streams)
     app.router.add_post("/hooks/jitsi/events/{what:room|occupant}/{event}", event_sync)
     app.router.add_post("/hooks/jaas", jaas_webhook)
