@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -782,11 +783,8 @@ class SqlUnitOfWork:
             for e in events
         ]
         a = t.attendance_events.c
-        stmt = (
-            self._insert(t.attendance_events)
-            .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
-            .returning(a.source, a.dedupe_key)
-        )
+        log_insert = _PgLogInsert if self._pg else _SqliteLogInsert
+        stmt = log_insert(t.attendance_events).returning(a.source, a.dedupe_key)
         # one round trip for the whole batch; RETURNING tells the new rows from duplicates
         result = await self._c.execute(stmt, rows)
         return {(r.source, r.dedupe_key) for r in result}
@@ -925,6 +923,38 @@ class SqlUnitOfWork:
             )
         except IntegrityError as exc:
             raise DuplicateAnswer(f"{actor}/{key}") from exc
+
+
+# SQLAlchemy compiles an INSERT with ON CONFLICT again on every execution: its ON CONFLICT clause
+# has no cache key, so the statement is never cached. The event log's INSERT runs for every group
+# commit of webhooks, always with the same clause: these classes, used for that statement only,
+# give the clause a key (its class) so the statement is compiled once per backend.
+class _PgSkipRepeats(postgresql.dml.OnConflictDoNothing):
+    _traverse_internals = []  # noqa: RUF012 (its key is its class: always the same clause)
+
+
+class _SqliteSkipRepeats(sqlite.dml.OnConflictDoNothing):
+    _traverse_internals = []  # noqa: RUF012
+
+
+class _PgLogInsert(postgresql.Insert):
+    """`INSERT INTO attendance_events … ON CONFLICT (source, dedupe_key) DO NOTHING`."""
+
+    inherit_cache = True
+
+    def __init__(self, table: sa.Table) -> None:
+        super().__init__(table)
+        self._post_values_clause = _PgSkipRepeats(index_elements=["source", "dedupe_key"])
+
+
+class _SqliteLogInsert(sqlite.Insert):
+    """`INSERT INTO attendance_events … ON CONFLICT (source, dedupe_key) DO NOTHING`."""
+
+    inherit_cache = True
+
+    def __init__(self, table: sa.Table) -> None:
+        super().__init__(table)
+        self._post_values_clause = _SqliteSkipRepeats(index_elements=["source", "dedupe_key"])
 
 
 class SqlStore:
