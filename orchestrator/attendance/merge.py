@@ -775,8 +775,9 @@ class LiveMerge:
 
     What `summary` counts of each site's last line is kept, so that it needs no pass over every
     site: while the session runs those counts (connected now, unknown, late, left early) change
-    only with events, never with time alone. It is exact once `remember` has seen a whole record
-    and no site is stale (`complete`).
+    only with events, never with time alone. It is exact once the lines of every site have been
+    asked for (`pass_begins`, `lines`, `pass_ends`) and no room-wide event came since
+    (`complete`).
     """
 
     def __init__(
@@ -945,26 +946,27 @@ class LiveMerge:
     def next_due(self) -> datetime | None:
         return self._future[0][0] if self._future else None
 
-    def events(self) -> tuple[list[_Kept], int]:
-        """Every event added (for `record`), and a mark to give `remember` with that record."""
-        return [*self._events.values(), *self._twins], self._epoch
+    def events(self) -> list[_Kept]:
+        """Every event added."""
+        return [*self._events.values(), *self._twins]
 
-    def record(self, events: Sequence[_Kept], now: datetime) -> AttendanceRecord:
-        """The whole record of `events` (from `events()`) at `now`, as `merge` makes it; pure,
-        so it may run in another thread while events keep coming."""
+    def record(self, now: datetime) -> AttendanceRecord:
+        """The whole record at `now`, as `merge` makes it of every event added."""
         site_ids, w = _window(self.sites, self.start, self.end, now)
-        return _record(events, site_ids, w, self.thresholds)
+        return _record(self.events(), site_ids, w, self.thresholds)
 
-    def remember(self, record: AttendanceRecord, mark: int) -> None:
-        """Keep the counts of `record`, made of `events()` as they were at `mark`; sites changed
-        since stay stale."""
-        if self._all_changed_at > mark:
-            return
-        for line in record.sites:
-            if self._changed_at.get(line.site_id, 0) <= mark:
-                self._count(line)
-                self._stale.discard(line.site_id)
-        self._stale_all = False
+    def pass_begins(self) -> int:
+        """Before `lines` of every site (in as many calls as wanted, events may come between
+        them): a mark to give `pass_ends`."""
+        return self._epoch
+
+    def pass_ends(self, mark: int) -> bool:
+        """After `lines` of every site since `pass_begins` gave `mark`: whether the kept counts
+        are now complete (no room-wide event came meanwhile; sites changed meanwhile are
+        stale, and brought up to date by `summary`)."""
+        if self._all_changed_at <= mark:
+            self._stale_all = False
+        return self.complete
 
     def _count(self, line: SiteAttendance) -> None:
         new = (
@@ -982,7 +984,7 @@ class LiveMerge:
         w = _window(self.sites, self.start, self.end, now)[1]
         wanted = list(dict.fromkeys(sites))
         if self._twins:
-            log = _read(self.events()[0], self._known, w)
+            log = _read(self.events(), self._known, w)
             out = list(_lines(log, wanted, w, self.thresholds))
         else:
             out = []
@@ -998,7 +1000,7 @@ class LiveMerge:
         """The `unmatched` of `merge` at `now`."""
         w = _window(self.sites, self.start, self.end, now)[1]
         if self._twins:
-            return _unmatched(_read(self.events()[0], self._known, w), w)
+            return _unmatched(_read(self.events(), self._known, w), w)
         events = [e for log in self._suspects.values() for e in log]
         if self._first_occupant is None or self._first_occupant > w.now:
             events += self._guests  # listed only while no webhook reported an occupant
@@ -1009,7 +1011,7 @@ class LiveMerge:
         kept counts; stale sites are brought up to date first. Raises `ValueError` unless
         `complete`."""
         if self._stale_all:
-            raise ValueError("no whole record kept yet: make one and `remember` it")
+            raise ValueError("no whole pass over the sites yet (`pass_begins`, `pass_ends`)")
         if self._stale:
             self.lines(sorted(self._stale), now)
         connected, unknown, late, left_early = self._counts

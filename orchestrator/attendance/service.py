@@ -206,10 +206,14 @@ class Broker:
             self._queues[session_id].discard(queue)
 
 
+FREEZE_MARGIN = timedelta(minutes=10)
+FROZEN_RECHECK = timedelta(seconds=30)
 MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; other instances)
 LOG_PAGE = 5000  # events read per query when a board reads the log
+WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
+_NO_SITES = ',"sites":[]'
 
 
 class Attendance:
@@ -232,6 +236,8 @@ class Attendance:
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._frozen_ids: set[str] = set()
+        self._ends: dict[str, datetime] = {}  # the sessions' ends, as their rooms were read
+        self._checked: dict[str, datetime] = {}  # when each was last looked up as not frozen
         self._boards: dict[str, _Board] = {}
         self.broker = Broker()
 
@@ -245,8 +251,9 @@ class Attendance:
         async with self._store.read() as uow:
             session = await uow.get_session_by_room(room)
         found = _Room(session.id, frozenset(session.site_ids)) if session else None
-        if found is not None:  # unknown rooms are not cached: a booking may come later
+        if session is not None:  # unknown rooms are not cached: a booking may come later
             self._rooms[room] = found
+            self._ends[session.id] = session.end
         return found
 
     async def ingest(self, observations: Sequence[Observation]) -> int:
@@ -305,10 +312,15 @@ class Attendance:
             batch, self._waiting = self._waiting, []
             try:
                 every = [r for rows, _ in batch for r in rows]
+                now = self._clock.now()
                 async with self._store.write() as uow:
                     for session_id in {r.session_id for r in every if r.session_id}:
-                        if session_id not in self._frozen_ids and await uow.get_record(session_id):
+                        if not self._may_be_frozen(session_id, now):
+                            continue
+                        if await uow.get_record(session_id) is not None:
                             self._frozen_ids.add(session_id)  # a session freezes once
+                        else:
+                            self._checked[session_id] = now
                     added = await uow.add_events(
                         [replace(r, after_freeze=r.session_id in self._frozen_ids) for r in every]
                     )
@@ -324,6 +336,18 @@ class Attendance:
                 added -= mine
                 if not done.done():
                     done.set_result(len(mine))
+
+    def _may_be_frozen(self, session_id: str, now: datetime) -> bool:
+        """Whether a batch must look the session's record up. A record is frozen only once the
+        session has ended, so long before its end (as read with its room: another instance's
+        clock may run ahead, and the end may have been moved since) a look every
+        `FROZEN_RECHECK` is enough; near and after the end, every batch looks."""
+        if session_id in self._frozen_ids:
+            return False
+        end, checked = self._ends.get(session_id), self._checked.get(session_id)
+        if end is None or checked is None or now >= end - FREEZE_MARGIN:
+            return True
+        return now - checked >= FROZEN_RECHECK
 
     async def close(self) -> None:
         """Release the presence poller's connections."""
@@ -534,7 +558,7 @@ class Attendance:
         While the session runs the record is kept in memory for as long as a board watches it
         (`LiveMerge`): a change sends only the lines of the sites it changed (`changes`), at
         most every `CHANGES_GAP` or twice what the last one cost. A whole record
-        (`attendance`) comes first, then again every `WHOLE_EVERY` (read from the log, with
+        (`attendance`) comes first, then again every `WHOLE_EVERY` (the log read again, for
         what other instances logged, and the minutes of sites that did not change moved on),
         after a room-wide event, once the session has ended and when it is frozen.
         """
@@ -626,14 +650,32 @@ class Attendance:
         # what changes from here on is in the next `changes` event
         listener.everything, listener.changed, listener.news = False, set(), False
         live = board.live
-        events, mark = live.events()
-
-        def build() -> tuple[AttendanceRecord, str]:
-            record = live.record(events, now)
-            return record, _out(session, record, frozen_at=None).model_dump_json()
-
-        record, data = await _off_loop(len(events), build)
-        live.remember(record, mark)
+        while True:
+            # Every site's line, a slice at a time: webhooks are answered in between, and no
+            # whole merge of the log (nor the whole record's objects) is ever held at once.
+            mark = live.pass_begins()
+            rows: list[str] = []
+            for first in range(0, len(live.sites), WHOLE_SLICE):
+                if first:
+                    await asyncio.sleep(0)
+                lines = live.lines(live.sites[first : first + WHOLE_SLICE], now)
+                rows.extend(_site_out(line).model_dump_json() for line in lines)
+            if live.pass_ends(mark):
+                break
+        unmatched = live.unmatched(now)
+        head = AttendanceOut(
+            session_id=session.id,
+            title=session.title,
+            start=session.start,
+            end=session.end,
+            summary=live.summary("vi", len(unmatched), now),
+            summary_en=live.summary("en", len(unmatched), now),
+            sites=[],
+            unmatched=[_unmatched_out(u) for u in unmatched],
+        ).model_dump_json()
+        # no string in the JSON can hold this (its quotes would be escaped): the sites go there
+        at = head.index(_NO_SITES)
+        data = "".join((head[:at], ',"sites":[', ",".join(rows), "]", head[at + len(_NO_SITES) :]))
         return BoardMessage("attendance", data)
 
     async def _read_log(self, board: _Board, now: datetime, *, reread: bool) -> bool:

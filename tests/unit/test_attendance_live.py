@@ -189,32 +189,40 @@ def test_incremental_application_in_any_order_equals_the_full_merge(
 def test_a_board_that_applies_the_changes_shows_the_full_merge(
     events: list[AttendanceEvent], now: int, data: st.DataObject
 ) -> None:
-    """A board shown a whole record, then only the lines of the sites each batch changed,
-    shows what the whole merge says; so does the summary made of the kept lines."""
+    """A board shown every site's line (asked for a site at a time, while events keep coming),
+    then only the lines of the sites each batch changed, shows what the whole merge says; so
+    does the summary made of the kept counts."""
     state, when = live(), at(now)
     parts = batches(data, events)
     first = data.draw(st.integers(0, len(parts)))
     for batch in parts[:first]:
         state.add(batch, when)
-    snapshot, mark = state.events()
+    rest = parts[first:]
     pending: set[str] = set()
     everything = False
-    for n, batch in enumerate(parts[first:]):
-        if n == 1:  # the record made of the snapshot comes while events keep coming
-            state.remember(whole(snapshot, when), mark)
+
+    def add(batch: list[AttendanceEvent]) -> None:
+        nonlocal everything
         changed = state.add(batch, when)
         if changed is None:
             everything = True
         else:
-            pending |= changed
-    if first == len(parts) or len(parts) - first == 1:
-        state.remember(whole(snapshot, when), mark)
-    board = {line.site_id: line for line in whole(snapshot, when).sites}
-    if everything or not state.complete:
-        # a room-wide change (or two events under one key): the board gets a whole record
-        snapshot, mark = state.events()
-        state.remember(whole(snapshot, when), mark)
-        board = {line.site_id: line for line in whole(snapshot, when).sites}
+            pending.update(changed)
+
+    mark = state.pass_begins()
+    board = {}
+    for site in SITES:
+        board.update({line.site_id: line for line in state.lines([site], when)})
+        if rest and data.draw(st.booleans()):
+            add(rest.pop(0))
+    complete = state.pass_ends(mark)
+    for batch in rest:
+        add(batch)
+    if everything or not complete:
+        # a room-wide change (or two events under one key): the board gets every line again
+        mark = state.pass_begins()
+        board = {line.site_id: line for line in state.lines(SITES, when)}
+        assert state.pass_ends(mark)
     else:
         board.update({line.site_id: line for line in state.lines(sorted(pending), when)})
     expected = full(events, when)
@@ -226,6 +234,7 @@ def test_a_board_that_applies_the_changes_shows_the_full_merge(
         state.summary("vi", len(unmatched), when),
     )
     assert summaries == expected[2:]
+    assert state.record(when) == whole(events, when)
 
 
 def whole(events: Sequence[AttendanceEvent], now: datetime) -> AttendanceRecord:
@@ -239,9 +248,9 @@ def test_the_sites_reported_changed_are_the_only_ones_that_moved(
 ) -> None:
     state, when = live(), at(now)
     for batch in batches(data, events):
-        before = full(state.events()[0], when)[0]
+        before = full(state.events(), when)[0]
         changed = state.add(batch, when)
-        after = full(state.events()[0], when)[0]
+        after = full(state.events(), when)[0]
         assert changed is not None  # webhooks alone never change every site at once
         moved = {a.site_id for a, b in zip(before, after, strict=True) if a != b}
         assert moved <= changed
@@ -267,7 +276,7 @@ def test_repeats_change_nothing_and_the_summary_needs_a_whole_record_first() -> 
     assert len(state) == 1
     assert state.has(EventSource.JITSI, join.dedupe_key)
     assert not state.complete
-    with pytest.raises(ValueError, match="whole record"):
+    with pytest.raises(ValueError, match="no whole pass"):
         state.summary("en", 0, at(2))
 
 
