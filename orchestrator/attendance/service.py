@@ -497,17 +497,32 @@ class Attendance:
         """The attendance record: the frozen one once the session has ended, else live."""
         session = await self._session(session_id)
         self._may_read(session, principal)
+        now = self._clock.now()
+        live = self._live(session)
+        late = 0
         async with self._store.read() as uow:
             stored = await uow.get_record(session_id)
-            events = await uow.list_events(session_id)
+            after = 0
+            while True:  # a page at a time: a long log is never held whole, as rows or events
+                rows = await uow.list_events(session_id, after_id=after, limit=LOG_PAGE)
+                late += sum(1 for r in rows if r.after_freeze)
+                if stored is None:
+                    live.add([_event(r) for r in rows if _merged(r)], now)
+                if len(rows) < LOG_PAGE:
+                    break
+                after = rows[-1].id or 0
         if stored is not None:
             out = AttendanceOut.model_validate_json(stored[1])
-            late = sum(1 for e in events if e.after_freeze)
             return out.model_copy(update={"late_events": late})
-        now = self._clock.now()
         # a big session's merge takes a while: off the event loop, so webhooks keep flowing
-        return await _off_loop(
-            len(events), lambda: _out(session, self._merge(session, events, now), frozen_at=None)
+        return await _off_loop(len(live), lambda: _out(session, live.record(now), frozen_at=None))
+
+    def _live(self, session: Session) -> LiveMerge:
+        return LiveMerge(
+            sites=session.site_ids,
+            session_start=session.start,
+            session_end=session.end,
+            thresholds=self._thresholds,
         )
 
     def _merge(
@@ -568,15 +583,7 @@ class Attendance:
         loop = asyncio.get_running_loop()
         board = self._boards.get(session_id)
         if board is None:
-            board = self._boards[session_id] = _Board(
-                session,
-                LiveMerge(
-                    sites=session.site_ids,
-                    session_start=session.start,
-                    session_end=session.end,
-                    thresholds=self._thresholds,
-                ),
-            )
+            board = self._boards[session_id] = _Board(session, self._live(session))
         listener = _Listener()
         board.listeners.append(listener)
         try:
