@@ -572,7 +572,7 @@ class Attendance:
 
         While the session runs the record is kept in memory for as long as a board watches it
         (`LiveMerge`): a change sends only the lines of the sites it changed (`changes`), at
-        most every `CHANGES_GAP` or twice what the last one cost. A whole record
+        most every `CHANGES_GAP` or three times what the last one cost. A whole record
         (`attendance`) comes first, then again every `WHOLE_EVERY` (the log read again, for
         what other instances logged, and the minutes of sites that did not change moved on),
         after a room-wide event, once the session has ended and when it is frozen.
@@ -594,12 +594,13 @@ class Attendance:
                 if message is None:
                     continue
                 yield message
-                # A whole record costs more the bigger the session: at most about once per
-                # twice its cost, so a 10,000-site board cannot starve the webhooks; the
-                # changes that arrive meanwhile are all in the next event.
+                # An event costs more the more sites it carries: a board waits a few times
+                # what the last one cost (changes under a flood of webhooks take at most a
+                # quarter of the loop), so a 10,000-site board cannot starve the webhooks;
+                # the changes that arrive meanwhile are all in the next event.
                 cost = loop.time() - began
                 if message.event == "changes":
-                    gap = max(CHANGES_GAP, 2 * cost)
+                    gap = max(CHANGES_GAP, 3 * cost)
                 else:
                     gap = 2 * cost - MIN_BOARD_GAP
                 await asyncio.sleep(max(0.0, gap))
