@@ -19,14 +19,16 @@ loads its session with every site.
    repeats one of the last few (a Prosody retry). Figures: posts per second (duplicates
    included) completed in the timed window (target >= 3,000) and their p99 latency (target
    < 50 ms). Then the plan goes on for 5 s more with the chair's live board (one SSE client)
-   open on the same session: same figures, same targets. Reference, same run: a bare aiohttp
-   handler (read the body, `json.loads`, answer 200 with a small JSON) in another process, under
-   the same load generator for 10 s.
+   open on the same session: same figures, same targets; right after it, the server's resident
+   memory with the board still open (target < 200 MB; reference: the bare handler's after its
+   load). Reference, same run: a bare aiohttp handler (read the body, `json.loads`, answer 200
+   with a small JSON) in another process, under the same load generator for 10 s.
 2. Webhook to live board. An SSE client reads `GET /api/sessions/{id}/attendance/stream` (office
    token); one webhook at a time (a join, later the leave of the same device, 50 ms apart) and
-   the time from sending it until the stream delivers the `attendance` event in which that
-   site's connection changed (taken when the event's last byte arrives, before parsing). On the
-   100-site session (200 times) and on the 10,000-site session after the loads (20 times, on the
+   the time from sending it until the stream delivers the event (`attendance`, the whole record,
+   or `changes`, the rows of the sites that changed) in which that site's connection changed
+   (taken when the event's last byte arrives, before parsing). On the 100-site session (200
+   times) and on the 10,000-site session after the loads (20 times, on the
    20 sites the loads left alone; its record then holds every event of the loads). Target p99
    < 200 ms; reference: the plain request latency of the same webhooks.
 3. Checked (a failure makes the run fail): no 5xx, nor any other non-200, anywhere; the
