@@ -216,6 +216,22 @@ WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole
 _NO_SITES = ',"sites":[]'
 
 
+CheckinState = Literal["open", "early", "closed", "cancelled"]
+
+
+def checkin_state(
+    cancelled: bool, opens: datetime, closes: datetime, now: datetime
+) -> CheckinState:
+    """Whether a site may check in now. The window opens with the connection test (the start of
+    the session's claimed range) and closes at the end: the record is frozen then, and a later
+    headcount would change nothing."""
+    if cancelled:
+        return "cancelled"
+    if now < opens:
+        return "early"
+    return "open" if now < closes else "closed"
+
+
 class Attendance:
     """The attendance use cases."""
 
@@ -224,14 +240,12 @@ class Attendance:
         store: Store,
         clock: Clock,
         thresholds: Thresholds | None = None,
-        checkin_grace: timedelta = timedelta(minutes=30),
         presence: RoomPresence | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._presence = presence
         self._thresholds = thresholds or Thresholds()
-        self._grace = checkin_grace
         self._rooms: dict[str, _Room | None] = {}
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -404,12 +418,13 @@ class Attendance:
         session = await self._session(session_id)
         if site_id not in session.site_ids:
             raise NotFound("site of this session", site_id)
-        now = self._clock.now()
-        if session.status is SessionStatus.CANCELLED:
-            raise InvalidState("the session is cancelled")
-        # closes at the end: the record is frozen then, a later headcount would change nothing
         opens, closes = session.claimed_range.start, session.end
-        if not opens <= now < closes:
+        state = checkin_state(
+            session.status is SessionStatus.CANCELLED, opens, closes, self._clock.now()
+        )
+        if state == "cancelled":
+            raise InvalidState("the session is cancelled")
+        if state != "open":
             raise InvalidState(f"check-in is open from {opens.isoformat()} to {closes.isoformat()}")
         await self._log_own(
             session,

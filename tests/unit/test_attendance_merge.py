@@ -26,6 +26,7 @@ from orchestrator.attendance import (
     merge,
     merge_session,
 )
+from orchestrator.attendance.service import checkin_state
 from orchestrator.domain.errors import InvalidRequest
 from orchestrator.domain.models import Chair, Session, SessionKind, SessionSite
 
@@ -766,3 +767,14 @@ def test_merge_session_reads_the_booking() -> None:
     )
     events = six_site_meeting(EventSource.JITSI)
     assert merge_session(session, events, now=vn(10, 30)) == record(events, vn(10, 30))
+
+
+def test_checkin_opens_with_the_connection_test_and_closes_at_the_end() -> None:
+    opens = datetime(2026, 12, 10, 0, 30, tzinfo=UTC)
+    closes = datetime(2026, 12, 10, 4, 30, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    assert checkin_state(False, opens, closes, opens - minute) == "early"
+    assert checkin_state(False, opens, closes, opens) == "open"
+    assert checkin_state(False, opens, closes, closes - minute) == "open"
+    assert checkin_state(False, opens, closes, closes) == "closed"
+    assert checkin_state(True, opens, closes, opens) == "cancelled"

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestrator.web.pages.common import LANGUAGES, Catalog, format_when, zone_label
+from orchestrator.web.pages.common import (
+    LANGUAGES,
+    Catalog,
+    form_date,
+    form_time,
+    format_when,
+    local_instant,
+    zone_label,
+)
 from tests.conftest import NOW
 
 WEB = Path(__file__).resolve().parents[2] / "orchestrator" / "web"
@@ -67,3 +77,17 @@ def test_times_are_shown_in_the_viewers_zone_with_the_zone_named() -> None:
     assert format_when(None, "vi", "UTC") == "—"
     assert zone_label("Asia/Ho_Chi_Minh", NOW) == "Asia/Ho_Chi_Minh (UTC+07:00)"
     assert zone_label("America/New_York", NOW) == "America/New_York (UTC-05:00)"
+
+
+def test_form_times_that_no_clock_shows_are_refused() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    spring = form_date("2027-03-28")
+    assert spring is not None
+    assert local_instant(spring, time(2, 30), paris) is None  # clocks jump 02:00 -> 03:00
+    kept = local_instant(spring, time(3, 30), paris)
+    assert kept is not None
+    assert kept.utcoffset() == timedelta(hours=2)
+    assert form_date("0001-01-01") is None
+    assert form_date("2026-02-30") is None
+    assert form_time("25:00") is None
+    assert form_time(" 08:30 ") == time(8, 30)

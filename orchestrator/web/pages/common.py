@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -225,6 +225,32 @@ def text_of(request: web.Request, key: str, **values: Any) -> str:
 def local_path(value: str | None, default: str = "/") -> str:
     """`value` if it is a path on this site, else `default` (never redirect to another host)."""
     return safe_local_path(value, default)
+
+
+def form_date(value: str | None) -> date | None:
+    """A form's `YYYY-MM-DD`, or None. Far-off years are typing slips, and date arithmetic near
+    year 1 or 9999 overflows."""
+    try:
+        parsed = date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+    return parsed if 1970 <= parsed.year <= 2200 else None
+
+
+def form_time(value: str | None) -> time | None:
+    """A form's `HH:MM`, or None."""
+    try:
+        return time.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime | None:
+    """`day` at `at` on the clocks of `zone`, or None when no clock there shows it (the hour
+    skipped when clocks go forward)."""
+    instant = datetime.combine(day, at, tzinfo=zone)
+    back = instant.astimezone(UTC).astimezone(zone)
+    return instant if back.replace(tzinfo=None) == instant.replace(tzinfo=None) else None
 
 
 def valid_zone(name: str | None) -> bool:

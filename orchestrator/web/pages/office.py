@@ -53,9 +53,12 @@ from orchestrator.web.pages.common import (
     PAGE_CLOCK,
     WEEKDAYS,
     ZONES,
+    form_date,
     form_of,
+    form_time,
     format_when,
     language,
+    local_instant,
     render,
     text_of,
     valid_zone,
@@ -281,17 +284,6 @@ def _today(request: web.Request, zone: str) -> date:
     return request.app[PAGE_CLOCK].now().astimezone(ZoneInfo(zone)).date()
 
 
-def _parse_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        parsed = date.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    # Far-off years are typing mistakes, and date arithmetic near year 1 or 9999 overflows.
-    return parsed if 1970 <= parsed.year <= 2200 else None
-
-
 def _day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tz)
 
@@ -327,7 +319,7 @@ async def timeline(request: web.Request) -> web.StreamResponse:
     view = "month" if request.query.get("view") == "month" else "week"
     today = _today(request, zone)
     asked = request.query.get("date")
-    anchor = _parse_date(asked) or today
+    anchor = form_date(asked) or today
     days, previous, following = _period(view, anchor)
     start, end = _day_start(days[0], tz), _day_start(days[-1] + timedelta(days=1), tz)
     directory = await _directory(request, viewer)
@@ -358,7 +350,7 @@ async def timeline(request: web.Request) -> web.StreamResponse:
             "today": today,
             "previous": previous,
             "following": following,
-            "bad_date": bool(asked) and _parse_date(asked) is None,
+            "bad_date": bool(asked) and form_date(asked) is None,
             "hide_cancelled": hide_cancelled,
             "day_heading": lambda d: _day_heading(d, lang),
             "count": sum(1 for s in sessions if s.status is not SessionStatus.CANCELLED),
@@ -483,19 +475,24 @@ def read_booking(
     else:
         errors["timezone"] = say("office.err.zone")
         tz = ZoneInfo(zone_name(request))
-    day = _parse_date(values["date"])
+    day = form_date(values["date"])
     if day is None:
         errors["date"] = say("office.err.date")
-    start_t, end_t = _parse_time(values["start_time"]), _parse_time(values["end_time"])
+    start_t, end_t = form_time(values["start_time"]), form_time(values["end_time"])
     if start_t is None:
         errors["start_time"] = say("office.err.time")
     if end_t is None:
         errors["end_time"] = say("office.err.time")
     if day and start_t and end_t:
-        form.start = datetime.combine(day, start_t, tz)
-        form.end = datetime.combine(day, end_t, tz)
-        if form.end <= form.start:
-            errors["end_time"] = say("office.err.end_before_start")
+        starts, ends = local_instant(day, start_t, tz), local_instant(day, end_t, tz)
+        if starts is None:
+            errors["start_time"] = say("office.err.time")
+        if ends is None:
+            errors["end_time"] = say("office.err.time")
+        if starts and ends:
+            form.start, form.end = starts, ends
+            if ends <= starts:
+                errors["end_time"] = say("office.err.end_before_start")
     for name in ("buffer_before", "buffer_after"):
         if form.buffer(name) is None:
             errors[name] = say("office.err.buffer", max=MAX_BUFFER_MINUTES)
@@ -506,13 +503,6 @@ def read_booking(
     if values["provider"] not in PROVIDERS:
         errors["provider"] = say("office.err.provider", name=values["provider"])
     return form
-
-
-def _parse_time(value: str) -> time | None:
-    try:
-        return time.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def booking_request(request: web.Request, form: BookingForm) -> BookSessionRequest | None:
@@ -929,7 +919,7 @@ def read_plan(
             form.errors["regions"] = text_of(request, "office.plan.err_head", region=region.name)
         elif not (region.chair_email or head.coordinator.email):
             form.errors["regions"] = text_of(request, "office.plan.err_chair", region=region.name)
-    first, last = _parse_date(values["from"]), _parse_date(values["to"])
+    first, last = form_date(values["from"]), form_date(values["to"])
     if first is None:
         form.errors["from"] = text_of(request, "office.err.date")
     if last is None:

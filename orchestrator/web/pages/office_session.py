@@ -9,7 +9,7 @@ problem in words and what was typed.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,10 +28,17 @@ from orchestrator.domain.errors import (
 from orchestrator.domain.models import Principal, Role, SessionStatus
 from orchestrator.web.http import BOOKINGS, DIRECTORY
 from orchestrator.web.invites import INVITES
-from orchestrator.web.pages.common import form_of, render, viewer_for, zone_name
+from orchestrator.web.pages.common import (
+    form_date,
+    form_of,
+    form_time,
+    local_instant,
+    render,
+    viewer_for,
+    zone_name,
+)
 from orchestrator.web.preparation import PREPARATION
 
-MIN_YEAR, MAX_YEAR = 2000, 2200  # a typing slip, not a date to book
 DONE = ("rescheduled", "sites_added", "sites_removed", "cancelled")
 # A task's status on the board, as the shared badge classes name it.
 TASK_BADGE = {
@@ -221,19 +228,15 @@ async def _refuse(
 
 def _parse_times(values: Mapping[str, str], zone: ZoneInfo) -> tuple[datetime, datetime] | str:
     """The new start and end in `zone`, or the catalog key of what is wrong."""
-    try:
-        day = date.fromisoformat(values["date"])
-    except ValueError:
+    day = form_date(values["date"])
+    if day is None:
         return "session.error.date"
-    if not MIN_YEAR <= day.year <= MAX_YEAR:
-        return "session.error.date"
-    try:
-        start = time.fromisoformat(values["start"])
-        end = time.fromisoformat(values["end"])
-    except ValueError:
+    start, end = form_time(values["start"]), form_time(values["end"])
+    if start is None or end is None:
         return "session.error.time"
-    begins = datetime.combine(day, start, tzinfo=zone)
-    ends = datetime.combine(day, end, tzinfo=zone)
+    begins, ends = local_instant(day, start, zone), local_instant(day, end, zone)
+    if begins is None or ends is None:
+        return "session.error.time"
     if ends <= begins:
         return "session.error.end_before_start"
     return begins, ends

@@ -15,7 +15,7 @@ from pathlib import PurePath
 from aiohttp import web
 from pydantic import ValidationError
 
-from orchestrator.attendance.service import CheckinRequest
+from orchestrator.attendance.service import CheckinRequest, checkin_state
 from orchestrator.booking.schemas import SessionOut
 from orchestrator.domain.errors import (
     InvalidRequest,
@@ -128,19 +128,10 @@ async def _invite(
 
 
 def _checkin_window(session: SessionOut, now: datetime) -> tuple[str, datetime, datetime]:
-    """Whether check-in is open now: `open`, `early`, `closed` or `cancelled`, and its window.
-
-    The window is the attendance use case's: from the start of the connection test (the buffer
-    before the start) until the session ends, when the record is frozen.
-    """
+    """Whether check-in is open now (the attendance use case's rule), and its window."""
     opens, closes = session.claimed.start, session.end
-    if session.status is SessionStatus.CANCELLED:
-        return "cancelled", opens, closes
-    if now < opens:
-        return "early", opens, closes
-    if now >= closes:
-        return "closed", opens, closes
-    return "open", opens, closes
+    cancelled = session.status is SessionStatus.CANCELLED
+    return checkin_state(cancelled, opens, closes, now), opens, closes
 
 
 async def _session_page(
