@@ -325,31 +325,57 @@ class Attendance:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                every = [r for rows, _ in batch for r in rows]
-                now = self._clock.now()
-                async with self._store.write() as uow:
-                    for session_id in {r.session_id for r in every if r.session_id}:
-                        if not self._may_be_frozen(session_id, now):
-                            continue
-                        if await uow.get_record(session_id) is not None:
-                            self._frozen_ids.add(session_id)  # a session freezes once
-                        else:
-                            self._checked[session_id] = now
-                    added = await uow.add_events(
-                        [replace(r, after_freeze=r.session_id in self._frozen_ids) for r in every]
-                    )
-            except Exception as exc:  # every waiting request learns it failed: nothing acked
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+                added = await self._commit([r for rows, _ in batch for r in rows])
+            except Exception as exc:
+                if len(batch) == 1:  # the request learns it failed: nothing acked
+                    self._settle(batch, exc)
+                    continue
+                # One bad member must not fail the others: each is written on its own merits.
+                log.warning(
+                    "a batch of %d webhooks failed (%s); writing them one by one", len(batch), exc
+                )
+                for member in batch:
+                    try:
+                        self._settle([member], await self._commit(member[0]))
+                    except Exception as one:
+                        self._settle([member], one)
                 continue
-            if self._boards:
-                self._feed([r for r in every if (r.source, r.dedupe_key) in added])
-            for rows, done in batch:
-                mine = {(r.source, r.dedupe_key) for r in rows} & added
-                added -= mine
-                if not done.done():
-                    done.set_result(len(mine))
+            self._settle(batch, added)
+
+    async def _commit(self, every: list[StoredEvent]) -> set[tuple[str, str]]:
+        """Log `every` in one transaction; the (source, key) of those that were new. Boards
+        hear of the new ones once they are committed."""
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            for session_id in {r.session_id for r in every if r.session_id}:
+                if not self._may_be_frozen(session_id, now):
+                    continue
+                if await uow.get_record(session_id) is not None:
+                    self._frozen_ids.add(session_id)  # a session freezes once
+                else:
+                    self._checked[session_id] = now
+            added = await uow.add_events(
+                [replace(r, after_freeze=r.session_id in self._frozen_ids) for r in every]
+            )
+        if self._boards:
+            self._feed([r for r in every if (r.source, r.dedupe_key) in added])
+        return added
+
+    @staticmethod
+    def _settle(
+        batch: list[tuple[list[StoredEvent], asyncio.Future[int]]],
+        outcome: set[tuple[str, str]] | BaseException,
+    ) -> None:
+        """Answer each waiting request: how many of its rows were new, or the failure."""
+        for rows, done in batch:
+            if done.done():
+                continue
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+                continue
+            mine = {(r.source, r.dedupe_key) for r in rows} & outcome
+            outcome -= mine
+            done.set_result(len(mine))
 
     def _may_be_frozen(self, session_id: str, now: datetime) -> bool:
         """Whether a batch must look the session's record up. A record is frozen only once the

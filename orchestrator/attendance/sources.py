@@ -8,13 +8,30 @@ JaaS: Unix *milliseconds*, an `idempotencyKey` per delivery, unknown event types
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchestrator.domain.text import storable, unstorable
+
 Kind = Literal["join", "leave", "created", "destroyed", "present", "absent", "unknown"]
+
+# What the event log's columns hold (store/tables.py): longer key fields are refused, a longer
+# natural key is stored as its digest (still exact: equal keys, equal digests).
+ROOM_MAX = 100
+OCCUPANT_MAX = 230  # a JID; with "#<breakout>" it stays within the log's 300
+BREAKOUT_MAX = 64
+SITE_MAX = 64
+KEY_MAX = 400
+# Instants outside these years are no meeting's: refused rather than stored.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 
 class PayloadError(ValueError):
@@ -35,8 +52,57 @@ class Observation:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _seconds(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+def fit_key(key: str) -> str:
+    """`key` as the log stores it: itself, or its digest when longer than the column."""
+    if len(key) <= KEY_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def micros(at: datetime) -> int:
+    """The instant as whole microseconds since the epoch: exact at the log's precision."""
+    return (at - _EPOCH) // _MICRO
+
+
+def sync_key(room: str, breakout: str | None, jid: str, event: str, at: datetime) -> str:
+    """The natural key of one event-sync event (DESIGN 6.3: room, occupant, event, instant).
+
+    Exact: two events one microsecond apart have different keys, the same event resent has the
+    same one. Migration 0008 re-keyed the events logged before with this very shape.
+    """
+    return fit_key(f"{room}|{breakout or ''}|{jid}|{event}|{micros(at)}")
+
+
+def _instant(value: float, unit: float, where: str) -> datetime:
+    """A platform's Unix time (`unit` seconds per count) as an instant, or PayloadError."""
+    try:
+        seconds = float(value) * unit
+    except OverflowError:  # an integer past any float
+        seconds = math.nan
+    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():
+        raise PayloadError(
+            f"{where}: {value!r} is not a Unix time between {EARLIEST.year} and {LATEST.year}"
+        )
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _key_text(value: str, where: str, limit: int) -> str:
+    """A field the event's identity rests on: refused when it cannot be stored as it is."""
+    if unstorable(value):
+        raise PayloadError(f"{where} holds a NUL or an unpaired surrogate")
+    if len(value) > limit:
+        raise PayloadError(f"{where} is longer than {limit} characters")
+    return value
+
+
+def _free(value: str | None) -> str | None:
+    """Free text (a display name, an email): kept without what cannot be stored."""
+    return None if value is None else storable(value)
+
+
+def _site(value: str | None) -> str | None:
+    site = _free(value)
+    return site if site and len(site) <= SITE_MAX else None
 
 
 class _Lenient(BaseModel):
@@ -76,32 +142,48 @@ def _occupant_key(jid: str, breakout: str | None) -> str:
     return f"{jid}#{breakout}" if breakout else jid
 
 
+def _invalid(what: str, exc: ValidationError) -> PayloadError:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return PayloadError(f"not {what}: {where + ': ' if where else ''}{first['msg']}")
+
+
 def _sync_person(
-    ev: SyncEvent, person: SyncOccupant, kind: Literal["join", "leave"], when: float
+    ev: SyncEvent,
+    breakout: str | None,
+    person: SyncOccupant,
+    kind: Literal["join", "leave"],
+    when: float,
+    where: str,
 ) -> Observation:
     name = "muc-occupant-joined" if kind == "join" else "muc-occupant-left"
-    breakout = ev.breakout_room_id if ev.is_breakout else None
+    jid = _key_text(person.occupant_jid, f"{where}.occupant_jid", OCCUPANT_MAX)
+    field_name = "joined_at" if kind == "join" else "left_at"
+    at = _instant(when, 1, f"{where}.{field_name}")
     return Observation(
         source="jitsi",
         kind=kind,
         room=ev.room_name,
-        at=_seconds(when),
-        dedupe_key=f"{ev.room_name}|{breakout or ''}|{person.occupant_jid}|{name}|{when:g}",
-        site_id=person.id or None,
-        occupant=_occupant_key(person.occupant_jid, breakout),
-        data={"name": person.name, "email": person.email, "breakout": breakout},
+        at=at,
+        dedupe_key=sync_key(ev.room_name, breakout, jid, name, at),
+        site_id=_site(person.id),
+        occupant=_occupant_key(jid, breakout),
+        data={"name": _free(person.name), "email": _free(person.email), "breakout": breakout},
     )
 
 
 def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     """Observations from one event-sync POST to `/events/<endpoint>` (e.g. `occupant/joined`).
 
-    Raises PayloadError for a body Prosody would not send.
+    Raises PayloadError, naming the field, for a body Prosody would not send or whose room,
+    occupant or instant cannot be stored. Free text that cannot be stored is dropped from it.
+    In `room/destroyed`, an unusable entry of `all_occupants` (a repeat of events already sent
+    one by one) is left out rather than refusing the room's end.
     """
     try:
         ev = SyncEvent.model_validate_json(body)
     except ValidationError as exc:
-        raise PayloadError(f"not an event-sync payload: {exc.errors()[0]['msg']}") from exc
+        raise _invalid("an event-sync payload", exc) from exc
     expected = {
         "room/created": "muc-room-created",
         "room/destroyed": "muc-room-destroyed",
@@ -110,45 +192,57 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     }.get(endpoint)
     if expected != ev.event_name:
         raise PayloadError(f"{ev.event_name} was posted to /events/{endpoint}")
+    _key_text(ev.room_name, "room_name", ROOM_MAX)
+    breakout = None
+    if ev.is_breakout and ev.breakout_room_id:
+        breakout = _key_text(ev.breakout_room_id, "breakout_room_id", BREAKOUT_MAX)
     if ev.event_name in ("muc-occupant-joined", "muc-occupant-left"):
         person = ev.occupant
         if person is None:
-            raise PayloadError("an occupant event needs its occupant")
+            raise PayloadError("occupant is missing: an occupant event needs its occupant")
         if ev.event_name == "muc-occupant-joined":
             if person.joined_at is None:
                 raise PayloadError("occupant.joined_at is missing")
-            return [_sync_person(ev, person, "join", person.joined_at)]
+            return [_sync_person(ev, breakout, person, "join", person.joined_at, "occupant")]
         if person.left_at is None:
             raise PayloadError("occupant.left_at is missing")
-        return [_sync_person(ev, person, "leave", person.left_at)]
+        return [_sync_person(ev, breakout, person, "leave", person.left_at, "occupant")]
     if ev.event_name == "muc-room-created":
         if ev.created_at is None:
             raise PayloadError("created_at is missing")
+        at = _instant(ev.created_at, 1, "created_at")
+        # a breakout's creation keeps its id in the key even when `is_breakout` is not set
+        own = _key_text(ev.breakout_room_id or "", "breakout_room_id", BREAKOUT_MAX)
         return [
             Observation(
                 "jitsi",
                 "created",
                 ev.room_name,
-                _seconds(ev.created_at),
-                f"{ev.room_name}|{ev.breakout_room_id or ''}|created|{ev.created_at:g}",
+                at,
+                fit_key(f"{ev.room_name}|{own}|created|{micros(at)}"),
             )
         ]
     if ev.destroyed_at is None:
         raise PayloadError("destroyed_at is missing")
+    ended = _instant(ev.destroyed_at, 1, "destroyed_at")
     out: list[Observation] = []
-    for person in ev.all_occupants:
-        if person.joined_at is not None:
-            out.append(_sync_person(ev, person, "join", person.joined_at))
-        if person.left_at is not None:
-            out.append(_sync_person(ev, person, "leave", person.left_at))
+    for index, person in enumerate(ev.all_occupants):
+        where = f"all_occupants.{index}"
+        try:
+            if person.joined_at is not None:
+                out.append(_sync_person(ev, breakout, person, "join", person.joined_at, where))
+            if person.left_at is not None:
+                out.append(_sync_person(ev, breakout, person, "leave", person.left_at, where))
+        except PayloadError:
+            continue
     if not ev.is_breakout:  # a breakout closing does not end the meeting
         out.append(
             Observation(
                 "jitsi",
                 "destroyed",
                 ev.room_name,
-                _seconds(ev.destroyed_at),
-                f"{ev.room_name}||destroyed|{ev.destroyed_at:g}",
+                ended,
+                fit_key(f"{ev.room_name}||destroyed|{micros(ended)}"),
             )
         )
     return out
@@ -171,23 +265,24 @@ def read_poll(
     """
     stamp = at.isoformat()
     if failed:
-        return [Observation("poll", "unknown", room, at, f"{room}|poll|{stamp}|unknown")]
+        return [Observation("poll", "unknown", room, at, fit_key(f"{room}|poll|{stamp}|unknown"))]
     out: list[Observation] = []
     for jid, email, name in occupants or []:
         sites = site_emails.get((email or "").strip().lower(), [])
+        jid = storable(jid)[:300]
         out.append(
             Observation(
                 source="poll",
                 kind="present",
                 room=room,
                 at=at,
-                dedupe_key=f"{room}|poll|{stamp}|{jid}",
+                dedupe_key=fit_key(f"{room}|poll|{stamp}|{jid}"),
                 site_id=sites[0] if len(sites) == 1 else None,
                 occupant=jid,
-                data={"name": name, "email": email},
+                data={"name": _free(name), "email": _free(email)},
             )
         )
-    out.append(Observation("poll", "absent", room, at, f"{room}|poll|{stamp}|absent"))
+    out.append(Observation("poll", "absent", room, at, fit_key(f"{room}|poll|{stamp}|absent")))
     return out
 
 
@@ -225,39 +320,47 @@ _JAAS_KINDS: dict[str, Kind] = {
 def read_jaas(body: bytes) -> tuple[str | None, list[Observation]]:
     """(the app id of the fqn, observations) of one JaaS webhook; unknown types give none.
 
-    Raises PayloadError for a body JaaS would not send.
+    Raises PayloadError, naming the field, for a body JaaS would not send or whose room,
+    participant or instant cannot be stored. Free text that cannot be stored is dropped from it.
     """
     try:
         env = JaasEnvelope.model_validate_json(body)
     except ValidationError as exc:
-        raise PayloadError(f"not a JaaS webhook: {exc.errors()[0]['msg']}") from exc
+        raise _invalid("a JaaS webhook", exc) from exc
     app, _, room = env.fqn.partition("/")
     if not room:
-        raise PayloadError(f"fqn {env.fqn!r} is not <AppID>/<room>")
+        raise PayloadError(f"fqn: {env.fqn!r} is not <AppID>/<room>")
     kind = _JAAS_KINDS.get(env.eventType)
     if kind is None:
         return app, []
+    room = _key_text(room.lower(), "fqn", ROOM_MAX)
+    key = _key_text(env.idempotencyKey, "idempotencyKey", KEY_MAX)
+    at = _instant(env.timestamp, 0.001, "timestamp")
     d = env.data
-    breakout = d.breakoutRoomId if str(d.isBreakout).lower() == "true" else None
+    breakout = None
+    if str(d.isBreakout).lower() == "true" and d.breakoutRoomId:
+        breakout = _key_text(d.breakoutRoomId, "data.breakoutRoomId", BREAKOUT_MAX)
     person = d.participantJid or d.participantId
     if kind in ("join", "leave") and not person:
-        raise PayloadError("a participant event needs participantJid or participantId")
+        raise PayloadError("data.participantJid: a participant event needs it or participantId")
+    if person:
+        person = _key_text(person, "data.participantJid", OCCUPANT_MAX)
     if kind == "destroyed" and breakout:
         return app, []
     return app, [
         Observation(
             source="jaas",
             kind=kind,
-            room=room.lower(),
-            at=datetime.fromtimestamp(env.timestamp / 1000, UTC),
-            dedupe_key=env.idempotencyKey,
-            site_id=d.id or None,
+            room=room,
+            at=at,
+            dedupe_key=key,
+            site_id=_site(d.id),
             occupant=_occupant_key(person, breakout) if person else None,
             data={
-                "name": d.name,
-                "email": d.email,
+                "name": _free(d.name),
+                "email": _free(d.email),
                 "breakout": breakout,
-                "disconnect_reason": d.disconnectReason,
+                "disconnect_reason": _free(d.disconnectReason),
             },
         )
     ]

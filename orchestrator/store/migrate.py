@@ -37,3 +37,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Undo migrations down to `revision` (for tests of a migration's data changes)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(_config(c), revision))

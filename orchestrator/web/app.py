@@ -26,6 +26,7 @@ from orchestrator.web.http import (
     errors_middleware,
     metrics_middleware,
     problem,
+    text_middleware,
 )
 from orchestrator.web.invites import INVITES, POLL_SECONDS, delivery_worker
 from orchestrator.web.openapi import build_spec
@@ -61,7 +62,7 @@ def init_app(container: Container, *, deliver: bool = False) -> web.Application:
     """
     settings = container.settings.server
     app = web.Application(
-        middlewares=[metrics_middleware, errors_middleware, pages_middleware],
+        middlewares=[metrics_middleware, errors_middleware, text_middleware, pages_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[BOOKINGS] = container.bookings

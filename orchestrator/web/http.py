@@ -15,8 +15,9 @@ from pydantic import BaseModel, ValidationError
 from orchestrator.access.service import Access
 from orchestrator.booking.service import Bookings
 from orchestrator.directory.service import DirectoryService
-from orchestrator.domain.errors import OrchestratorError
+from orchestrator.domain.errors import InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Principal
+from orchestrator.domain.text import unstorable, unstorable_fields
 from orchestrator.settings import ServerSettings
 from orchestrator.store.base import RetryableStoreError, Store
 
@@ -208,7 +209,34 @@ async def json_body(request: web.Request, model: type[M]) -> M:
         raise web.HTTPBadRequest(text=f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
+    refuse_unstorable(data)
     return model.model_validate(data)
+
+
+def refuse_unstorable(data: object, where: str = "") -> None:
+    """Raise InvalidRequest (422) naming the first field whose text no database can store (a NUL,
+    an unpaired surrogate): refused alike on SQLite and PostgreSQL."""
+    for field in unstorable_fields(data, where):
+        raise InvalidRequest(
+            f"{field or 'the value'} holds a character that cannot be stored (NUL or an unpaired"
+            " surrogate)",
+            field=field or None,
+        )
+
+
+@web.middleware
+async def text_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a path or query parameter holding text no database can store, before any handler
+    looks it up (422 naming the parameter)."""
+    if unstorable(request.path):
+        raise InvalidRequest("the path holds a character that cannot be stored", field="path")
+    for key, value in request.query.items():
+        if unstorable(key) or unstorable(value):
+            raise InvalidRequest(
+                f"query parameter {key!r} holds a character that cannot be stored",
+                field=f"query.{key}",
+            )
+    return await handler(request)
 
 
 def query_model(request: web.Request, model: type[M], lists: tuple[str, ...] = ()) -> M:

@@ -7,123 +7,32 @@ import asyncio
 import io
 import json
 import random
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
-from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
-from pydantic import SecretStr
 
 from connectors.jaas_webhooks import sign
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
-from orchestrator.bootstrap import Container, build
+from orchestrator.booking.schemas import BookSessionRequest
+from orchestrator.bootstrap import build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Role
-from orchestrator.settings import JaasSettings, JitsiSettings, Settings, SmtpSettings
-from orchestrator.web.app import init_app
+from orchestrator.settings import Settings, SmtpSettings
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
+from tests.integration.attendance_kit import (
+    END,
+    EVENTS_TOKEN,
+    JAAS_SECRET,
+    MIN,
+    START,
+    Board,
+    configure,
+    post,
+    sync,
+)
 from tests.smtp_server import SmtpTestServer
-
-EVENTS_TOKEN = "prosody-event-sync-token"
-JAAS_SECRET = "whsec_00112233445566778899aabbccddeeff"
-START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
-MIN = timedelta(minutes=1)
-END = datetime(2026, 12, 10, 4, 30, tzinfo=UTC)  # 11:30
-
-
-def configure(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={
-            "jitsi": JitsiSettings(events_token=SecretStr(EVENTS_TOKEN)),
-            "jaas": JaasSettings(webhook_secret=SecretStr(JAAS_SECRET)),
-        }
-    )
-
-
-@dataclass
-class Board:
-    http: httpx.AsyncClient
-    container: Container
-    session: BookingOut
-    office: str
-    chair: str
-
-    @property
-    def room(self) -> str:
-        assert self.session.room
-        return self.session.room
-
-    def auth(self, token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
-    async def record(self, token: str | None = None) -> dict[str, Any]:
-        r = await self.http.get(
-            f"/api/sessions/{self.session.id}/attendance", headers=self.auth(token or self.office)
-        )
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        return body
-
-
-@pytest.fixture
-async def board(settings: Settings, clock: ManualClock) -> AsyncIterator[Board]:
-    c = build(configure(settings), clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
-    answer = await c.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Hội nghị trực tuyến",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    session = BookingOut.model_validate_json(answer.body)
-    office = (await c.access.create_token(Role.OFFICE)).token
-    chair = (await c.access.create_token(Role.CHAIR, email="chair@moet.example.org")).token
-    server = TestServer(init_app(c), host="127.0.0.1", port=0)
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
-        yield Board(http, c, session, office, chair)
-    await server.close()
-    await c.close()
-
-
-def sync(
-    room: str,
-    event: str,
-    site: str | None,
-    jid: str,
-    joined: datetime,
-    left: datetime | None = None,
-) -> tuple[str, dict[str, Any]]:
-    occupant: dict[str, Any] = {
-        "name": f"Điểm cầu {site}",
-        "email": f"{site}@example.org",
-        "id": site,
-        "occupant_jid": jid,
-        "joined_at": int(joined.timestamp()),
-    }
-    if left is not None:
-        occupant["left_at"] = int(left.timestamp())
-    name = "muc-occupant-joined" if event == "joined" else "muc-occupant-left"
-    return f"occupant/{event}", {
-        "event_name": name,
-        "room_name": room,
-        "room_jid": f"{room}@conference.meet.example.org",
-        "is_breakout": False,
-        "active_occupants_count": 1,
-        "occupant": occupant,
-    }
 
 
 def meeting(room: str) -> list[tuple[str, dict[str, Any]]]:
@@ -143,16 +52,6 @@ def meeting(room: str) -> list[tuple[str, dict[str, Any]]]:
         sync(room, "joined", None, "guest@x/1", START + 3 * m),  # no site token
     ]
     return out  # nghe-an never joins
-
-
-async def post(
-    board: Board, endpoint: str, body: dict[str, Any], token: str = EVENTS_TOKEN
-) -> httpx.Response:
-    return await board.http.post(
-        f"/hooks/jitsi/events/{endpoint}",
-        content=json.dumps(body),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
 
 
 async def test_the_meeting_as_the_chair_sees_it(board: Board, clock: ManualClock) -> None:

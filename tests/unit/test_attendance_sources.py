@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 
@@ -84,3 +86,36 @@ def test_jaas_unknown_types_are_ignored_and_bad_bodies_refused() -> None:
     body["fqn"] = "no-room"
     with pytest.raises(PayloadError):
         read_jaas(json.dumps(body).encode())
+
+
+@given(
+    first=st.floats(min_value=946_684_800, max_value=7_258_118_399),
+    gap=st.floats(min_value=1e-4, max_value=1e6),
+)
+def test_event_sync_keys_tell_apart_any_two_distinct_instants(
+    first: float, gap: float
+) -> None:
+    body = json.loads(sample("event-sync-occupant-joined.json"))
+
+    def key(at: float) -> str:
+        body["occupant"]["joined_at"] = at
+        [ev] = read_event_sync("occupant/joined", json.dumps(body).encode())
+        return ev.dedupe_key
+
+    second = first + gap
+    if second < 7_258_118_400:  # 2200: later instants are refused
+        assert key(first) != key(second)
+    assert key(first) == key(first)  # a resend is known
+
+
+def test_overlong_natural_keys_are_stored_as_their_digest() -> None:
+    body = json.loads(sample("event-sync-occupant-joined.json"))
+    body["room_name"] = "r" * 100
+    body.update(is_breakout=True, breakout_room_id="b" * 64)
+    body["occupant"]["occupant_jid"] = "j" * 230
+    [ev] = read_event_sync("occupant/joined", json.dumps(body).encode())
+    assert ev.dedupe_key.startswith("sha256:")
+    assert len(ev.dedupe_key) <= 400
+    body["occupant"]["occupant_jid"] = "j" * 231
+    with pytest.raises(PayloadError, match=r"occupant\.occupant_jid is longer than 230"):
+        read_event_sync("occupant/joined", json.dumps(body).encode())

@@ -22,6 +22,7 @@ from multidict import MultiDictProxy
 from orchestrator.access.signin import SignIn, WebSession, safe_local_path
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal, Role
+from orchestrator.domain.text import unstorable
 
 SIGNIN = web.AppKey("signin", SignIn)
 PAGE_CLOCK = web.AppKey("page_clock", Clock)
@@ -152,6 +153,9 @@ async def viewer_for(request: web.Request, *roles: Role) -> Principal:
 async def form_of(request: web.Request) -> MultiDictProxy[Any]:
     """The posted form, after checking its CSRF token (403 when it is missing or wrong)."""
     data = await request.post()
+    for key, value in data.items():
+        if isinstance(value, str) and (unstorable(key) or unstorable(value)):
+            raise web.HTTPUnprocessableEntity(text=text_of(request, "error.unstorable", field=key))
     given = str(data.get("csrf", ""))
     session = await web_session(request)
     expected = session.csrf if session else request.cookies.get(PRE_COOKIE, "")
