@@ -14,6 +14,7 @@ import hmac
 from connectors.base import PermanentConnectorError
 
 DEFAULT_TOLERANCE = 300  # seconds between the header's timestamp and now
+MAX_TIMESTAMP_DIGITS = 20  # Unix seconds need 10 digits for centuries yet
 
 
 class SignatureInvalid(PermanentConnectorError):
@@ -36,20 +37,26 @@ def verify_signature(
 ) -> int:
     """Check `X-Jaas-Signature` against the raw `body`; the signed timestamp when it holds.
 
-    Raises SignatureInvalid naming what is wrong (missing header, no timestamp, stale or future
-    timestamp, no v1 signature, no signature matching).
+    Raises SignatureInvalid naming what is wrong (missing header, characters other than ASCII,
+    no or a malformed timestamp, stale or future timestamp, no v1 signature, no signature
+    matching).
     """
     if not header:
         raise SignatureInvalid("missing X-Jaas-Signature header")
+    # JaaS sends ASCII only; anything else (undecodable bytes arrive as surrogates) cannot be
+    # compared as a signature, and a refusal is the answer, not a crash.
+    if not header.isascii():
+        raise SignatureInvalid("the signature header holds characters other than ASCII")
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureInvalid(f"bad timestamp {value!r}") from None
+            # Digits only: int() would also take signs, underscores and spaces, none of which
+            # JaaS sends, and `t` is signed as written.
+            if not value.isdigit() or len(value) > MAX_TIMESTAMP_DIGITS:
+                raise SignatureInvalid(f"bad timestamp {value[:40]!r}")
+            timestamp = int(value)
         elif key == "v1" and value:
             candidates.append(value)
     if timestamp is None:
