@@ -41,11 +41,26 @@ def test_the_public_test_vector() -> None:
         ("", BODY, SECRET, T, "missing"),
         (None, BODY, SECRET, T, "missing"),
         (f"t=soon,v1={SIGNATURE}", BODY, SECRET, T, "bad timestamp"),
+        # Undecodable header bytes reach the handler as lone surrogates (aiohttp decodes
+        # headers with surrogateescape): refused, not a crash.
+        (f"t={T},v1=\udcff\udcfe", BODY, SECRET, T, "other than ASCII"),
+        (f"t={T},v1={SIGNATURE}\udcff", BODY, SECRET, T, "other than ASCII"),
+        (f"t={T},v1=é{SIGNATURE}", BODY, SECRET, T, "other than ASCII"),
+        # `t` is digits as JaaS writes them, not whatever int() accepts.
+        (f"t=+{T},v1={SIGNATURE}", BODY, SECRET, T, "bad timestamp"),
+        (f"t={T:_},v1={SIGNATURE}", BODY, SECRET, T, "bad timestamp"),
+        (f"t={'9' * 5000},v1={SIGNATURE}", BODY, SECRET, T, "bad timestamp"),
     ],
 )
 def test_refusals(header: str | None, body: bytes, secret: str, now: int, words: str) -> None:
     with pytest.raises(SignatureInvalid, match=words):
         verify_signature(header, body, secret, now=now)
+
+
+def test_a_timestamp_in_other_scripts_digits_is_refused() -> None:
+    arabic_indic = str(T).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    with pytest.raises(SignatureInvalid, match="other than ASCII"):
+        verify_signature(f"t={arabic_indic},v1={SIGNATURE}", BODY, SECRET, now=T)
 
 
 def test_any_of_several_v1_values_and_other_schemes_ignored() -> None:
