@@ -222,6 +222,17 @@ async def test_upload_without_csrf_is_refused(office: Browser) -> None:
     assert "dak-lak" not in await office.site_ids()
 
 
+async def test_a_form_field_holding_nul_is_refused_by_name(office: Browser) -> None:
+    r = await office.http.post(
+        "/office/directory/import",
+        data={"csrf": office.csrf, "note": "ghi\u0000 chú"},
+        files={"file": ("directory.toml", NEW_SITE.encode(), "application/toml")},
+    )
+    assert r.status_code == 422
+    assert "«note»" in text_of(r)
+    assert "dak-lak" not in await office.site_ids()
+
+
 async def test_english(open_browser: Any) -> None:
     b: Browser = await open_browser(OFFICE, lang="en")
     r = await b.http.get("/office/directory")
