@@ -5,11 +5,11 @@ The OpenAPI document is generated from these same models.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal, Self
+from datetime import UTC, datetime
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator.domain.models import (
     DEFAULT_TIMEZONE,
@@ -27,6 +27,21 @@ from orchestrator.domain.models import (
 Provider = Literal["static", "jitsi", "jaas"]
 MAX_BUFFER_MINUTES = 12 * 60
 
+# The times a booking request may name: wide enough for any calendar in use, narrow enough that
+# buffers, the slot search's steps and every zone's local time stay inside what `datetime` holds
+# (years 1 to 9999). Without it, 9999-12-31T23:00Z with a buffer fails instead of being refused.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _in_calendar(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"time must fall between {EARLIEST:%Y} and {LATEST.year - 1}")
+    return value
+
+
+CalendarInstant = Annotated[Instant, AfterValidator(_in_calendar)]
+
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -39,8 +54,8 @@ class BookSessionRequest(Request):
     agenda: str = Field(default="", max_length=20000)
     kind: SessionKind = SessionKind.NATIONAL
     region: Slug | None = None
-    start: Instant
-    end: Instant
+    start: CalendarInstant
+    end: CalendarInstant
     timezone: ZoneName = DEFAULT_TIMEZONE
     host_site: Slug
     sites: list[Slug] = Field(
@@ -77,8 +92,8 @@ class UpdateSessionRequest(Request):
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
     agenda: str | None = Field(default=None, max_length=20000)
-    start: Instant | None = None
-    end: Instant | None = None
+    start: CalendarInstant | None = None
+    end: CalendarInstant | None = None
     timezone: ZoneName | None = None
     chair: Chair | None = None
     host_site: Slug | None = None
@@ -107,8 +122,8 @@ class SlotQuery(Request):
     sites: list[Slug] = Field(default_factory=list)
     groups: list[Slug] = Field(default_factory=list)
     duration_minutes: int = Field(gt=0, le=24 * 60)
-    from_: Instant = Field(alias="from")
-    to: Instant
+    from_: CalendarInstant = Field(alias="from")
+    to: CalendarInstant
     limit: int = Field(default=10, ge=1, le=200)
     kind: SessionKind = SessionKind.NATIONAL
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
@@ -133,8 +148,8 @@ class RegionalPlanRequest(Request):
     """A round of regional meetings: one slot per region, no two overlapping."""
 
     regions: list[Slug] = Field(min_length=1)
-    from_: Instant = Field(alias="from")
-    to: Instant
+    from_: CalendarInstant = Field(alias="from")
+    to: CalendarInstant
     duration_minutes: int = Field(gt=0, le=24 * 60)
     leader_groups: list[Slug] = Field(default_factory=list)
     title: str = Field(default="Giao ban vùng", min_length=1, max_length=400)

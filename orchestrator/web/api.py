@@ -51,6 +51,8 @@ from orchestrator.web.http import (
     raw_json,
 )
 
+MAX_OFFSET = 2**31 - 1
+
 
 class SessionListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -61,7 +63,9 @@ class SessionListQuery(BaseModel):
     site: Slug | None = None
     status: SessionStatus | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    # Bounded so every backend can bind it (SQLite and PostgreSQL stop at 64-bit integers);
+    # no listing holds more sessions than this.
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class AuditQuery(BaseModel):

@@ -10,9 +10,11 @@ import hmac
 import json
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from connectors.jaas_webhooks import SignatureInvalid, verify_signature
 from orchestrator.domain.clock import Clock
+from orchestrator.domain.text import unstorable
 from orchestrator.rooms.service import Reservation, RoomRefused, Rooms
 from orchestrator.settings import JaasSettings, JitsiSettings
 from orchestrator.web.http import bearer
@@ -40,7 +42,8 @@ def _authorised(request: web.Request) -> web.Response | None:
     token = request.app[JITSI].reservations_token
     if token is None:
         return _refuse(503, "reservations are not configured on this orchestrator")
-    given = (bearer(request) or "").encode()
+    # Undecodable header bytes arrive as lone surrogates: compare the bytes as sent.
+    given = (bearer(request) or "").encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(given, token.get_secret_value().encode()):
         return _refuse(401, "bad or missing reservations token")
     return None
@@ -51,10 +54,18 @@ async def create_conference(request: web.Request) -> web.Response:
     refused = _authorised(request)
     if refused is not None:
         return refused
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, RuntimeError, HttpProcessingError):
+        # aiohttp's form parsers raise these for a body they cannot read (undecodable bytes,
+        # multipart without a boundary or with a part without headers): the request is at fault.
+        return _refuse(400, "the body is not a well-formed form")
     fields = {k: form.get(k) for k in ("name", "start_time", "mail_owner")}
     if not all(isinstance(v, str) and v for v in fields.values()):
         return _refuse(400, "form fields name, start_time and mail_owner are required")
+    for key, value in fields.items():
+        if unstorable(str(value)):
+            return _refuse(400, f"form field {key} holds a character that cannot be stored")
     try:
         reservation: Reservation = await request.app[ROOMS].reserve(
             str(fields["name"]), str(fields["start_time"]), str(fields["mail_owner"])
@@ -101,10 +112,12 @@ async def jaas_settings(request: web.Request) -> web.Response:
     try:
         data = json.loads(body)
         fqn = data["fqn"] if isinstance(data, dict) else None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError):
+    except (ValueError, KeyError, RecursionError):  # bad JSON or UTF-8, no fqn, nested too deep
         fqn = None
     if not isinstance(fqn, str):
         return _refuse(400, "the body must be JSON with the meeting's fqn")
+    if unstorable(fqn):
+        return _refuse(400, "the fqn holds a character that cannot be stored")
     try:
         settings = await request.app[ROOMS].jaas_settings(fqn, jaas.app_id)
     except RoomRefused as exc:

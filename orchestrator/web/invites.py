@@ -92,16 +92,19 @@ async def rsvp_link(request: web.Request) -> web.Response:
     return _page("Trả lời thư mời / Answer the invitation", words, form)
 
 
+def _invalid_link() -> web.Response:
+    return _page("Liên kết không hợp lệ / Invalid link", "Hãy dùng liên kết trong thư.", status=403)
+
+
 async def rsvp_link_confirm(request: web.Request) -> web.Response:
     m = request.match_info
+    sig = request.query.get("sig", "")
+    if not sig.isascii():  # signatures are URL-safe base64; hmac compares no other text
+        return _invalid_link()
     try:
-        await request.app[INVITES].rsvp_by_link(
-            m["id"], m["site"], m["response"], request.query.get("sig", "")
-        )
+        await request.app[INVITES].rsvp_by_link(m["id"], m["site"], m["response"], sig)
     except AuthenticationRequired:
-        return _page(
-            "Liên kết không hợp lệ / Invalid link", "Hãy dùng liên kết trong thư.", status=403
-        )
+        return _invalid_link()
     except (NotFound, InvalidState) as exc:
         return _page("Không ghi nhận được / Not recorded", exc.message, status=exc.status)
     done = "Đã ghi nhận: tham dự / Recorded: accepted"
