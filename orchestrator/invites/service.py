@@ -2,8 +2,8 @@
 
 Each booking change leaves one outbox item (written with the change). The worker turns it into
 one invite per site at SEQUENCE = the session's version minus 1 (0 when booked; it only grows),
-sends them in batches, and records each site's result, so a retry or a restart sends each site's invite of
-one change at most once, and a mail server that is down delays invites but loses none.
+sends them in batches, and records each site's result, so a retry or a restart sends each site's
+invite of one change at most once, and a mail server that is down delays invites but loses none.
 """
 
 from __future__ import annotations
