@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, InvalidRequest
 from orchestrator.domain.models import AuditEntry, Principal, Role
+from orchestrator.domain.text import as_sent
 from orchestrator.store.base import Store, TokenRecord
 
 TOKEN_PREFIX = "orch_"
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(as_sent(token)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from orchestrator.access.service import hash_token
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, InvalidRequest
 from orchestrator.domain.models import AuditEntry, Principal, Role
+from orchestrator.domain.text import as_sent
 from orchestrator.store.base import Store
 
 SECRET_NAME = "web-signin"
@@ -67,8 +68,9 @@ class SignIn:
         body, _, mac = signed.partition(".")
         if not body or not mac:
             return None
-        expected = _b64(hmac.new(await self._secret(), body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, mac):
+        raw = as_sent(body)
+        expected = _b64(hmac.new(await self._secret(), raw, hashlib.sha256).digest())
+        if not hmac.compare_digest(expected.encode(), as_sent(mac)):
             return None
         try:
             payload = json.loads(_unb64(body))

@@ -44,7 +44,10 @@ def _email(value: str) -> str:
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("time must carry a UTC offset or zone, e.g. 2026-12-10T08:00:00+07:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ValueError(f"{value.isoformat()} is outside the calendar") from None
 
 
 Slug = Annotated[str, AfterValidator(_slug)]

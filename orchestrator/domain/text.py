@@ -35,3 +35,9 @@ def unstorable_fields(value: object, where: str = "") -> Iterator[str]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from unstorable_fields(item, f"{where}.{index}" if where else str(index))
+
+
+def as_sent(text: str) -> bytes:
+    """The bytes a header or form value arrived as: undecodable bytes reach `str` as lone
+    surrogates, which a plain `encode()` refuses. For hashing and constant-time comparison."""
+    return text.encode("utf-8", "surrogateescape")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePath
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidRequest, NotFound, PermissionDenied, SessionNotFound
 from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionKind, may_see
+from orchestrator.domain.text import unstorable
 from orchestrator.preparation.rules import TaskDue, TaskRule, rules_for, status_of, tasks_for
 from orchestrator.store.base import Documents, Store, Submission
 
@@ -52,6 +54,20 @@ class BoardOut(BaseModel):
     tasks: list[TaskOut]
     late: int
     outstanding: int
+
+
+OCTET_STREAM = "application/octet-stream"
+MAX_MEDIA_TYPE = 200  # the submissions table's column
+# A media type's name (RFC 6838 restricted names), short enough for the submissions table.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def media_type(value: str | None) -> str:
+    """The bare media type a client named (no parameters), or application/octet-stream when it
+    named none or something that is not one: the type only describes the document, whose
+    suffix is what is checked, so a strange one is no reason to refuse it."""
+    kind = (value or "").partition(";")[0].strip().lower()
+    return kind if len(kind) <= MAX_MEDIA_TYPE and _MEDIA_TYPE.fullmatch(kind) else OCTET_STREAM
 
 
 class Preparation:
@@ -127,7 +143,18 @@ class Preparation:
         principal: Principal,
     ) -> TaskOut:
         """Store a site's document for a task (a newer one replaces it). Raises InvalidRequest
-        for an empty, too large or unexpected file, PermissionDenied for another site's task."""
+        for a file name that is missing or cannot be stored (`field` "filename"), an empty, too
+        large or unexpected file, PermissionDenied for another site's task. `content_type` is
+        what the client said, kept as a bare media type (application/octet-stream when it is
+        not one)."""
+        if not filename:
+            raise InvalidRequest("the document needs its file name", field="filename")
+        if unstorable(filename):
+            raise InvalidRequest(
+                "the file name holds a character that cannot be stored (NUL or undecodable bytes)",
+                field="filename",
+            )
+        content_type = media_type(content_type)
         _, tasks = await self._tasks(session_id, principal)
         task = next((t for t in tasks if t.id == task_id), None)
         if task is None:

@@ -59,7 +59,10 @@ def parse_java_date(value: str) -> datetime:
         raise RoomRefused(400, f"start_time {value!r} is not a date-time") from exc
     if parsed.tzinfo is None:
         raise RoomRefused(400, f"start_time {value!r} has no zone")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise RoomRefused(400, f"start_time {value!r} is outside the calendar") from None
 
 
 def java_date(when: datetime) -> str:

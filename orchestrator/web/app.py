@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from orchestrator.bootstrap import Container
+from orchestrator.domain.text import as_sent
 from orchestrator.web import attendance, hooks
 from orchestrator.web.api import ROUTES
 from orchestrator.web.attendance import ATTENDANCE, presence_poller
@@ -44,7 +45,7 @@ async def metrics(request: web.Request) -> web.Response:
     token = request.app[SERVER].metrics_token
     if token is not None:
         given = bearer(request) or ""
-        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        if not hmac.compare_digest(as_sent(given), token.get_secret_value().encode()):
             return problem(
                 401,
                 "Authentication required",

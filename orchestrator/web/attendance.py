@@ -22,6 +22,7 @@ from orchestrator.attendance.service import (
 )
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 from orchestrator.booking.service import require_office
+from orchestrator.domain.text import as_sent
 from orchestrator.web.hooks import CLOCK, JAAS, JITSI
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 
@@ -46,7 +47,7 @@ async def event_sync(request: web.Request) -> web.Response:
     token = request.app[JITSI].events_token
     if token is None:
         return _answer(503, {"message": "event-sync is not configured on this orchestrator"})
-    given = (bearer(request) or request.headers.get("Authorization") or "").encode()
+    given = as_sent(bearer(request) or request.headers.get("Authorization") or "")
     if not hmac.compare_digest(given, token.get_secret_value().encode()):
         return _answer(401, {"message": "bad or missing event-sync token"})
     endpoint = request.match_info["what"] + "/" + request.match_info["event"]

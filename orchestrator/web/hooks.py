@@ -14,7 +14,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from connectors.jaas_webhooks import SignatureInvalid, verify_signature
 from orchestrator.domain.clock import Clock
-from orchestrator.domain.text import unstorable
+from orchestrator.domain.text import as_sent, unstorable
 from orchestrator.rooms.service import Reservation, RoomRefused, Rooms
 from orchestrator.settings import JaasSettings, JitsiSettings
 from orchestrator.web.http import bearer
@@ -43,7 +43,7 @@ def _authorised(request: web.Request) -> web.Response | None:
     if token is None:
         return _refuse(503, "reservations are not configured on this orchestrator")
     # Undecodable header bytes arrive as lone surrogates: compare the bytes as sent.
-    given = (bearer(request) or "").encode("utf-8", "surrogateescape")
+    given = as_sent(bearer(request) or "")
     if not hmac.compare_digest(given, token.get_secret_value().encode()):
         return _refuse(401, "bad or missing reservations token")
     return None

@@ -207,6 +207,8 @@ async def json_body(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(text=f"the body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise web.HTTPBadRequest(text="the body's JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     refuse_unstorable(data)

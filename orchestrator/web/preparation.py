@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from orchestrator.domain.errors import InvalidRequest
-from orchestrator.domain.text import unstorable
 from orchestrator.preparation.service import Preparation
 from orchestrator.web.http import json_response, principal_of
 
 PREPARATION = web.AppKey("preparation", Preparation)
-OCTET_STREAM = "application/octet-stream"
-# A media type's name (RFC 6838 restricted names), short enough for the submissions table.
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-MAX_MEDIA_TYPE = 200
-
-
-def _media_type(value: str | None) -> str:
-    """The bare media type a client named (no parameters), or application/octet-stream when it
-    named none or something that is not one: the type only describes the document, whose
-    suffix is what is checked, so a strange one is no reason to refuse it."""
-    kind = (value or "").partition(";")[0].strip().lower()
-    if len(kind) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.fullmatch(kind):
-        return OCTET_STREAM
-    return kind
 
 
 async def board(request: web.Request) -> web.Response:
@@ -49,7 +32,7 @@ async def _form_file(request: web.Request) -> tuple[str, str, bytes]:
         if part is None:
             raise InvalidRequest("send the document in a form field named 'file'", field="file")
         filename = part.filename or ""
-        content_type = _media_type(part.headers.get("Content-Type"))
+        content_type = part.headers.get("Content-Type", "")
         data = await part.read(decode=False)
     except (ValueError, RuntimeError, HttpProcessingError) as exc:
         # aiohttp's multipart reader says what it could not parse with these; the request is
@@ -68,15 +51,8 @@ async def submit(request: web.Request) -> web.Response:
         filename, content_type, data = await _form_file(request)
     else:
         filename = request.query.get("filename", "")
-        content_type = _media_type(request.content_type)
+        content_type = request.headers.get("Content-Type", "")
         data = await request.read()
-    if not filename:
-        raise InvalidRequest("the document needs its file name", field="filename")
-    if unstorable(filename):  # a form's file name, unlike the query, is not checked on the way in
-        raise InvalidRequest(
-            "the file name holds a character that cannot be stored (NUL or undecodable bytes)",
-            field="filename",
-        )
     out = await request.app[PREPARATION].submit(
         request.match_info["id"],
         request.match_info["task"],

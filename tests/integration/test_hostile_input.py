@@ -385,3 +385,58 @@ async def test_a_jaas_signature_of_undecodable_bytes_is_401(
     }
     r = await served.http.post(path, content=b'{"fqn": "app/room"}', headers=headers)
     refusal(r, 401, "ASCII")
+
+
+# credentials, times and nesting that every endpoint meets ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/sessions", "/api/directory", "/hooks/jitsi/events/occupant/joined"]
+)
+async def test_a_bearer_token_of_undecodable_bytes_is_401(served: Served, path: str) -> None:
+    headers: dict[str, str | bytes] = {"Authorization": b"Bearer \xff\xfe"}
+    method = "POST" if path.startswith("/hooks") else "GET"
+    r = await served.http.request(method, path, headers=headers, content=b"{}")
+    assert r.status_code == 401, r.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["from=0001-01-01T00:00:00%2B07:00", "to=9999-12-31T23:59:59-07:00"],
+)
+async def test_a_listing_window_outside_the_calendar_is_422(served: Served, query: str) -> None:
+    r = await served.http.get(f"/api/sessions?{query}", headers=served.auth())
+    problem(r, 422, "outside the calendar")
+
+
+async def test_json_nested_past_any_parser_is_400(served: Served) -> None:
+    r = await served.http.post(
+        "/api/sessions",
+        content=b"[" * 100_000,
+        headers={**served.auth(), "Content-Type": "application/json"},
+    )
+    problem(r, 400, "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "start_time", ["0001-01-01T00:00:00.000+01:00", "9999-12-31T23:59:59.000-01:00"]
+)
+async def test_a_reservation_outside_the_calendar_is_400(served: Served, start_time: str) -> None:
+    fields = {
+        "name": served.national.room or "",
+        "start_time": start_time,
+        "mail_owner": "focus@auth.meet.example.org",
+    }
+    r = await served.http.post(
+        CONFERENCE, data=fields, headers={"Authorization": f"Bearer {RESERVATIONS_TOKEN}"}
+    )
+    refusal(r, 400, "outside the calendar")
+
+
+async def test_a_session_cookie_of_undecodable_bytes_is_a_signed_out_visitor(
+    served: Served,
+) -> None:
+    headers: dict[str, str | bytes] = {"Cookie": b"orch_session=ab\xff.cd\xfe"}
+    r = await served.http.get("/office", headers=headers)
+    assert r.status_code in (302, 303), r.text
+    assert "/signin" in r.headers["location"]

@@ -315,3 +315,36 @@ async def test_english_pages(site: Site) -> None:
     assert "Answer the invitation" in r.text
     assert "It is too early to check in" in r.text
     assert "Thu 2026-12-10 08:00" in r.text
+
+
+async def test_hostile_upload_forms_are_refused_in_words(site: Site) -> None:
+    url = f"/site/sessions/{site.regional}/tasks/topic_report:ha-noi/upload"
+    csrf = site.csrf["ha-noi"].encode()
+
+    async def raw(content_type: str, body: bytes) -> httpx.Response:
+        headers: dict[str, str | bytes] = {**site.as_("ha-noi"), "Content-Type": content_type}
+        return await site.http.post(url, content=body, headers=headers)
+
+    # a form nobody can read: no boundary, only boundary lines, undecodable urlencoded bytes
+    for content_type, body in [
+        ("multipart/form-data", b"--b\r\n--b--\r\n"),
+        ("multipart/form-data; boundary=b", b"--b\r\n\r\n--b\r\n--b--\r\n"),
+        ("application/x-www-form-urlencoded", b"csrf=" + csrf + b"&x=\xff"),
+    ]:
+        r = await raw(content_type, body)
+        assert r.status_code == 400, (content_type, r.text)
+        assert "Không đọc được biểu mẫu" in r.text
+    # a CSRF token of bytes no one could have been given
+    r = await raw("application/x-www-form-urlencoded", b"csrf=%C3%A9%FF")
+    assert r.status_code == 403, r.text
+    # a file name that no database can store, told in words (and shown without the NUL)
+    part = (
+        b"--b\r\nContent-Disposition: form-data; name=csrf\r\n\r\n" + csrf + b"\r\n"
+        b"--b\r\nContent-Disposition: form-data; name=file; filename*=utf-8''bao%00cao.pdf\r\n"
+        b"Content-Type: application/pdf\r\n\r\n%PDF-1.7 report\r\n--b--\r\n"
+    )
+    r = await raw("multipart/form-data; boundary=b", part)
+    assert r.status_code == 422, r.text
+    assert "Tên tệp baocao.pdf có ký tự không lưu được" in r.text
+    board = await site.container.preparation.board(site.regional, OFFICE)
+    assert all(t.submitted_at is None for t in board.tasks)

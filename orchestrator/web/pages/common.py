@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from orchestrator.access.signin import SignIn, WebSession, safe_local_path
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal, Role
-from orchestrator.domain.text import unstorable
+from orchestrator.domain.text import as_sent, unstorable
 
 SIGNIN = web.AppKey("signin", SignIn)
 PAGE_CLOCK = web.AppKey("page_clock", Clock)
@@ -152,14 +153,18 @@ async def viewer_for(request: web.Request, *roles: Role) -> Principal:
 
 async def form_of(request: web.Request) -> MultiDictProxy[Any]:
     """The posted form, after checking its CSRF token (403 when it is missing or wrong)."""
-    data = await request.post()
+    try:
+        data = await request.post()
+    except (ValueError, RuntimeError, HttpProcessingError) as exc:
+        # aiohttp says so for a form it cannot parse (no boundary, bad headers, undecodable)
+        raise web.HTTPBadRequest(text=text_of(request, "error.bad_form")) from exc
     for key, value in data.items():
         if isinstance(value, str) and (unstorable(key) or unstorable(value)):
             raise web.HTTPUnprocessableEntity(text=text_of(request, "error.unstorable", field=key))
     given = str(data.get("csrf", ""))
     session = await web_session(request)
     expected = session.csrf if session else request.cookies.get(PRE_COOKIE, "")
-    if not expected or not secrets.compare_digest(given, expected):
+    if not expected or not secrets.compare_digest(as_sent(given), as_sent(expected)):
         raise web.HTTPForbidden(text=text_of(request, "error.form_expired"))
     return data
 

@@ -24,6 +24,7 @@ from orchestrator.domain.errors import (
     PermissionDenied,
 )
 from orchestrator.domain.models import Principal, Role, SessionStatus, Site
+from orchestrator.domain.text import storable
 from orchestrator.invites.service import RsvpRequest, SiteInviteOut
 from orchestrator.preparation.service import ALLOWED_SUFFIXES
 from orchestrator.store.base import SessionQuery
@@ -270,13 +271,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
         forms.errors["file"] = text_of(
             request,
             "site.file_type",
-            name=file.filename,
+            name=storable(file.filename),
             suffixes=", ".join(sorted(ALLOWED_SUFFIXES)),
         )
         return await _session_page(request, forms, status=422)
     content = file.file.read()
     if not content:
-        forms.errors["file"] = text_of(request, "site.file_empty", name=file.filename)
+        forms.errors["file"] = text_of(request, "site.file_empty", name=storable(file.filename))
         return await _session_page(request, forms, status=422)
     try:
         await request.app[PREPARATION].submit(
@@ -286,7 +287,12 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text=text_of(request, "site.no_task")) from None
     except PermissionDenied:
         raise web.HTTPForbidden(text=text_of(request, "site.not_your_task")) from None
-    except InvalidRequest as exc:  # type and emptiness were checked above: the size is left
+    except InvalidRequest as exc:  # type and emptiness were checked above
+        if exc.field == "filename":
+            forms.errors["file"] = text_of(
+                request, "site.file_name_bad", name=storable(file.filename)
+            )
+            return await _session_page(request, forms, status=422)
         limit = _AT_MOST.search(exc.message)
         forms.errors["file"] = text_of(
             request, "site.file_too_large", size=_size(int(limit.group(1))) if limit else "?"
