@@ -92,9 +92,7 @@ def test_jaas_unknown_types_are_ignored_and_bad_bodies_refused() -> None:
     first=st.floats(min_value=946_684_800, max_value=7_258_118_399),
     gap=st.floats(min_value=1e-4, max_value=1e6),
 )
-def test_event_sync_keys_tell_apart_any_two_distinct_instants(
-    first: float, gap: float
-) -> None:
+def test_event_sync_keys_tell_apart_any_two_distinct_instants(first: float, gap: float) -> None:
     body = json.loads(sample("event-sync-occupant-joined.json"))
 
     def key(at: float) -> str:
