@@ -14,7 +14,7 @@ import io
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -208,6 +208,10 @@ class Broker:
 
 FREEZE_MARGIN = timedelta(minutes=10)
 FROZEN_RECHECK = timedelta(seconds=30)
+# How long a site id that a room's session lacks is believed missing before the session is read
+# again (a site added to the session since is then found).
+STRANGER_RECHECK = timedelta(seconds=30)
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; other instances)
@@ -246,7 +250,8 @@ class Attendance:
         self._clock = clock
         self._presence = presence
         self._thresholds = thresholds or Thresholds()
-        self._rooms: dict[str, _Room | None] = {}
+        self._rooms: dict[str, _Room] = {}
+        self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._frozen_ids: set[str] = set()
@@ -256,18 +261,37 @@ class Attendance:
         self.broker = Broker()
 
     # ingest ----------------------------------------------------------------------------
-    async def _room(self, room: str, site: str | None = None) -> _Room | None:
-        """The session of `room`, cached; read again when a site is not among the cached ones
-        (sites may be added to a session after its first webhook)."""
-        cached = self._rooms.get(room)
-        if cached is not None and (site is None or site in cached.sites):
-            return cached
-        async with self._store.read() as uow:
-            session = await uow.get_session_by_room(room)
-        found = _Room(session.id, frozenset(session.site_ids)) if session else None
-        if session is not None:  # unknown rooms are not cached: a booking may come later
-            self._rooms[room] = found
+    async def _sessions_of(self, observations: Sequence[Observation]) -> dict[str, _Room | None]:
+        """The session of each room the observations name (None: no session owns it).
+
+        Cached; a room is read again, once per call, only when a site its observations claim
+        is not among the cached session's sites (sites may be added after the first webhook)
+        and was not found missing within `STRANGER_RECHECK` (a token naming no site of the
+        session would otherwise reload a 10,000-site session for every one of its events)."""
+        now = self._clock.now()
+        claimed: dict[str, set[str]] = {}
+        for ob in observations:
+            sites = claimed.setdefault(ob.room, set())
+            if ob.site_id is not None:
+                sites.add(ob.site_id)
+        found: dict[str, _Room | None] = {}
+        for room, sites in claimed.items():
+            cached = self._rooms.get(room)
+            strangers = self._strangers.setdefault(room, {})
+            unknown = set() if cached is None else sites - cached.sites
+            fresh = {s for s in unknown if now - strangers.get(s, _LONG_AGO) < STRANGER_RECHECK}
+            if cached is not None and unknown <= fresh:
+                found[room] = cached
+                continue
+            async with self._store.read() as uow:
+                session = await uow.get_session_by_room(room)
+            if session is None:  # unknown rooms are not cached: a booking may come later
+                found[room] = None
+                continue
+            known = self._rooms[room] = found[room] = _Room(session.id, frozenset(session.site_ids))
             self._ends[session.id] = session.end
+            for site in sites - known.sites:
+                strangers[site] = now
         return found
 
     async def ingest(self, observations: Sequence[Observation]) -> int:
@@ -279,10 +303,11 @@ class Attendance:
         if not observations:
             return 0
         now = self._clock.now()
+        rooms = await self._sessions_of(observations)
         rows: list[StoredEvent] = []
         sessions: set[str] = set()
         for ob in observations:
-            room = await self._room(ob.room, ob.site_id)
+            room = rooms[ob.room]
             site = ob.site_id
             if room is not None:
                 sessions.add(room.session_id)
@@ -354,11 +379,16 @@ class Attendance:
                     self._frozen_ids.add(session_id)  # a session freezes once
                 else:
                     self._checked[session_id] = now
-            added = await uow.add_events(
-                [replace(r, after_freeze=r.session_id in self._frozen_ids) for r in every]
-            )
+            frozen = self._frozen_ids
+            if frozen and any(r.session_id in frozen for r in every):
+                every = [
+                    replace(r, after_freeze=True) if r.session_id in frozen else r for r in every
+                ]
+            added = await uow.add_events(every)
         if self._boards:
-            self._feed([r for r in every if (r.source, r.dedupe_key) in added])
+            # boards merge after the webhooks are answered: their cost is not the platform's
+            fresh = [r for r in every if (r.source, r.dedupe_key) in added]
+            asyncio.get_running_loop().call_soon(self._feed, fresh)
         return added
 
     @staticmethod

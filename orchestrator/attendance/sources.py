@@ -30,6 +30,7 @@ KEY_MAX = 400
 # Instants outside these years are no meeting's: refused rather than stored.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_FIRST, _LAST = EARLIEST.timestamp(), LATEST.timestamp()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
@@ -79,7 +80,7 @@ def _instant(value: float, unit: float, where: str) -> datetime:
         seconds = float(value) * unit
     except OverflowError:  # an integer past any float
         seconds = math.nan
-    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():
+    if not _FIRST <= seconds < _LAST:
         raise PayloadError(
             f"{where}: {value!r} is not a Unix time between {EARLIEST.year} and {LATEST.year}"
         )
@@ -152,24 +153,36 @@ def _sync_person(
     ev: SyncEvent,
     breakout: str | None,
     person: SyncOccupant,
-    kind: Literal["join", "leave"],
-    when: float,
     where: str,
-) -> Observation:
-    name = "muc-occupant-joined" if kind == "join" else "muc-occupant-left"
+    *,
+    joined: bool,
+    left: bool,
+) -> list[Observation]:
+    """The join and/or leave of one occupant; what both share is checked and cleaned once."""
     jid = _key_text(person.occupant_jid, f"{where}.occupant_jid", OCCUPANT_MAX)
-    field_name = "joined_at" if kind == "join" else "left_at"
-    at = _instant(when, 1, f"{where}.{field_name}")
-    return Observation(
-        source="jitsi",
-        kind=kind,
-        room=ev.room_name,
-        at=at,
-        dedupe_key=sync_key(ev.room_name, breakout, jid, name, at),
-        site_id=_site(person.id),
-        occupant=_occupant_key(jid, breakout),
-        data={"name": _free(person.name), "email": _free(person.email), "breakout": breakout},
-    )
+    times: list[tuple[Kind, str, float, str]] = []
+    if joined:
+        assert person.joined_at is not None
+        times.append(("join", "muc-occupant-joined", person.joined_at, "joined_at"))
+    if left:
+        assert person.left_at is not None
+        times.append(("leave", "muc-occupant-left", person.left_at, "left_at"))
+    instants = [_instant(when, 1, f"{where}.{name}") for _, _, when, name in times]
+    site, occupant = _site(person.id), _occupant_key(jid, breakout)
+    data = {"name": _free(person.name), "email": _free(person.email), "breakout": breakout}
+    return [
+        Observation(
+            source="jitsi",
+            kind=kind,
+            room=ev.room_name,
+            at=at,
+            dedupe_key=sync_key(ev.room_name, breakout, jid, event, at),
+            site_id=site,
+            occupant=occupant,
+            data=data,
+        )
+        for (kind, event, _, _), at in zip(times, instants, strict=True)
+    ]
 
 
 def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
@@ -203,10 +216,10 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
         if ev.event_name == "muc-occupant-joined":
             if person.joined_at is None:
                 raise PayloadError("occupant.joined_at is missing")
-            return [_sync_person(ev, breakout, person, "join", person.joined_at, "occupant")]
+            return _sync_person(ev, breakout, person, "occupant", joined=True, left=False)
         if person.left_at is None:
             raise PayloadError("occupant.left_at is missing")
-        return [_sync_person(ev, breakout, person, "leave", person.left_at, "occupant")]
+        return _sync_person(ev, breakout, person, "occupant", joined=False, left=True)
     if ev.event_name == "muc-room-created":
         if ev.created_at is None:
             raise PayloadError("created_at is missing")
@@ -227,12 +240,17 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     ended = _instant(ev.destroyed_at, 1, "destroyed_at")
     out: list[Observation] = []
     for index, person in enumerate(ev.all_occupants):
-        where = f"all_occupants.{index}"
+        if person.joined_at is None and person.left_at is None:
+            continue
         try:
-            if person.joined_at is not None:
-                out.append(_sync_person(ev, breakout, person, "join", person.joined_at, where))
-            if person.left_at is not None:
-                out.append(_sync_person(ev, breakout, person, "leave", person.left_at, where))
+            out += _sync_person(
+                ev,
+                breakout,
+                person,
+                f"all_occupants.{index}",
+                joined=person.joined_at is not None,
+                left=person.left_at is not None,
+            )
         except PayloadError:
             continue
     if not ev.is_breakout:  # a breakout closing does not end the meeting

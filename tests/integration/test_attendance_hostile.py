@@ -17,8 +17,9 @@ from orchestrator.attendance.sources import Observation, read_event_sync, sync_k
 from orchestrator.domain.clock import ManualClock
 from orchestrator.store import migrate
 from orchestrator.store.base import StoredEvent
-from orchestrator.store.sql import create_engine
+from orchestrator.store.sql import SqlUnitOfWork, create_engine
 from orchestrator.store.tables import UTCDateTime
+from tests.conftest import SIX
 from tests.integration.attendance_kit import JAAS_SECRET, START, Board, post, sync
 
 SEC = timedelta(seconds=1)
@@ -231,3 +232,42 @@ async def test_migration_rekeys_the_events_logged_before(db_url: str) -> None:
         f"phong-a|br-7|created|{micros}",
         f"phong-a||destroyed|{micros}",
     ]
+
+
+async def test_tokens_naming_no_site_of_the_session_do_not_reload_it_per_event(
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    original = SqlUnitOfWork.get_session_by_room
+
+    async def counted(self: SqlUnitOfWork, room: str) -> Any:
+        reads.append(room)
+        return await original(self, room)
+
+    monkeypatch.setattr(SqlUnitOfWork, "get_session_by_room", counted)
+    clock.set(START + timedelta(minutes=5))
+    await _accepted(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
+    reads.clear()
+    guests = [
+        {"occupant_jid": f"g{i}@x/1", "id": f"guest-{i}", "joined_at": int(START.timestamp()) + i}
+        for i in range(50)
+    ]
+    destroyed = {
+        "event_name": "muc-room-destroyed",
+        "room_name": board.room,
+        "is_breakout": False,
+        "destroyed_at": int(START.timestamp()) + 100,
+        "all_occupants": guests,
+    }
+    assert await _accepted(board, "room/destroyed", destroyed) == 51
+    assert reads == [board.room]  # once for the whole webhook, not once per guest
+    await _accepted(board, *sync(board.room, "joined", "guest-1", "g1@x/2", START))
+    assert reads == [board.room]  # a guest found missing moments ago: not read again
+    clock.advance(timedelta(seconds=31))
+    await _accepted(board, *sync(board.room, "joined", "guest-1", "g1@x/3", START))
+    assert reads == [board.room, board.room]  # later, read again (it may have been added)
+    record = await board.record()
+    assert {s["site_id"] for s in record["sites"]} == set(SIX)
+    # the 50 guests' connections and guest-1's two later ones, none taken for a site
+    assert len(record["unmatched"]) == 52
+    assert {u["site_id"] for u in record["unmatched"]} == {None}
