@@ -12,11 +12,23 @@ Nothing here imports the orchestrator: connectors sit at the edge.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol
+
+
+def caused_by_untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a TLS certificate check failed anywhere in `exc`'s chain: a configuration
+    problem (a permanent error), not a passing network fault."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class ConnectorError(Exception):

@@ -6,7 +6,6 @@ tree.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -17,19 +16,11 @@ from connectors.base import (
     Occupant,
     PermanentConnectorError,
     TransientConnectorError,
+    caused_by_untrusted_certificate,
 )
 
 # A refusal worth repeating: the server, or a proxy in front of it, is busy or going away.
 _TRANSIENT_STATUS = frozenset({408, 425, 429})
-
-
-def _caused_by_untrusted_certificate(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class MucSizePresence:
@@ -130,7 +121,7 @@ class MucSizePresence:
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
             raise PermanentConnectorError(f"{what}: {exc!r}") from exc
         except httpx.TransportError as exc:
-            if _caused_by_untrusted_certificate(exc):
+            if caused_by_untrusted_certificate(exc):
                 raise PermanentConnectorError(f"{what}: untrusted certificate ({exc!r})") from exc
             raise TransientConnectorError(f"{what}: {exc!r}") from exc
         except httpx.HTTPError as exc:

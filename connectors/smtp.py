@@ -6,7 +6,6 @@ It owns the translation of aiosmtplib's and the socket layer's errors into the c
 from __future__ import annotations
 
 import copy
-import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
 
@@ -26,7 +25,12 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from connectors.base import ConnectorError, PermanentConnectorError, TransientConnectorError
+from connectors.base import (
+    ConnectorError,
+    PermanentConnectorError,
+    TransientConnectorError,
+    caused_by_untrusted_certificate,
+)
 
 # What a refusal was of, for the error message; the first match wins (subclasses first).
 _REFUSED: tuple[tuple[type[SMTPResponseException], str], ...] = (
@@ -45,15 +49,6 @@ _CLEAN_FAILURES = (SMTPResponseException, SMTPRecipientsRefused, SMTPNotSupporte
 def _transient_code(code: int) -> bool:
     """4xx is temporary (RFC 5321 4.2.1); an unreadable reply may be a passing fault too."""
     return not 500 <= code <= 599
-
-
-def _caused_by_untrusted_certificate(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class SmtpMailer:
@@ -204,7 +199,7 @@ class SmtpMailer:
             if _transient_code(exc.code):
                 return TransientConnectorError(reply)
             return PermanentConnectorError(reply)
-        if _caused_by_untrusted_certificate(exc):
+        if caused_by_untrusted_certificate(exc):
             return PermanentConnectorError(f"{where}: its TLS certificate is not trusted: {exc}")
         if isinstance(exc, SMTPTimeoutError | TimeoutError):
             return TransientConnectorError(f"{where} did not answer within {self._timeout} s")

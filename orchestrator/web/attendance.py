@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from connectors.jaas_webhooks import SignatureInvalid, verify_signature
 from orchestrator.attendance.service import (
     Attendance,
     BoardMessage,
@@ -23,7 +21,7 @@ from orchestrator.attendance.service import (
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 from orchestrator.booking.service import require_office
 from orchestrator.domain.text import as_sent
-from orchestrator.web.hooks import CLOCK, JAAS, JITSI
+from orchestrator.web.hooks import JITSI, answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 
 log = logging.getLogger(__name__)
@@ -36,49 +34,33 @@ CLIENT_CHECK_SECONDS = 1.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _answer(status: int, body: dict[str, object]) -> web.Response:
-    return web.Response(
-        status=status, body=json.dumps(body), content_type="application/json", charset="utf-8"
-    )
-
-
 async def event_sync(request: web.Request) -> web.Response:
     """Prosody's event-sync webhooks: authenticated by the configured static header only."""
     token = request.app[JITSI].events_token
     if token is None:
-        return _answer(503, {"message": "event-sync is not configured on this orchestrator"})
+        return answer(503, {"message": "event-sync is not configured on this orchestrator"})
     given = as_sent(bearer(request) or request.headers.get("Authorization") or "")
     if not hmac.compare_digest(given, token.get_secret_value().encode()):
-        return _answer(401, {"message": "bad or missing event-sync token"})
+        return answer(401, {"message": "bad or missing event-sync token"})
     endpoint = request.match_info["what"] + "/" + request.match_info["event"]
     try:
         observations = read_event_sync(endpoint, await request.read())
     except PayloadError as exc:
-        return _answer(400, {"message": str(exc)})
+        return answer(400, {"message": str(exc)})
     added = await request.app[ATTENDANCE].ingest(observations)
-    return _answer(200, {"accepted": added})
+    return answer(200, {"accepted": added})
 
 
 async def jaas_webhook(request: web.Request) -> web.Response:
-    jaas = request.app[JAAS]
-    if jaas.webhook_secret is None:
-        return _answer(503, {"message": "JaaS webhooks are not configured on this orchestrator"})
-    body = await request.read()
-    try:
-        verify_signature(
-            request.headers.get("X-Jaas-Signature"),
-            body,
-            jaas.webhook_secret.get_secret_value(),
-            now=int(request.app[CLOCK].now().timestamp()),
-        )
-    except SignatureInvalid as exc:
-        return _answer(401, {"message": str(exc)})
+    body = await signed_jaas_body(request)
+    if isinstance(body, web.Response):
+        return body
     try:
         _app_id, observations = read_jaas(body)
     except PayloadError as exc:
-        return _answer(400, {"message": str(exc)})
+        return answer(400, {"message": str(exc)})
     added = await request.app[ATTENDANCE].ingest(observations)
-    return _answer(200, {"accepted": added})
+    return answer(200, {"accepted": added})
 
 
 async def checkin(request: web.Request) -> web.Response:

@@ -25,7 +25,8 @@ JAAS = web.AppKey("jaas", JaasSettings)
 CLOCK = web.AppKey("clock", Clock)
 
 
-def _answer(status: int, body: dict[str, object]) -> web.Response:
+def answer(status: int, body: dict[str, object]) -> web.Response:
+    """The platforms' own JSON shape (not problem+json)."""
     return web.Response(
         status=status,
         body=json.dumps(body, ensure_ascii=False),
@@ -34,18 +35,18 @@ def _answer(status: int, body: dict[str, object]) -> web.Response:
     )
 
 
-def _refuse(status: int, message: str) -> web.Response:
-    return _answer(status, {"message": message})
+def refuse(status: int, message: str) -> web.Response:
+    return answer(status, {"message": message})
 
 
 def _authorised(request: web.Request) -> web.Response | None:
     token = request.app[JITSI].reservations_token
     if token is None:
-        return _refuse(503, "reservations are not configured on this orchestrator")
+        return refuse(503, "reservations are not configured on this orchestrator")
     # Undecodable header bytes arrive as lone surrogates: compare the bytes as sent.
     given = as_sent(bearer(request) or "")
     if not hmac.compare_digest(given, token.get_secret_value().encode()):
-        return _refuse(401, "bad or missing reservations token")
+        return refuse(401, "bad or missing reservations token")
     return None
 
 
@@ -59,20 +60,20 @@ async def create_conference(request: web.Request) -> web.Response:
     except (ValueError, RuntimeError, HttpProcessingError):
         # aiohttp's form parsers raise these for a body they cannot read (undecodable bytes,
         # multipart without a boundary or with a part without headers): the request is at fault.
-        return _refuse(400, "the body is not a well-formed form")
+        return refuse(400, "the body is not a well-formed form")
     fields = {k: form.get(k) for k in ("name", "start_time", "mail_owner")}
     if not all(isinstance(v, str) and v for v in fields.values()):
-        return _refuse(400, "form fields name, start_time and mail_owner are required")
+        return refuse(400, "form fields name, start_time and mail_owner are required")
     for key, value in fields.items():
         if unstorable(str(value)):
-            return _refuse(400, f"form field {key} holds a character that cannot be stored")
+            return refuse(400, f"form field {key} holds a character that cannot be stored")
     try:
         reservation: Reservation = await request.app[ROOMS].reserve(
             str(fields["name"]), str(fields["start_time"]), str(fields["mail_owner"])
         )
     except RoomRefused as exc:
-        return _refuse(exc.status, exc.message)
-    return _answer(200, reservation.as_json())
+        return refuse(exc.status, exc.message)
+    return answer(200, reservation.as_json())
 
 
 async def get_conference(request: web.Request) -> web.Response:
@@ -82,8 +83,8 @@ async def get_conference(request: web.Request) -> web.Response:
     try:
         reservation = await request.app[ROOMS].reservation(request.match_info["id"])
     except RoomRefused as exc:
-        return _refuse(exc.status, exc.message)
-    return _answer(200, reservation.as_json())
+        return refuse(exc.status, exc.message)
+    return answer(200, reservation.as_json())
 
 
 async def delete_conference(request: web.Request) -> web.Response:
@@ -91,14 +92,15 @@ async def delete_conference(request: web.Request) -> web.Response:
     refused = _authorised(request)
     if refused is not None:
         return refused
-    return _answer(200, {"id": request.match_info["id"], "deleted": True})
+    return answer(200, {"id": request.match_info["id"], "deleted": True})
 
 
-async def jaas_settings(request: web.Request) -> web.Response:
-    """JaaS SETTINGS_PROVISIONING (DESIGN 6.4): signed like every JaaS webhook."""
+async def signed_jaas_body(request: web.Request) -> bytes | web.Response:
+    """The body of a JaaS webhook once its signature holds (DESIGN 6.4), else the refusal to
+    answer: 503 when no webhook secret is configured, 401 when the signature does not verify."""
     jaas = request.app[JAAS]
     if jaas.webhook_secret is None:
-        return _refuse(503, "JaaS webhooks are not configured on this orchestrator")
+        return refuse(503, "JaaS webhooks are not configured on this orchestrator")
     body = await request.read()
     try:
         verify_signature(
@@ -108,21 +110,30 @@ async def jaas_settings(request: web.Request) -> web.Response:
             now=int(request.app[CLOCK].now().timestamp()),
         )
     except SignatureInvalid as exc:
-        return _refuse(401, str(exc))
+        return refuse(401, str(exc))
+    return body
+
+
+async def jaas_settings(request: web.Request) -> web.Response:
+    """JaaS SETTINGS_PROVISIONING (DESIGN 6.4): signed like every JaaS webhook."""
+    body = await signed_jaas_body(request)
+    if isinstance(body, web.Response):
+        return body
+    jaas = request.app[JAAS]
     try:
         data = json.loads(body)
         fqn = data["fqn"] if isinstance(data, dict) else None
     except (ValueError, KeyError, RecursionError):  # bad JSON or UTF-8, no fqn, nested too deep
         fqn = None
     if not isinstance(fqn, str):
-        return _refuse(400, "the body must be JSON with the meeting's fqn")
+        return refuse(400, "the body must be JSON with the meeting's fqn")
     if unstorable(fqn):
-        return _refuse(400, "the fqn holds a character that cannot be stored")
+        return refuse(400, "the fqn holds a character that cannot be stored")
     try:
         settings = await request.app[ROOMS].jaas_settings(fqn, jaas.app_id)
     except RoomRefused as exc:
-        return _refuse(exc.status, exc.message)
-    return _answer(200, settings)
+        return refuse(exc.status, exc.message)
+    return answer(200, settings)
 
 
 def add_routes(app: web.Application) -> None:
