@@ -50,23 +50,27 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
-import os
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
+
+from bench.loadgen import (
+    CLIENT_ERRORS,
+    Connection,
+    client_headers,
+    latency_summary,
+    occupant,
+    occupant_webhook,
+)
+from bench.loadgen import main as client_main
 
 NAME = "attendance"
 TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to live board"
@@ -74,32 +78,14 @@ RATE_TARGET = 3000.0
 P99_TARGET_S = 0.050
 BOARD_TARGET_S = 0.200
 MEMORY_TARGET_MB = 200.0
-EVENTS_TOKEN = "bench-event-sync-token-5f1c2d9e0a43"
 CONCURRENCY = 32
 DUP_EVERY = 10  # every tenth post repeats one of the last few events
 RESERVED = 20  # sites of the big session the load leaves alone, for the live-board part
 MAX_ROUNDS = 3600  # one second apart: the plan never runs out, and stays in the past
 BLOCK = 50  # sites per block of the plan
-STARTUP_S = 60.0
 REQUEST_TIMEOUT_S = 300.0
 BOARD_GAP_S = 0.05
 WARMUP_S, WARMUP_TINY_S = 1.0, 0.3
-ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.attendance` works
-
-DIRECTORY_HEAD = """
-[[regions]]
-id = "ca-nuoc"
-name = "Cả nước"
-head_site = "site-00000"
-"""
-SITE = """
-[[sites]]
-id = "{id}"
-name = "Điểm cầu {id}"
-region = "ca-nuoc"
-timezone = "Asia/Ho_Chi_Minh"
-coordinator = {{ name = "Đầu mối {id}", email = "dau-moi@{id}.example.org" }}
-"""
 
 
 def big_site(i: int) -> str:
@@ -142,23 +128,9 @@ def posts(sites: int) -> Iterator[tuple[int, tuple[int, int, bool]]]:
 def payload(room: str, site: str, r: int, join: bool, t0: int) -> tuple[str, dict[str, Any]]:
     """An event-sync occupant webhook as Prosody sends it: (endpoint, body)."""
     device = r // 2
-    occupant: dict[str, Any] = {
-        "name": f"Điểm cầu {site}",
-        "email": f"dau-moi@{site}.example.org",
-        "id": site,
-        "occupant_jid": f"{site}-{device}@meet.example.org/bench{device}",
-        "joined_at": t0 + 2 * device,
-    }
-    if not join:
-        occupant["left_at"] = t0 + r
-    return f"occupant/{'joined' if join else 'left'}", {
-        "event_name": "muc-occupant-joined" if join else "muc-occupant-left",
-        "room_name": room,
-        "room_jid": f"{room}@conference.meet.example.org",
-        "is_breakout": False,
-        "active_occupants_count": 2,
-        "occupant": occupant,
-    }
+    jid = f"{site}-{device}@meet.example.org/bench{device}"
+    who = occupant(site, jid, t0 + 2 * device, None if join else t0 + r)
+    return occupant_webhook(room, who, active=2)
 
 
 @dataclass
@@ -190,73 +162,13 @@ def expected(sites: int, count: int) -> Expected:
     return Expected(len(seen), connection, intervals)
 
 
-# the load generator and the bare reference (separate processes) -----------------------------
-
-
-def _latency_summary(values: list[float]) -> dict[str, float]:
-    """p50, p99 (nearest rank, as `bench.common.percentile`) and max."""
-    if not values:
-        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
-    ordered = sorted(values)
-    p99 = ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
-    return {"p50": statistics.median(ordered), "p99": p99, "max": ordered[-1]}
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection of the load generator: a request, then its answer.
-
-    Raw asyncio streams rather than aiohttp's client, which costs about 150 us of client CPU per
-    request (here that caps one client process near 2,000 requests/s, below the target); this
-    costs about 55 us. Answers must carry a Content-Length (aiohttp's always do).
-    """
-
-    def __init__(self, host: str, port: int, headers: bytes) -> None:
-        self.host, self.port, self.headers = host, port, headers
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self.reader is None or self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(
-            b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s"
-            % (path.encode(), self.headers, len(body), body)
-        )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length, close = None, False
-        for line in lines[1:]:
-            key, _, value = line.partition(b":")
-            key = key.strip().lower()
-            if key == b"content-length":
-                length = int(value)
-            elif key == b"connection" and value.strip().lower() == b"close":
-                close = True
-            elif key == b"transfer-encoding":
-                raise ValueError(f"an answer with Transfer-Encoding {value!r}")
-        if length is None:
-            raise ValueError("an answer without Content-Length")
-        data = await self.reader.readexactly(length)
-        if close:
-            self.close()
-        return status, data
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+# the load generator and the bare reference (in processes of their own) ----------------------
 
 
 async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
     """Post the plan for `warmup` then `duration` seconds over `concurrency` connections."""
     room, t0 = cfg["room"], cfg["t0"]
-    url = urlsplit(cfg["base"])
-    host, port = url.hostname or "127.0.0.1", url.port or 80
-    headers = (
-        f"Host: {host}:{port}\r\nAuthorization: Bearer {cfg['token']}\r\n"
-        "Content-Type: application/json\r\n"
-    ).encode()
+    host, port, headers = client_headers(cfg["base"], cfg["token"])
     names = [big_site(i) for i in range(cfg["sites"])]
     items = itertools.islice(posts(cfg["sites"]), cfg.get("skip", 0), None)
     started = time.perf_counter()
@@ -269,7 +181,7 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
 
     async def worker() -> None:
         nonlocal sent, accepted, in_window
-        conn = _Connection(host, port, headers)
+        conn = Connection(host, port, headers)
         while time.perf_counter() < deadline:
             try:
                 _j, (s, r, join) = next(items)
@@ -282,7 +194,7 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
             try:
                 async with asyncio.timeout(60):
                     status, raw = await conn.post(f"/hooks/jitsi/events/{endpoint}", data)
-            except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            except CLIENT_ERRORS as exc:
                 conn.close()
                 status, raw = 0, b""
                 if len(errors) < 5:
@@ -308,7 +220,7 @@ async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
         "errors": errors,
         "rate": in_window / cfg["duration"],
         "measured": len(latencies),
-        **_latency_summary(latencies),
+        **latency_summary(latencies),
     }
 
 
@@ -329,18 +241,13 @@ def _bare_app() -> Any:
 
 
 def _main(argv: list[str]) -> int:
-    if argv[:1] == ["load"] and len(argv) == 3:
-        cfg = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-        result = asyncio.run(_load(cfg))
-        Path(argv[2]).write_text(json.dumps(result), encoding="utf-8")
-        return 0
     if argv[:1] == ["bare"] and len(argv) == 2:
         from aiohttp import web
 
         web.run_app(_bare_app(), host="127.0.0.1", port=int(argv[1]), access_log=None)
         return 0
-    print("usage: python -m bench.attendance load CONFIG RESULT | bare PORT", file=sys.stderr)
-    return 2
+    usage = "usage: python -m bench.attendance load CONFIG RESULT | bare PORT"
+    return client_main(argv, {"load": _load}, usage)
 
 
 # The load generator and the bare handler run as `python -m bench.attendance ...`: they need
@@ -357,99 +264,21 @@ from bench.common import (  # noqa: E402
     percentile,
     pg_database,
 )
-from bench.race import _cli, _free_port, _parent_death_signal  # noqa: E402
+from bench.serving import (  # noqa: E402
+    EVENTS_TOKEN,
+    ROOT,
+    Process,
+    attendance_record,
+    book_live,
+    clean_env,
+    directory_toml,
+    free_port,
+    run_client,
+    wait_healthy,
+    webhook_service,
+)
 
-# processes -----------------------------------------------------------------------------------
-
-
-def _env(work: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    env["ORCH_DATA_DIR"] = str(work / "var")
-    env["ORCH_JITSI__EVENTS_TOKEN"] = EVENTS_TOKEN
-    env["ORCH_INVITES__WORKER"] = "false"
-    return env
-
-
-def _db_args(url: str | None) -> list[str]:
-    return ["--database-url", url] if url else []
-
-
-def _run_cli(url: str | None, work: Path, *args: str) -> str:
-    done = subprocess.run(
-        [*_cli(), *_db_args(url), *args],
-        cwd=work,
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"orchestrator {' '.join(args)} failed ({done.returncode}): {done.stderr}")
-    return done.stdout
-
-
-class Process:
-    """One child process (a server or a load generator), stopped by its own pid."""
-
-    def __init__(self, argv: list[str], work: Path, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=work,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_parent_death_signal(),
-            )
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace").splitlines()[-lines:]
-        return f"--- {self.log.name}\n" + "\n".join(text)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def memory(self) -> tuple[float, float]:
-        """(resident, peak resident) memory in MB, from /proc (Linux)."""
-        fields = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields[key] = value
-        rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
-        return rss, peak
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    async def wait(self, within_s: float) -> int:
-        deadline = time.monotonic() + within_s
-        while self.proc.poll() is None:
-            if time.monotonic() > deadline:
-                raise BenchError(f"{self.log.stem} did not end within {within_s:.0f} s")
-            await asyncio.sleep(0.05)
-        return int(self.proc.returncode)
-
-
-async def _wait_healthy(http: aiohttp.ClientSession, server: Process, base: str) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise BenchError(f"server exited early:\n{server.tail()}")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(f"{base}/healthz") as r:
-                if r.status == 200:
-                    return
-        await asyncio.sleep(0.1)
-    raise BenchError(f"server not healthy in {STARTUP_S:.0f} s:\n{server.tail()}")
+# the load generator and the bare handler (the parent's side) ---------------------------------
 
 
 @dataclass
@@ -475,22 +304,10 @@ class LoadResult:
 
 async def _run_load(tmp: Path, label: str, cfg: dict[str, Any]) -> LoadResult:
     """The load generator as its own process; its answer comes back as a JSON file."""
-    config, result = tmp / f"load-{label}.json", tmp / f"load-{label}-result.json"
-    config.write_text(json.dumps(cfg), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    gen = Process(
-        [sys.executable, "-m", "bench.attendance", "load", str(config), str(result)],
-        ROOT,
-        env,
-        tmp / f"load-{label}.log",
+    within_s = cfg["warmup"] + cfg["duration"] + 120
+    raw = await run_client(
+        NAME, "load", cfg, tmp=tmp, label=label, within_s=within_s, name="load generator"
     )
-    try:
-        code = await gen.wait(cfg["warmup"] + cfg["duration"] + 120)
-    finally:
-        await asyncio.to_thread(gen.stop)
-    if code != 0 or not result.exists():
-        raise BenchError(f"load generator ({label}) failed ({code}):\n{gen.tail()}")
-    raw = json.loads(result.read_text(encoding="utf-8"))
     raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
     return LoadResult(**raw)
 
@@ -517,18 +334,17 @@ def _duration(ctx: Context, board: bool = False) -> float:
 
 
 async def _bare_reference(ctx: Context, tmp: Path, sites: int) -> LoadResult:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
     bare = Process(
-        [sys.executable, "-m", "bench.attendance", "bare", str(port)],
+        [sys.executable, "-m", f"bench.{NAME}", "bare", str(port)],
         ROOT,
-        env,
+        clean_env(),
         tmp / "bare.log",
     )
     try:
         async with aiohttp.ClientSession() as http:
-            await _wait_healthy(http, bare, base)
+            await wait_healthy(http, bare, base)
         t0 = int(time.time()) - 3600
         result = await _run_load(tmp, "bare", _load_cfg(ctx, base, "bare-room", sites, t0))
         result.rss = bare.memory()[0]
@@ -699,25 +515,10 @@ async def _board(
             if join:
                 joined_at[site] = ts
             device = cycle // 2
-            occupant: dict[str, Any] = {
-                "name": f"Điểm cầu {site}",
-                "email": f"dau-moi@{site}.example.org",
-                "id": site,
-                "occupant_jid": f"{site}-board{device}@meet.example.org/b{device}",
-                "joined_at": joined_at[site],
-            }
-            if not join:
-                occupant["left_at"] = ts
-            body = {
-                "event_name": "muc-occupant-joined" if join else "muc-occupant-left",
-                "room_name": room,
-                "room_jid": f"{room}@conference.meet.example.org",
-                "is_breakout": False,
-                "active_occupants_count": 1,
-                "occupant": occupant,
-            }
+            jid = f"{site}-board{device}@meet.example.org/b{device}"
+            who = occupant(site, jid, joined_at[site], None if join else ts)
+            endpoint, body = occupant_webhook(room, who, active=1)
             want = "connected" if join else "dropped"
-            endpoint = f"occupant/{'joined' if join else 'left'}"
             stream.drain()
             t0 = time.perf_counter()
             status, raw = await _post(http, base, endpoint, body)
@@ -746,41 +547,6 @@ async def _board(
 # one backend ---------------------------------------------------------------------------------
 
 
-def _directory(big: int, small: int) -> str:
-    parts = [DIRECTORY_HEAD]
-    parts.extend(SITE.format(id=big_site(i)) for i in range(big))
-    parts.extend(SITE.format(id=board_site(i)) for i in range(small))
-    return "".join(parts)
-
-
-async def _book(
-    http: aiohttp.ClientSession, base: str, office: str, title: str, sites: list[str], chair: str
-) -> dict[str, Any]:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    body = {
-        "title": title,
-        "kind": "national",
-        "start": (now - timedelta(hours=2)).isoformat(),
-        "end": (now + timedelta(hours=4)).isoformat(),
-        "timezone": "Asia/Ho_Chi_Minh",
-        "host_site": sites[0],
-        "sites": sites,
-        "chair": {"name": "Chủ trì", "email": chair},
-        "provider": "static",
-        "buffer_before_minutes": 0,
-        "buffer_after_minutes": 0,
-        "override_reason": "benchmark: a session live now",
-    }
-    async with http.post(
-        f"{base}/api/sessions", json=body, headers={"Authorization": f"Bearer {office}"}
-    ) as r:
-        answer = await r.json(content_type=None)
-        check(r.status == 201, f"booking {title!r} answered {r.status}: {str(answer)[:500]}")
-    check(len(answer["sites"]) == len(sites), f"{title!r} booked {len(answer['sites'])} sites")
-    check(bool(answer.get("room")), f"{title!r} has no room: {answer.get('room')!r}")
-    return dict(answer)
-
-
 async def _warm_up(http: aiohttp.ClientSession, base: str, room: str, site: str, t0: int) -> int:
     """Post `site`'s first join (the plan's first event for the big session), so the server
     looks the room up (the session with all its sites) before anything is timed; `accepted`."""
@@ -798,15 +564,7 @@ async def _check_record(
     want: Expected,
     label: str,
 ) -> dict[str, int]:
-    async with http.get(
-        f"{base}/api/sessions/{session['id']}/attendance",
-        headers={"Authorization": f"Bearer {office}"},
-    ) as r:
-        check(r.status == 200, f"{label}: GET attendance answered {r.status}")
-        record = await r.json()
-    lines = {line["site_id"]: line for line in record["sites"]}
-    check(len(lines) == len(session["sites"]), f"{label}: the record has {len(lines)} sites")
-    check(not record["unmatched"], f"{label}: unmatched occupants: {record['unmatched'][:3]}")
+    lines = await attendance_record(http, base, office, session, label)
     wrong = [
         (big_site(s), lines[big_site(s)]["connection"], state)
         for s, state in want.connection.items()
@@ -822,7 +580,7 @@ async def _check_record(
         if len(lines[big_site(s)]["intervals"]) != n
     ]
     check(not gaps, f"{label}: {len(gaps)} sites with wrong interval counts: {gaps[:5]}")
-    counts = Counter(line["connection"] for line in record["sites"])
+    counts = Counter(line["connection"] for line in lines.values())
     return dict(counts)
 
 
@@ -840,39 +598,17 @@ def _check_load(server: Process, load: LoadResult, label: str) -> None:
 async def _backend(
     ctx: Context, tmp: Path, label: str, url: str | None, bare: LoadResult, sizes: dict[str, int]
 ) -> None:
-    work = tmp / label
-    work.mkdir()
-    directory = tmp / "directory.toml"
-    office = (
-        await asyncio.to_thread(
-            _run_cli, url, work, "tokens", "create", "--role", "office", "--label", "bench"
-        )
-    ).strip()
-    check(bool(office) and "\n" not in office, f"odd token output: {office!r}")
-    with_timer = time.perf_counter()
-    await asyncio.to_thread(_run_cli, url, work, "directory", "import", str(directory))
-    ctx.say(
-        NAME,
-        f"{label}: directory of {sizes['big'] + sizes['small']} sites imported in "
-        f"{time.perf_counter() - with_timer:.1f} s",
-    )
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = Process(
-        [*_cli(), *_db_args(url), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        work,
-        _env(work),
-        work / "server.log",
-    )
-    try:
+    directory, sites = tmp / "directory.toml", sizes["big"] + sizes["small"]
+    async with webhook_service(ctx, NAME, tmp, label, url, directory, sites) as service:
+        server, base, office = service.server, service.base, service.office
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
-            await _wait_healthy(http, server, base)
+            await wait_healthy(http, server, base)
             big_sites = [big_site(i) for i in range(sizes["big"])]
             small_sites = [board_site(i) for i in range(sizes["small"])]
             t = time.perf_counter()
-            big = await _book(
+            big = await book_live(
                 http, base, office, "Hội nghị toàn quốc (bench)", big_sites, "chu-tri@example.org"
             )
             ctx.say(
@@ -880,7 +616,7 @@ async def _backend(
                 f"{label}: booked {len(big_sites):,} sites over HTTP in "
                 f"{time.perf_counter() - t:.1f} s (room {big['room']})",
             )
-            small = await _book(
+            small = await book_live(
                 http, base, office, "Bảng theo dõi (bench)", small_sites, "chu-tri-2@example.org"
             )
             loaded = sizes["big"] - RESERVED
@@ -999,14 +735,8 @@ async def _backend(
                         ),
                     )
                 )
-    except BenchError as exc:
-        raise BenchError(f"{exc}\n{server.tail()}") from exc
-    finally:
-        t = time.perf_counter()
-        await asyncio.to_thread(server.stop)
-        stopped = time.perf_counter() - t
-    if stopped > 5:
-        ctx.say(NAME, f"{label}: the server took {stopped:.1f} s to stop after SIGTERM")
+    if service.stopped_s > 5:
+        ctx.say(NAME, f"{label}: the server took {service.stopped_s:.1f} s to stop after SIGTERM")
 
 
 async def run(ctx: Context) -> None:
@@ -1018,15 +748,15 @@ async def run(ctx: Context) -> None:
     }
     with tempfile.TemporaryDirectory(prefix="orch-bench-attendance-") as name:
         tmp = Path(name)
-        (tmp / "directory.toml").write_text(
-            _directory(sizes["big"], sizes["small"]), encoding="utf-8"
-        )
+        sites = [
+            *(big_site(i) for i in range(sizes["big"])),
+            *(board_site(i) for i in range(sizes["small"])),
+        ]
+        (tmp / "directory.toml").write_text(directory_toml(sites), encoding="utf-8")
         bare = await _bare_reference(ctx, tmp, sizes["big"] - RESERVED)
         await _backend(ctx, tmp, "sqlite", None, bare, sizes)
-        if ctx.pg_admin_url is None:
-            if ctx.ci:
-                raise BenchError("PostgreSQL not reachable; CI=true needs it")
-            ctx.say(NAME, "PostgreSQL not reachable: its part is skipped")
+        admin = ctx.optional_pg(NAME, skipped="PostgreSQL not reachable: its part is skipped")
+        if admin is None:
             return
-        async with pg_database(ctx.pg_admin_url, "attendance") as url:
+        async with pg_database(admin, "attendance") as url:
             await _backend(ctx, tmp, "postgresql", url, bare, sizes)

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from bench.common import (
     OFFICE,
     BenchError,
-    BenchSkip,
     Context,
     Figure,
     Timer,
@@ -164,10 +163,8 @@ async def run(ctx: Context) -> None:
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as tmp:
         path = Path(tmp) / "bench.sqlite3"
         await _measure(ctx, "sqlite", f"sqlite+aiosqlite:///{path}", Path(tmp))
-        try:
-            admin = ctx.require_pg(NAME)
-        except BenchSkip as exc:
-            ctx.say(NAME, f"postgresql: SKIPPED: {exc}")
+        admin = ctx.optional_pg(NAME)
+        if admin is None:
             return
         async with pg_database(admin, "book") as url:
             await _measure(ctx, "postgresql", url, Path(tmp))

@@ -120,6 +120,15 @@ class Context:
             raise BenchSkip(message)
         return self.pg_admin_url
 
+    def optional_pg(self, bench: str, skipped: str | None = None) -> str | None:
+        """The admin URL of PostgreSQL for a benchmark's PostgreSQL part, or None when there is
+        none: then it says `skipped` (by default why) and the part is skipped; BenchError on CI."""
+        try:
+            return self.require_pg(bench)
+        except BenchSkip as exc:
+            self.say(bench, skipped or f"postgresql: SKIPPED: {exc}")
+            return None
+
 
 # timing --------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ at 10,000 sites) before anything is timed.
 
 Timed, each from the first request sent to the last answer read, by a client in its own process
 (`python -m bench.destroyed post CONFIG RESULT`: keep-alive HTTP/1.1 over raw asyncio streams,
-as `attendance`'s load generator; every body is encoded before the clock starts):
+`bench.loadgen` as `attendance`'s load generator; every body is encoded before the clock starts):
 
 (a) reference: the N `occupant/left` webhooks of A's device 0, posted one by one, sequentially
     on one keep-alive connection (each sent once the previous one is answered): the cost of the
@@ -48,8 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import statistics
 import sys
 import tempfile
 import time
@@ -58,16 +56,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from bench.loadgen import (
+    CLIENT_ERRORS,
+    Connection,
+    client_headers,
+    latency_summary,
+    occupant,
+    occupant_webhook,
+    room_jid,
+)
+from bench.loadgen import main as client_main
 
 NAME = "destroyed"
 TITLE = "a room/destroyed webhook with 10,000 occupants vs the same 10,000 leaves one by one"
 RATIO_TARGET = 0.1
-EVENTS_TOKEN = "bench-event-sync-token-5f1c2d9e0a43"
 CONCURRENT = 8  # connections for the set-up joins and for the stricter reference (a')
 LEFT_AFTER = 600  # seconds from a device's join to its leave
 REQUEST_TIMEOUT_S = 600.0
-ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.destroyed` works
 
 
 def site_a(i: int) -> str:
@@ -82,30 +88,15 @@ def site_b(i: int) -> str:
 
 
 def _occupant(site: str, device: int, t0: int, *, left: bool) -> dict[str, Any]:
-    """An occupant as event-sync sends it: the token's user (the site) and its connection."""
-    occupant: dict[str, Any] = {
-        "name": f"Điểm cầu {site}",
-        "email": f"dau-moi@{site}.example.org",
-        "id": site,
-        "occupant_jid": f"{site}-{device}@meet.example.org/dev{device}",
-        "joined_at": t0 + device,
-    }
-    if left:
-        occupant["left_at"] = t0 + device + LEFT_AFTER
-    return occupant
+    """The site's device `device`: joined at t0 + device, left `LEFT_AFTER` seconds later."""
+    jid = f"{site}-{device}@meet.example.org/dev{device}"
+    return occupant(site, jid, t0 + device, t0 + device + LEFT_AFTER if left else None)
 
 
 def occupant_event(room: str, site: str, device: int, t0: int, *, left: bool) -> tuple[str, bytes]:
     """One `occupant/joined` or `occupant/left` webhook: (endpoint, body)."""
-    body = {
-        "event_name": "muc-occupant-left" if left else "muc-occupant-joined",
-        "room_name": room,
-        "room_jid": f"{room}@conference.meet.example.org",
-        "is_breakout": False,
-        "active_occupants_count": 2,
-        "occupant": _occupant(site, device, t0, left=left),
-    }
-    return f"occupant/{'left' if left else 'joined'}", json.dumps(body).encode()
+    endpoint, body = occupant_webhook(room, _occupant(site, device, t0, left=left), active=2)
+    return endpoint, json.dumps(body).encode()
 
 
 def destroyed_event(room: str, sites: list[str], t0: int) -> tuple[str, bytes]:
@@ -114,7 +105,7 @@ def destroyed_event(room: str, sites: list[str], t0: int) -> tuple[str, bytes]:
     body = {
         "event_name": "muc-room-destroyed",
         "room_name": room,
-        "room_jid": f"{room}@conference.meet.example.org",
+        "room_jid": room_jid(room),
         "is_breakout": False,
         "created_at": t0 - 60,
         "destroyed_at": t0 + LEFT_AFTER + 60,
@@ -138,59 +129,28 @@ def _bodies(cfg: dict[str, Any]) -> list[tuple[str, bytes]]:
 # the client (its own process) ----------------------------------------------------------------
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection: a request, then its answer (as `attendance`'s load
-    generator, over raw asyncio streams; answers must carry a Content-Length, as aiohttp's do).
-    Only the standard library here: the client starts in a fraction of a second."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def post(self, path: str, head: bytes, body: bytes) -> tuple[int, bytes]:
-        self.writer.write(
-            b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (path.encode(), head, len(body))
-        )
-        self.writer.write(body)
-        lines = (await self.reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
-        length = None
-        for line in lines[1:]:
-            key, _, value = line.partition(b":")
-            if key.strip().lower() == b"content-length":
-                length = int(value)
-        if length is None:
-            raise ValueError("an answer without Content-Length")
-        return int(lines[0].split(b" ", 2)[1]), await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 async def _post_all(cfg: dict[str, Any]) -> dict[str, Any]:
     """Post the bodies over `concurrency` keep-alive connections, each connection one request
     at a time; the time from the first send to the last answer."""
-    url = urlsplit(cfg["base"])
-    host, port = url.hostname or "127.0.0.1", url.port or 80
-    headers = (
-        f"Host: {host}:{port}\r\nAuthorization: Bearer {cfg['token']}\r\n"
-        "Content-Type: application/json\r\n"
-    ).encode()
+    host, port, headers = client_headers(cfg["base"], cfg["token"])
     bodies = _bodies(cfg)  # encoded before the clock starts
     todo = iter(bodies)
     statuses: Counter[int] = Counter()
     accepted: Counter[int] = Counter()
     latencies: list[float] = []
     errors: list[str] = []
-    conns = [  # opened before the clock starts
-        _Connection(*await asyncio.open_connection(host, port)) for _ in range(cfg["concurrency"])
-    ]
+    # each body in two writes, not copied (a room/destroyed is megabytes)
+    conns = [Connection(host, port, headers, split_body=True) for _ in range(cfg["concurrency"])]
+    for conn in conns:  # opened before the clock starts
+        await conn.open()
 
-    async def worker(conn: _Connection) -> None:
+    async def worker(conn: Connection) -> None:
         for endpoint, body in todo:
             t = time.perf_counter()
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                    status, raw = await conn.post(f"/hooks/jitsi/events/{endpoint}", headers, body)
-            except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                    status, raw = await conn.post(f"/hooks/jitsi/events/{endpoint}", body)
+            except CLIENT_ERRORS as exc:
                 statuses[0] += 1
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return  # this connection is done; the others go on
@@ -213,19 +173,13 @@ async def _post_all(cfg: dict[str, Any]) -> dict[str, Any]:
         "statuses": {str(k): v for k, v in statuses.items()},
         "accepted": {str(k): v for k, v in accepted.items()},
         "errors": errors,
-        "p50": statistics.median(latencies) if latencies else 0.0,
-        "max": max(latencies, default=0.0),
+        **latency_summary(latencies),
     }
 
 
 def _main(argv: list[str]) -> int:
-    if argv[:1] == ["post"] and len(argv) == 3:
-        cfg = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-        result = asyncio.run(_post_all(cfg))
-        Path(argv[2]).write_text(json.dumps(result), encoding="utf-8")
-        return 0
-    print("usage: python -m bench.destroyed post CONFIG RESULT", file=sys.stderr)
-    return 2
+    usage = "usage: python -m bench.destroyed post CONFIG RESULT"
+    return client_main(argv, {"post": _post_all}, usage)
 
 
 # The client runs as `python -m bench.destroyed post ...`: it stops here.
@@ -234,25 +188,16 @@ if __name__ == "__main__":
 
 import aiohttp  # noqa: E402
 
-from bench.attendance import (  # noqa: E402
-    DIRECTORY_HEAD,
-    SITE,
-    Process,
-    _book,
-    _db_args,
-    _run_cli,
-    _wait_healthy,
+from bench.common import Context, Figure, check, pg_database  # noqa: E402
+from bench.serving import (  # noqa: E402
+    EVENTS_TOKEN,
+    attendance_record,
+    book_live,
+    directory_toml,
+    run_client,
+    wait_healthy,
+    webhook_service,
 )
-from bench.common import BenchError, Context, Figure, check, pg_database  # noqa: E402
-from bench.race import _cli, _free_port  # noqa: E402
-
-
-def _env(work: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    env["ORCH_DATA_DIR"] = str(work / "var")
-    env["ORCH_JITSI__EVENTS_TOKEN"] = EVENTS_TOKEN
-    env["ORCH_INVITES__WORKER"] = "false"
-    return env
 
 
 @dataclass
@@ -264,7 +209,15 @@ class Posted:
     accepted: dict[int, int]
     errors: list[str]
     p50: float
+    p99: float
     max: float
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.elapsed:.2f} s ({self.posts / self.elapsed:,.0f}/s, p50 "
+            f"{self.p50 * 1000:.2f} ms, max {self.max * 1000:.0f} ms)"
+        )
 
 
 async def post(
@@ -280,7 +233,6 @@ async def post(
     concurrency: int = 1,
 ) -> Posted:
     """Post in the client process; check every answer is 200. What it says it posted."""
-    config, result = tmp / f"post-{label}.json", tmp / f"post-{label}-result.json"
     cfg = {
         "base": base,
         "token": EVENTS_TOKEN,
@@ -291,21 +243,10 @@ async def post(
         "t0": t0,
         "concurrency": concurrency,
     }
-    config.write_text(json.dumps(cfg), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    client = Process(
-        [sys.executable, "-m", "bench.destroyed", "post", str(config), str(result)],
-        ROOT,
-        env,
-        tmp / f"post-{label}.log",
+    within_s = REQUEST_TIMEOUT_S + 120
+    raw = await run_client(
+        NAME, "post", cfg, tmp=tmp, label=label, within_s=within_s, name="the client"
     )
-    try:
-        code = await client.wait(REQUEST_TIMEOUT_S + 120)
-    finally:
-        await asyncio.to_thread(client.stop)
-    if code != 0 or not result.exists():
-        raise BenchError(f"the client ({label}) failed ({code}):\n{client.tail()}")
-    raw = json.loads(result.read_text(encoding="utf-8"))
     raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
     raw["accepted"] = {int(k): v for k, v in raw["accepted"].items()}
     done = Posted(**raw)
@@ -322,13 +263,6 @@ def _accepted_each(done: Posted, want: int, label: str) -> None:
     )
 
 
-def _directory(n: int) -> str:
-    parts = [DIRECTORY_HEAD]
-    parts.extend(SITE.format(id=site_a(i)) for i in range(n))
-    parts.extend(SITE.format(id=site_b(i)) for i in range(n))
-    return "".join(parts)
-
-
 async def _check_record(
     http: aiohttp.ClientSession,
     base: str,
@@ -340,15 +274,7 @@ async def _check_record(
 ) -> None:
     """Every site dropped (joined, then left), with one interval from its first join to its last
     leave (Unix seconds); no unmatched occupant."""
-    async with http.get(
-        f"{base}/api/sessions/{session['id']}/attendance",
-        headers={"Authorization": f"Bearer {office}"},
-    ) as r:
-        check(r.status == 200, f"{label}: GET attendance answered {r.status}")
-        record = await r.json()
-    lines = {line["site_id"]: line for line in record["sites"]}
-    check(len(lines) == len(session["sites"]), f"{label}: the record has {len(lines)} sites")
-    check(not record["unmatched"], f"{label}: unmatched occupants: {record['unmatched'][:3]}")
+    lines = await attendance_record(http, base, office, session, label)
     want = [datetime.fromtimestamp(first_join, UTC), datetime.fromtimestamp(last_leave, UTC)]
     wrong = [
         (s, line["connection"], line["intervals"])
@@ -369,38 +295,18 @@ def _ratio_note(value: float, reference: float, extra: str) -> str:
 
 
 async def _backend(ctx: Context, tmp: Path, label: str, url: str | None, n: int) -> None:
-    work = tmp / label
-    work.mkdir()
-    office = (
-        await asyncio.to_thread(
-            _run_cli, url, work, "tokens", "create", "--role", "office", "--label", "bench"
-        )
-    ).strip()
-    check(bool(office) and "\n" not in office, f"odd token output: {office!r}")
-    t = time.perf_counter()
-    await asyncio.to_thread(_run_cli, url, work, "directory", "import", str(tmp / "dir.toml"))
-    ctx.say(
-        NAME, f"{label}: directory of {2 * n} sites imported in {time.perf_counter() - t:.1f} s"
-    )
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = Process(
-        [*_cli(), *_db_args(url), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        work,
-        _env(work),
-        work / "server.log",
-    )
-    try:
+    async with webhook_service(ctx, NAME, tmp, label, url, tmp / "dir.toml", 2 * n) as service:
+        server, base, office = service.server, service.base, service.office
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            await _wait_healthy(http, server, base)
+            await wait_healthy(http, server, base)
             sites_a = [site_a(i) for i in range(n)]
             sites_b = [site_b(i) for i in range(n)]
             t = time.perf_counter()
-            a = await _book(
+            a = await book_live(
                 http, base, office, "Hội nghị A (bench)", sites_a, "chu-tri-a@example.org"
             )
-            b = await _book(
+            b = await book_live(
                 http, base, office, "Hội nghị B (bench)", sites_b, "chu-tri-b@example.org"
             )
             ctx.say(
@@ -450,8 +356,7 @@ async def _backend(ctx: Context, tmp: Path, label: str, url: str | None, n: int)
             ctx.say(
                 NAME,
                 f"{label}: (a) {seq.posts:,} occupant/left one by one on one connection: "
-                f"{seq.elapsed:.2f} s ({seq.posts / seq.elapsed:,.0f}/s, p50 "
-                f"{seq.p50 * 1000:.2f} ms, max {seq.max * 1000:.0f} ms)",
+                f"{seq.summary}",
             )
             # (a') the stricter reference: A's device-1 leaves over 8 connections
             conc = await post(
@@ -469,8 +374,7 @@ async def _backend(ctx: Context, tmp: Path, label: str, url: str | None, n: int)
             ctx.say(
                 NAME,
                 f"{label}: (a') {conc.posts:,} occupant/left over {CONCURRENT} connections: "
-                f"{conc.elapsed:.2f} s ({conc.posts / conc.elapsed:,.0f}/s, p50 "
-                f"{conc.p50 * 1000:.2f} ms, max {conc.max * 1000:.0f} ms)",
+                f"{conc.summary}",
             )
 
             # (b) the figure: one room/destroyed for B repeating every occupant
@@ -529,22 +433,17 @@ async def _backend(ctx: Context, tmp: Path, label: str, url: str | None, n: int)
                         ),
                     )
                 )
-    except BenchError as exc:
-        raise BenchError(f"{exc}\n{server.tail()}") from exc
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 async def run(ctx: Context) -> None:
     n = ctx.size(10_000, 20)
     with tempfile.TemporaryDirectory(prefix="orch-bench-destroyed-") as name:
         tmp = Path(name)
-        (tmp / "dir.toml").write_text(_directory(n), encoding="utf-8")
+        sites = [*(site_a(i) for i in range(n)), *(site_b(i) for i in range(n))]
+        (tmp / "dir.toml").write_text(directory_toml(sites), encoding="utf-8")
         await _backend(ctx, tmp, "sqlite", None, n)
-        if ctx.pg_admin_url is None:
-            if ctx.ci:
-                raise BenchError("PostgreSQL not reachable; CI=true needs it")
-            ctx.say(NAME, "PostgreSQL not reachable: its part is skipped")
+        admin = ctx.optional_pg(NAME, skipped="PostgreSQL not reachable: its part is skipped")
+        if admin is None:
             return
-        async with pg_database(ctx.pg_admin_url, "destroyed") as url:
+        async with pg_database(admin, "destroyed") as url:
             await _backend(ctx, tmp, "postgresql", url, n)

@@ -16,13 +16,7 @@ The client is this process (aiohttp); the servers are separate processes.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -47,6 +41,14 @@ from bench.common import (
     pg_database,
     working_days,
 )
+from bench.serving import (
+    STARTUP_S,
+    Process,
+    operator_setup,
+    service_env,
+    start_server,
+    stop_all,
+)
 
 NAME = "race"
 TITLE = "200 clients racing for one slot, two instances, PostgreSQL"
@@ -55,7 +57,7 @@ POOL_SIZE = 8  # per instance: up to 3x that with overflow; two instances stay w
 SITES = ["ha-noi", "da-nang", "tp-ho-chi-minh", "can-tho", "thai-nguyen", "nghe-an"]
 GROUP = "lanh-dao-bo"
 CHAIR = {"name": "Chánh Văn phòng Bộ", "email": "chanh.vanphong@moet.example.org"}
-STARTUP_S = 60.0
+CLI_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 60.0
 
 DIRECTORY = """
@@ -95,53 +97,8 @@ Starter = Callable[[asyncio.Event], Coroutine[Any, Any, Reply]]
 # processes -----------------------------------------------------------------------------------
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("orchestrator")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "orchestrator"]
-
-
 def _env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    env["ORCH_DATA_DIR"] = str(tmp / "var")
-    env["ORCH_DATABASE__POOL_SIZE"] = str(POOL_SIZE)
-    return env
-
-
-def _run_cli(url: str, tmp: Path, *args: str) -> str:
-    done = subprocess.run(
-        [*_cli(), "--database-url", url, *args],
-        cwd=tmp,
-        env=_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"orchestrator {' '.join(args)} failed ({done.returncode}): {done.stderr}")
-    return done.stdout
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A pre-exec hook: the child gets SIGTERM if this process dies (Linux), so no server is
-    left behind. Resolved here, in the parent: the hook itself only makes one libc call."""
-    if sys.platform != "linux":
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def hook() -> None:
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-    return hook
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return service_env(tmp, ORCH_DATABASE__POOL_SIZE=str(POOL_SIZE))
 
 
 class Servers:
@@ -149,50 +106,26 @@ class Servers:
 
     def __init__(self, url: str, tmp: Path) -> None:
         self.url, self.tmp = url, tmp
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: list[Process] = []
         self.bases: list[str] = []
-        self.logs: list[Path] = []
 
     def start(self, count: int = 2) -> None:
         for n in range(count):
-            port = _free_port()
-            log = self.tmp / f"server-{n}.log"
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    [
-                        *_cli(),
-                        "--database-url",
-                        self.url,
-                        "serve",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    cwd=self.tmp,
-                    env=_env(self.tmp),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_parent_death_signal(),
-                )
+            proc, base = start_server(
+                self.url, self.tmp, _env(self.tmp), self.tmp / f"server-{n}.log"
+            )
             self.procs.append(proc)
-            self.bases.append(f"http://127.0.0.1:{port}")
-            self.logs.append(log)
+            self.bases.append(base)
 
     def tail(self, lines: int = 30) -> str:
-        out = []
-        for log in self.logs:
-            text = log.read_text(errors="replace").splitlines()[-lines:]
-            out.append(f"--- {log.name}\n" + "\n".join(text))
-        return "\n".join(out)
+        return "\n".join(proc.tail(lines) for proc in self.procs)
 
     async def wait_healthy(self, http: aiohttp.ClientSession) -> None:
         deadline = time.monotonic() + STARTUP_S
         pending = set(range(len(self.bases)))
         while pending and time.monotonic() < deadline:
             for n in list(pending):
-                if self.procs[n].poll() is not None:
+                if not self.procs[n].alive():
                     raise BenchError(f"server {n} exited early:\n{self.tail()}")
                 try:
                     async with http.get(f"{self.bases[n]}/healthz") as r:
@@ -205,20 +138,12 @@ class Servers:
             raise BenchError(f"servers {sorted(pending)} not healthy in {STARTUP_S} s")
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_all(self.procs)
 
     def check_alive(self) -> None:
         for n, proc in enumerate(self.procs):
-            if proc.poll() is not None:
-                raise BenchError(f"server {n} died (exit {proc.returncode}):\n{self.tail()}")
+            if not proc.alive():
+                raise BenchError(f"server {n} died (exit {proc.proc.returncode}):\n{self.tail()}")
 
 
 # requests ------------------------------------------------------------------------------------
@@ -360,6 +285,20 @@ async def _list_sessions(
 # the benchmark -------------------------------------------------------------------------------
 
 
+def _p99(what: str, times: list[float], healthz_p99: float) -> Figure:
+    """The figure of a racing round: its requests' p99 beside `GET /healthz`'s, as many at once."""
+    return Figure(
+        bench=NAME,
+        what=what,
+        value=percentile(times, 99),
+        unit="s",
+        target=TARGET_S,
+        reference_what=f"p99 of {len(times)} concurrent GET /healthz",
+        reference=healthz_p99,
+        note=f"p50 {median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
+    )
+
+
 async def _rounds(ctx: Context, servers: Servers, token: str) -> None:
     clients = ctx.size(200, 20)
     rounds = ctx.size(3, 1)
@@ -397,16 +336,7 @@ async def _rounds(ctx: Context, servers: Servers, token: str) -> None:
                 f"{next(iter(by_instance))}, session {winner[:8]}), {clients - 1} x 409, 0 x 5xx",
             )
             ctx.report(
-                Figure(
-                    bench=NAME,
-                    what=f"round {n + 1}: p99 of {clients} racing POST /api/sessions",
-                    value=percentile(times, 99),
-                    unit="s",
-                    target=TARGET_S,
-                    reference_what=f"p99 of {clients} concurrent GET /healthz",
-                    reference=ref,
-                    note=f"p50 {median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
-                )
+                _p99(f"round {n + 1}: p99 of {clients} racing POST /api/sessions", times, ref)
             )
         await _reschedule_round(ctx, http, servers, token, clients, days[rounds:])
         sessions = await _list_sessions(http, bases[0], token, warm_day, days[-1])
@@ -510,18 +440,7 @@ async def _reschedule_round(
         f"reschedule round ({days[-1]}): {clients} PATCH into one slot -> 1 x 200 "
         f"(session {winner[:8]}), {clients - 1} x 409, 0 x 5xx; losers unchanged",
     )
-    ctx.report(
-        Figure(
-            bench=NAME,
-            what=f"reschedule: p99 of {clients} racing PATCH /api/sessions/{{id}}",
-            value=percentile(times, 99),
-            unit="s",
-            target=TARGET_S,
-            reference_what=f"p99 of {clients} concurrent GET /healthz",
-            reference=ref,
-            note=f"p50 {median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
-        )
-    )
+    ctx.report(_p99(f"reschedule: p99 of {clients} racing PATCH /api/sessions/{{id}}", times, ref))
 
 
 async def run(ctx: Context) -> None:
@@ -532,13 +451,9 @@ async def run(ctx: Context) -> None:
             sites = "".join(SITE.format(id=s) for s in SITES)
             directory = tmp / "directory.toml"
             directory.write_text(DIRECTORY.format(sites=sites), encoding="utf-8")
-            token = (
-                await asyncio.to_thread(
-                    _run_cli, url, tmp, "tokens", "create", "--role", "office", "--label", "bench"
-                )
-            ).strip()
-            check(bool(token) and "\n" not in token, f"odd token output: {token!r}")
-            await asyncio.to_thread(_run_cli, url, tmp, "directory", "import", str(directory))
+            token, _ = await operator_setup(
+                url, tmp, _env(tmp), directory, cli_timeout_s=CLI_TIMEOUT_S
+            )
             servers = Servers(url, tmp)
             try:
                 servers.start(2)

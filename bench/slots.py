@@ -27,7 +27,6 @@ from typing import Any
 from bench.common import (
     HCM,
     OFFICE,
-    BenchSkip,
     Context,
     Figure,
     Timer,
@@ -334,10 +333,8 @@ async def run(ctx: Context) -> None:
             base,
             cal,
         )
-        try:
-            admin = ctx.require_pg(NAME)
-        except BenchSkip as exc:
-            ctx.say(NAME, f"postgresql: SKIPPED: {exc}")
+        admin = ctx.optional_pg(NAME)
+        if admin is None:
             return
         async with pg_database(admin, "slots") as url, pg_database(admin, "slots_empty") as empty:
             await _measure(ctx, "postgresql", url, empty, base, cal)

@@ -1,0 +1,160 @@
+"""The client side of the webhook benchmarks, run in processes of their own.
+
+Prosody's event-sync webhooks as the benchmarks send them, a keep-alive HTTP/1.1 connection
+over raw asyncio streams to post them, and the entry point of a client process (`python -m
+bench.<name> VERB CONFIG RESULT`: a JSON file in, a JSON file out). Only the standard library
+here: a client process starts in a fraction of a second, without importing the orchestrator.
+The parent's side (starting such a process, reading its result) is `bench.serving.run_client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import statistics
+import sys
+from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+# What a failed request raises: the connection is then closed (see `Connection`).
+CLIENT_ERRORS = (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError)
+
+# A client's work: its config in, its result out (both plain JSON).
+Job = Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]
+
+
+# event-sync webhooks -------------------------------------------------------------------------
+
+
+def occupant(site: str, jid: str, joined_at: int, left_at: int | None = None) -> dict[str, Any]:
+    """An occupant as event-sync sends it: the token's user (the site, `id`) and its connection
+    (`occupant_jid`), with Unix seconds."""
+    out: dict[str, Any] = {
+        "name": f"Điểm cầu {site}",
+        "email": f"dau-moi@{site}.example.org",
+        "id": site,
+        "occupant_jid": jid,
+        "joined_at": joined_at,
+    }
+    if left_at is not None:
+        out["left_at"] = left_at
+    return out
+
+
+def room_jid(room: str) -> str:
+    return f"{room}@conference.meet.example.org"
+
+
+def occupant_webhook(room: str, who: dict[str, Any], active: int) -> tuple[str, dict[str, Any]]:
+    """An `occupant/joined` webhook, or `occupant/left` when the occupant has `left_at`, shaped
+    exactly as `tests/data/wire/event-sync-*.json`: (endpoint, body)."""
+    left = "left_at" in who
+    return f"occupant/{'left' if left else 'joined'}", {
+        "event_name": "muc-occupant-left" if left else "muc-occupant-joined",
+        "room_name": room,
+        "room_jid": room_jid(room),
+        "is_breakout": False,
+        "active_occupants_count": active,
+        "occupant": who,
+    }
+
+
+# the HTTP/1.1 client -------------------------------------------------------------------------
+
+
+def client_headers(base: str, token: str) -> tuple[str, int, bytes]:
+    """(host, port, the header lines every webhook to `base` carries)."""
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    headers = (
+        f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\n"
+    ).encode()
+    return host, port, headers
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request, then its answer.
+
+    Raw asyncio streams rather than aiohttp's client, which costs about 150 us of client CPU per
+    request (that caps one client process near 2,000 requests/s on the project's machine); this
+    costs about 55 us. Answers must carry a Content-Length (aiohttp's always do). Opened by
+    `open`, or by the first `post`; after `close` (or an answer with `Connection: close`) the
+    next `post` opens it again.
+
+    `split_body`: the head and the body go in two writes, the body not copied (for bodies of
+    megabytes); otherwise in one.
+    """
+
+    def __init__(self, host: str, port: int, headers: bytes, *, split_body: bool = False) -> None:
+        self.host, self.port, self.headers, self.split_body = host, port, headers, split_body
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, body) of one POST."""
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
+            path.encode(),
+            self.headers,
+            len(body),
+        )
+        if self.split_body:
+            self.writer.write(head)
+            self.writer.write(body)
+        else:
+            self.writer.write(head + body)
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, close = None, False
+        for line in lines[1:]:
+            key, _, value = line.partition(b":")
+            key = key.strip().lower()
+            if key == b"content-length":
+                length = int(value)
+            elif key == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif key == b"transfer-encoding":
+                raise ValueError(f"an answer with Transfer-Encoding {value!r}")
+        if length is None:
+            raise ValueError("an answer without Content-Length")
+        data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def latency_summary(values: list[float]) -> dict[str, float]:
+    """p50, p99 (nearest rank, as `bench.common.percentile`) and max; zeros when empty."""
+    if not values:
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    p99 = ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
+    return {"p50": statistics.median(ordered), "p99": p99, "max": ordered[-1]}
+
+
+# the client process --------------------------------------------------------------------------
+
+
+def main(argv: list[str], jobs: Mapping[str, Job], usage: str) -> int:
+    """`VERB CONFIG RESULT`: run `jobs[VERB]` on the JSON in CONFIG, write its answer to RESULT
+    as JSON; exit status 0, or 2 (with `usage`) when the arguments are not that."""
+    if len(argv) == 3 and argv[0] in jobs:
+        cfg = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+        result = asyncio.run(jobs[argv[0]](cfg))
+        Path(argv[2]).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    print(usage, file=sys.stderr)
+    return 2
