@@ -316,3 +316,44 @@ class RegionalPlanOut(BaseModel):
     proposals: list[ProposalOut]
     committed: bool
     sessions: list[SessionOut] = Field(default_factory=list)
+
+
+class BreachOut(BaseModel):
+    rule: str
+    detail: str
+    site_id: str | None = None
+
+
+class HolderOut(BaseModel):
+    """A session holding a claim the checked booking wants, as a person recognises it."""
+
+    session_id: str
+    title: str
+    start: datetime
+    end: datetime
+
+
+class CheckOut(BaseModel):
+    """A booking's dry run: what booking it now would answer, with nothing written."""
+
+    resources: list[str] = Field(description="Every claim the booking would hold")
+    claimed: RangeOut = Field(description="The buffered range its claims would cover")
+    conflicts: list[ConflictOut] = Field(
+        description="The claims held by others that refuse the booking (its 409 would name them)"
+    )
+    skipped: list[SkippedOut] = Field(
+        description="Under skip_conflicting, the sites in conflict it would be booked without"
+    )
+    holders: list[HolderOut] = Field(
+        description="The sessions behind `conflicts` and `skipped`, earliest first"
+    )
+    breaches: list[BreachOut] = Field(description="The booking policy's rules it breaks")
+    overridden: bool = Field(description="Breaches there are, and override_reason books anyway")
+    suggestions: list[SlotOut] = Field(
+        default_factory=list,
+        description="The earliest free times for the same claims, length and buffers",
+    )
+
+    @property
+    def bookable(self) -> bool:
+        return not self.conflicts and (not self.breaches or self.overridden)

@@ -1,0 +1,194 @@
+"""Booking a new session, step by step, inside the caller's unit of work: `prepare` makes the
+request a session (directory, buffers, room, policy verdict, claims); `claim` checks the claims,
+skips what the conflict policy lets it skip, issues the links and writes the session, its claims,
+its outbox row and its audit entry. The booking, its dry run and the regional planner share them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.booking.common import (
+    INVITES,
+    BookingDefaults,
+    breaches_of,
+    check_groups,
+    check_span,
+    check_speakers,
+    conflict_out,
+    or_default,
+    policies,
+    region_of,
+    session_resources,
+    sites_for,
+)
+from orchestrator.booking.links import JoinLinks
+from orchestrator.booking.schemas import BookSessionRequest, SkippedOut
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import BookingConflict, Breach, Conflict
+from orchestrator.domain.models import (
+    AuditEntry,
+    BookingPolicy,
+    ConflictPolicy,
+    Principal,
+    Session,
+    SessionKind,
+    SessionSite,
+    Site,
+    site_resource,
+)
+from orchestrator.store.base import UnitOfWork
+
+
+@dataclass
+class Prepared:
+    """A booking checked against the directory and judged by the policy, ready to claim."""
+
+    session: Session
+    resources: list[str]
+    sites: dict[str, Site]
+    policy: BookingPolicy
+    breaches: list[Breach]
+    reason: str | None
+
+
+@dataclass
+class SortedConflicts:
+    """The conflicts of a booking as its conflict policy sorts them: those that refuse it (a 409
+    names them) and, by site, those it would book without (`skip_conflicting`)."""
+
+    refusing: list[Conflict] = field(default_factory=list)
+    skipped: dict[str, list[Conflict]] = field(default_factory=dict)
+
+    def skipped_out(self) -> list[SkippedOut]:
+        return [
+            SkippedOut(site_id=k, conflicts=[conflict_out(c) for c in v])
+            for k, v in self.skipped.items()
+        ]
+
+
+def sort_conflicts(
+    session: Session, conflicts: Sequence[Conflict], policy: ConflictPolicy
+) -> SortedConflicts:
+    """All or nothing, every conflict refuses; skipping, only those on the host site, the region,
+    the groups or the chair do, and each other site in conflict is left out."""
+    if policy is not ConflictPolicy.SKIP_CONFLICTING:
+        return SortedConflicts(refusing=list(conflicts))
+    out = SortedConflicts()
+    for c in conflicts:
+        site_id = c.resource.removeprefix("site:") if c.resource.startswith("site:") else None
+        if site_id is None or site_id == session.host_site:
+            out.refusing.append(c)
+        else:
+            out.skipped.setdefault(site_id, []).append(c)
+    return out
+
+
+class BookingSteps:
+    """The steps of booking a new session (rules 1, 3, 4, 6, 7)."""
+
+    def __init__(self, clock: Clock, links: JoinLinks, defaults: BookingDefaults) -> None:
+        self._clock = clock
+        self._links = links
+        self._defaults = defaults
+
+    async def prepare(self, uow: UnitOfWork, req: BookSessionRequest, session_id: str) -> Prepared:
+        """The session `req` asks for, its claims and the policy's verdict; nothing written.
+
+        Raises InvalidRequest (unknown sites, groups, region or provider; too long a span;
+        speaking sites that do not take part)."""
+        site_ids = list(dict.fromkeys([req.host_site, *req.sites]))
+        region = await region_of(uow, req.region) if req.region else None
+        if req.kind is SessionKind.REGIONAL and region and not req.sites:
+            site_ids = list(
+                dict.fromkeys([req.host_site, *(s.id for s in await uow.list_sites(region.id))])
+            )
+        sites = await sites_for(uow, site_ids, "sites")
+        await check_groups(uow, req.leader_groups)
+        provider = self._links.provider(req.provider)
+        now = self._clock.now()
+        defaults = self._defaults
+        session = Session(
+            id=session_id,
+            title=req.title,
+            agenda=req.agenda,
+            kind=req.kind,
+            region=req.region,
+            start=req.start,
+            end=req.end,
+            timezone=req.timezone,
+            host_site=req.host_site,
+            chair=req.chair,
+            sites=tuple(SessionSite(site_id=i) for i in site_ids),
+            leader_groups=tuple(dict.fromkeys(req.leader_groups)),
+            speaking_sites=tuple(dict.fromkeys(req.speaking_sites)),
+            provider=req.provider,
+            buffer_before_minutes=or_default(
+                req.buffer_before_minutes, defaults.buffer_before_minutes
+            ),
+            buffer_after_minutes=or_default(
+                req.buffer_after_minutes, defaults.buffer_after_minutes
+            ),
+            room=provider.room_name(req.title, secrets.token_hex(8)),
+            created_at=now,
+            updated_at=now,
+        )
+        check_span(session)
+        check_speakers(session)
+        policy = (await policies(uow))[req.kind]
+        breaches = breaches_of(session, sites, policy, now)
+        resources = session_resources(session)
+        return Prepared(session, resources, sites, policy, breaches, req.override_reason)
+
+    async def claim(
+        self,
+        uow: UnitOfWork,
+        prepared: Prepared,
+        policy: ConflictPolicy,
+        principal: Principal,
+    ) -> list[SkippedOut]:
+        """Check, skip what may be skipped, claim and store; raises BookingConflict."""
+        session = prepared.session
+        claimed = session.claimed_range
+        await uow.lock_resources(prepared.resources)
+        conflicts = await uow.find_conflicts(prepared.resources, claimed.start, claimed.end)
+        skipped: list[SkippedOut] = []
+        if conflicts:
+            verdict = sort_conflicts(session, conflicts, policy)
+            if verdict.refusing:
+                raise BookingConflict(verdict.refusing)
+            skipped = verdict.skipped_out()
+            session = session.model_copy(
+                update={
+                    "sites": tuple(s for s in session.sites if s.site_id not in verdict.skipped)
+                }
+            )
+            drop = {site_resource(k) for k in verdict.skipped}
+            prepared.resources = [r for r in prepared.resources if r not in drop]
+        session = self._links.issue(session, prepared.sites)
+        prepared.session = session
+        await uow.insert_session(session)
+        await uow.add_claims(session.id, prepared.resources, claimed.start, claimed.end)
+        await uow.add_outbox(
+            INVITES, session.id, session.version, {"change": "booked"}, self._clock.now()
+        )
+        await uow.audit(
+            AuditEntry(
+                at=self._clock.now(),
+                actor=principal.actor,
+                action="session.book",
+                target=f"session:{session.id}",
+                reason=prepared.reason,
+                detail={
+                    "title": session.title,
+                    "start": session.start.isoformat(),
+                    "end": session.end.isoformat(),
+                    "sites": len(session.sites),
+                    "skipped": [s.site_id for s in skipped],
+                    "policy_overridden": [b.as_json() for b in prepared.breaches],
+                },
+            )
+        )
+        return skipped

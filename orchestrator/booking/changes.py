@@ -1,0 +1,238 @@
+"""Changing a booked session: reschedule, retitle, change chair or host, add or remove sites
+(bound by rules 1, 4 and 6 like a booking), and cancelling it (its claims released as history)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from orchestrator.booking.common import (
+    INVITES,
+    breaches_of,
+    check_span,
+    check_speakers,
+    enforce,
+    policies,
+    require_office,
+    retrying,
+    session_resources,
+    sites_for,
+    sites_of,
+)
+from orchestrator.booking.links import JoinLinks
+from orchestrator.booking.schemas import SessionOut, UpdateSessionRequest
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import (
+    BookingConflict,
+    Breach,
+    InvalidRequest,
+    InvalidState,
+    SessionNotFound,
+)
+from orchestrator.domain.models import (
+    AuditEntry,
+    Principal,
+    Session,
+    SessionSite,
+    SessionStatus,
+    Site,
+)
+from orchestrator.store.base import ClaimOverlap, Store, UnitOfWork
+
+
+class SessionChanges:
+    """The office's changes to sessions already booked."""
+
+    def __init__(self, store: Store, clock: Clock, links: JoinLinks) -> None:
+        self._store = store
+        self._clock = clock
+        self._links = links
+
+    def _out(self, session: Session, sites: dict[str, Site]) -> SessionOut:
+        return SessionOut.build(session, sites, self._clock.now(), self._links.visitors(session))
+
+    async def update(
+        self, session_id: str, req: UpdateSessionRequest, principal: Principal
+    ) -> SessionOut:
+        """Reschedule, retitle, change chair or host, add or remove sites (rules 1, 4, 6).
+
+        Raises SessionNotFound, InvalidRequest, InvalidState, PolicyViolation, BookingConflict.
+        """
+        require_office(principal)
+
+        async def attempt() -> SessionOut:
+            async with self._store.write() as uow:
+                return await self._update_in(uow, session_id, req, principal)
+
+        try:
+            return await retrying(attempt)
+        except ClaimOverlap as exc:
+            async with self._store.read() as uow:
+                old = await uow.get_session(session_id)
+                if old is None:
+                    raise SessionNotFound(session_id) from exc
+                new = _apply(old, req, old.updated_at)
+                claimed = new.claimed_range
+                conflicts = await uow.find_conflicts(
+                    session_resources(new), claimed.start, claimed.end, old.id
+                )
+            raise BookingConflict(conflicts) from exc
+
+    async def _update_in(
+        self, uow: UnitOfWork, session_id: str, req: UpdateSessionRequest, principal: Principal
+    ) -> SessionOut:
+        old = await uow.get_session(session_id)
+        if old is None:
+            raise SessionNotFound(session_id)
+        now = self._clock.now()
+        if old.status is SessionStatus.CANCELLED:
+            raise InvalidState(f"session {session_id} is cancelled and cannot be changed")
+        if old.end <= now:
+            raise InvalidState(f"session {session_id} has ended and cannot be changed")
+        unknown_removed = [s for s in req.remove_sites if s not in old.site_ids]
+        if unknown_removed:
+            raise InvalidRequest(
+                f"not sites of this session: {', '.join(unknown_removed)}", field="remove_sites"
+            )
+        new = _apply(old, req, now)
+        if _same(old, new):  # nothing to change: no new version, no invites sent again
+            return self._out(old, await sites_of(uow, [old]))
+        if not new.sites:
+            raise InvalidRequest("a session needs at least one site", field="remove_sites")
+        if new.host_site not in new.site_ids:
+            raise InvalidRequest(
+                f"the host site {new.host_site} must take part in the session", field="host_site"
+            )
+        if new.end <= new.start:
+            raise InvalidRequest("end must be after start", field="end")
+        check_span(new)
+        check_speakers(new)
+        sites = await sites_for(uow, list(new.site_ids), "add_sites")
+        timing_changed = (new.start, new.end) != (old.start, old.end)
+        added = [s for s in new.site_ids if s not in old.site_ids]
+        removed = [s for s in old.site_ids if s not in new.site_ids]
+        breaches: list[Breach] = []
+        if timing_changed or added:
+            policy = (await policies(uow))[new.kind]
+            breaches = breaches_of(new, sites, policy, self._clock.now())
+            enforce(breaches, req.override_reason, principal)
+        resources = session_resources(new)
+        claimed = new.claimed_range
+        await uow.lock_resources(list(dict.fromkeys([*session_resources(old), *resources])))
+        conflicts = await uow.find_conflicts(resources, claimed.start, claimed.end, old.id)
+        if conflicts:
+            raise BookingConflict(conflicts)
+        new = self._links.issue(new, sites)
+        await uow.replace_claims(old.id, resources, claimed.start, claimed.end)
+        await uow.update_session(new, added_sites=added, removed_sites=removed)
+        await uow.add_outbox(
+            INVITES, new.id, new.version, {"change": "updated", "removed_sites": removed}, now
+        )
+        changes = {
+            k: v
+            for k, v in req.model_dump(mode="json", exclude_unset=True).items()
+            if k != "override_reason"
+        }
+        await uow.audit(
+            AuditEntry(
+                at=now,
+                actor=principal.actor,
+                action="session.update",
+                target=f"session:{old.id}",
+                reason=req.override_reason,
+                detail={
+                    "changes": changes,
+                    "version": new.version,
+                    "policy_overridden": [b.as_json() for b in breaches],
+                },
+            )
+        )
+        return self._out(new, sites)
+
+    async def cancel(
+        self, session_id: str, principal: Principal, reason: str | None = None
+    ) -> SessionOut:
+        """Cancel a session and release its claims. Cancelling twice answers the same.
+
+        Raises SessionNotFound, InvalidState.
+        """
+        require_office(principal)
+
+        async def attempt() -> SessionOut:
+            async with self._store.write() as uow:
+                session = await uow.get_session(session_id)
+                if session is None:
+                    raise SessionNotFound(session_id)
+                sites = await sites_of(uow, [session])
+                if session.status is SessionStatus.CANCELLED:
+                    return self._out(session, sites)
+                now = self._clock.now()
+                if session.end <= now:
+                    raise InvalidState(f"session {session_id} has ended and cannot be cancelled")
+                cancelled = session.model_copy(
+                    update={
+                        "status": SessionStatus.CANCELLED,
+                        "updated_at": now,
+                        "version": session.version + 1,
+                    }
+                )
+                await uow.release_claims(session.id)
+                await uow.update_session(cancelled)
+                await uow.add_outbox(
+                    INVITES, session.id, cancelled.version, {"change": "cancelled"}, now
+                )
+                await uow.audit(
+                    AuditEntry(
+                        at=now,
+                        actor=principal.actor,
+                        action="session.cancel",
+                        target=f"session:{session.id}",
+                        reason=reason,
+                        detail={"title": session.title},
+                    )
+                )
+                return self._out(cancelled, sites)
+
+        return await retrying(attempt)
+
+
+_COMPARED = (
+    "title",
+    "agenda",
+    "start",
+    "end",
+    "timezone",
+    "chair",
+    "host_site",
+    "sites",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "speaking_sites",
+)
+
+
+def _same(old: Session, new: Session) -> bool:
+    return all(getattr(old, f) == getattr(new, f) for f in _COMPARED)
+
+
+def _apply(old: Session, req: UpdateSessionRequest, now: datetime) -> Session:
+    sites = [s for s in old.sites if s.site_id not in set(req.remove_sites)]
+    present = {s.site_id for s in sites}
+    sites.extend(SessionSite(site_id=s) for s in dict.fromkeys(req.add_sites) if s not in present)
+    update: dict[str, object] = {
+        k: v
+        for k, v in {
+            "title": req.title,
+            "agenda": req.agenda,
+            "start": req.start,
+            "end": req.end,
+            "timezone": req.timezone,
+            "chair": req.chair,
+            "host_site": req.host_site,
+            "buffer_before_minutes": req.buffer_before_minutes,
+            "buffer_after_minutes": req.buffer_after_minutes,
+            "speaking_sites": tuple(req.speaking_sites) if req.speaking_sites is not None else None,
+        }.items()
+        if v is not None
+    }
+    update.update(sites=tuple(sites), updated_at=now, version=old.version + 1)
+    return old.model_copy(update=update)

@@ -1,0 +1,90 @@
+"""Idempotent creates (rule 5): an answer stored under the caller's `Idempotency-Key` in the same
+unit of work as what it answers, and replayed verbatim when the same request comes again."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from orchestrator.booking.common import retrying
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import BookingConflict, IdempotencyMismatch
+from orchestrator.domain.models import Principal
+from orchestrator.store.base import ClaimOverlap, DuplicateAnswer, Store, StoredAnswer, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A create's answer as sent: replayed verbatim for a repeated Idempotency-Key."""
+
+    status: int
+    body: str
+    replayed: bool = False
+
+
+def fingerprint(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Idempotency:
+    """Runs a create once per (caller, key): the first answer is stored beside the change and
+    every repeat of the same request gets it back; the same key with another request is refused.
+    """
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def once(
+        self,
+        principal: Principal,
+        key: str | None,
+        payload: BaseModel,
+        work: Callable[[UnitOfWork], Awaitable[Answer]],
+    ) -> Answer:
+        """Run `work` in one write unit; with a key, store its answer there and replay it later.
+
+        Raises IdempotencyMismatch (the key was used for another request) and whatever `work`
+        raises."""
+        print_ = fingerprint(payload.model_dump_json())
+
+        async def attempt() -> Answer:
+            async with self._store.write() as uow:
+                if key:
+                    stored = await uow.get_answer(_scope(principal), key)
+                    if stored is not None:
+                        return _replay(stored, print_, key)
+                answer = await work(uow)
+                if key:
+                    await uow.put_answer(
+                        _scope(principal),
+                        key,
+                        StoredAnswer(print_, answer.status, answer.body),
+                        self._clock.now(),
+                    )
+                return answer
+
+        try:
+            return await retrying(attempt)
+        except (BookingConflict, ClaimOverlap, DuplicateAnswer):
+            if key:
+                # A concurrent retry of the same request may have won: answer as it did.
+                async with self._store.read() as uow:
+                    stored = await uow.get_answer(_scope(principal), key)
+                if stored is not None:
+                    return _replay(stored, print_, key)
+            raise
+
+
+def _scope(principal: Principal) -> str:
+    """Idempotency keys are the caller's own: one token's keys never answer for another's."""
+    return f"{principal.role.value}:{principal.token_id}"
+
+
+def _replay(stored: StoredAnswer, print_: str, key: str) -> Answer:
+    if stored.fingerprint != print_:
+        raise IdempotencyMismatch(key)
+    return Answer(stored.status, stored.body, replayed=True)

@@ -1,0 +1,92 @@
+"""Join links (rule 7): one per site, issued by the session's provider, naming the site; the
+provider's participant limit decides who speaks; each caller sees only the links they may use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from connectors.base import Attendee, Meeting, MeetingProvider
+from orchestrator.booking.schemas import SessionOut
+from orchestrator.domain.errors import InvalidRequest
+from orchestrator.domain.models import Principal, Role, Session, SessionSite, Site
+
+
+class JoinLinks:
+    """The configured providers, asked for each site's link of a session."""
+
+    def __init__(self, providers: Mapping[str, MeetingProvider], grace_minutes: int) -> None:
+        self._providers = providers
+        self._grace = timedelta(minutes=grace_minutes)
+
+    def provider(self, name: str) -> MeetingProvider:
+        """The provider called `name`. Raises InvalidRequest when it is not configured."""
+        provider = self._providers.get(name)
+        if provider is None:
+            raise InvalidRequest(
+                f"provider {name!r} is not configured on this service "
+                f"(available: {', '.join(sorted(self._providers))})",
+                field="provider",
+            )
+        return provider
+
+    def check_capacity(self, session: Session) -> MeetingProvider:
+        """The session's provider, once it is known to hold every speaking site.
+
+        Raises InvalidRequest (no such provider; more speakers than it allows)."""
+        provider = self.provider(session.provider)
+        limit = provider.max_participants
+        speaking = {session.host_site, *session.speaking_sites}
+        if len(session.sites) > limit and len(speaking) > limit:
+            raise InvalidRequest(
+                f"{len(speaking)} speaking sites (the host included) exceed the {limit} "
+                f"participants {provider.name} allows; the others join as visitors",
+                field="speaking_sites",
+            )
+        return provider
+
+    def issue(self, session: Session, sites: Mapping[str, Site]) -> Session:
+        """The session with each site's join link: a meeting open from the claimed start to the
+        end plus the grace, the host as moderator, visitors beyond the provider's limit.
+
+        Raises InvalidRequest (see `check_capacity`)."""
+        provider = self.check_capacity(session)
+        meeting = Meeting(
+            session_id=session.id,
+            title=session.title,
+            room=session.room or "",
+            start=session.start,
+            end=session.end,
+            opens_at=session.claimed_range.start,
+            closes_at=session.end + self._grace,
+        )
+        visitors = session.visitors(provider.max_participants)
+        linked = []
+        for s in session.sites:
+            site = sites[s.site_id]
+            attendee = Attendee(
+                site_id=site.id,
+                name=site.name,
+                email=site.coordinator.email,
+                moderator=site.id == session.host_site,
+                visitor=site.id in visitors,
+            )
+            linked.append(
+                SessionSite(site_id=s.site_id, join_url=provider.join_url(meeting, attendee))
+            )
+        return session.model_copy(update={"sites": tuple(linked)})
+
+    def visitors(self, session: Session) -> frozenset[str]:
+        """The sites that join as visitors (none when the provider is no longer configured)."""
+        provider = self._providers.get(session.provider)
+        return session.visitors(provider.max_participants) if provider else frozenset()
+
+
+def links_for(principal: Principal, out: SessionOut) -> SessionOut:
+    """Each link is a site's identity (rule 7): a coordinator sees only their site's link and a
+    chair only the host's; the office sees them all."""
+    if principal.role is Role.OFFICE:
+        return out
+    keep = principal.site_id if principal.role is Role.COORDINATOR else out.host_site
+    sites = [s if s.site_id == keep else s.model_copy(update={"join_url": None}) for s in out.sites]
+    return out.model_copy(update={"sites": sites})
