@@ -183,12 +183,12 @@ def build(
         lifecycle=Lifecycle(
             store,
             clock,
-            attendance,
-            {
+            records=attendance,  # the lifecycle freezes a session's record when it ends
+            reminders={
                 SessionKind.NATIONAL: tuple(settings.reminders.national_minutes),
                 SessionKind.REGIONAL: tuple(settings.reminders.regional_minutes),
             },
-            settings.preparation.rules(),
+            task_rules=settings.preparation.rules(),
         ),
         preparation=Preparation(
             store,

@@ -18,7 +18,7 @@ from pydantic_settings import (
 )
 
 from orchestrator.domain.models import SessionKind
-from orchestrator.preparation.rules import TaskRule, check_rule_set
+from orchestrator.domain.preparation import TaskRule, check_rule_set
 
 DEFAULT_CONFIG = Path("orchestrator.toml")
 

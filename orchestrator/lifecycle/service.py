@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from orchestrator.attendance.service import Attendance
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidState
 from orchestrator.domain.models import AuditEntry, Session, SessionKind, SessionStatus
-from orchestrator.preparation.rules import (
+from orchestrator.domain.ports import RecordFreezer
+from orchestrator.domain.preparation import (
     TaskDue,
     TaskRule,
     reminder_schedule,
@@ -90,20 +90,21 @@ def actions_of(session: Session, reminders: Sequence[int]) -> list[Due]:
 
 
 class Lifecycle:
-    """Runs what is due: transitions and reminders."""
+    """Runs what is due: transitions and reminders; `records` freezes each session's attendance
+    record when it ends."""
 
     def __init__(
         self,
         store: Store,
         clock: Clock,
-        attendance: Attendance,
+        records: RecordFreezer,
         reminders: Mapping[SessionKind, Sequence[int]] | None = None,
         task_rules: Mapping[SessionKind, Sequence[TaskRule]] | None = None,
     ) -> None:
         self._task_rules = dict(task_rules or {})
         self._store = store
         self._clock = clock
-        self._attendance = attendance
+        self._records = records
         self._reminders = dict(reminders or DEFAULT_REMINDERS)
         self._horizon = timedelta(
             minutes=max([0, *(m for r in self._reminders.values() for m in r)])
@@ -209,7 +210,7 @@ class Lifecycle:
     async def _do(self, due: Due, now: datetime) -> bool:
         if due.kind == "end":
             try:
-                await self._attendance.freeze(due.session_id)
+                await self._records.freeze(due.session_id)
             except InvalidState:
                 return False
         async with self._store.write() as uow:

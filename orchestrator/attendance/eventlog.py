@@ -1,0 +1,308 @@
+"""The attendance event log: what the sources say, written with group commits before the
+webhook is answered (rule 8) and flagged when it comes after the record was frozen; and its rows
+read back as the events the merge reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from connectors.base import ConnectorError, RoomPresence
+from orchestrator.attendance.merge.record import AttendanceEvent, EventKind, EventSource, Verdict
+from orchestrator.attendance.sources import Observation, read_poll
+from orchestrator.domain.clock import Clock
+from orchestrator.domain.models import Session, SessionStatus, Site
+from orchestrator.store.base import SessionQuery, Store, StoredEvent
+
+log = logging.getLogger(__name__)
+
+FREEZE_MARGIN = timedelta(minutes=10)
+FROZEN_RECHECK = timedelta(seconds=30)
+# How long a site id that a room's session lacks is believed missing before the session is read
+# again (a site added to the session since is then found).
+STRANGER_RECHECK = timedelta(seconds=30)
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+LOG_PAGE = 5000  # events read per query when the log is read back
+
+
+class Watchers(Protocol):
+    """The live boards of this instance, as the log tells them what it wrote."""
+
+    @property
+    def watching(self) -> bool:
+        """Whether any board is open: only then are the rows just written worth handing on."""
+        ...
+
+    def feed(self, rows: Sequence[StoredEvent]) -> None:
+        """Take `rows`, just committed, into the boards of their sessions (rows of sessions
+        nobody watches are ignored). Raises nothing."""
+        ...
+
+    def publish(self, session_id: str) -> None:
+        """Wake the boards of `session_id`: something of it changed. Raises nothing."""
+        ...
+
+
+@dataclass
+class _Room:
+    session_id: str
+    sites: frozenset[str]
+
+
+class EventLog:
+    """Logs what the sources say (webhooks, presence polls), each event once, and tells the
+    boards.
+
+    `frozen` holds the sessions known to have a frozen record; it is shared with whoever else
+    learns of one (a session freezes once, so it only grows).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        watchers: Watchers,
+        frozen: set[str],
+        presence: RoomPresence | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._watchers = watchers
+        self._frozen = frozen
+        self._presence = presence
+        self._rooms: dict[str, _Room] = {}
+        self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
+        self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._ends: dict[str, datetime] = {}  # the sessions' ends, as their rooms were read
+        self._checked: dict[str, datetime] = {}  # when each was last looked up as not frozen
+
+    async def _sessions_of(self, observations: Sequence[Observation]) -> dict[str, _Room | None]:
+        """The session of each room the observations name (None: no session owns it).
+
+        Cached; a room is read again, once per call, only when a site its observations claim
+        is not among the cached session's sites (sites may be added after the first webhook)
+        and was not found missing within `STRANGER_RECHECK` (a token naming no site of the
+        session would otherwise reload a 10,000-site session for every one of its events)."""
+        now = self._clock.now()
+        claimed: dict[str, set[str]] = {}
+        for ob in observations:
+            sites = claimed.setdefault(ob.room, set())
+            if ob.site_id is not None:
+                sites.add(ob.site_id)
+        found: dict[str, _Room | None] = {}
+        for room, sites in claimed.items():
+            cached = self._rooms.get(room)
+            strangers = self._strangers.setdefault(room, {})
+            unknown = set() if cached is None else sites - cached.sites
+            fresh = {s for s in unknown if now - strangers.get(s, _LONG_AGO) < STRANGER_RECHECK}
+            if cached is not None and unknown <= fresh:
+                found[room] = cached
+                continue
+            async with self._store.read() as uow:
+                session = await uow.get_session_by_room(room)
+            if session is None:  # unknown rooms are not cached: a booking may come later
+                found[room] = None
+                continue
+            known = self._rooms[room] = found[room] = _Room(session.id, frozenset(session.site_ids))
+            self._ends[session.id] = session.end
+            for site in sites - known.sites:
+                strangers[site] = now
+        return found
+
+    async def ingest(self, observations: Sequence[Observation]) -> int:
+        """Log the observations (duplicates dropped); the number that were new.
+
+        An observation for a room no session owns is logged apart (no session) so nothing is
+        lost, and acknowledged like any other.
+        """
+        if not observations:
+            return 0
+        now = self._clock.now()
+        rooms = await self._sessions_of(observations)
+        rows: list[StoredEvent] = []
+        sessions: set[str] = set()
+        for ob in observations:
+            room = rooms[ob.room]
+            site = ob.site_id
+            if room is not None:
+                sessions.add(room.session_id)
+                if site is not None and site not in room.sites:
+                    site = None  # a token naming no site of this session: unmatched
+            data = {k: v for k, v in ob.data.items() if v is not None}
+            if ob.site_id and site is None:
+                data["claimed_site"] = ob.site_id
+            rows.append(
+                StoredEvent(
+                    source=ob.source,
+                    kind=ob.kind,
+                    at=ob.at,
+                    dedupe_key=ob.dedupe_key,
+                    received_at=now,
+                    session_id=room.session_id if room else None,
+                    room=ob.room,
+                    site_id=site,
+                    occupant=ob.occupant,
+                    data=data,
+                )
+            )
+        added = await self._write(rows)
+        for session_id in sessions:
+            self._watchers.publish(session_id)
+        if any(r.session_id is None for r in rows):
+            log.warning("attendance events for unknown room(s): %s", {r.room for r in rows})
+        return added
+
+    async def _write(self, rows: list[StoredEvent]) -> int:
+        """Log `rows` with whatever else is waiting, in one transaction (a group commit); the
+        number of them that were new. Returns only once they are committed (rule 8)."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                added = await self._commit([r for rows, _ in batch for r in rows])
+            except Exception as exc:
+                if len(batch) == 1:  # the request learns it failed: nothing acked
+                    self._settle(batch, exc)
+                    continue
+                # One bad member must not fail the others: each is written on its own merits.
+                log.warning(
+                    "a batch of %d webhooks failed (%s); writing them one by one", len(batch), exc
+                )
+                for member in batch:
+                    try:
+                        self._settle([member], await self._commit(member[0]))
+                    except Exception as one:
+                        self._settle([member], one)
+                continue
+            self._settle(batch, added)
+
+    async def _commit(self, every: list[StoredEvent]) -> set[tuple[str, str]]:
+        """Log `every` in one transaction; the (source, key) of those that were new. Boards
+        hear of the new ones once they are committed."""
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            for session_id in {r.session_id for r in every if r.session_id}:
+                if not self._may_be_frozen(session_id, now):
+                    continue
+                if await uow.get_record(session_id) is not None:
+                    self._frozen.add(session_id)  # a session freezes once
+                else:
+                    self._checked[session_id] = now
+            frozen = self._frozen
+            if frozen and any(r.session_id in frozen for r in every):
+                every = [
+                    replace(r, after_freeze=True) if r.session_id in frozen else r for r in every
+                ]
+            added = await uow.add_events(every)
+        if self._watchers.watching:
+            # boards merge after the webhooks are answered: their cost is not the platform's
+            fresh = [r for r in every if (r.source, r.dedupe_key) in added]
+            asyncio.get_running_loop().call_soon(self._watchers.feed, fresh)
+        return added
+
+    @staticmethod
+    def _settle(
+        batch: list[tuple[list[StoredEvent], asyncio.Future[int]]],
+        outcome: set[tuple[str, str]] | BaseException,
+    ) -> None:
+        """Answer each waiting request: how many of its rows were new, or the failure."""
+        for rows, done in batch:
+            if done.done():
+                continue
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+                continue
+            mine = {(r.source, r.dedupe_key) for r in rows} & outcome
+            outcome -= mine
+            done.set_result(len(mine))
+
+    def _may_be_frozen(self, session_id: str, now: datetime) -> bool:
+        """Whether a batch must look the session's record up. A record is frozen only once the
+        session has ended, so long before its end (as read with its room: another instance's
+        clock may run ahead, and the end may have been moved since) a look every
+        `FROZEN_RECHECK` is enough; near and after the end, every batch looks."""
+        if session_id in self._frozen:
+            return False
+        end, checked = self._ends.get(session_id), self._checked.get(session_id)
+        if end is None or checked is None or now >= end - FREEZE_MARGIN:
+            return True
+        return now - checked >= FROZEN_RECHECK
+
+    async def poll_live(self) -> int:
+        """Ask the video server who is in the room of every live Jitsi session; the number of
+        rooms polled. A failed poll is logged as `unknown`, never as absent."""
+        if self._presence is None:
+            return 0
+        now = self._clock.now()
+        async with self._store.read() as uow:
+            live = await uow.list_sessions(
+                SessionQuery(status=SessionStatus.LIVE, now=now, limit=1000)
+            )
+            jitsi = [s for s in live if s.provider == "jitsi" and s.room]
+            sites = await uow.get_sites([i for s in jitsi for i in s.site_ids])
+        for session in jitsi:
+            await self.poll(session, sites, now)
+        return len(jitsi)
+
+    async def poll(self, session: Session, sites: Mapping[str, Site], now: datetime) -> None:
+        assert self._presence is not None
+        assert session.room
+        emails: dict[str, list[str]] = {}
+        for site_id in session.site_ids:
+            site = sites.get(site_id)
+            if site and site.coordinator.email:
+                emails.setdefault(site.coordinator.email.lower(), []).append(site_id)
+        try:
+            found = await self._presence.occupants(session.room)
+        except ConnectorError as exc:
+            log.warning("presence poll of %s failed: %s", session.room, exc)
+            await self.ingest(read_poll(session.room, now, None, emails, failed=True))
+            return
+        listed = None if found is None else [(o.jid, o.email, o.display_name) for o in found]
+        await self.ingest(read_poll(session.room, now, listed, emails))
+
+    async def close(self) -> None:
+        """Release the presence poller's connections."""
+        if self._presence is not None:
+            await self._presence.aclose()
+
+
+def merged(e: StoredEvent) -> bool:
+    """Whether the record reads `e`: not after the freeze, and of a kind it merges."""
+    return not e.after_freeze and e.kind in _MERGED_KINDS
+
+
+# Logged but not merged: a room's creation says nothing about any site.
+_MERGED_KINDS = frozenset(k.value for k in EventKind)
+
+
+def as_event(e: StoredEvent) -> AttendanceEvent:
+    """The logged row `e` as the event the merge reads."""
+    d = e.data
+    return AttendanceEvent(
+        source=EventSource(e.source),
+        kind=EventKind(e.kind),
+        at=e.at,
+        dedupe_key=e.dedupe_key,
+        site_id=e.site_id,
+        occupant=e.occupant or "",
+        name=d.get("name"),
+        email=d.get("email"),
+        disconnect_reason=d.get("disconnect_reason"),
+        headcount=d.get("headcount"),
+        names=tuple(d.get("names") or ()),
+        verdict=Verdict(d["verdict"]) if d.get("verdict") else None,
+        reason=d.get("reason"),
+    )

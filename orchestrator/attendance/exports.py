@@ -1,0 +1,158 @@
+"""The record as it leaves the service: the JSON the API answers, and the table, CSV and XLSX
+made of it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from orchestrator.attendance.merge.record import (
+    AttendanceRecord,
+    SiteAttendance,
+    UnmatchedOccupant,
+)
+from orchestrator.attendance.merge.wording import CSV_HEADERS
+from orchestrator.domain.models import Session
+
+
+class SiteRecordOut(BaseModel):
+    site_id: str
+    connection: str
+    status: str
+    measured_status: str
+    late: bool
+    left_early: bool
+    first_join: datetime | None
+    last_leave: datetime | None
+    connected_minutes: float
+    reconnects: int
+    headcount: int | None
+    names: list[str]
+    override: dict[str, str] | None = None
+    intervals: list[tuple[datetime, datetime]]
+
+
+class UnmatchedOut(BaseModel):
+    source: str
+    occupant: str
+    site_id: str | None
+    name: str | None
+    email: str | None
+    connected_now: bool
+    connected_minutes: float
+
+
+class AttendanceOut(BaseModel):
+    session_id: str
+    title: str
+    start: datetime
+    end: datetime
+    summary: str
+    summary_en: str
+    frozen_at: datetime | None = None
+    late_events: int = Field(default=0, description="Events logged after the record was frozen")
+    sites: list[SiteRecordOut]
+    unmatched: list[UnmatchedOut]
+
+
+def record_out(
+    session: Session, rec: AttendanceRecord, *, frozen_at: datetime | None
+) -> AttendanceOut:
+    """`rec`, the record of `session`, as the API answers it."""
+    return AttendanceOut(
+        session_id=session.id,
+        title=session.title,
+        start=session.start,
+        end=session.end,
+        summary=rec.summary("vi"),
+        summary_en=rec.summary("en"),
+        frozen_at=frozen_at,
+        sites=[site_out(s) for s in rec.sites],
+        unmatched=[unmatched_out(u) for u in rec.unmatched],
+    )
+
+
+def site_out(s: SiteAttendance) -> SiteRecordOut:
+    """One site's line as the API answers it (minutes to a tenth)."""
+    return SiteRecordOut(
+        site_id=s.site_id,
+        connection=s.connection.value,
+        status=s.status.value,
+        measured_status=s.measured_status.value,
+        late=s.late,
+        left_early=s.left_early,
+        first_join=s.first_join,
+        last_leave=s.last_leave,
+        connected_minutes=round(s.connected_minutes, 1),
+        reconnects=s.reconnects,
+        headcount=s.headcount,
+        names=list(s.names),
+        override=(
+            {"verdict": s.override.verdict.value, "reason": s.override.reason}
+            if s.override
+            else None
+        ),
+        intervals=[(i.start, i.end) for i in s.intervals],
+    )
+
+
+def unmatched_out(u: UnmatchedOccupant) -> UnmatchedOut:
+    """One occupant of no site as the API answers it."""
+    return UnmatchedOut(
+        source=u.source.value,
+        occupant=u.occupant,
+        site_id=u.site_id,
+        name=u.name,
+        email=u.email,
+        connected_now=u.connected_now,
+        connected_minutes=round(u.connected_minutes, 1),
+    )
+
+
+def rows(out: AttendanceOut) -> list[list[object]]:
+    """The record as table rows (CSV, XLSX, the command line)."""
+    return [
+        [
+            s.site_id,
+            s.connection,
+            s.status,
+            s.late,
+            s.left_early,
+            s.first_join.isoformat() if s.first_join else "",
+            s.last_leave.isoformat() if s.last_leave else "",
+            s.connected_minutes,
+            s.reconnects,
+            "" if s.headcount is None else s.headcount,
+            "; ".join(s.names),
+        ]
+        for s in out.sites
+    ]
+
+
+def to_csv(out: AttendanceOut, language: str = "vi") -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADERS.get(language, CSV_HEADERS["vi"]))
+    writer.writerows(rows(out))
+    return ("\ufeff" + buffer.getvalue()).encode()  # the BOM lets spreadsheet apps see UTF-8
+
+
+def to_xlsx(out: AttendanceOut, language: str = "vi") -> bytes:
+    from openpyxl import Workbook  # imported when asked for: it is slow to import
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Điểm danh" if language == "vi" else "Attendance"
+    sheet.append([out.title])
+    sheet.append([out.summary if language == "vi" else out.summary_en])
+    sheet.append([])
+    sheet.append(CSV_HEADERS.get(language, CSV_HEADERS["vi"]))
+    for row in rows(out):
+        sheet.append([str(v) if isinstance(v, bool) else v for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,477 @@
+"""The merge of a whole log: the attendance record of a session as it stood at any instant.
+
+Pure (DESIGN 7): the same set of events gives the same record whatever order they arrived in and
+however often each arrived. `merge` documents how each source is read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.attendance.merge.record import (
+    DEFAULT_THRESHOLDS,
+    OBSERVATIONS,
+    AnyEvent,
+    AttendanceEvent,
+    AttendanceRecord,
+    AttendanceStatus,
+    Connection,
+    EventKind,
+    EventSource,
+    Interval,
+    Override,
+    SiteAttendance,
+    Thresholds,
+    UnmatchedOccupant,
+)
+from orchestrator.domain.errors import InvalidRequest
+from orchestrator.domain.models import Session
+from orchestrator.domain.slots import merge_ranges
+
+
+def merge_session(
+    session: Session,
+    events: Iterable[AttendanceEvent],
+    *,
+    now: datetime,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> AttendanceRecord:
+    """`merge` for a booked session: its sites, in the booking's order, and its start and end."""
+    return merge(
+        events,
+        sites=session.site_ids,
+        session_start=session.start,
+        session_end=session.end,
+        now=now,
+        thresholds=thresholds,
+    )
+
+
+def merge(
+    events: Iterable[AttendanceEvent],
+    *,
+    sites: Sequence[str],
+    session_start: datetime,
+    session_end: datetime,
+    now: datetime,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> AttendanceRecord:
+    """The attendance record of a session with `sites`, from `events`, as it stood at `now`.
+
+    Deterministic: duplicates (same source and `dedupe_key`) count once, the order of `events`
+    does not matter, and events after `now` are left out (replaying a log at any instant gives
+    the record as it was then). Events at one instant are read polls first, then leaves, room
+    destructions, joins, check-ins and overrides.
+
+    How each source is read:
+
+    - Webhooks (`jitsi`, `jaas`): each occupant's `join`s and `leave`s, in time order, make its
+      intervals `[join, leave)`. A second `join` while connected changes nothing. A `leave`
+      without a `join` (the join was lost) means connected since the latest of the session start,
+      the occupant's previous leave and the room's last `destroyed`: a leave proves a connection,
+      and missing data must never accuse a site. A `join` without a `leave` is connected still.
+      `destroyed` ends every open interval. An occupant belongs to the first site its events name.
+    - Polls: the poll events sharing one instant are one poll of the room. `present` names an
+      occupant the poll saw, with its site or none; a room-level `absent` (no `site_id`) marks a
+      poll that answered, so every site it did not list was absent; a room-level `unknown` marks a
+      failed poll, for every site; site-level `absent` / `unknown` speak of one site. A site's
+      `present` sample holds until its next observation (the next poll, one of its occupants
+      leaving, the room destroyed). Occupants only a poll saw, of no site, are listed in
+      `unmatched` only when no webhook reported any occupant (a poll's JID is the room nick and
+      never matches a webhook's, so one guest would count twice).
+    - Check-ins: the latest gives `headcount` and `names`. Overrides: the latest replaces `status`;
+      `measured_status` keeps the merged verdict.
+
+    Per site, with `cap = min(now, session_end)`:
+
+    - `intervals`: the union of its occupants' intervals and poll samples (two devices count
+      once), cut at `cap`; intervals starting at or after the end are left out of the record.
+      `connected` is their time inside `[start, cap)`.
+    - `connection`: `connected` if an occupant or poll sample is connected at `now` (after the end
+      too: it is the live state); else `unknown` if the site's latest poll failed; else `dropped`
+      if it was ever connected; else `waiting`.
+    - `measured_status`: `present` if `connected >= min_presence * (cap - start)` (before the
+      start, any connection in the test buffer); `partial` if connected before the end, but less;
+      `unknown` if never connected and every poll of it failed (at least one); else `absent`.
+    - `late`: the first join is after start + grace (exactly at the grace, or in the test buffer,
+      is on time). `left_early`: the last leave is before end - grace; `last_leave` is `None`
+      while the site is connected at `cap`, so a connected site is never flagged.
+    - `reconnects`: joins after the site had been fully disconnected (its intervals, minus one; a
+      leave and a join at the same instant, a move into a breakout room, is none).
+
+    Events naming a site the session does not have: occupants go to `unmatched` with that site
+    id; check-ins, overrides and site-level polls are ignored.
+    Raises `InvalidRequest` for a naive instant or `session_end <= session_start`.
+    """
+    site_ids, window = window_at(sites, session_start, session_end, now)
+    return record_of(events, site_ids, window, thresholds)
+
+
+def record_of(
+    events: Iterable[AnyEvent], site_ids: tuple[str, ...], w: _Window, th: Thresholds
+) -> AttendanceRecord:
+    """The record of `events` in the window `w` (see `merge`)."""
+    log = read_events(events, frozenset(site_ids), w)
+    return AttendanceRecord(
+        session_start=w.start,
+        session_end=w.end,
+        at=w.now,
+        thresholds=th,
+        sites=site_lines(log, site_ids, w, th),
+        unmatched=unmatched_of(log, w),
+    )
+
+
+def window_at(
+    sites: Sequence[str], session_start: datetime, session_end: datetime, now: datetime
+) -> tuple[tuple[str, ...], _Window]:
+    """The sites, each once, and the window of a merge at `now`; raises `InvalidRequest` for a
+    naive instant or an end not after the start."""
+    _check_aware(session_start=session_start, session_end=session_end, now=now)
+    start, end, now = (t.astimezone(UTC) for t in (session_start, session_end, now))
+    if end <= start:
+        raise InvalidRequest("a session must end after it starts", field="session_end")
+    return tuple(dict.fromkeys(sites)), _Window(start=start, end=end, cap=min(now, end), now=now)
+
+
+def read_events(events: Iterable[AnyEvent], known: frozenset[str], w: _Window) -> _Log:
+    """`events` up to the window's `now`, read once each in order, for the sites `known`."""
+    log = _Log(known, w.start)
+    for event in _ordered(events, w.now):
+        log.add(event)
+    log.close()
+    return log
+
+
+def _by_site(log: _Log) -> defaultdict[str | None, list[_Track]]:
+    by_site: defaultdict[str | None, list[_Track]] = defaultdict(list)
+    for track in log.tracks.values():
+        by_site[track.site if track.site in log.known else None].append(track)
+    return by_site
+
+
+def site_lines(
+    log: _Log, sites: Sequence[str], w: _Window, th: Thresholds
+) -> tuple[SiteAttendance, ...]:
+    """The lines of `sites`, in that order, from a read log."""
+    by_site = _by_site(log)
+    return tuple(_site_line(log, s, by_site.get(s, []), w, th) for s in sites)
+
+
+def unmatched_of(log: _Log, w: _Window) -> tuple[UnmatchedOccupant, ...]:
+    """The occupants of no site of the session, from a read log, earliest first."""
+    unmatched = [_guest_line(track, w) for track in _by_site(log).get(None, [])]
+    if not log.tracks:
+        # A poll's JID (the room nick) never matches a webhook's (the real JID): while webhooks
+        # report occupants they alone say who is unmatched, or one guest would count twice.
+        unmatched += [_poll_guest_line(log, occupant, w) for occupant in log.guest_polls]
+    return tuple(sorted(unmatched, key=_guest_order))
+
+
+# --- reading the log ----------------------------------------------------------------------------
+
+Span = tuple[datetime, datetime | None]  # end None: still connected at now
+# Order of events at one instant: a poll saw the room as it was before anything else happened
+# then; leaves before joins, so a leave and a join at the same instant (a move into a breakout
+# room) keep the occupant connected.
+_RANK: dict[EventKind, int] = {
+    EventKind.PRESENT: 0,
+    EventKind.ABSENT: 0,
+    EventKind.UNKNOWN: 0,
+    EventKind.LEAVE: 1,
+    EventKind.DESTROYED: 2,
+    EventKind.JOIN: 3,
+    EventKind.CHECKIN: 4,
+    EventKind.OVERRIDE: 4,
+}
+
+
+def _check_aware(**instants: datetime) -> None:
+    for name, value in instants.items():
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidRequest(f"{name} must carry a UTC offset or zone", field=name)
+
+
+def _ordered(events: Iterable[AnyEvent], now: datetime) -> list[AnyEvent]:
+    """The events up to `now`, each once, in time order with a total tiebreak."""
+    unique: dict[tuple[EventSource, str], AnyEvent] = {}
+    for event in events:
+        if event.at > now:
+            continue
+        key = (event.source, event.dedupe_key)
+        seen = unique.get(key)
+        # Two different events under one key: keep the same one whatever the arrival order.
+        if seen is None or (seen != event and event.model_dump_json() < seen.model_dump_json()):
+            unique[key] = event
+    return sorted(
+        unique.values(), key=lambda e: (e.at, _RANK[e.kind], e.source.value, e.dedupe_key)
+    )
+
+
+@dataclass
+class _Track:
+    """One webhook occupant: its site (the first its events name) and its spans."""
+
+    source: EventSource
+    occupant: str
+    site: str | None = None
+    name: str | None = None
+    email: str | None = None
+    open_since: datetime | None = None
+    last_close: datetime | None = None
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class _Window:
+    start: datetime
+    end: datetime
+    cap: datetime  # min(now, end): where running intervals are cut for the record
+    now: datetime
+
+
+class _Log:
+    """One pass over the ordered events, sorting them by what they speak of."""
+
+    def __init__(self, known: frozenset[str], start: datetime) -> None:
+        self.known = known
+        self.start = start
+        self.tracks: dict[tuple[EventSource, str], _Track] = {}
+        self.open: dict[tuple[EventSource, str], _Track] = {}
+        self.destroyed: list[datetime] = []
+        self.cuts: defaultdict[str, list[datetime]] = defaultdict(list)
+        self.room_polls: dict[datetime, EventKind] = {}
+        self.site_polls: defaultdict[str, dict[datetime, EventKind]] = defaultdict(dict)
+        self.guest_polls: dict[str, list[AnyEvent]] = {}
+        self.checkins: dict[str, AnyEvent] = {}
+        self.overrides: dict[str, AnyEvent] = {}
+
+    def add(self, e: AnyEvent) -> None:
+        if e.kind in (EventKind.JOIN, EventKind.LEAVE):
+            self._occupant(e)
+        elif e.kind is EventKind.DESTROYED:
+            for track in self.open.values():
+                self._close(track, e.at)
+            self.open.clear()
+            self.destroyed.append(e.at)
+        elif e.kind in OBSERVATIONS:
+            self._poll(e)
+        elif e.site_id in self.known:
+            book = self.checkins if e.kind is EventKind.CHECKIN else self.overrides
+            book[e.site_id] = e  # in time order: the latest wins
+
+    def close(self) -> None:
+        for track in self.open.values():
+            assert track.open_since is not None
+            track.spans.append((track.open_since, None))
+        self.open.clear()
+
+    def _occupant(self, e: AnyEvent) -> None:
+        key = (e.source, e.occupant)
+        track = self.tracks.get(key)
+        if track is None:
+            track = self.tracks[key] = _Track(e.source, e.occupant)
+        if track.site is None:
+            track.site = e.site_id
+        track.name = e.name if e.name is not None else track.name
+        track.email = e.email if e.email is not None else track.email
+        if e.kind is EventKind.JOIN:
+            if track.open_since is None:
+                track.open_since = e.at
+                self.open[key] = track
+            return
+        if track.open_since is not None:
+            del self.open[key]
+            self._close(track, e.at)
+        else:
+            # The join was lost: connected since the last instant it surely was not.
+            since = max(t for t in (self.start, track.last_close, self._last_destroyed()) if t)
+            track.spans.append((min(since, e.at), e.at))
+            track.last_close = e.at
+        if track.site in self.known:
+            self.cuts[track.site].append(e.at)
+
+    def _close(self, track: _Track, at: datetime) -> None:
+        assert track.open_since is not None
+        track.spans.append((track.open_since, at))
+        track.open_since = None
+        track.last_close = at
+
+    def _last_destroyed(self) -> datetime | None:
+        return self.destroyed[-1] if self.destroyed else None
+
+    def _poll(self, e: AnyEvent) -> None:
+        if e.site_id in self.known:
+            polls = self.site_polls[e.site_id]
+            polls[e.at] = _stronger(polls.get(e.at), e.kind)
+        elif e.kind is EventKind.PRESENT:
+            self.guest_polls.setdefault(e.occupant, []).append(e)
+        elif e.site_id is None:
+            self.room_polls[e.at] = _stronger(self.room_polls.get(e.at), e.kind)
+
+    def observation(self, site: str, at: datetime) -> EventKind:
+        """What the poll at `at` says of `site`: seen beats failed beats not seen."""
+        own = self.site_polls[site].get(at) if site in self.site_polls else None
+        if own is EventKind.PRESENT:
+            return own
+        room = self.room_polls.get(at)
+        if EventKind.UNKNOWN in (own, room):
+            return EventKind.UNKNOWN
+        return EventKind.ABSENT
+
+
+def _stronger(a: EventKind | None, b: EventKind) -> EventKind:
+    order = (EventKind.ABSENT, EventKind.UNKNOWN, EventKind.PRESENT)
+    return b if a is None or order.index(b) > order.index(a) else a
+
+
+def _held(samples: Sequence[tuple[datetime, bool]], cuts: Iterable[datetime]) -> list[Span]:
+    """Sample and hold: connected from a `True` sample until the next sample or cut."""
+    timeline = sorted([(t, 0, seen) for t, seen in samples] + [(t, 1, False) for t in cuts])
+    spans: list[Span] = []
+    since: datetime | None = None
+    for at, _, seen in timeline:
+        if seen and since is None:
+            since = at
+        elif not seen and since is not None:
+            spans.append((since, at))
+            since = None
+    if since is not None:
+        spans.append((since, None))
+    return spans
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Measure:
+    intervals: tuple[Interval, ...]
+    connected: timedelta
+    first_join: datetime | None
+    last_leave: datetime | None
+    seen: bool  # connected at some instant before the end (a lost join counts, for no time)
+    ever: bool  # connected at any instant up to now
+    now: bool  # connected at now
+
+
+def _measure(spans: Sequence[Span], w: _Window) -> _Measure:
+    kept = [(s, e) for s, e in spans if s < w.end]
+    cut = [(s, w.cap if e is None else min(e, w.cap)) for s, e in kept]
+    merged = merge_ranges(cut)
+    connected = sum(
+        (max(timedelta(0), min(b, w.cap) - max(a, w.start)) for a, b in merged), timedelta(0)
+    )
+    running = any(e is None or e > w.cap for _, e in kept)
+    return _Measure(
+        intervals=tuple(Interval(start=a, end=b) for a, b in merged),
+        connected=connected,
+        first_join=min((s for s, _ in kept), default=None),
+        last_leave=None if running or not cut else max(e for _, e in cut),
+        seen=bool(kept),
+        ever=bool(spans),
+        now=any(e is None for _, e in spans),
+    )
+
+
+def _site_line(
+    log: _Log, site: str, tracks: Sequence[_Track], w: _Window, th: Thresholds
+) -> SiteAttendance:
+    spans: list[Span] = [s for t in tracks for s in t.spans]
+    own = log.site_polls.get(site, {})
+    if EventKind.PRESENT in own.values():
+        instants = own.keys() | log.room_polls.keys()
+        samples = [(t, log.observation(site, t) is EventKind.PRESENT) for t in instants]
+        spans += _held(samples, [*log.cuts.get(site, ()), *log.destroyed])
+    m = _measure(spans, w)
+
+    instants = own.keys() | log.room_polls.keys()
+    latest_poll = log.observation(site, max(instants)) if instants else None
+    if m.now:
+        connection = Connection.CONNECTED
+    elif latest_poll is EventKind.UNKNOWN:
+        connection = Connection.UNKNOWN
+    elif m.ever:
+        connection = Connection.DROPPED
+    else:
+        connection = Connection.WAITING
+
+    elapsed = max(timedelta(0), w.cap - w.start)
+    if m.seen:
+        enough = m.connected >= elapsed * th.min_presence
+        measured = AttendanceStatus.PRESENT if enough else AttendanceStatus.PARTIAL
+    elif instants and all(log.observation(site, t) is EventKind.UNKNOWN for t in instants):
+        measured = AttendanceStatus.UNKNOWN
+    else:
+        measured = AttendanceStatus.ABSENT
+
+    override = None
+    if (chair := log.overrides.get(site)) is not None:
+        assert chair.verdict is not None  # the event's validator guarantees both
+        assert chair.reason is not None
+        override = Override(verdict=chair.verdict, reason=chair.reason, at=chair.at)
+    checkin = log.checkins.get(site)
+    late_after = w.start + timedelta(minutes=th.late_grace_minutes)
+    early_before = w.end - timedelta(minutes=th.left_early_grace_minutes)
+    return SiteAttendance(
+        site_id=site,
+        connection=connection,
+        status=AttendanceStatus(override.verdict.value) if override else measured,
+        measured_status=measured,
+        override=override,
+        late=m.first_join is not None and m.first_join > late_after,
+        left_early=m.last_leave is not None and m.last_leave < early_before,
+        first_join=m.first_join,
+        last_leave=m.last_leave,
+        connected=m.connected,
+        reconnects=max(0, len(m.intervals) - 1),
+        intervals=m.intervals,
+        occupants=tuple(sorted(t.occupant for t in tracks)),
+        headcount=checkin.headcount if checkin else None,
+        names=checkin.names if checkin else (),
+    )
+
+
+def _guest_line(track: _Track, w: _Window) -> UnmatchedOccupant:
+    m = _measure(track.spans, w)
+    return UnmatchedOccupant(
+        source=track.source,
+        occupant=track.occupant,
+        site_id=track.site,
+        name=track.name,
+        email=track.email,
+        connected_now=m.now,
+        first_join=m.first_join,
+        last_leave=m.last_leave,
+        connected=m.connected,
+        intervals=m.intervals,
+    )
+
+
+def _poll_guest_line(log: _Log, occupant: str, w: _Window) -> UnmatchedOccupant:
+    seen = log.guest_polls[occupant]
+    at = {e.at for e in seen}
+    samples = [(t, t in at) for t in at | log.room_polls.keys()]
+    m = _measure(_held(samples, log.destroyed), w)
+    return UnmatchedOccupant(
+        source=EventSource.POLL,
+        occupant=occupant,
+        site_id=next((e.site_id for e in seen if e.site_id), None),
+        name=next((e.name for e in reversed(seen) if e.name is not None), None),
+        email=next((e.email for e in reversed(seen) if e.email is not None), None),
+        connected_now=m.now,
+        first_join=m.first_join,
+        last_leave=m.last_leave,
+        connected=m.connected,
+        intervals=m.intervals,
+    )
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _guest_order(u: UnmatchedOccupant) -> tuple[datetime, str, str]:
+    return (u.first_join or _NEVER, u.source.value, u.occupant)

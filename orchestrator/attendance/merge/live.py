@@ -1,0 +1,311 @@
+"""The merge kept up to date event by event, for live boards: `LiveMerge` gives what `merge`
+gives over the same events, merging again only the sites an event concerns."""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from orchestrator.attendance.merge.full import (
+    read_events,
+    record_of,
+    site_lines,
+    unmatched_of,
+    window_at,
+)
+from orchestrator.attendance.merge.record import (
+    DEFAULT_THRESHOLDS,
+    OBSERVATIONS,
+    AttendanceEvent,
+    AttendanceRecord,
+    Connection,
+    EventKind,
+    EventSource,
+    KeptEvent,
+    SiteAttendance,
+    Thresholds,
+    UnmatchedOccupant,
+)
+from orchestrator.attendance.merge.wording import Language, summary_line
+from orchestrator.domain.models import Session
+
+Changed = frozenset[str] | None  # the sites whose lines may have changed; None: every site
+_DeviceKey = tuple[EventSource, str]
+
+
+class LiveMerge:
+    """One session's record kept up to date event by event, for live boards.
+
+    `lines(sites, now)` and `unmatched(now)` equal what `merge` gives over every event added so
+    far, at any `now` and whatever order the events came in; so does `record(now)`. A site's line
+    depends only on its own events (its devices' joins and leaves, polls of it, its check-ins
+    and overrides), on the room's (destroyed, room-level polls) and on the window, so it is
+    merged from just those: a change costs what the site's own log costs, not the session's.
+    `add` tells which sites a batch may have changed; room-level events concern every site. Two
+    different events under one key (the platforms never send them) make every line come from the
+    whole log, where `merge` chooses between them.
+
+    What `summary` counts of each site's last line is kept, so that it needs no pass over every
+    site: while the session runs those counts (connected now, unknown, late, left early) change
+    only with events, never with time alone. It is exact once the lines of every site have been
+    asked for (`pass_begins`, `lines`, `pass_ends`) and no room-wide event came since
+    (`complete`).
+    """
+
+    def __init__(
+        self,
+        *,
+        sites: Sequence[str],
+        session_start: datetime,
+        session_end: datetime,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> None:
+        self.sites, w = window_at(sites, session_start, session_end, session_start)
+        self.start, self.end = w.start, w.end
+        self.thresholds = thresholds
+        self._known = frozenset(self.sites)
+        self._events: dict[tuple[EventSource, str], KeptEvent] = {}
+        self._twins: list[KeptEvent] = []  # other events under a key already kept
+        self._of_site: defaultdict[str, list[KeptEvent]] = defaultdict(list)
+        self._room: list[KeptEvent] = []  # destroyed, room-level polls
+        self._named: dict[_DeviceKey, tuple[str | None, ...]] = {}  # sites a device named
+        self._suspects: dict[_DeviceKey, list[KeptEvent]] = {}  # devices that may be unmatched
+        self._guests: list[KeptEvent] = []  # polls that saw an occupant of no site
+        self._first_occupant: datetime | None = None
+        self._future: list[tuple[datetime, int, str | None]] = []  # heap: events after `now`
+        self._seq = 0
+        self._shared: dict[object, object] = {}  # one copy of each repeated name, email, instant
+        # what the summary counts of each site's last line
+        self._counted: dict[str, tuple[bool, bool, bool, bool]] = {}
+        self._counts = [0, 0, 0, 0]
+        self._stale: set[str] = set()
+        self._stale_all = True  # nothing kept yet
+        self._epoch = 0
+        self._changed_at: dict[str, int] = {}
+        self._all_changed_at = 0
+
+    def __len__(self) -> int:
+        return len(self._events) + len(self._twins)
+
+    def has(self, source: EventSource, dedupe_key: str) -> bool:
+        return (source, dedupe_key) in self._events
+
+    @property
+    def complete(self) -> bool:
+        """Every site's kept counts are its current ones (the summary is exact)."""
+        return not self._stale_all
+
+    def add(self, events: Iterable[AttendanceEvent], now: datetime) -> Changed:
+        """Add events (repeats are dropped); the sites whose lines they may have changed
+        (`unmatched` may change too: compare `len` before and after).
+
+        An event after `now` counts only once its time comes: `due` names its sites then.
+        """
+        self._epoch += 1
+        changed: set[str] = set()
+        everything = False
+        for event in events:
+            e = self._keep(event)
+            key = (e.source, e.dedupe_key)
+            seen = self._events.get(key)
+            if seen is None:
+                self._events[key] = e
+            elif seen == e or e in self._twins:
+                continue
+            else:
+                self._twins.append(e)
+                everything = True
+            sites = self._file(e)
+            if sites is None:
+                everything = True
+            else:
+                changed |= sites
+            if e.at > now:  # (an unmatched occupant's: its time wakes the whole record)
+                later: list[str | None] = [None] if not sites else [*sorted(sites)]
+                for site in later:
+                    self._seq += 1
+                    heapq.heappush(self._future, (e.at, self._seq, site))
+        return self._mark(None if everything else frozenset(changed))
+
+    def _keep(self, e: AttendanceEvent) -> KeptEvent:
+        share = self._shared.setdefault
+        return KeptEvent(
+            source=e.source,
+            kind=e.kind,
+            at=share(e.at, e.at),  # type: ignore[arg-type]
+            dedupe_key=e.dedupe_key,
+            site_id=None if e.site_id is None else share(e.site_id, e.site_id),  # type: ignore[arg-type]
+            occupant=e.occupant,
+            name=None if e.name is None else share(e.name, e.name),  # type: ignore[arg-type]
+            email=None if e.email is None else share(e.email, e.email),  # type: ignore[arg-type]
+            disconnect_reason=e.disconnect_reason,
+            headcount=e.headcount,
+            names=e.names,
+            verdict=e.verdict,
+            reason=e.reason,
+        )
+
+    def _file(self, e: KeptEvent) -> set[str] | None:
+        """Put `e` with the logs it belongs to; the sites it concerns (None: every site)."""
+        if e.kind in (EventKind.JOIN, EventKind.LEAVE):
+            return self._file_occupant(e)
+        if e.kind is EventKind.DESTROYED:
+            self._room.append(e)
+            return None
+        if e.site_id is not None and e.site_id in self._known:
+            self._of_site[e.site_id].append(e)
+            return {e.site_id}
+        if e.kind is EventKind.PRESENT:
+            self._guests.append(e)
+            return set()
+        if e.kind in OBSERVATIONS and e.site_id is None:
+            self._room.append(e)
+            return None
+        return set()  # a check-in, override or poll of a site the session does not have
+
+    def _file_occupant(self, e: KeptEvent) -> set[str]:
+        key = (e.source, e.occupant)
+        if self._first_occupant is None or e.at < self._first_occupant:
+            self._first_occupant = e.at
+        named = self._named.get(key, ())
+        if e.site_id not in named:
+            # a site or a log newly concerned needs the device's whole log (its first site wins)
+            if e.site_id in self._known:
+                self._of_site[e.site_id].extend(self._device_log(key, named))
+            elif key not in self._suspects:
+                self._suspects[key] = self._device_log(key, named)
+            named = self._named[key] = (*named, e.site_id)
+        sites = {s for s in named if s is not None and s in self._known}
+        for site in sites:
+            self._of_site[site].append(e)
+        if key in self._suspects:
+            self._suspects[key].append(e)
+        return sites
+
+    def _device_log(self, key: _DeviceKey, named: tuple[str | None, ...]) -> list[KeptEvent]:
+        """The events kept so far of the device `key`, which named the sites `named`."""
+        if key in self._suspects:
+            return list(self._suspects[key])
+        for site in named:
+            if site is not None and site in self._known:
+                return [e for e in self._of_site[site] if (e.source, e.occupant) == key]
+        return []
+
+    def _mark(self, changed: Changed) -> Changed:
+        if changed is None:
+            self._stale_all = True
+            self._all_changed_at = self._epoch
+        else:
+            self._stale |= changed
+            for site in changed:
+                self._changed_at[site] = self._epoch
+        return changed
+
+    def due(self, now: datetime) -> Changed:
+        """The sites of events whose time has come since they were added (see `add`)."""
+        sites: set[str] = set()
+        everything = False
+        while self._future and self._future[0][0] <= now:
+            site = heapq.heappop(self._future)[2]
+            everything |= site is None
+            if site is not None:
+                sites.add(site)
+        if not sites and not everything:
+            return frozenset()
+        self._epoch += 1
+        return self._mark(None if everything else frozenset(sites))
+
+    def next_due(self) -> datetime | None:
+        return self._future[0][0] if self._future else None
+
+    def events(self) -> list[KeptEvent]:
+        """Every event added."""
+        return [*self._events.values(), *self._twins]
+
+    def record(self, now: datetime) -> AttendanceRecord:
+        """The whole record at `now`, as `merge` makes it of every event added."""
+        site_ids, w = window_at(self.sites, self.start, self.end, now)
+        return record_of(self.events(), site_ids, w, self.thresholds)
+
+    def pass_begins(self) -> int:
+        """Before `lines` of every site (in as many calls as wanted, events may come between
+        them): a mark to give `pass_ends`."""
+        return self._epoch
+
+    def pass_ends(self, mark: int) -> bool:
+        """After `lines` of every site since `pass_begins` gave `mark`: whether the kept counts
+        are now complete (no room-wide event came meanwhile; sites changed meanwhile are
+        stale, and brought up to date by `summary`)."""
+        if self._all_changed_at <= mark:
+            self._stale_all = False
+        return self.complete
+
+    def _count(self, line: SiteAttendance) -> None:
+        new = (
+            line.connection is Connection.CONNECTED,
+            line.connection is Connection.UNKNOWN,
+            line.late,
+            line.left_early,
+        )
+        old = self._counted.get(line.site_id, (False, False, False, False))
+        self._counts = [c - o + n for c, o, n in zip(self._counts, old, new, strict=True)]
+        self._counted[line.site_id] = new
+
+    def lines(self, sites: Iterable[str], now: datetime) -> list[SiteAttendance]:
+        """The lines of `sites` (of this session) as `merge` gives them at `now`."""
+        w = window_at(self.sites, self.start, self.end, now)[1]
+        wanted = list(dict.fromkeys(sites))
+        if self._twins:
+            log = read_events(self.events(), self._known, w)
+            out = list(site_lines(log, wanted, w, self.thresholds))
+        else:
+            out = []
+            for site in wanted:
+                log = read_events([*self._of_site.get(site, ()), *self._room], frozenset([site]), w)
+                out.extend(site_lines(log, [site], w, self.thresholds))
+        for line in out:
+            self._count(line)
+            self._stale.discard(line.site_id)
+        return out
+
+    def unmatched(self, now: datetime) -> tuple[UnmatchedOccupant, ...]:
+        """The `unmatched` of `merge` at `now`."""
+        w = window_at(self.sites, self.start, self.end, now)[1]
+        if self._twins:
+            return unmatched_of(read_events(self.events(), self._known, w), w)
+        events = [e for log in self._suspects.values() for e in log]
+        if self._first_occupant is None or self._first_occupant > w.now:
+            events += self._guests  # listed only while no webhook reported an occupant
+        return unmatched_of(read_events([*events, *self._room], self._known, w), w)
+
+    def summary(self, language: Language, unmatched: int, now: datetime) -> str:
+        """`AttendanceRecord.summary` while the session runs (`now` before its end), from the
+        kept counts; stale sites are brought up to date first. Raises `ValueError` unless
+        `complete`."""
+        if self._stale_all:
+            raise ValueError("no whole pass over the sites yet (`pass_begins`, `pass_ends`)")
+        if self._stale:
+            self.lines(sorted(self._stale), now)
+        connected, unknown, late, left_early = self._counts
+        return summary_line(
+            language,
+            connected=connected,
+            total=len(self.sites),
+            late=late,
+            left_early=left_early,
+            unknown=unknown,
+            unmatched=unmatched,
+        )
+
+
+def live_session(session: Session, *, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> LiveMerge:
+    """`LiveMerge` for a booked session, as `merge_session` is `merge` for one: its sites, in the
+    booking's order, and its start and end; no event yet."""
+    return LiveMerge(
+        sites=session.site_ids,
+        session_start=session.start,
+        session_end=session.end,
+        thresholds=thresholds,
+    )

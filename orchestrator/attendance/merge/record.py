@@ -1,0 +1,268 @@
+"""The values of attendance: an event of any source, the thresholds, and the record a merge
+makes of them (each site's line, the occupants of no site, the summary)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import Field, model_validator
+
+from orchestrator.attendance.merge.wording import Language, summary_line
+from orchestrator.domain.models import Frozen, Instant, Slug
+
+
+class EventSource(enum.StrEnum):
+    JITSI = "jitsi"
+    JAAS = "jaas"
+    POLL = "poll"
+    CHECKIN = "checkin"
+    OVERRIDE = "override"
+
+
+class EventKind(enum.StrEnum):
+    JOIN = "join"
+    LEAVE = "leave"
+    DESTROYED = "destroyed"
+    PRESENT = "present"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"
+    CHECKIN = "checkin"
+    OVERRIDE = "override"
+
+
+class Connection(enum.StrEnum):
+    """What the live board shows now."""
+
+    CONNECTED = "connected"
+    DROPPED = "dropped"
+    WAITING = "waiting"
+    UNKNOWN = "unknown"
+
+
+class AttendanceStatus(enum.StrEnum):
+    """The verdict on the session so far (final once it has ended)."""
+
+    PRESENT = "present"
+    PARTIAL = "partial"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"
+
+
+class Verdict(enum.StrEnum):
+    """A chair's override."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+_WEBHOOK = frozenset({EventSource.JITSI, EventSource.JAAS})
+_SOURCES: dict[EventKind, frozenset[EventSource]] = {
+    EventKind.JOIN: _WEBHOOK,
+    EventKind.LEAVE: _WEBHOOK,
+    EventKind.DESTROYED: _WEBHOOK,
+    EventKind.PRESENT: frozenset({EventSource.POLL}),
+    EventKind.ABSENT: frozenset({EventSource.POLL}),
+    EventKind.UNKNOWN: frozenset({EventSource.POLL}),
+    EventKind.CHECKIN: frozenset({EventSource.CHECKIN}),
+    EventKind.OVERRIDE: frozenset({EventSource.OVERRIDE}),
+}
+# The kinds a poll logs: an occupant seen, a room or site not seen, a failed poll.
+OBSERVATIONS = frozenset({EventKind.PRESENT, EventKind.ABSENT, EventKind.UNKNOWN})
+
+
+class AttendanceEvent(Frozen):
+    """One entry of an attendance log, whatever its source.
+
+    `occupant` is the stable key of one device in the room (the XMPP occupant JID, the JaaS
+    `participantJid`, the JID a poll lists); it is empty for events about a site or the room.
+    `dedupe_key` is the natural key that recognises a repeat: for event-sync (room, occupant_jid,
+    event, timestamp), for JaaS the `idempotencyKey`; two events with the same source and key are
+    one event.
+    """
+
+    source: EventSource
+    kind: EventKind
+    at: Instant
+    dedupe_key: str = Field(min_length=1)
+    site_id: Slug | None = None
+    occupant: str = ""
+    name: str | None = None
+    email: str | None = None
+    disconnect_reason: str | None = None
+    headcount: int | None = Field(default=None, ge=0)
+    names: tuple[str, ...] = ()
+    verdict: Verdict | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AttendanceEvent:
+        kind = self.kind
+        if self.source not in _SOURCES[kind]:
+            raise ValueError(f"a {kind} event cannot come from {self.source}")
+        if kind in (EventKind.JOIN, EventKind.LEAVE, EventKind.PRESENT) and not self.occupant:
+            raise ValueError(f"a {kind} event needs its occupant")
+        if kind is EventKind.DESTROYED and (self.site_id or self.occupant):
+            raise ValueError("a destroyed event concerns the whole room: no site, no occupant")
+        if kind in (EventKind.CHECKIN, EventKind.OVERRIDE) and self.site_id is None:
+            raise ValueError(f"a {kind} event needs its site")
+        if (kind is EventKind.CHECKIN) != (self.headcount is not None):
+            raise ValueError("a check-in, and only a check-in, carries a headcount")
+        if self.names and kind is not EventKind.CHECKIN:
+            raise ValueError("only a check-in carries names")
+        is_override = kind is EventKind.OVERRIDE
+        if is_override != (self.verdict is not None) or is_override != bool(
+            self.reason and self.reason.strip()
+        ):
+            raise ValueError("an override, and only an override, carries a verdict and a reason")
+        if self.disconnect_reason is not None and kind is not EventKind.LEAVE:
+            raise ValueError("only a leave carries a disconnect reason")
+        return self
+
+
+class Thresholds(Frozen):
+    """When a site counts as late, as having left early, and as present (DESIGN 7)."""
+
+    late_grace_minutes: int = Field(default=10, ge=0)
+    left_early_grace_minutes: int = Field(default=10, ge=0)
+    min_presence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+class Interval(Frozen):
+    """A connected stretch `[start, end)`; one still running is cut at `now` or the session end."""
+
+    start: Instant
+    end: Instant
+
+
+class Override(Frozen):
+    verdict: Verdict
+    reason: str
+    at: Instant
+
+
+class SiteAttendance(Frozen):
+    """One site's line of the record.
+
+    `connected` is the connected time inside `[session start, min(now, session end))`;
+    `first_join` may lie before the start (the connection test); `last_leave` is `None` while the
+    site is still connected at `min(now, session end)`. `status` is the chair's override when there
+    is one, else `measured_status`.
+    """
+
+    site_id: str
+    connection: Connection
+    status: AttendanceStatus
+    measured_status: AttendanceStatus
+    override: Override | None = None
+    late: bool
+    left_early: bool
+    first_join: Instant | None
+    last_leave: Instant | None
+    connected: timedelta
+    reconnects: int
+    intervals: tuple[Interval, ...]
+    occupants: tuple[str, ...]
+    headcount: int | None = None
+    names: tuple[str, ...] = ()
+
+    @property
+    def connected_minutes(self) -> float:
+        return self.connected.total_seconds() / 60
+
+
+class UnmatchedOccupant(Frozen):
+    """An occupant that maps to none of the session's sites (no site token, or another site's)."""
+
+    source: EventSource
+    occupant: str
+    site_id: str | None
+    name: str | None
+    email: str | None
+    connected_now: bool
+    first_join: Instant | None
+    last_leave: Instant | None
+    connected: timedelta
+    intervals: tuple[Interval, ...]
+
+    @property
+    def connected_minutes(self) -> float:
+        return self.connected.total_seconds() / 60
+
+
+class AttendanceRecord(Frozen):
+    """The attendance of one session as it stood at `at`."""
+
+    session_start: Instant
+    session_end: Instant
+    at: Instant
+    thresholds: Thresholds
+    sites: tuple[SiteAttendance, ...]
+    unmatched: tuple[UnmatchedOccupant, ...]
+
+    @property
+    def ended(self) -> bool:
+        return self.at >= self.session_end
+
+    def site(self, site_id: str) -> SiteAttendance:
+        """The line of `site_id`; raises `KeyError` for a site the session does not have."""
+        for line in self.sites:
+            if line.site_id == site_id:
+                return line
+        raise KeyError(site_id)
+
+    def summary(self, language: Language = "vi") -> str:
+        """One line for the chair, e.g. "5/6 sites connected, 1 late".
+
+        While the session runs, "connected" counts the sites connected now; once it has ended,
+        the sites that connected during it (status present or partial, overrides included).
+        Zero counts other than the first are left out.
+        """
+        if self.ended:
+            attended = (AttendanceStatus.PRESENT, AttendanceStatus.PARTIAL)
+            connected = sum(s.status in attended for s in self.sites)
+            unknown = sum(s.status is AttendanceStatus.UNKNOWN for s in self.sites)
+        else:
+            connected = sum(s.connection is Connection.CONNECTED for s in self.sites)
+            unknown = sum(s.connection is Connection.UNKNOWN for s in self.sites)
+        return summary_line(
+            language,
+            connected=connected,
+            total=len(self.sites),
+            late=sum(s.late for s in self.sites),
+            left_early=sum(s.left_early for s in self.sites),
+            unknown=unknown,
+            unmatched=len(self.unmatched),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeptEvent:
+    """An event as a live session keeps it: `AttendanceEvent`'s fields (already checked) in
+    about a third of its memory."""
+
+    source: EventSource
+    kind: EventKind
+    at: datetime
+    dedupe_key: str
+    site_id: str | None
+    occupant: str
+    name: str | None
+    email: str | None
+    disconnect_reason: str | None
+    headcount: int | None
+    names: tuple[str, ...]
+    verdict: Verdict | None
+    reason: str | None
+
+    def model_dump_json(self) -> str:  # what the merge compares two events under one key by
+        return AttendanceEvent.model_validate(
+            {f: getattr(self, f) for f in self.__slots__}
+        ).model_dump_json()
+
+
+AnyEvent = AttendanceEvent | KeptEvent  # what the merge reads
