@@ -21,7 +21,7 @@ from orchestrator.domain.models import Chair, Principal, Role, SessionKind, Sess
 from orchestrator.store.base import SessionQuery
 from orchestrator.web.app import init_app
 from orchestrator.web.pages.common import SESSION_COOKIE
-from orchestrator.web.pages.office import GROUPS_LANE, Item, build_grid
+from orchestrator.web.pages.office_timeline import GROUPS_LANE, Item, build_grid
 from tests.conftest import OFFICE, SIX
 
 CHAIR = Chair(name="Chánh Văn phòng Bộ", email="chair@moet.example.org")

@@ -18,7 +18,17 @@ from orchestrator.access.signin import SignIn
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
 from orchestrator.web.http import PRINCIPAL
-from orchestrator.web.pages import auth, board, office, office_directory, office_session, site
+from orchestrator.web.pages import (
+    auth,
+    board,
+    office_book,
+    office_book_check,
+    office_directory,
+    office_plan,
+    office_session,
+    office_timeline,
+    site,
+)
 from orchestrator.web.pages.common import (
     CATALOG,
     PAGE_CLOCK,
@@ -99,5 +109,15 @@ def setup_pages(app: web.Application, signin: SignIn, clock: Clock, public_url: 
     )
     static = resources.files("orchestrator.web") / "static"
     app.router.add_static("/static/", str(static), name="static", append_version=True)
-    for module in (auth, office, office_session, office_directory, site, board):
+    for module in (
+        auth,
+        office_timeline,
+        office_book,
+        office_book_check,
+        office_plan,
+        office_session,
+        office_directory,
+        site,
+        board,
+    ):
         module.add_routes(app.router)

@@ -1,0 +1,88 @@
+"""What the office's timeline, booking form and planner share: the directory and the sessions they
+read, the days they show, and the names they put in sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from orchestrator.booking.schemas import SessionOut
+from orchestrator.directory.service import DirectoryOut
+from orchestrator.domain.models import Principal
+from orchestrator.store.base import SessionQuery
+from orchestrator.web.http import BOOKINGS, DIRECTORY
+from orchestrator.web.pages.common import PAGE_CLOCK, WEEKDAYS, text_of
+
+PROVIDERS = ("static", "jitsi", "jaas")
+PAGE_SIZE = 200
+MAX_LISTED = 5000  # a month of a busy year is ~4,200 sessions
+
+
+async def directory_of(request: web.Request, viewer: Principal) -> DirectoryOut:
+    return await request.app[DIRECTORY].view(viewer)
+
+
+async def sessions_between(
+    request: web.Request, viewer: Principal, start: datetime, end: datetime
+) -> list[SessionOut]:
+    """Every session (cancelled ones too) that overlaps `[start, end)`, earliest first."""
+    found: list[SessionOut] = []
+    offset = 0
+    while len(found) < MAX_LISTED:
+        page = await request.app[BOOKINGS].list_sessions(
+            SessionQuery(start_from=start, start_to=end, limit=PAGE_SIZE, offset=offset), viewer
+        )
+        found.extend(page)
+        if len(page) < PAGE_SIZE:
+            break
+        offset += PAGE_SIZE
+    return found
+
+
+def today_in(request: web.Request, zone: str) -> date:
+    return request.app[PAGE_CLOCK].now().astimezone(ZoneInfo(zone)).date()
+
+
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tz)
+
+
+def day_heading(day: date, lang: str) -> str:
+    weekday = WEEKDAYS[lang][day.weekday()]
+    return f"{weekday} {day:%d/%m}" if lang == "vi" else f"{weekday} {day:%m-%d}"
+
+
+def range_label(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    return f"{start.astimezone(tz):%H:%M}–{end.astimezone(tz):%H:%M}"
+
+
+@dataclass
+class Names:
+    """Display names of the directory's regions, sites and groups, for sentences."""
+
+    sites: dict[str, str]
+    regions: dict[str, str]
+    groups: dict[str, str]
+
+    @classmethod
+    def of(cls, directory: DirectoryOut) -> Names:
+        return cls(
+            sites={s.id: s.name for s in directory.sites},
+            regions={r.id: r.name for r in directory.regions},
+            groups={g.id: g.name for g in directory.leader_groups},
+        )
+
+    def resource(self, request: web.Request, resource: str) -> str:
+        kind, _, ident = resource.partition(":")
+        if kind == "site":
+            return self.sites.get(ident, ident)
+        if kind == "region":
+            return text_of(request, "office.res_region", name=self.regions.get(ident, ident))
+        if kind == "group":
+            return self.groups.get(ident, ident)
+        if kind == "chair":
+            return text_of(request, "office.res_chair", email=ident)
+        return resource
