@@ -46,12 +46,13 @@ from orchestrator.domain.models import (
     SessionStatus,
     may_see,
 )
+from orchestrator.domain.outbox import OutboxKind
 from orchestrator.store.base import Store, StoredEvent
 
 _T = TypeVar("_T")
 
 
-RECORD = "attendance-record"  # the outbox kind of a frozen record to mail to the chair
+RECORD = OutboxKind.ATTENDANCE_RECORD  # the outbox kind of a frozen record to mail to the chair
 
 
 class CheckinRequest(BaseModel):
@@ -281,7 +282,7 @@ class Attendance(EventLog):
             out = record_out(session, self._merge(session, events), frozen_at=now)
             await uow.save_record(session_id, now, out.model_dump_json())
             # The chair gets the record by email, through the outbox (rule 8).
-            await uow.add_outbox(RECORD, session_id, session.version, {}, now)
+            await uow.add_outbox(OutboxKind.ATTENDANCE_RECORD, session_id, session.version, {}, now)
             await uow.audit(
                 AuditEntry(
                     at=now,

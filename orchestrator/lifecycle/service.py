@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidState
 from orchestrator.domain.models import AuditEntry, Session, SessionKind, SessionStatus
+from orchestrator.domain.outbox import OutboxKind
 from orchestrator.domain.ports import RecordFreezer
 from orchestrator.domain.preparation import (
     TaskDue,
@@ -29,14 +30,14 @@ from orchestrator.store.base import SessionQuery, Store
 
 log = logging.getLogger(__name__)
 
-REMINDER = "reminder"  # the outbox kind of a reminder to a session's sites and chair
+REMINDER = OutboxKind.REMINDER  # the outbox kind of a reminder to a session's sites and chair
 DEFAULT_REMINDERS: dict[SessionKind, tuple[int, ...]] = {
     # minutes before the start: a day, an hour, and the connection test
     SessionKind.NATIONAL: (24 * 60, 60, 30),
     SessionKind.REGIONAL: (24 * 60, 60, 30),
 }
 LOOK_BACK = timedelta(days=1)  # ended sessions caught up after downtime
-TASK_REMINDER = "task-reminder"  # the outbox kind of a reminder of a preparation task
+TASK_REMINDER = OutboxKind.TASK_REMINDER  # the outbox kind of a preparation task's reminder
 TASK_LOOK_BACK = timedelta(days=40)  # results are due 15 days after; a missed one a day later
 TASK_LOOK_AHEAD = timedelta(days=40)  # plans are due 15 days before; the first reminder 7 before
 
@@ -226,7 +227,7 @@ class Lifecycle:
             elif due.kind == "task-reminder":
                 assert due.task is not None
                 await uow.add_outbox(
-                    TASK_REMINDER,
+                    OutboxKind.TASK_REMINDER,
                     session.id,
                     session.version,
                     {"key": due.key, "why": due.why, "task": due.task.model_dump(mode="json")},
@@ -234,7 +235,7 @@ class Lifecycle:
                 )
             elif due.kind == "reminder":
                 await uow.add_outbox(
-                    REMINDER,
+                    OutboxKind.REMINDER,
                     session.id,
                     session.version,
                     {"minutes_before": due.minutes_before, "key": due.key},
