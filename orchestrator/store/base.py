@@ -46,6 +46,11 @@ class RetryableStoreError(StoreError):
     """A transient failure (deadlock, serialisation, busy database): retrying may succeed."""
 
 
+class StoreFailure(StoreError):
+    """The database failed in a way retrying will not cure: it cannot be opened, its schema is
+    missing (not migrated), or it refused a statement. The message is the database's own."""
+
+
 @dataclass(frozen=True)
 class SessionQuery:
     """Filters for listing sessions; every field narrows the result."""
@@ -378,7 +383,8 @@ class Store(Protocol):
     """The database behind the service."""
 
     def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """A unit of work that may write. Commits on success. Raises `RetryableStoreError`."""
+        """A unit of work that may write. Commits on success. Raises `RetryableStoreError` or
+        `StoreFailure`."""
         ...
 
     def read(self) -> AbstractAsyncContextManager[UnitOfWork]:

@@ -54,6 +54,8 @@ from orchestrator.store.base import (
     SessionQuery,
     StoredAnswer,
     StoredEvent,
+    StoreError,
+    StoreFailure,
     Submission,
     TokenRecord,
 )
@@ -107,6 +109,27 @@ def is_retryable_error(exc: DBAPIError) -> bool:
     if _sqlstate(exc) in _PG_RETRYABLE:
         return True
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def _as_store_error(exc: DBAPIError) -> StoreError:
+    """The store's own error for a database error nobody closer knew what to do with."""
+    if is_retryable_error(exc):
+        return RetryableStoreError(str(exc.orig))
+    return StoreFailure(str(exc.orig))
+
+
+def _translate_outside_units(context: sa.engine.ExceptionContext) -> StoreError | None:
+    # Errors while connecting, migrating or pinging leave the engine as the store's own; inside a
+    # unit of work the statements may expect some (ClaimOverlap, DuplicateAnswer), so the unit
+    # translates the rest when it ends.
+    error = context.sqlalchemy_exception
+    if not isinstance(error, DBAPIError):
+        return None
+    if context.connection is not None and context.connection.get_execution_options().get(
+        "orch_unit"
+    ):
+        return None
+    return _as_store_error(error)
 
 
 def _site_row(site: Site) -> dict[str, Any]:
@@ -973,14 +996,11 @@ class SqlStore:
     async def _unit(self, readonly: bool) -> AsyncIterator[SqlUnitOfWork]:
         try:
             async with self.engine.connect() as conn:
-                if readonly:
-                    await conn.execution_options(orch_readonly=True)
+                await conn.execution_options(orch_unit=True, orch_readonly=readonly)
                 async with conn.begin():
                     yield SqlUnitOfWork(conn, self._dialect, self._key_space)
         except DBAPIError as exc:
-            if is_retryable_error(exc):
-                raise RetryableStoreError(str(exc.orig)) from exc
-            raise
+            raise _as_store_error(exc) from exc
 
     def write(self) -> Any:
         return self._unit(readonly=False)
@@ -1023,5 +1043,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2)
+    else:
+        engine = create_async_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2
+        )
+    event.listen(engine.sync_engine, "handle_error", _translate_outside_units)
+    return engine
