@@ -18,14 +18,25 @@ from connectors.smtp import SmtpMailer
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
 from orchestrator.access.signin import SignIn
+from orchestrator.attendance.mail import StoredRecordMailParts
 from orchestrator.attendance.merge import Thresholds
 from orchestrator.attendance.service import Attendance
 from orchestrator.booking.service import BookingDefaults, Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
 from orchestrator.domain.models import SessionKind
+from orchestrator.domain.outbox import OutboxKind, RecordMailParts
+from orchestrator.invites.composers import (
+    AttendanceRecordComposer,
+    InviteComposer,
+    ReminderComposer,
+    TaskReminderComposer,
+)
+from orchestrator.invites.dispatch import Composer, OutboxDispatcher, Retries
+from orchestrator.invites.letters import InviteLetters
+from orchestrator.invites.letters import InviteSettings as InviteConfig
+from orchestrator.invites.links import MailLinks
 from orchestrator.invites.service import Invites
-from orchestrator.invites.service import InviteSettings as InviteConfig
 from orchestrator.lifecycle.service import Lifecycle
 from orchestrator.preparation.service import Preparation
 from orchestrator.rooms.service import Rooms
@@ -53,6 +64,7 @@ class Container:
     access: Access
     rooms: Rooms
     invites: Invites
+    outbox: OutboxDispatcher
     attendance: Attendance
     lifecycle: Lifecycle
     preparation: Preparation
@@ -116,15 +128,35 @@ def build_mailer(settings: Settings) -> Mailer:
 
 
 def invite_settings(settings: Settings) -> InviteConfig:
-    i = settings.invites
     return InviteConfig(
         base_url=settings.server.base_url,
         organizer_email=settings.smtp.sender,
         organizer_name=settings.smtp.sender_name,
-        alarms=tuple(i.alarms_minutes),
-        max_attempts=i.max_attempts,
-        backoff=timedelta(seconds=i.backoff_seconds),
+        alarms=tuple(settings.invites.alarms_minutes),
     )
+
+
+def delivery_retries(settings: Settings) -> Retries:
+    i = settings.invites
+    return Retries(max_attempts=i.max_attempts, backoff=timedelta(seconds=i.backoff_seconds))
+
+
+def build_composers(
+    store: Store,
+    clock: Clock,
+    mailer: Mailer,
+    letters: InviteLetters,
+    links: MailLinks,
+    records: RecordMailParts,
+) -> dict[OutboxKind, Composer]:
+    """The composer of each outbox kind: the one table of what mail the service sends."""
+    s = letters.settings
+    return {
+        OutboxKind.INVITES: InviteComposer(store, clock, mailer, letters, links),
+        OutboxKind.REMINDER: ReminderComposer(store, clock, mailer, s, links),
+        OutboxKind.TASK_REMINDER: TaskReminderComposer(store, clock, mailer, s),
+        OutboxKind.ATTENDANCE_RECORD: AttendanceRecordComposer(store, mailer, s, links, records),
+    }
 
 
 def build_presence(settings: Settings) -> RoomPresence | None:
@@ -167,6 +199,17 @@ def build(
         store, clock, attendance_thresholds(settings), presence=build_presence(settings)
     )
     signin = SignIn(store, clock, settings.server.base_url)
+    letters = InviteLetters(invite_settings(settings), clock)
+    links = MailLinks(store, pages=signin)  # the mail's links sign their addressees in
+    composers = build_composers(
+        store,
+        clock,
+        mailer or build_mailer(settings),
+        letters,
+        links,
+        records=StoredRecordMailParts(store),  # the chair's mail reads the frozen record
+    )
+    outbox = OutboxDispatcher(store, clock, composers, delivery_retries(settings))
     return Container(
         settings=settings,
         clock=clock,
@@ -176,9 +219,8 @@ def build(
         access=Access(store, clock),
         signin=signin,
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
-        invites=Invites(
-            store, clock, mailer or build_mailer(settings), invite_settings(settings), signin
-        ),
+        invites=Invites(store, clock, letters, links, outbox),
+        outbox=outbox,
         attendance=attendance,
         lifecycle=Lifecycle(
             store,

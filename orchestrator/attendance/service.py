@@ -52,9 +52,6 @@ from orchestrator.store.base import Store, StoredEvent
 _T = TypeVar("_T")
 
 
-RECORD = OutboxKind.ATTENDANCE_RECORD  # the outbox kind of a frozen record to mail to the chair
-
-
 class CheckinRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -306,10 +303,9 @@ async def _off_loop(size: int, work: Callable[[], _T]) -> _T:
 OFF_LOOP_EVENTS = 2000
 
 
-# What the web layer, the command line and the invites import from here.
+# What the web layer and the command line import from here.
 __all__ = [
     "CSV_HEADERS",
-    "RECORD",
     "Attendance",
     "AttendanceChangesOut",
     "AttendanceOut",

@@ -8,6 +8,11 @@ strings stored in `outbox.kind`: never change one, or the rows already queued ar
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from orchestrator.domain.models import Role
 
 
 class OutboxKind(enum.StrEnum):
@@ -21,3 +26,66 @@ class OutboxKind(enum.StrEnum):
     """A reminder of a preparation document to the site that owes it."""
     ATTENDANCE_RECORD = "attendance-record"
     """A frozen attendance record, to the session's chair."""
+
+
+# What mailing needs of other use cases: the use case that mails depends on these ports only,
+# and the composition root passes the other use case in.
+
+
+class PageLink(Protocol):
+    """Makes signed links to the service's pages, its secret loaded (no I/O per link)."""
+
+    def __call__(
+        self,
+        *,
+        role: Role,
+        next_path: str,
+        until: datetime,
+        site_id: str | None = None,
+        email: str | None = None,
+    ) -> str:
+        """A link that signs a coordinator (of `site_id`, addressed to `email`) or a chair
+        (`email`) in and opens `next_path`; it works until `until`. Raises `InvalidRequest` for
+        a role without what it needs (a coordinator's site, a chair's email) and for the office.
+        """
+        ...
+
+
+class PageLinks(Protocol):
+    """Where mail gets the links to the pages of the people it is sent to."""
+
+    async def link_maker(self) -> PageLink:
+        """A `PageLink` with the signing secret loaded (made and stored on first use, shared by
+        every instance). May raise the store's errors."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecordLine:
+    """One site's line of an attendance record, as its mail shows it."""
+
+    site_id: str
+    status: str
+    late: bool
+    left_early: bool
+    connected_minutes: float
+
+
+@dataclass(frozen=True)
+class RecordMail:
+    """A frozen attendance record as the chair's mail carries it: the summary in both
+    languages, one line per site, and the record as CSV (Vietnamese headers)."""
+
+    summary: str
+    summary_en: str
+    sites: tuple[RecordLine, ...]
+    csv: bytes
+
+
+class RecordMailParts(Protocol):
+    """The frozen attendance records, for the mail that takes each to its session's chair."""
+
+    async def mail_parts(self, session_id: str) -> RecordMail | None:
+        """The frozen record of `session_id` as its mail shows it; None when the session has no
+        frozen record (or no longer exists). May raise the store's errors."""
+        ...

@@ -18,20 +18,21 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # icalendar ships no type information; mypy sees Timezone as Any.
 from icalendar import Timezone  # type: ignore[import-untyped, unused-ignore]
 
-from orchestrator.domain.models import Session, Site
+from orchestrator.invites.wording import (
+    LANGUAGES,
+    Language,
+    description_frame,
+    words,
+)
 
 PRODID = "-//orchestrator//session invites 1.0//EN"
 DEFAULT_ALARMS: tuple[int, ...] = (1440, 60, 30)  # minutes before the start
-
-Language = Literal["vi", "en"]
-LANGUAGES: tuple[Language, ...] = ("vi", "en")
 
 
 class InviteMethod(enum.StrEnum):
@@ -199,152 +200,10 @@ class InviteEvent:
         return self.location or self.join_url
 
 
-# Cached: one chair for every site of a session (a Party is frozen, so it can be shared).
-@functools.lru_cache(maxsize=64)
-def _party(name: str, email: str) -> Party:
-    return Party(name, email)
-
-
-def site_invite(
-    session: Session,
-    site: Site,
-    *,
-    join_url: str,
-    method: InviteMethod,
-    sequence: int,
-    domain: str,
-    organizer: Party,
-    dtstamp: datetime,
-    alarms: Iterable[int] = DEFAULT_ALARMS,
-) -> InviteEvent:
-    """The invite of `site` for `session`, from the domain's values.
-
-    The coordinator is the attendee, the session's chair the chair; the connection test starts
-    `buffer_before_minutes` before the session (none without a buffer). Raises ValueError when
-    the site has no coordinator email (nobody to invite).
-    """
-    email = site.coordinator.email
-    if not email:
-        raise ValueError(f"site {site.id} has no coordinator email: nobody to invite")
-    before = session.buffer_before_minutes
-    return InviteEvent(
-        uid=invite_uid(session.id, site.id, domain),
-        sequence=sequence,
-        method=method,
-        summary=session.title,
-        start=session.start,
-        end=session.end,
-        timezone=site.timezone,
-        organizer=organizer,
-        attendee=Party(site.coordinator.name or site.name, email),
-        chair=_party(session.chair.name, session.chair.email),
-        join_url=join_url,
-        dtstamp=dtstamp,
-        agenda=session.agenda,
-        connection_test_at=session.start - timedelta(minutes=before) if before else None,
-        location=site.room,
-        site_name=site.name,
-        alarms=tuple(alarms),
-        language="en" if site.language == "en" else "vi",
-    )
-
-
-# Times in words, in the site's zone -------------------------------------------------------
-
-_WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
-_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS_EN = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-
-
-def _day(moment: datetime, language: Language) -> str:
-    # Names come from tables, not strftime: %A follows the process locale.
-    if language == "vi":
-        return f"{_WEEKDAYS_VI[moment.weekday()]} {moment:%d/%m/%Y}"
-    month = _MONTHS_EN[moment.month - 1]
-    return f"{_WEEKDAYS_EN[moment.weekday()]} {moment.day} {month} {moment.year}"
-
-
-def zone_label(zone: str, language: Language) -> str:
-    """`giờ Asia/Ho_Chi_Minh` / `Asia/Ho_Chi_Minh time`."""
-    return f"giờ {zone}" if language == "vi" else f"{zone} time"
-
-
-# Cached: every site of a session in one zone shares these phrases.
-@functools.lru_cache(maxsize=1024)
-def describe_range(start: datetime, end: datetime, zone: str, language: Language) -> str:
-    """E.g. `08:00–11:30 thứ Năm 10/12/2026 (giờ Asia/Ho_Chi_Minh)`, in `zone`."""
-    tz = ZoneInfo(zone)
-    s, e = start.astimezone(tz), end.astimezone(tz)
-    if s.date() == e.date():
-        when = f"{s:%H:%M}–{e:%H:%M} {_day(s, language)}"
-    else:
-        when = f"{s:%H:%M} {_day(s, language)} – {e:%H:%M} {_day(e, language)}"
-    return f"{when} ({zone_label(zone, language)})"
-
-
-@functools.lru_cache(maxsize=1024)
-def describe_instant(moment: datetime, zone: str, language: Language) -> str:
-    """E.g. `07:30 thứ Năm 10/12/2026 (giờ Asia/Ho_Chi_Minh)`, in `zone`."""
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local:%H:%M} {_day(local, language)} ({zone_label(zone, language)})"
-
-
-_WORDS = {
-    "vi": {
-        "cancelled": "Phiên họp này đã bị hủy.",
-        "when": "Thời gian",
-        "test": "Kiểm tra kết nối từ",
-        "site": "Điểm cầu",
-        "link": "Đường dẫn tham gia",
-        "agenda": "Chương trình",
-        "reminder": "Sắp đến giờ họp",
-    },
-    "en": {
-        "cancelled": "This session has been cancelled.",
-        "when": "When",
-        "test": "Connection test from",
-        "site": "Site",
-        "link": "Join link",
-        "agenda": "Agenda",
-        "reminder": "Meeting soon",
-    },
-}
-
-
-# Cached: the text around the site's own lines is the same for every site of a session that
-# shares a zone and language.
-@functools.lru_cache(maxsize=1024)
-def _description_frame(
-    cancelled: bool,
-    start: datetime,
-    end: datetime,
-    zone: str,
-    language: Language,
-    connection_test_at: datetime | None,
-    agenda: str,
-) -> tuple[str, str]:
-    """The DESCRIPTION text before the site's lines (cancelled, time, connection test) and
-    after them (the agenda)."""
-    words = _WORDS[language]
-    before = []
-    if cancelled:
-        before.append(words["cancelled"])
-    before.append(f"{words['when']}: {describe_range(start, end, zone, language)}")
-    if connection_test_at is not None:
-        test = describe_instant(connection_test_at, zone, language)
-        before.append(f"{words['test']}: {test}")
-    agenda = agenda.strip()
-    after = f"\n\n{words['agenda']}:\n{agenda}" if agenda else ""
-    return "\n".join(before), after
-
-
 def _frame_key(
     event: InviteEvent,
 ) -> tuple[bool, datetime, datetime, str, Language, datetime | None, str]:
-    """What the description's frame depends on (see `_description_frame`)."""
+    """What the description's frame depends on (see `description_frame`)."""
     return (
         event.cancelled,
         event.start,
@@ -358,10 +217,10 @@ def _frame_key(
 
 def describe(event: InviteEvent) -> str:
     """The DESCRIPTION text: time, connection test, site, join link and agenda."""
-    words = _WORDS[event.language]
-    before, after = _description_frame(*_frame_key(event))
-    site = f"{words['site']}: {event.site_name}\n" if event.site_name else ""
-    return f"{before}\n{site}{words['link']}: {event.join_url}{after}"
+    w = words(event.language)
+    before, after = description_frame(*_frame_key(event))
+    site = f"{w['calendar.site']}: {event.site_name}\n" if event.site_name else ""
+    return f"{before}\n{site}{w['calendar.link']}: {event.join_url}{after}"
 
 
 # Writing the text -----------------------------------------------------------------------
@@ -387,7 +246,7 @@ def _escaped_frame(
     key: tuple[bool, datetime, datetime, str, Language, datetime | None, str],
 ) -> tuple[str, str]:
     """The description's frame as TEXT values, escaped once per session."""
-    before, after = _description_frame(*key)
+    before, after = description_frame(*key)
     return _text(before), _text(after)
 
 
@@ -399,10 +258,10 @@ def _description(event: InviteEvent) -> str:
     a time, the site's line in its own line break, the link line in the link, which has no
     whitespace).
     """
-    words = _WORDS[event.language]
+    w = words(event.language).texts
     before, after = _escaped_frame(_frame_key(event))
-    site = _text(f"{words['site']}: {event.site_name}\n") if event.site_name else ""
-    return f"{before}\\n{site}{_text(words['link'])}: {_text(event.join_url)}{after}"
+    site = _text(f"{w['calendar.site']}: {event.site_name}\n") if event.site_name else ""
+    return f"{before}\\n{site}{_text(w['calendar.link'])}: {_text(event.join_url)}{after}"
 
 
 def _utc(moment: datetime) -> str:
@@ -536,7 +395,7 @@ def _event_tail(
     lines = []
     if chair is not None:
         lines.append(f"ATTENDEE;CN={_param(chair.name)};ROLE=CHAIR;RSVP=FALSE:mailto:{chair.email}")
-    reminder = _text(f"{_WORDS[language]['reminder']}: {summary}")
+    reminder = _text(f"{words(language)['calendar.reminder']}: {summary}")
     for minutes in alarms:
         lines += (
             "BEGIN:VALARM",

@@ -30,14 +30,12 @@ from orchestrator.store.base import SessionQuery, Store
 
 log = logging.getLogger(__name__)
 
-REMINDER = OutboxKind.REMINDER  # the outbox kind of a reminder to a session's sites and chair
 DEFAULT_REMINDERS: dict[SessionKind, tuple[int, ...]] = {
     # minutes before the start: a day, an hour, and the connection test
     SessionKind.NATIONAL: (24 * 60, 60, 30),
     SessionKind.REGIONAL: (24 * 60, 60, 30),
 }
 LOOK_BACK = timedelta(days=1)  # ended sessions caught up after downtime
-TASK_REMINDER = OutboxKind.TASK_REMINDER  # the outbox kind of a preparation task's reminder
 TASK_LOOK_BACK = timedelta(days=40)  # results are due 15 days after; a missed one a day later
 TASK_LOOK_AHEAD = timedelta(days=40)  # plans are due 15 days before; the first reminder 7 before
 

@@ -29,8 +29,8 @@ from orchestrator.invites.ics import (
     invite_uid,
     render_calendar,
     render_feed,
-    site_invite,
 )
+from orchestrator.invites.letters import site_invite
 
 SESSION_ID = "8f14e45f-ceea-467a-9af0-0123456789ab"
 DOMAIN = "hop.moet.example.vn"

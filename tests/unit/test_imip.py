@@ -21,12 +21,14 @@ from orchestrator.invites import imip
 from orchestrator.invites.ics import (
     InviteEvent,
     InviteMethod,
-    Language,
     Party,
     invite_uid,
     render_calendar,
 )
-from orchestrator.invites.imip import POLICY, _base64, build_invite_email, encode_words
+from orchestrator.invites.imip import build_invite_email
+from orchestrator.invites.mime import POLICY, encode_words
+from orchestrator.invites.mime import base64_text as _base64
+from orchestrator.invites.wording import Language
 
 SESSION_ID = "8f14e45f-ceea-467a-9af0-0123456789ab"
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội, 02:00 in Paris
