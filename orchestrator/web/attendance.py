@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -24,7 +22,6 @@ from orchestrator.domain.text import as_sent
 from orchestrator.web.hooks import JITSI, answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 
-log = logging.getLogger(__name__)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 # Set when the service stops: open live-board streams end within a second instead of holding
 # the shutdown for the runner's whole grace period.
@@ -162,28 +159,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await messages.aclose()  # type: ignore[attr-defined]
     return response
-
-
-POLL_SECONDS = web.AppKey("attendance_poll_seconds", float)
-
-
-async def _poll_forever(app: web.Application) -> None:
-    attendance, every = app[ATTENDANCE], app[POLL_SECONDS]
-    while True:
-        try:
-            await attendance.poll_live()
-        except Exception:  # the loop outlives any one failure; the next round tries again
-            log.exception("presence poll round failed")
-        await asyncio.sleep(every)
-
-
-async def presence_poller(app: web.Application) -> AsyncIterator[None]:
-    """Polls live Jitsi rooms for as long as the app runs (a second source beside webhooks)."""
-    task = asyncio.create_task(_poll_forever(app))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _stop_streams(app: web.Application) -> None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
-import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -15,9 +11,7 @@ from orchestrator.domain.errors import AuthenticationRequired, InvalidState, Not
 from orchestrator.invites.service import Invites, InvitesOut, RsvpRequest
 from orchestrator.web.http import json_body, json_response, principal_of
 
-log = logging.getLogger(__name__)
 INVITES = web.AppKey("invites", Invites)
-POLL_SECONDS = web.AppKey("invite_poll_seconds", float)
 
 ICS = "text/calendar"
 
@@ -113,25 +107,4 @@ async def rsvp_link_confirm(request: web.Request) -> web.Response:
     return _page("Cảm ơn / Thank you", done)
 
 
-async def _deliver_forever(app: web.Application) -> None:
-    invites, idle = app[INVITES], app[POLL_SECONDS]
-    while True:
-        try:
-            handled = await invites.deliver_due()
-        except Exception:  # the loop outlives any one failure; the next round tries again
-            log.exception("invite delivery round failed")
-            handled = 0
-        if not handled:
-            await asyncio.sleep(idle)
-
-
-async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
-    """Runs the invite outbox worker for as long as the app runs."""
-    task = asyncio.create_task(_deliver_forever(app))
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-__all__ = ["INVITES", "InvitesOut", "delivery_worker"]
+__all__ = ["INVITES", "InvitesOut"]

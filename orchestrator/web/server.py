@@ -8,22 +8,13 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from aiohttp import web
 
 from orchestrator.bootstrap import Container
-from orchestrator.web.app import init_app
+from orchestrator.web.app import Background, init_app
 
 log = logging.getLogger(__name__)
-
-
-class Background(Protocol):
-    """Work that runs beside the HTTP service for as long as it serves."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 async def serve(
@@ -37,11 +28,10 @@ async def serve(
 ) -> None:
     """Serve until `stop` is set or a termination signal arrives; then close cleanly.
 
-    `background` parts (the scheduler) start before the first request and stop after the last.
+    `background` parts (the scheduler) start with the app, before the first request, beside the
+    outbox's delivery and the presence poller, and stop with it, after the last (`init_app`).
     """
-    app = init_app(container, deliver=True)
-    for part in background:
-        await part.start()
+    app = init_app(container, deliver=True, background=background)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -66,5 +56,3 @@ async def serve(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
         await runner.cleanup()
-        for part in reversed(background):
-            await part.stop()
