@@ -61,17 +61,15 @@ class Access:
             revoked_at=None,
         )
         async with self._store.write() as uow:
-            if site_id and not await uow.get_sites([site_id]):
+            if site_id and not await uow.directory.get_sites([site_id]):
                 raise InvalidRequest(f"unknown site: {site_id}", field="site")
-            await uow.add_token(record, hash_token(token))
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="token.create",
-                    target=f"token:{record.id}",
-                    detail={"role": role.value, "site_id": site_id, "email": record.email},
-                )
+            await uow.tokens.add(record, hash_token(token))
+            await uow.audit.record(
+                at=now,
+                actor=actor,
+                action="token.create",
+                target=f"token:{record.id}",
+                detail={"role": role.value, "site_id": site_id, "email": record.email},
             )
         return IssuedToken(token, record)
 
@@ -80,7 +78,7 @@ class Access:
         if not token:
             raise AuthenticationRequired("send Authorization: Bearer <token>")
         async with self._store.read() as uow:
-            principal = await uow.principal_for(hash_token(token))
+            principal = await uow.tokens.principal_for(hash_token(token))
         if principal is None:
             raise AuthenticationRequired("unknown or revoked token")
         return principal
@@ -88,19 +86,17 @@ class Access:
     async def revoke_token(self, token_id: str, *, actor: str = "cli") -> bool:
         now = self._clock.now()
         async with self._store.write() as uow:
-            done = await uow.revoke_token(token_id, now)
+            done = await uow.tokens.revoke(token_id, now)
             if done:
-                await uow.audit(
-                    AuditEntry(
-                        at=now, actor=actor, action="token.revoke", target=f"token:{token_id}"
-                    )
+                await uow.audit.record(
+                    at=now, actor=actor, action="token.revoke", target=f"token:{token_id}"
                 )
         return done
 
     async def list_tokens(self) -> list[TokenRecord]:
         async with self._store.read() as uow:
-            return await uow.list_tokens()
+            return await uow.tokens.all()
 
     async def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
         async with self._store.read() as uow:
-            return await uow.list_audit(target=target, limit=limit)
+            return await uow.audit.recent(target=target, limit=limit)

@@ -20,7 +20,7 @@ from typing import Any
 from orchestrator.access.service import hash_token
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, InvalidRequest
-from orchestrator.domain.models import AuditEntry, Principal, Role
+from orchestrator.domain.models import Principal, Role
 from orchestrator.domain.text import as_sent
 from orchestrator.store.base import Store
 
@@ -58,7 +58,7 @@ class SignIn:
     async def _secret(self) -> bytes:
         if self._key is None:
             async with self._store.write() as uow:
-                self._key = (await uow.secret(SECRET_NAME, secrets.token_hex(32))).encode()
+                self._key = (await uow.tokens.secret(SECRET_NAME, secrets.token_hex(32))).encode()
         return self._key
 
     async def _sign(self, payload: dict[str, Any]) -> str:
@@ -107,14 +107,12 @@ class SignIn:
             }
         )
         async with self._store.write() as uow:
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="signin.link",
-                    target=f"signin:{nonce}",
-                    detail={"role": Role.OFFICE.value, "minutes": minutes},
-                )
+            await uow.audit.record(
+                at=now,
+                actor=actor,
+                action="signin.link",
+                target=f"signin:{nonce}",
+                detail={"role": Role.OFFICE.value, "minutes": minutes},
             )
         return f"{(base_url or self._base).rstrip('/')}/signin/{signed}"
 
@@ -152,7 +150,7 @@ class SignIn:
         if payload["k"] == "once":
             nonce = str(payload["n"])
             async with self._store.write() as uow:
-                if not await uow.mark_done(f"signin:{nonce}", "-", "signin", now):
+                if not await uow.actions.mark_done(f"signin:{nonce}", "-", "signin", now):
                     raise AuthenticationRequired("this sign-in link has already been used")
             principal = Principal(role=role, token_id=f"link:{nonce}", label="sign-in link")
         else:
@@ -173,7 +171,7 @@ class SignIn:
         """A coordinator's link works only while its addressee coordinates the site: a link
         mailed to a former coordinator stops working when the directory names a new one."""
         async with self._store.read() as uow:
-            site = (await uow.get_sites([site_id])).get(site_id)
+            site = (await uow.directory.get_sites([site_id])).get(site_id)
         current = site.coordinator.email if site else None
         if current is None or current.lower() != email.lower():
             raise AuthenticationRequired("this link was sent to the site's former coordinator")
@@ -184,7 +182,7 @@ class SignIn:
         if not token:
             raise AuthenticationRequired("paste your access token")
         async with self._store.read() as uow:
-            principal = await uow.principal_for(hash_token(token))
+            principal = await uow.tokens.principal_for(hash_token(token))
         if principal is None:
             raise AuthenticationRequired("unknown or revoked token")
         return self.new_session(principal, token_hash=hash_token(token))
@@ -224,7 +222,7 @@ class SignIn:
         token_hash = payload.get("h")
         if token_hash:
             async with self._store.read() as uow:
-                principal = await uow.principal_for(str(token_hash))
+                principal = await uow.tokens.principal_for(str(token_hash))
             if principal is None:
                 return None
         else:

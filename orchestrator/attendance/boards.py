@@ -279,10 +279,12 @@ class Boards:
             after = 0 if reread else board.read_to
             while True:
                 async with self._store.read() as uow:
-                    if await uow.get_record(board.session.id) is not None:
+                    if await uow.attendance.get_record(board.session.id) is not None:
                         self._frozen.add(board.session.id)
                         return True
-                    rows = await uow.list_events(board.session.id, after_id=after, limit=LOG_PAGE)
+                    rows = await uow.attendance.list_events(
+                        board.session.id, after_id=after, limit=LOG_PAGE
+                    )
                 live = board.live
                 new = [
                     as_event(r)

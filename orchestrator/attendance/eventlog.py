@@ -105,7 +105,7 @@ class EventLog:
                 found[room] = cached
                 continue
             async with self._store.read() as uow:
-                session = await uow.get_session_by_room(room)
+                session = await uow.sessions.by_room(room)
             if session is None:  # unknown rooms are not cached: a booking may come later
                 found[room] = None
                 continue
@@ -196,7 +196,7 @@ class EventLog:
             for session_id in {r.session_id for r in every if r.session_id}:
                 if not self._may_be_frozen(session_id, now):
                     continue
-                if await uow.get_record(session_id) is not None:
+                if await uow.attendance.get_record(session_id) is not None:
                     self._frozen.add(session_id)  # a session freezes once
                 else:
                     self._checked[session_id] = now
@@ -205,7 +205,7 @@ class EventLog:
                 every = [
                     replace(r, after_freeze=True) if r.session_id in frozen else r for r in every
                 ]
-            added = await uow.add_events(every)
+            added = await uow.attendance.add_events(every)
         if self._watchers.watching:
             # boards merge after the webhooks are answered: their cost is not the platform's
             fresh = [r for r in every if (r.source, r.dedupe_key) in added]
@@ -247,11 +247,11 @@ class EventLog:
             return 0
         now = self._clock.now()
         async with self._store.read() as uow:
-            live = await uow.list_sessions(
+            live = await uow.sessions.find(
                 SessionQuery(status=SessionStatus.LIVE, now=now, limit=1000)
             )
             jitsi = [s for s in live if s.provider == "jitsi" and s.room]
-            sites = await uow.get_sites([i for s in jitsi for i in s.site_ids])
+            sites = await uow.directory.get_sites([i for s in jitsi for i in s.site_ids])
         for session in jitsi:
             await self.poll(session, sites, now)
         return len(jitsi)

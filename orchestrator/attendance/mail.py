@@ -15,7 +15,7 @@ class StoredRecordMailParts:
 
     async def mail_parts(self, session_id: str) -> RecordMail | None:
         async with self._store.read() as uow:
-            stored = await uow.get_record(session_id)
+            stored = await uow.attendance.get_record(session_id)
         if stored is None:
             return None
         record = AttendanceOut.model_validate_json(stored[1])

@@ -39,7 +39,6 @@ from orchestrator.domain.errors import (
     SessionNotFound,
 )
 from orchestrator.domain.models import (
-    AuditEntry,
     Principal,
     Role,
     Session,
@@ -120,7 +119,7 @@ class Attendance(EventLog):
 
     async def _session(self, session_id: str) -> Session:
         async with self._store.read() as uow:
-            session = await uow.get_session(session_id)
+            session = await uow.sessions.get(session_id)
         if session is None:
             raise SessionNotFound(session_id)
         return session
@@ -167,7 +166,7 @@ class Attendance(EventLog):
         if site_id not in session.site_ids:
             raise NotFound("site of this session", site_id)
         async with self._store.read() as uow:
-            if await uow.get_record(session_id) is not None:
+            if await uow.attendance.get_record(session_id) is not None:
                 raise InvalidState("the record is frozen; it was sent to the chair as it stands")
         await self._log_own(
             session,
@@ -189,7 +188,7 @@ class Attendance(EventLog):
         now = self._clock.now()
         kind = EventKind.CHECKIN if source is EventSource.CHECKIN else EventKind.OVERRIDE
         async with self._store.write() as uow:
-            frozen = await uow.get_record(session.id) is not None
+            frozen = await uow.attendance.get_record(session.id) is not None
             event = StoredEvent(
                 source=source.value,
                 kind=kind.value,
@@ -201,16 +200,14 @@ class Attendance(EventLog):
                 data={**data, "actor": principal.actor},
                 after_freeze=frozen,
             )
-            added = await uow.add_events([event])
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor=principal.actor,
-                    action=f"attendance.{kind.value}",
-                    target=f"session:{session.id}",
-                    reason=str(data.get("reason")) if data.get("reason") else None,
-                    detail={"site_id": site_id, **data},
-                )
+            added = await uow.attendance.add_events([event])
+            await uow.audit.record(
+                at=now,
+                actor=principal.actor,
+                action=f"attendance.{kind.value}",
+                target=f"session:{session.id}",
+                reason=str(data.get("reason")) if data.get("reason") else None,
+                detail={"site_id": site_id, **data},
             )
         self._boards.feed([event] if added else [])
         self._boards.publish(session.id)
@@ -232,10 +229,10 @@ class Attendance(EventLog):
         live = live_session(session, thresholds=self._thresholds)
         late = 0
         async with self._store.read() as uow:
-            stored = await uow.get_record(session_id)
+            stored = await uow.attendance.get_record(session_id)
             after = 0
             while True:  # a page at a time: a long log is never held whole, as rows or events
-                rows = await uow.list_events(session_id, after_id=after, limit=LOG_PAGE)
+                rows = await uow.attendance.list_events(session_id, after_id=after, limit=LOG_PAGE)
                 late += sum(1 for r in rows if r.after_freeze)
                 if stored is None:
                     live.add([as_event(r) for r in rows if merged(r)], now)
@@ -271,23 +268,21 @@ class Attendance(EventLog):
             raise InvalidState("a session's record is frozen once it has ended")
         async with self._store.write() as uow:
             # two freezes at once (two instances, a click and the clock) queue one mail only
-            await uow.lock_resources([f"freeze:{session_id}"])
-            stored = await uow.get_record(session_id)
+            await uow.claims.lock([f"freeze:{session_id}"])
+            stored = await uow.attendance.get_record(session_id)
             if stored is not None:
                 return AttendanceOut.model_validate_json(stored[1])
-            events = await uow.list_events(session_id)
+            events = await uow.attendance.list_events(session_id)
             out = record_out(session, self._merge(session, events), frozen_at=now)
-            await uow.save_record(session_id, now, out.model_dump_json())
+            await uow.attendance.save_record(session_id, now, out.model_dump_json())
             # The chair gets the record by email, through the outbox (rule 8).
-            await uow.add_outbox(OutboxKind.ATTENDANCE_RECORD, session_id, session.version, {}, now)
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="attendance.freeze",
-                    target=f"session:{session_id}",
-                    detail={"summary": out.summary},
-                )
+            await uow.outbox.add(OutboxKind.ATTENDANCE_RECORD, session_id, session.version, {}, now)
+            await uow.audit.record(
+                at=now,
+                actor=actor,
+                action="attendance.freeze",
+                target=f"session:{session_id}",
+                detail={"summary": out.summary},
             )
         self._boards.publish(session_id)
         return out

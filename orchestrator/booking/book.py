@@ -29,7 +29,6 @@ from orchestrator.booking.schemas import BookSessionRequest, SkippedOut
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import BookingConflict, Breach, Conflict
 from orchestrator.domain.models import (
-    AuditEntry,
     BookingPolicy,
     ConflictPolicy,
     Principal,
@@ -103,7 +102,9 @@ class BookingSteps:
         region = await region_of(uow, req.region) if req.region else None
         if req.kind is SessionKind.REGIONAL and region and not req.sites:
             site_ids = list(
-                dict.fromkeys([req.host_site, *(s.id for s in await uow.list_sites(region.id))])
+                dict.fromkeys(
+                    [req.host_site, *(s.id for s in await uow.directory.list_sites(region.id))]
+                )
             )
         sites = await sites_for(uow, site_ids, "sites")
         await check_groups(uow, req.leader_groups)
@@ -152,8 +153,8 @@ class BookingSteps:
         """Check, skip what may be skipped, claim and store; raises BookingConflict."""
         session = prepared.session
         claimed = session.claimed_range
-        await uow.lock_resources(prepared.resources)
-        conflicts = await uow.find_conflicts(prepared.resources, claimed.start, claimed.end)
+        await uow.claims.lock(prepared.resources)
+        conflicts = await uow.claims.conflicts(prepared.resources, claimed.start, claimed.end)
         skipped: list[SkippedOut] = []
         if conflicts:
             verdict = sort_conflicts(session, conflicts, policy)
@@ -169,26 +170,24 @@ class BookingSteps:
             prepared.resources = [r for r in prepared.resources if r not in drop]
         session = self._links.issue(session, prepared.sites)
         prepared.session = session
-        await uow.insert_session(session)
-        await uow.add_claims(session.id, prepared.resources, claimed.start, claimed.end)
-        await uow.add_outbox(
+        await uow.sessions.add(session)
+        await uow.claims.add(session.id, prepared.resources, claimed.start, claimed.end)
+        await uow.outbox.add(
             INVITES, session.id, session.version, {"change": "booked"}, self._clock.now()
         )
-        await uow.audit(
-            AuditEntry(
-                at=self._clock.now(),
-                actor=principal.actor,
-                action="session.book",
-                target=f"session:{session.id}",
-                reason=prepared.reason,
-                detail={
-                    "title": session.title,
-                    "start": session.start.isoformat(),
-                    "end": session.end.isoformat(),
-                    "sites": len(session.sites),
-                    "skipped": [s.site_id for s in skipped],
-                    "policy_overridden": [b.as_json() for b in prepared.breaches],
-                },
-            )
+        await uow.audit.record(
+            at=self._clock.now(),
+            actor=principal.actor,
+            action="session.book",
+            target=f"session:{session.id}",
+            reason=prepared.reason,
+            detail={
+                "title": session.title,
+                "start": session.start.isoformat(),
+                "end": session.end.isoformat(),
+                "sites": len(session.sites),
+                "skipped": [s.site_id for s in skipped],
+                "policy_overridden": [b.as_json() for b in prepared.breaches],
+            },
         )
         return skipped

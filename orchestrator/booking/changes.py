@@ -29,7 +29,6 @@ from orchestrator.domain.errors import (
     SessionNotFound,
 )
 from orchestrator.domain.models import (
-    AuditEntry,
     Principal,
     Session,
     SessionSite,
@@ -67,12 +66,12 @@ class SessionChanges:
             return await retrying(attempt)
         except ClaimOverlap as exc:
             async with self._store.read() as uow:
-                old = await uow.get_session(session_id)
+                old = await uow.sessions.get(session_id)
                 if old is None:
                     raise SessionNotFound(session_id) from exc
                 new = _apply(old, req, old.updated_at)
                 claimed = new.claimed_range
-                conflicts = await uow.find_conflicts(
+                conflicts = await uow.claims.conflicts(
                     session_resources(new), claimed.start, claimed.end, old.id
                 )
             raise BookingConflict(conflicts) from exc
@@ -80,7 +79,7 @@ class SessionChanges:
     async def _update_in(
         self, uow: UnitOfWork, session_id: str, req: UpdateSessionRequest, principal: Principal
     ) -> SessionOut:
-        old = await uow.get_session(session_id)
+        old = await uow.sessions.get(session_id)
         if old is None:
             raise SessionNotFound(session_id)
         now = self._clock.now()
@@ -117,14 +116,14 @@ class SessionChanges:
             enforce(breaches, req.override_reason, principal)
         resources = session_resources(new)
         claimed = new.claimed_range
-        await uow.lock_resources(list(dict.fromkeys([*session_resources(old), *resources])))
-        conflicts = await uow.find_conflicts(resources, claimed.start, claimed.end, old.id)
+        await uow.claims.lock(list(dict.fromkeys([*session_resources(old), *resources])))
+        conflicts = await uow.claims.conflicts(resources, claimed.start, claimed.end, old.id)
         if conflicts:
             raise BookingConflict(conflicts)
         new = self._links.issue(new, sites)
-        await uow.replace_claims(old.id, resources, claimed.start, claimed.end)
-        await uow.update_session(new, added_sites=added, removed_sites=removed)
-        await uow.add_outbox(
+        await uow.claims.replace(old.id, resources, claimed.start, claimed.end)
+        await uow.sessions.update(new, added_sites=added, removed_sites=removed)
+        await uow.outbox.add(
             INVITES, new.id, new.version, {"change": "updated", "removed_sites": removed}, now
         )
         changes = {
@@ -132,19 +131,17 @@ class SessionChanges:
             for k, v in req.model_dump(mode="json", exclude_unset=True).items()
             if k != "override_reason"
         }
-        await uow.audit(
-            AuditEntry(
-                at=now,
-                actor=principal.actor,
-                action="session.update",
-                target=f"session:{old.id}",
-                reason=req.override_reason,
-                detail={
-                    "changes": changes,
-                    "version": new.version,
-                    "policy_overridden": [b.as_json() for b in breaches],
-                },
-            )
+        await uow.audit.record(
+            at=now,
+            actor=principal.actor,
+            action="session.update",
+            target=f"session:{old.id}",
+            reason=req.override_reason,
+            detail={
+                "changes": changes,
+                "version": new.version,
+                "policy_overridden": [b.as_json() for b in breaches],
+            },
         )
         return self._out(new, sites)
 
@@ -159,7 +156,7 @@ class SessionChanges:
 
         async def attempt() -> SessionOut:
             async with self._store.write() as uow:
-                session = await uow.get_session(session_id)
+                session = await uow.sessions.get(session_id)
                 if session is None:
                     raise SessionNotFound(session_id)
                 sites = await sites_of(uow, [session])
@@ -175,20 +172,18 @@ class SessionChanges:
                         "version": session.version + 1,
                     }
                 )
-                await uow.release_claims(session.id)
-                await uow.update_session(cancelled)
-                await uow.add_outbox(
+                await uow.claims.release(session.id)
+                await uow.sessions.update(cancelled)
+                await uow.outbox.add(
                     INVITES, session.id, cancelled.version, {"change": "cancelled"}, now
                 )
-                await uow.audit(
-                    AuditEntry(
-                        at=now,
-                        actor=principal.actor,
-                        action="session.cancel",
-                        target=f"session:{session.id}",
-                        reason=reason,
-                        detail={"title": session.title},
-                    )
+                await uow.audit.record(
+                    at=now,
+                    actor=principal.actor,
+                    action="session.cancel",
+                    target=f"session:{session.id}",
+                    reason=reason,
+                    detail={"title": session.title},
                 )
                 return self._out(cancelled, sites)
 

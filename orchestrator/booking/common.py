@@ -73,12 +73,12 @@ async def retrying(work: Callable[[], Awaitable[T]]) -> T:
 
 
 async def policies(uow: UnitOfWork) -> dict[SessionKind, BookingPolicy]:
-    return {**DEFAULT_POLICIES, **await uow.get_policies()}
+    return {**DEFAULT_POLICIES, **await uow.directory.get_policies()}
 
 
 async def sites_for(uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str, Site]:
     """The sites named by `ids`. Raises InvalidRequest (on `field`) naming the unknown ones."""
-    found = await uow.get_sites(ids)
+    found = await uow.directory.get_sites(ids)
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidRequest(f"unknown site(s): {', '.join(missing)}", field=field)
@@ -86,7 +86,7 @@ async def sites_for(uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str
 
 
 async def check_groups(uow: UnitOfWork, ids: Sequence[str]) -> None:
-    known = {g.id for g in await uow.list_groups()}
+    known = {g.id for g in await uow.directory.list_groups()}
     missing = [g for g in ids if g not in known]
     if missing:
         raise InvalidRequest(
@@ -95,7 +95,7 @@ async def check_groups(uow: UnitOfWork, ids: Sequence[str]) -> None:
 
 
 async def region_of(uow: UnitOfWork, region_id: str) -> Region:
-    for region in await uow.list_regions():
+    for region in await uow.directory.list_regions():
         if region.id == region_id:
             return region
     raise InvalidRequest(f"unknown region: {region_id}", field="region")
@@ -104,7 +104,7 @@ async def region_of(uow: UnitOfWork, region_id: str) -> Region:
 async def sites_of(uow: UnitOfWork, sessions: Sequence[Session]) -> dict[str, Site]:
     """Every site taking part in `sessions`, for their answers."""
     ids = list(dict.fromkeys(s.site_id for session in sessions for s in session.sites))
-    return await uow.get_sites(ids)
+    return await uow.directory.get_sites(ids)
 
 
 # what every session must satisfy -------------------------------------------------------------

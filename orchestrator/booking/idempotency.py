@@ -54,12 +54,12 @@ class Idempotency:
         async def attempt() -> Answer:
             async with self._store.write() as uow:
                 if key:
-                    stored = await uow.get_answer(_scope(principal), key)
+                    stored = await uow.answers.get(_scope(principal), key)
                     if stored is not None:
                         return _replay(stored, print_, key)
                 answer = await work(uow)
                 if key:
-                    await uow.put_answer(
+                    await uow.answers.put(
                         _scope(principal),
                         key,
                         StoredAnswer(print_, answer.status, answer.body),
@@ -73,7 +73,7 @@ class Idempotency:
             if key:
                 # A concurrent retry of the same request may have won: answer as it did.
                 async with self._store.read() as uow:
-                    stored = await uow.get_answer(_scope(principal), key)
+                    stored = await uow.answers.get(_scope(principal), key)
                 if stored is not None:
                     return _replay(stored, print_, key)
             raise

@@ -86,7 +86,7 @@ class RegionalPlanner:
     async def _plan_in(
         self, uow: UnitOfWork, req: RegionalPlanRequest, principal: Principal
     ) -> RegionalPlanOut:
-        regions = {r.id: r for r in await uow.list_regions()}
+        regions = {r.id: r for r in await uow.directory.list_regions()}
         unknown = [r for r in req.regions if r not in regions]
         if unknown:
             raise InvalidRequest(f"unknown region(s): {', '.join(unknown)}", field="regions")
@@ -103,7 +103,7 @@ class RegionalPlanner:
         proposals: list[ProposalOut] = []
         for region_id in req.regions:
             region = regions[region_id]
-            members = await uow.list_sites(region.id)
+            members = await uow.directory.list_sites(region.id)
             if not region.head_site or region.head_site not in {s.id for s in members}:
                 raise InvalidRequest(
                     f"region {region.id} has no head site among its sites; set head_site",

@@ -118,7 +118,7 @@ class Bookings:
         async with self._store.read() as uow:
             prepared = await self._steps.prepare(uow, req, DRY_RUN)
             claimed = prepared.session.claimed_range
-            return await uow.find_conflicts(prepared.resources, claimed.start, claimed.end)
+            return await uow.claims.conflicts(prepared.resources, claimed.start, claimed.end)
 
     async def check(
         self, req: BookSessionRequest, principal: Principal, *, suggestions: int = 0
@@ -135,7 +135,7 @@ class Bookings:
             prepared = await self._steps.prepare(uow, req, DRY_RUN)
             session = prepared.session
             claimed = session.claimed_range
-            found = await uow.find_conflicts(prepared.resources, claimed.start, claimed.end)
+            found = await uow.claims.conflicts(prepared.resources, claimed.start, claimed.end)
             order = {r: i for i, r in enumerate(prepared.resources)}
             found.sort(key=lambda c: order.get(c.resource, len(order)))
             verdict = sort_conflicts(session, found, req.conflict_policy)
@@ -167,14 +167,14 @@ class Bookings:
     async def get(self, session_id: str, principal: Principal) -> SessionOut:
         """One session, as the caller may see it. Raises SessionNotFound."""
         async with self._store.read() as uow:
-            session = await uow.get_session(session_id)
+            session = await uow.sessions.get(session_id)
             if session is None or not may_see(principal, session):
                 raise SessionNotFound(session_id)
             return links_for(principal, self._out(session, await sites_of(uow, [session])))
 
     async def session(self, session_id: str) -> Session:
         async with self._store.read() as uow:
-            session = await uow.get_session(session_id)
+            session = await uow.sessions.get(session_id)
         if session is None:
             raise SessionNotFound(session_id)
         return session
@@ -189,7 +189,7 @@ class Bookings:
                 return []
             query = replace(query, site=principal.site_id or "-")
         async with self._store.read() as uow:
-            sessions = await uow.list_sessions(query)
+            sessions = await uow.sessions.find(query)
             sites = await sites_of(uow, sessions)
         return [links_for(principal, self._out(s, sites)) for s in sessions]
 
@@ -236,7 +236,7 @@ async def _holders(uow: UnitOfWork, conflicts: Sequence[Conflict]) -> list[Holde
     """The sessions holding `conflicts`, earliest first."""
     found = []
     for session_id in dict.fromkeys(c.session_id for c in conflicts):
-        holder = await uow.get_session(session_id)
+        holder = await uow.sessions.get(session_id)
         if holder is not None:
             found.append(holder)
     found.sort(key=lambda s: (s.start, s.id))

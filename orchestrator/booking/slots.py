@@ -140,7 +140,7 @@ class SlotFinder:
         now = self._clock.now()
         while chunk_start < end and len(found) < limit:
             chunk_end = min(chunk_start + SLOT_CHUNK, end)
-            busy = await uow.busy_ranges(
+            busy = await uow.claims.busy_ranges(
                 resources, chunk_start - before, chunk_end + duration + after
             )
             busy.extend(extra_busy)

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from orchestrator.directory.loader import Directory
 from orchestrator.domain.clock import Clock
-from orchestrator.domain.models import AuditEntry, LeaderGroup, Principal, Region, Role, Site
+from orchestrator.domain.models import LeaderGroup, Principal, Region, Role, Site
 from orchestrator.store.base import DirectoryCounts, Store
 
 
@@ -26,23 +26,21 @@ class DirectoryService:
     async def apply(self, directory: Directory, *, actor: str, source: str = "") -> DirectoryCounts:
         """Insert or update everything `directory` holds in one unit of work (idempotent)."""
         async with self._store.write() as uow:
-            counts = await uow.upsert_directory(
+            counts = await uow.directory.upsert(
                 directory.regions, directory.sites, directory.leader_groups, directory.policies
             )
-            await uow.audit(
-                AuditEntry(
-                    at=self._clock.now(),
-                    actor=actor,
-                    action="directory.import",
-                    target="directory",
-                    detail={
-                        "source": source,
-                        "regions": counts.regions,
-                        "sites": counts.sites,
-                        "leader_groups": counts.leader_groups,
-                        "policies": counts.policies,
-                    },
-                )
+            await uow.audit.record(
+                at=self._clock.now(),
+                actor=actor,
+                action="directory.import",
+                target="directory",
+                detail={
+                    "source": source,
+                    "regions": counts.regions,
+                    "sites": counts.sites,
+                    "leader_groups": counts.leader_groups,
+                    "policies": counts.policies,
+                },
             )
         return counts
 
@@ -50,9 +48,9 @@ class DirectoryService:
         """The office sees everything; a chair every site without phone numbers; a coordinator
         only its own site and region, without phone numbers."""
         async with self._store.read() as uow:
-            regions = await uow.list_regions()
-            sites = await uow.list_sites()
-            groups = await uow.list_groups()
+            regions = await uow.directory.list_regions()
+            sites = await uow.directory.list_sites()
+            groups = await uow.directory.list_groups()
         if principal.role is not Role.OFFICE:
             sites = [
                 s.model_copy(update={"coordinator": s.coordinator.model_copy(update={"phone": ""})})

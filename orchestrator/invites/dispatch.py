@@ -94,7 +94,7 @@ class OutboxDispatcher:
         """Deliver up to `limit` due items, of every kind; the number of items handled."""
         now = self._clock.now()
         async with self._store.write() as uow:
-            items = await uow.claim_outbox(now, self._retries.lease, limit)
+            items = await uow.outbox.claim(now, self._retries.lease, limit)
         for item in items:
             try:
                 await self._deliver(item)
@@ -119,7 +119,7 @@ class OutboxDispatcher:
             if outcome.record is not None:
                 await outcome.record(uow)
             if outcome.status == "retry" and not final:
-                await uow.settle_outbox(
+                await uow.outbox.settle(
                     item.id,
                     status="pending",
                     at=now,
@@ -128,4 +128,4 @@ class OutboxDispatcher:
                 )
             else:
                 status = "done" if outcome.status == "done" else "failed"
-                await uow.settle_outbox(item.id, status=status, at=now, error=outcome.error)
+                await uow.outbox.settle(item.id, status=status, at=now, error=outcome.error)

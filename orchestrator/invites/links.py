@@ -33,7 +33,7 @@ class MailLinks:
         if self._pages is not None and self._maker is None:
             self._maker = await self._pages.link_maker()
         async with self._store.write() as uow:
-            return (await uow.secret(RSVP_SECRET, secrets.token_hex(32))).encode()
+            return (await uow.tokens.secret(RSVP_SECRET, secrets.token_hex(32))).encode()
 
     def page(self, session: Session, site: Site | None = None) -> str | None:
         """The signed link to a coordinator's session page (`site`) or the chair's board; None

@@ -23,7 +23,6 @@ from orchestrator.domain.errors import (
     SessionNotFound,
 )
 from orchestrator.domain.models import (
-    AuditEntry,
     Principal,
     Role,
     Session,
@@ -99,7 +98,7 @@ class Invites:
 
     # reading ---------------------------------------------------------------------------
     async def _session(self, uow: UnitOfWork, session_id: str, principal: Principal) -> Session:
-        session = await uow.get_session(session_id)
+        session = await uow.sessions.get(session_id)
         if session is not None and may_see(principal, session):
             return session
         raise SessionNotFound(session_id)
@@ -108,9 +107,9 @@ class Invites:
         """Each site's invite: queued, sent or failed (with the reason), and its RSVP."""
         async with self._store.read() as uow:
             session = await self._session(uow, session_id, principal)
-            deliveries = await uow.get_deliveries(session_id)
-            rsvps = await uow.get_rsvps(session_id)
-            pending = await uow.pending_outbox(session_id)
+            deliveries = await uow.invites.deliveries(session_id)
+            rsvps = await uow.invites.rsvps(session_id)
+            pending = await uow.outbox.pending(session_id)
         method = "CANCEL" if session.status is SessionStatus.CANCELLED else "REQUEST"
         out: list[SiteInviteOut] = []
         current = set(session.site_ids)
@@ -151,7 +150,7 @@ class Invites:
             raise PermissionDenied("a coordinator may only fetch their own site's invite")
         async with self._store.read() as uow:
             session = await self._session(uow, session_id, principal)
-            sites = await uow.get_sites([site_id])
+            sites = await uow.directory.get_sites([site_id])
         if site_id not in session.site_ids or site_id not in sites:
             raise NotFound("site of this session", site_id)
         targets = self._letters.targets(session, sites, (), session.version)
@@ -169,7 +168,7 @@ class Invites:
         """Every site's (.ics, .eml) of the session's current state, by site id."""
         async with self._store.read() as uow:
             session = await self._session(uow, session_id, principal)
-            sites = await uow.get_sites(list(session.site_ids))
+            sites = await uow.directory.get_sites(list(session.site_ids))
         key = await self._links.load()
         out: dict[str, tuple[bytes, bytes]] = {}
         for target in self._letters.targets(session, sites, (), session.version):
@@ -213,20 +212,20 @@ class Invites:
     ) -> None:
         now = self._clock.now()
         async with self._store.write() as uow:
-            session = await uow.get_session(session_id)
+            session = await uow.sessions.get(session_id)
             if session is None or site_id not in session.site_ids:
                 raise SessionNotFound(session_id)
             if session.status is SessionStatus.CANCELLED:
                 raise InvalidState("the session was cancelled: there is nothing to answer")
-            await uow.put_rsvp(session_id, Rsvp(site_id, req.response, req.comment, now, actor))
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="invite.rsvp",
-                    target=f"session:{session_id}",
-                    detail={"site_id": site_id, "response": req.response, "comment": req.comment},
-                )
+            await uow.invites.put_rsvp(
+                session_id, Rsvp(site_id, req.response, req.comment, now, actor)
+            )
+            await uow.audit.record(
+                at=now,
+                actor=actor,
+                action="invite.rsvp",
+                target=f"session:{session_id}",
+                detail={"site_id": site_id, "response": req.response, "comment": req.comment},
             )
 
     # feeds -----------------------------------------------------------------------------
@@ -237,13 +236,11 @@ class Invites:
         token = secrets.token_urlsafe(24)
         now = self._clock.now()
         async with self._store.write() as uow:
-            if not await uow.get_sites([site_id]):
+            if not await uow.directory.get_sites([site_id]):
                 raise NotFound("site", site_id)
-            await uow.set_feed_token(site_id, _hash(token), now)
-            await uow.audit(
-                AuditEntry(
-                    at=now, actor=principal.actor, action="feed.create", target=f"site:{site_id}"
-                )
+            await uow.tokens.set_feed(site_id, _hash(token), now)
+            await uow.audit.record(
+                at=now, actor=principal.actor, action="feed.create", target=f"site:{site_id}"
             )
         return f"{self._letters.settings.base}/api/sites/{site_id}/calendar.ics?token={token}"
 
@@ -252,10 +249,10 @@ class Invites:
         if not token:
             raise AuthenticationRequired("the feed URL carries its token (?token=...)")
         async with self._store.read() as uow:
-            if await uow.site_for_feed_token(_hash(token)) != site_id:
+            if await uow.tokens.site_for_feed(_hash(token)) != site_id:
                 raise AuthenticationRequired("unknown or replaced feed token")
-            sites = await uow.get_sites([site_id])
-            sessions = await uow.list_sessions(
+            sites = await uow.directory.get_sites([site_id])
+            sessions = await uow.sessions.find(
                 SessionQuery(site=site_id, start_from=self._clock.now() - FEED_PAST, limit=1000)
             )
         site = sites[site_id]

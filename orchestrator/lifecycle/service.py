@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidState
-from orchestrator.domain.models import AuditEntry, Session, SessionKind, SessionStatus
+from orchestrator.domain.models import Session, SessionKind, SessionStatus
 from orchestrator.domain.outbox import OutboxKind
 from orchestrator.domain.ports import RecordFreezer
 from orchestrator.domain.preparation import (
@@ -111,7 +111,7 @@ class Lifecycle:
 
     async def _candidates(self, now: datetime, ahead: timedelta) -> list[Session]:
         async with self._store.read() as uow:
-            sessions = await uow.list_sessions(
+            sessions = await uow.sessions.find(
                 SessionQuery(start_from=now - LOOK_BACK, start_to=now + ahead, limit=10_000)
             )
         return [s for s in sessions if s.status is not SessionStatus.CANCELLED]
@@ -121,7 +121,7 @@ class Lifecycle:
         now = self._clock.now()
         sessions = await self._candidates(now, ahead + self._horizon)
         async with self._store.read() as uow:
-            done = await uow.done_keys([s.id for s in sessions])
+            done = await uow.actions.done_keys([s.id for s in sessions])
         out = [
             d
             for s in sessions
@@ -136,7 +136,7 @@ class Lifecycle:
         async with self._store.read() as uow:
             sessions = [
                 s
-                for s in await uow.list_sessions(
+                for s in await uow.sessions.find(
                     SessionQuery(
                         start_from=now - TASK_LOOK_BACK,
                         start_to=now + TASK_LOOK_AHEAD,
@@ -147,10 +147,10 @@ class Lifecycle:
             ]
             if not sessions:
                 return []
-            sites = await uow.get_sites([i for s in sessions for i in s.site_ids])
-            regions = {r.id: r for r in await uow.list_regions()}
-            done = await uow.done_keys([s.id for s in sessions])
-            submitted = {s.id: await uow.get_submissions(s.id) for s in sessions}
+            sites = await uow.directory.get_sites([i for s in sessions for i in s.site_ids])
+            regions = {r.id: r for r in await uow.directory.list_regions()}
+            done = await uow.actions.done_keys([s.id for s in sessions])
+            submitted = {s.id: await uow.preparation.get_submissions(s.id) for s in sessions}
         out: list[Due] = []
         for session in sessions:
             region = regions.get(session.region or "")
@@ -213,18 +213,18 @@ class Lifecycle:
             except InvalidState:
                 return False
         async with self._store.write() as uow:
-            if not await uow.mark_done(due.key, due.session_id, due.kind, now):
+            if not await uow.actions.mark_done(due.key, due.session_id, due.kind, now):
                 return False  # another instance or an earlier tick did it
-            session = await uow.get_session(due.session_id)
+            session = await uow.sessions.get(due.session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return False
             if due.kind == "live" and session.status is SessionStatus.SCHEDULED:
-                await uow.set_status(session.id, SessionStatus.LIVE, now)
+                await uow.sessions.set_status(session.id, SessionStatus.LIVE, now)
             elif due.kind == "end":
-                await uow.set_status(session.id, SessionStatus.ENDED, now)
+                await uow.sessions.set_status(session.id, SessionStatus.ENDED, now)
             elif due.kind == "task-reminder":
                 assert due.task is not None
-                await uow.add_outbox(
+                await uow.outbox.add(
                     OutboxKind.TASK_REMINDER,
                     session.id,
                     session.version,
@@ -232,21 +232,19 @@ class Lifecycle:
                     now,
                 )
             elif due.kind == "reminder":
-                await uow.add_outbox(
+                await uow.outbox.add(
                     OutboxKind.REMINDER,
                     session.id,
                     session.version,
                     {"minutes_before": due.minutes_before, "key": due.key},
                     now,
                 )
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor="scheduler",
-                    action=f"session.{due.kind}",
-                    target=f"session:{session.id}",
-                    detail={"why": due.why},
-                )
+            await uow.audit.record(
+                at=now,
+                actor="scheduler",
+                action=f"session.{due.kind}",
+                target=f"session:{session.id}",
+                detail={"why": due.why},
             )
         log.info("done: %s", due.why)
         return True

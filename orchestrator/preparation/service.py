@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidRequest, NotFound, PermissionDenied, SessionNotFound
-from orchestrator.domain.models import AuditEntry, Principal, Role, Session, SessionKind, may_see
+from orchestrator.domain.models import Principal, Role, Session, SessionKind, may_see
 from orchestrator.domain.text import unstorable
 from orchestrator.preparation.rules import TaskDue, TaskRule, rules_for, status_of, tasks_for
 from orchestrator.store.base import Documents, Store, Submission
@@ -89,11 +89,11 @@ class Preparation:
 
     async def _tasks(self, session_id: str, principal: Principal) -> tuple[Session, list[TaskDue]]:
         async with self._store.read() as uow:
-            session = await uow.get_session(session_id)
+            session = await uow.sessions.get(session_id)
             if session is None:
                 raise SessionNotFound(session_id)
-            sites = await uow.get_sites(list(session.site_ids))
-            regions = {r.id: r for r in await uow.list_regions()}
+            sites = await uow.directory.get_sites(list(session.site_ids))
+            regions = {r.id: r for r in await uow.directory.list_regions()}
         if not may_see(principal, session):
             raise SessionNotFound(session_id)
         region = regions.get(session.region or "")
@@ -104,7 +104,7 @@ class Preparation:
         """Every task with its state; a coordinator sees their own site's."""
         session, tasks = await self._tasks(session_id, principal)
         async with self._store.read() as uow:
-            submissions = await uow.get_submissions(session_id)
+            submissions = await uow.preparation.get_submissions(session_id)
         now = self._clock.now()
         out: list[TaskOut] = []
         for task in tasks:
@@ -193,15 +193,13 @@ class Preparation:
             principal.actor,
         )
         async with self._store.write() as uow:
-            await uow.put_submission(submission)
-            await uow.audit(
-                AuditEntry(
-                    at=now,
-                    actor=principal.actor,
-                    action="task.submit",
-                    target=f"session:{session_id}",
-                    detail={"task": task_id, "file": submission.filename, "size": len(data)},
-                )
+            await uow.preparation.put_submission(submission)
+            await uow.audit.record(
+                at=now,
+                actor=principal.actor,
+                action="task.submit",
+                target=f"session:{session_id}",
+                detail={"task": task_id, "file": submission.filename, "size": len(data)},
             )
         return TaskOut(
             id=task.id,

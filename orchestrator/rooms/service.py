@@ -79,7 +79,7 @@ class Rooms:
 
     async def _session_for_room(self, room: str) -> Session:
         async with self._store.read() as uow:
-            session = await uow.get_session_by_room(room.lower())
+            session = await uow.sessions.by_room(room.lower())
         if session is None:
             raise RoomRefused(
                 404, "Phòng họp này chưa được đặt lịch / no session is booked for this room"
@@ -137,7 +137,7 @@ class Rooms:
         if not room or (app_id and owner != app_id):
             raise RoomRefused(400, f"fqn {fqn!r} is not <AppID>/<room> of this application")
         async with self._store.read() as uow:
-            session = await uow.get_session_by_room(room.lower())
+            session = await uow.sessions.by_room(room.lower())
         if session is None or session.status is SessionStatus.CANCELLED:
             return {"lobbyEnabled": True, "maxOccupants": 2, "visitorsEnabled": False}
         visitors = session.visitors(JAAS_MAX_OCCUPANTS)
@@ -153,7 +153,7 @@ class Rooms:
     async def reservation(self, conference_id: str) -> Reservation:
         """The reservation of a session by the id returned earlier. Raises RoomRefused."""
         async with self._store.read() as uow:
-            session = await uow.get_session(conference_id)
+            session = await uow.sessions.get(conference_id)
         if session is None or session.status is SessionStatus.CANCELLED:
             raise RoomRefused(404, f"no reservation {conference_id}")
         now = self._clock.now()

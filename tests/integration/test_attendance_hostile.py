@@ -17,7 +17,7 @@ from orchestrator.attendance.sources import Observation, read_event_sync, sync_k
 from orchestrator.domain.clock import ManualClock
 from orchestrator.store import migrate
 from orchestrator.store.base import StoredEvent
-from orchestrator.store.sql import SqlUnitOfWork, create_engine
+from orchestrator.store.sql import SqlSessions, create_engine
 from orchestrator.store.tables import UTCDateTime
 from tests.conftest import SIX
 from tests.integration.attendance_kit import JAAS_SECRET, START, Board, post, sync
@@ -238,13 +238,13 @@ async def test_tokens_naming_no_site_of_the_session_do_not_reload_it_per_event(
     board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[str] = []
-    original = SqlUnitOfWork.get_session_by_room
+    original = SqlSessions.by_room
 
-    async def counted(self: SqlUnitOfWork, room: str) -> Any:
+    async def counted(self: SqlSessions, room: str) -> Any:
         reads.append(room)
         return await original(self, room)
 
-    monkeypatch.setattr(SqlUnitOfWork, "get_session_by_room", counted)
+    monkeypatch.setattr(SqlSessions, "by_room", counted)
     clock.set(START + timedelta(minutes=5))
     await _accepted(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
     reads.clear()

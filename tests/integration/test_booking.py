@@ -191,7 +191,7 @@ async def test_all_or_nothing_and_skip_conflicting(container: Container) -> None
     with pytest.raises(BookingConflict):
         await book(container)
     async with container.store.read() as uow:
-        assert len(await uow.list_sessions(SessionQuery())) == 1
+        assert len(await uow.sessions.find(SessionQuery())) == 1
     out = await book(container, conflict_policy="skip_conflicting")
     assert [s.site_id for s in out.skipped] == ["can-tho"]
     assert out.skipped[0].conflicts[0].session_id == blocker.id
@@ -380,7 +380,7 @@ async def test_idempotency_key_replays_the_first_answer(container: Container) ->
     assert again.body == first.body
     assert again.status == 201
     async with container.store.read() as uow:
-        assert len(await uow.list_sessions(SessionQuery())) == 1
+        assert len(await uow.sessions.find(SessionQuery())) == 1
     with pytest.raises(IdempotencyMismatch):
         await container.bookings.book(booking(title="other"), OFFICE, idempotency_key="k-1")
     # another caller's key space is its own
@@ -414,13 +414,13 @@ async def test_database_refuses_overlap_even_without_the_check(container: Contai
     start = datetime(2026, 12, 10, 1, tzinfo=UTC)
     with pytest.raises(ClaimOverlap):
         async with container.store.write() as uow:
-            await uow.add_claims(second.id, ["site:ha-noi"], start, start + timedelta(hours=1))
+            await uow.claims.add(second.id, ["site:ha-noi"], start, start + timedelta(hours=1))
     with pytest.raises(ClaimOverlap):
         async with container.store.write() as uow:
-            await uow.replace_claims(second.id, ["site:da-nang"], start, start + timedelta(hours=1))
+            await uow.claims.replace(second.id, ["site:da-nang"], start, start + timedelta(hours=1))
     # nothing of the refused units was kept
     async with container.store.read() as uow:
-        busy = await uow.busy_ranges(
+        busy = await uow.claims.busy_ranges(
             ["site:ha-noi"], start - timedelta(days=1), start + timedelta(days=2)
         )
     assert len(busy) == 2
@@ -621,7 +621,7 @@ async def test_regional_commit_is_all_or_none(container: Container) -> None:
     with pytest.raises(InvalidRequest, match="tay-nguyen"):
         await container.bookings.plan_regional(req, OFFICE)
     async with container.store.read() as uow:
-        assert await uow.list_sessions(SessionQuery()) == []
+        assert await uow.sessions.find(SessionQuery()) == []
 
 
 async def test_status_filter_follows_the_clock(container: Container, clock: ManualClock) -> None:
@@ -678,7 +678,7 @@ async def test_large_sessions_take_the_bulk_path(container: Container) -> None:
     start = datetime(2026, 12, 10, 1, tzinfo=UTC)
     with pytest.raises(ClaimOverlap):
         async with container.store.write() as uow:
-            await uow.add_claims(
+            await uow.claims.add(
                 out.id, [f"site:{i}" for i in ids], start, start + timedelta(hours=1)
             )
 

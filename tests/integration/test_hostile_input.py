@@ -192,7 +192,7 @@ async def test_a_form_file_name_no_database_can_store_is_422(
 
 async def stored_type(s: Served) -> str:
     async with s.container.store.read() as uow:
-        return (await uow.get_submissions(s.regional.id))[s.tasks[0]].content_type
+        return (await uow.preparation.get_submissions(s.regional.id))[s.tasks[0]].content_type
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ async def run(url: str, sequence: list[Op]) -> None:
         # the database agrees with the model, claim by claim
         async with c.store.read() as uow:
             for sid, (held, s, e) in model.live.items():
-                found = await uow.find_conflicts(sorted(held), s, e)
+                found = await uow.claims.conflicts(sorted(held), s, e)
                 assert {x.session_id for x in found} == {sid}
     finally:
         await c.close()

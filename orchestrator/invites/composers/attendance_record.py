@@ -34,7 +34,7 @@ class AttendanceRecordComposer:
 
     async def deliver(self, item: OutboxItem, *, final: bool) -> Outcome:
         async with self._store.read() as uow:
-            session = await uow.get_session(item.session_id)
+            session = await uow.sessions.get(item.session_id)
         record = await self._records.mail_parts(item.session_id) if session else None
         if session is None or record is None:
             return Outcome("failed", "no record")

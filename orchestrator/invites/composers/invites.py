@@ -42,14 +42,14 @@ class InviteComposer:
 
     async def deliver(self, item: OutboxItem, *, final: bool) -> Outcome:
         async with self._store.read() as uow:
-            session = await uow.get_session(item.session_id)
+            session = await uow.sessions.get(item.session_id)
             if session is None:
                 deliveries: dict[str, Delivery] = {}
                 sites: dict[str, Site] = {}
             else:
                 removed = [str(r) for r in item.payload.get("removed_sites", [])]
-                sites = await uow.get_sites([*session.site_ids, *removed])
-                deliveries = await uow.get_deliveries(session.id)
+                sites = await uow.directory.get_sites([*session.site_ids, *removed])
+                deliveries = await uow.invites.deliveries(session.id)
         if session is None:
             return Outcome("failed", "session gone")
         targets = [
@@ -126,7 +126,9 @@ class InviteComposer:
                     updated_at=now,
                     sent_at=now if error is None else None,
                 )
-                await uow.record_delivery(delivery, ok=error is None, error=delivery.last_error)
+                await uow.invites.record_delivery(
+                    delivery, ok=error is None, error=delivery.last_error
+                )
                 deliveries[target.site.id] = delivery
 
 

@@ -62,9 +62,9 @@ class ReminderComposer:
 
     async def deliver(self, item: OutboxItem, *, final: bool) -> Outcome:
         async with self._store.read() as uow:
-            session = await uow.get_session(item.session_id)
-            sites = await uow.get_sites(list(session.site_ids)) if session else {}
-            done = await uow.done_keys([item.session_id])
+            session = await uow.sessions.get(item.session_id)
+            sites = await uow.directory.get_sites(list(session.site_ids)) if session else {}
+            done = await uow.actions.done_keys([item.session_id])
         await self._links.load()  # the page links' secret
         now = self._clock.now()
         if session is None or session.status is SessionStatus.CANCELLED or now >= session.start:
@@ -102,7 +102,7 @@ class ReminderComposer:
 
         async def record(uow: UnitOfWork) -> None:
             for to in reached:
-                await uow.mark_done(f"{key}:{to}", session_id, "reminded", now)
+                await uow.actions.mark_done(f"{key}:{to}", session_id, "reminded", now)
 
         if transient:
             return Outcome("retry", transient[0], record)

@@ -30,9 +30,9 @@ class TaskReminderComposer:
     async def deliver(self, item: OutboxItem, *, final: bool) -> Outcome:
         task = TaskDue.model_validate(item.payload["task"])
         async with self._store.read() as uow:
-            session = await uow.get_session(item.session_id)
-            sites = await uow.get_sites([task.site_id])
-            submitted = await uow.get_submissions(item.session_id)
+            session = await uow.sessions.get(item.session_id)
+            sites = await uow.directory.get_sites([task.site_id])
+            submitted = await uow.preparation.get_submissions(item.session_id)
         now = self._clock.now()
         site = sites.get(task.site_id)
         email = site.coordinator.email if site else None

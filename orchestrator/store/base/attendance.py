@@ -1,0 +1,51 @@
+"""The attendance area of the store: the event log and the frozen records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One attendance event as logged: where it came from and what it says."""
+
+    source: str  # jitsi, jaas, poll, checkin, override
+    kind: str
+    at: datetime
+    dedupe_key: str
+    received_at: datetime
+    session_id: str | None = None
+    room: str | None = None
+    site_id: str | None = None
+    occupant: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    after_freeze: bool = False
+    id: int | None = None  # its place in the log, once logged
+
+
+class AttendanceLog(Protocol):
+    """The attendance event log and frozen records (`uow.attendance`). Database failures
+    surface when the unit of work ends."""
+
+    async def add_events(self, events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
+        """Append events, skipping any whose (source, dedupe_key) is logged already (or repeats
+        within `events`). Returns the (source, dedupe_key) of those actually added."""
+        ...
+
+    async def list_events(
+        self, session_id: str, *, after_id: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """The session's events in the order they were logged (by `id`): those after
+        `after_id`, at most `limit` of them (for reading a long log a page at a time)."""
+        ...
+
+    async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None:
+        """Store the session's frozen record (JSON), replacing any earlier one."""
+        ...
+
+    async def get_record(self, session_id: str) -> tuple[datetime, str] | None:
+        """The session's frozen record and when it was frozen, or None (not frozen yet)."""
+        ...

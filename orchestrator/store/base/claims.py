@@ -1,0 +1,56 @@
+"""The claims area of the store: who holds which resource when (rule 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from orchestrator.domain.errors import Conflict
+
+
+class Claims(Protocol):
+    """Resource claims (`uow.claims`). Intervals are half-open, `[start, end)`; only active
+    claims (those of sessions not cancelled) count. Database failures surface when the unit of
+    work ends."""
+
+    async def lock(self, resources: Sequence[str]) -> None:
+        """Serialise with every other unit of work locking any of `resources` until this one
+        ends (so a check-then-claim cannot interleave with a competitor's)."""
+        ...
+
+    async def conflicts(
+        self,
+        resources: Sequence[str],
+        start: datetime,
+        end: datetime,
+        exclude_session: str | None = None,
+    ) -> list[Conflict]:
+        """The active claims on `resources` overlapping `[start, end)`, bar the excluded
+        session's, one `Conflict` per claim."""
+        ...
+
+    async def add(
+        self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> None:
+        """Claim `resources` over `[start, end)` for the session. Raises `ClaimOverlap` (the
+        unit of work is then spoiled)."""
+        ...
+
+    async def replace(
+        self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> None:
+        """Drop the session's active claims and claim `resources` over `[start, end)` instead.
+        Raises `ClaimOverlap` (the unit of work is then spoiled)."""
+        ...
+
+    async def release(self, session_id: str) -> None:
+        """Deactivate all of the session's claims (it was cancelled); none is an error."""
+        ...
+
+    async def busy_ranges(
+        self, resources: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The `(start, end)` of every active claim on any of `resources` that overlaps
+        `[start, end)`, in no particular order."""
+        ...

@@ -1,0 +1,63 @@
+"""The sessions area of the store: booked sessions and the sites taking part."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from orchestrator.domain.models import Session, SessionStatus
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """Filters for listing sessions; every field narrows the result."""
+
+    start_from: datetime | None = None  # sessions ending after this instant
+    start_to: datetime | None = None  # sessions starting before this instant
+    region: str | None = None
+    site: str | None = None
+    chair_email: str | None = None
+    status: SessionStatus | None = None
+    now: datetime | None = None  # needed with `status`: live and ended are decided by the clock
+    limit: int = 200
+    offset: int = 0
+
+
+class Sessions(Protocol):
+    """Sessions (`uow.sessions`), each with its sites in their order. Database failures (a
+    duplicate id among them) surface when the unit of work ends."""
+
+    async def add(self, session: Session) -> None:
+        """Store a new session and its sites."""
+        ...
+
+    async def update(
+        self,
+        session: Session,
+        *,
+        added_sites: Sequence[str] = (),
+        removed_sites: Sequence[str] = (),
+    ) -> None:
+        """Store the session's new fields, drop `removed_sites`, append `added_sites` (taken
+        from `session.sites`) and refresh every site's join link. The session must exist."""
+        ...
+
+    async def get(self, session_id: str) -> Session | None:
+        """The session, or None."""
+        ...
+
+    async def set_status(self, session_id: str, status: SessionStatus, at: datetime) -> None:
+        """Move a session to `status` (the lifecycle's transitions); nothing else changes. An
+        unknown id changes nothing."""
+        ...
+
+    async def by_room(self, room: str) -> Session | None:
+        """The session whose video room is `room` (room names are lowercase), or None."""
+        ...
+
+    async def find(self, query: SessionQuery) -> list[Session]:
+        """Sessions matching `query`, earliest start first. Raises ValueError for a `status`
+        other than cancelled without `now`."""
+        ...

@@ -1,0 +1,116 @@
+"""The unit of work and the store that opens it: one repository per area, one transaction."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from orchestrator.store.base.actions import DoneActions
+from orchestrator.store.base.answers import Answers
+from orchestrator.store.base.attendance import AttendanceLog
+from orchestrator.store.base.audit import AuditLog
+from orchestrator.store.base.claims import Claims
+from orchestrator.store.base.directory import Directory
+from orchestrator.store.base.invites import Invites
+from orchestrator.store.base.outbox import Outbox
+from orchestrator.store.base.preparation import Submissions
+from orchestrator.store.base.sessions import Sessions
+from orchestrator.store.base.tokens import Tokens
+
+
+class UnitOfWork(Protocol):
+    """One transaction's view of the store: every area's repository works inside it."""
+
+    @property
+    def directory(self) -> Directory:
+        """Regions, sites, leader groups, policies."""
+        ...
+
+    @property
+    def claims(self) -> Claims:
+        """Who holds which resource when."""
+        ...
+
+    @property
+    def sessions(self) -> Sessions:
+        """Booked sessions and their sites."""
+        ...
+
+    @property
+    def tokens(self) -> Tokens:
+        """API tokens, feed tokens, the app's secrets."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """Who did what, and why."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """Changes waiting to be delivered."""
+        ...
+
+    @property
+    def invites(self) -> Invites:
+        """What each site was sent and answered."""
+        ...
+
+    @property
+    def attendance(self) -> AttendanceLog:
+        """The attendance event log and frozen records."""
+        ...
+
+    @property
+    def actions(self) -> DoneActions:
+        """Actions that must happen once only."""
+        ...
+
+    @property
+    def preparation(self) -> Submissions:
+        """Documents submitted for preparation tasks."""
+        ...
+
+    @property
+    def answers(self) -> Answers:
+        """Answers kept for idempotent writes."""
+        ...
+
+
+class Documents(Protocol):
+    """Where submitted documents live (files under the data directory by default)."""
+
+    async def save(self, folder: str, name: str, data: bytes) -> str:
+        """Store `data`; the location to read it back. Raises OSError."""
+        ...
+
+    async def read(self, location: str) -> bytes:
+        """The stored bytes. Raises FileNotFoundError."""
+        ...
+
+
+class Store(Protocol):
+    """The database behind the service."""
+
+    def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work that may write. Commits when its block ends without an error, rolls
+        back otherwise. Raises `RetryableStoreError` or `StoreFailure` for a database failure
+        inside it (the areas' own errors, such as `ClaimOverlap`, escape as they are)."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A read-only unit of work; it never blocks writers. Raises as `write` does."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the database answers. Raises `RetryableStoreError` or `StoreFailure`."""
+        ...
+
+    async def close(self) -> None:
+        """Close every connection; the store is not used again."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        ...

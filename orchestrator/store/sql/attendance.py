@@ -1,0 +1,93 @@
+"""The attendance log on SQL: events appended in one round trip per batch, repeats skipped by
+their (source, dedupe_key); frozen records one row per session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from orchestrator.store import tables as t
+from orchestrator.store.base.attendance import StoredEvent
+from orchestrator.store.sql.engine import Transaction
+from orchestrator.store.sql.rows import record_from, values_of
+
+
+# SQLAlchemy compiles an INSERT with ON CONFLICT again on every execution: its ON CONFLICT clause
+# has no cache key, so the statement is never cached. The event log's INSERT runs for every group
+# commit of webhooks, always with the same clause: these classes, used for that statement only,
+# give the clause a key (its class) so the statement is compiled once per backend.
+class _PgSkipRepeats(postgresql.dml.OnConflictDoNothing):
+    _traverse_internals = []  # noqa: RUF012 (its key is its class: always the same clause)
+
+
+class _SqliteSkipRepeats(sqlite.dml.OnConflictDoNothing):
+    _traverse_internals = []  # noqa: RUF012
+
+
+class _PgLogInsert(postgresql.Insert):
+    """`INSERT INTO attendance_events … ON CONFLICT (source, dedupe_key) DO NOTHING`."""
+
+    inherit_cache = True
+
+    def __init__(self, table: sa.Table) -> None:
+        super().__init__(table)
+        self._post_values_clause = _PgSkipRepeats(index_elements=["source", "dedupe_key"])
+
+
+class _SqliteLogInsert(sqlite.Insert):
+    """`INSERT INTO attendance_events … ON CONFLICT (source, dedupe_key) DO NOTHING`."""
+
+    inherit_cache = True
+
+    def __init__(self, table: sa.Table) -> None:
+        super().__init__(table)
+        self._post_values_clause = _SqliteSkipRepeats(index_elements=["source", "dedupe_key"])
+
+
+class SqlAttendanceLog:
+    """The `AttendanceLog` on SQLAlchemy."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._c = tx.conn
+
+    async def add_events(self, events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
+        if not events:
+            return set()
+        rows = [values_of(e) for e in events]
+        for row in rows:
+            del row["id"]  # the log numbers its events
+        a = t.attendance_events.c
+        log_insert = _PgLogInsert if self._tx.pg else _SqliteLogInsert
+        stmt = log_insert(t.attendance_events).returning(a.source, a.dedupe_key)
+        # one round trip for the whole batch; RETURNING tells the new rows from duplicates
+        result = await self._c.execute(stmt, rows)
+        return {(r.source, r.dedupe_key) for r in result}
+
+    async def list_events(
+        self, session_id: str, *, after_id: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        a = t.attendance_events.c
+        stmt = sa.select(t.attendance_events).where(a.session_id == session_id).order_by(a.id)
+        if after_id:
+            stmt = stmt.where(a.id > after_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = await self._c.execute(stmt)
+        return [record_from(StoredEvent, r, data=dict(r.data)) for r in rows]
+
+    async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None:
+        values = {"session_id": session_id, "frozen_at": frozen_at, "record": record}
+        await self._tx.upsert_row(t.attendance_records, values, ["session_id"])
+
+    async def get_record(self, session_id: str) -> tuple[datetime, str] | None:
+        r = t.attendance_records.c
+        row = (
+            await self._c.execute(
+                sa.select(r.frozen_at, r.record).where(r.session_id == session_id)
+            )
+        ).first()
+        return None if row is None else (row.frozen_at, row.record)

@@ -1,0 +1,111 @@
+"""Claims on SQL: rule 1's rows, refused by the database when they overlap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from orchestrator.domain.errors import Conflict
+from orchestrator.domain.models import MAX_CLAIM_SPAN
+from orchestrator.store import tables as t
+from orchestrator.store.sql.engine import COPY_THRESHOLD, Transaction, resource_key
+
+
+def _overlapping(start: datetime, end: datetime) -> sa.ColumnElement[bool]:
+    c = t.claims.c
+    # The lower bound on starts_at keeps the index scan to recent claims, not all history.
+    return sa.and_(
+        c.active.is_(True),
+        c.starts_at < end,
+        c.starts_at > start - MAX_CLAIM_SPAN,
+        c.ends_at > start,
+    )
+
+
+class SqlClaims:
+    """The `Claims` on SQLAlchemy: an exclusion constraint (PostgreSQL) or triggers (SQLite)
+    refuse overlaps; advisory locks serialise competing claimers first."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._c = tx.conn
+
+    async def lock(self, resources: Sequence[str]) -> None:
+        await self._tx.lock(resources)
+
+    async def conflicts(
+        self,
+        resources: Sequence[str],
+        start: datetime,
+        end: datetime,
+        exclude_session: str | None = None,
+    ) -> list[Conflict]:
+        c = t.claims.c
+        out: list[Conflict] = []
+        for cond in self._tx.in_(c.resource, list(dict.fromkeys(resources))):
+            stmt = sa.select(c.resource, c.session_id, c.starts_at, c.ends_at).where(
+                cond, _overlapping(start, end)
+            )
+            if exclude_session is not None:
+                stmt = stmt.where(c.session_id != exclude_session)
+            out.extend(
+                Conflict(
+                    resource=r.resource, session_id=r.session_id, start=r.starts_at, end=r.ends_at
+                )
+                for r in await self._c.execute(stmt)
+            )
+        return out
+
+    async def add(
+        self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> None:
+        if not resources:
+            return
+        if self._tx.pg and len(resources) >= COPY_THRESHOLD:
+            await self._tx.copy(
+                "claims",
+                ("session_id", "resource", "resource_key", "starts_at", "ends_at", "active"),
+                [(session_id, r, resource_key(r), start, end, True) for r in resources],
+            )
+            return
+        rows = [
+            {
+                "session_id": session_id,
+                "resource": r,
+                "resource_key": resource_key(r),
+                "starts_at": start,
+                "ends_at": end,
+                "active": True,
+            }
+            for r in resources
+        ]
+        await self._tx.guard_overlap(self._c.execute(t.claims.insert(), rows))
+
+    async def replace(
+        self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> None:
+        c = t.claims.c
+        await self._c.execute(
+            t.claims.delete().where(c.session_id == session_id, c.active.is_(True))
+        )
+        await self.add(session_id, resources, start, end)
+
+    async def release(self, session_id: str) -> None:
+        c = t.claims.c
+        await self._c.execute(
+            t.claims.update()
+            .where(c.session_id == session_id, c.active.is_(True))
+            .values(active=False)
+        )
+
+    async def busy_ranges(
+        self, resources: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        c = t.claims.c
+        out: list[tuple[datetime, datetime]] = []
+        for cond in self._tx.in_(c.resource, list(dict.fromkeys(resources))):
+            stmt = sa.select(c.starts_at, c.ends_at).where(cond, _overlapping(start, end))
+            out.extend((r.starts_at, r.ends_at) for r in await self._c.execute(stmt))
+        return out

@@ -1,0 +1,178 @@
+"""Rows to records and back: one mapping per record, by column name (never by position).
+
+Records whose fields are named as their columns (`TokenRecord`, `Delivery`, `Submission`, ...)
+share `record_from`/`values_of`; the domain's models, stored under other column names, have a
+pair each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from orchestrator.domain.models import (
+    AuditEntry,
+    Chair,
+    Coordinator,
+    LeaderGroup,
+    Region,
+    Session,
+    SessionSite,
+    Site,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+
+
+@cache
+def _names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def record_from(cls: type[R], row: Any, **given: Any) -> R:
+    """A `cls` from the row's columns of the same names; `given` fields are taken as they are."""
+    values = {n: getattr(row, n) for n in _names(cls) if n not in given}
+    return cls(**values, **given)
+
+
+def values_of(record: DataclassInstance) -> dict[str, Any]:
+    """The record's fields as column values (columns are named as its fields)."""
+    return {n: getattr(record, n) for n in _names(type(record))}
+
+
+def site_values(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "name": site.name,
+        "region_id": site.region,
+        "timezone": site.timezone,
+        "coordinator_name": site.coordinator.name,
+        "coordinator_email": site.coordinator.email,
+        "coordinator_phone": site.coordinator.phone,
+        "capacity": site.capacity,
+        "room": site.room,
+        "language": site.language,
+    }
+
+
+def site_from(row: Any) -> Site:
+    return Site(
+        id=row.id,
+        name=row.name,
+        region=row.region_id,
+        timezone=row.timezone,
+        coordinator=Coordinator(
+            name=row.coordinator_name, email=row.coordinator_email, phone=row.coordinator_phone
+        ),
+        capacity=row.capacity,
+        room=row.room,
+        language=row.language,
+    )
+
+
+def region_values(region: Region) -> dict[str, Any]:
+    return {
+        "id": region.id,
+        "name": region.name,
+        "head_site_id": region.head_site,
+        "chair_name": region.chair_name,
+        "chair_email": region.chair_email,
+    }
+
+
+def region_from(row: Any) -> Region:
+    return Region(
+        id=row.id,
+        name=row.name,
+        head_site=row.head_site_id,
+        chair_name=row.chair_name,
+        chair_email=row.chair_email,
+    )
+
+
+def group_values(group: LeaderGroup) -> dict[str, Any]:
+    return {"id": group.id, "name": group.name, "members": list(group.members)}
+
+
+def group_from(row: Any) -> LeaderGroup:
+    return LeaderGroup(id=row.id, name=row.name, members=tuple(row.members))
+
+
+def session_values(s: Session) -> dict[str, Any]:
+    """The session's own row (its sites are rows of `session_sites`)."""
+    return {
+        "id": s.id,
+        "title": s.title,
+        "agenda": s.agenda,
+        "kind": s.kind.value,
+        "region_id": s.region,
+        "starts_at": s.start,
+        "ends_at": s.end,
+        "timezone": s.timezone,
+        "host_site_id": s.host_site,
+        "chair_name": s.chair.name,
+        "chair_email": s.chair.email,
+        "leader_groups": list(s.leader_groups),
+        "speaking_sites": list(s.speaking_sites),
+        "provider": s.provider,
+        "buffer_before_minutes": s.buffer_before_minutes,
+        "buffer_after_minutes": s.buffer_after_minutes,
+        "status": s.status.value,
+        "room": s.room,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "version": s.version,
+    }
+
+
+def session_from(row: Any, sites: tuple[SessionSite, ...]) -> Session:
+    return Session(
+        id=row.id,
+        title=row.title,
+        agenda=row.agenda,
+        kind=row.kind,
+        region=row.region_id,
+        start=row.starts_at,
+        end=row.ends_at,
+        timezone=row.timezone,
+        host_site=row.host_site_id,
+        chair=Chair(name=row.chair_name, email=row.chair_email),
+        sites=sites,
+        leader_groups=tuple(row.leader_groups),
+        speaking_sites=tuple(row.speaking_sites or ()),
+        provider=row.provider,
+        buffer_before_minutes=row.buffer_before_minutes,
+        buffer_after_minutes=row.buffer_after_minutes,
+        status=row.status,
+        room=row.room,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+    )
+
+
+def audit_values(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "reason": entry.reason,
+        "detail": entry.detail,
+    }
+
+
+def audit_from(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        reason=row.reason,
+        detail=row.detail,
+    )

@@ -1,0 +1,161 @@
+"""Sessions on SQL: one row per session, its sites as ordered rows of `session_sites`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from orchestrator.domain.models import Session, SessionSite, SessionStatus
+from orchestrator.store import tables as t
+from orchestrator.store.base.sessions import SessionQuery
+from orchestrator.store.sql.engine import COPY_THRESHOLD, Transaction
+from orchestrator.store.sql.rows import session_from, session_values
+
+
+def _status_is(status: SessionStatus, now: datetime | None) -> sa.ColumnElement[bool]:
+    """The SQL form of `Session.status_at(now)`."""
+    s = t.sessions.c
+    cancelled = s.status == SessionStatus.CANCELLED.value
+    if status is SessionStatus.CANCELLED:
+        return cancelled
+    if now is None:
+        raise ValueError("filtering by scheduled, live or ended needs `now`")
+    if status is SessionStatus.SCHEDULED:
+        return sa.and_(~cancelled, s.starts_at > now)
+    if status is SessionStatus.LIVE:
+        return sa.and_(~cancelled, s.starts_at <= now, s.ends_at > now)
+    return sa.and_(~cancelled, s.ends_at <= now)
+
+
+class SqlSessions:
+    """The `Sessions` on SQLAlchemy; thousands of sites go in by COPY on PostgreSQL."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._c = tx.conn
+
+    async def _insert_sites(
+        self, session_id: str, sites: Sequence[SessionSite], first: int
+    ) -> None:
+        if not sites:
+            return
+        if self._tx.pg and len(sites) >= COPY_THRESHOLD:
+            await self._tx.copy(
+                "session_sites",
+                ("session_id", "site_id", "position", "join_url"),
+                [(session_id, s.site_id, first + i, s.join_url) for i, s in enumerate(sites)],
+            )
+            return
+        await self._c.execute(
+            t.session_sites.insert(),
+            [
+                {
+                    "session_id": session_id,
+                    "site_id": s.site_id,
+                    "position": first + i,
+                    "join_url": s.join_url,
+                }
+                for i, s in enumerate(sites)
+            ],
+        )
+
+    async def add(self, session: Session) -> None:
+        await self._c.execute(t.sessions.insert().values(session_values(session)))
+        await self._insert_sites(session.id, session.sites, 0)
+
+    async def update(
+        self,
+        session: Session,
+        *,
+        added_sites: Sequence[str] = (),
+        removed_sites: Sequence[str] = (),
+    ) -> None:
+        row = session_values(session)
+        row.pop("id")
+        row.pop("created_at")
+        await self._c.execute(t.sessions.update().where(t.sessions.c.id == session.id).values(row))
+        ss = t.session_sites.c
+        for cond in self._tx.in_(ss.site_id, list(removed_sites)):
+            await self._c.execute(t.session_sites.delete().where(ss.session_id == session.id, cond))
+        if added_sites:
+            wanted = set(added_sites)
+            top = await self._c.scalar(
+                sa.select(sa.func.coalesce(sa.func.max(ss.position), -1)).where(
+                    ss.session_id == session.id
+                )
+            )
+            new = [s for s in session.sites if s.site_id in wanted]
+            await self._insert_sites(session.id, new, int(top or 0) + 1)
+        # Join links may change with any update (issue-time tokens), so refresh them all.
+        urls = [
+            {"_s": session.id, "_site": s.site_id, "join_url": s.join_url} for s in session.sites
+        ]
+        if urls:
+            await self._c.execute(
+                t.session_sites.update()
+                .where(ss.session_id == sa.bindparam("_s"), ss.site_id == sa.bindparam("_site"))
+                .values(join_url=sa.bindparam("join_url")),
+                urls,
+            )
+
+    async def _load(self, rows: Sequence[Any]) -> list[Session]:
+        """The sessions of `rows`, each with its sites (one query per chunk of sessions)."""
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        ss = t.session_sites.c
+        by_session: dict[str, list[SessionSite]] = {i: [] for i in ids}
+        for cond in self._tx.in_(ss.session_id, ids):
+            res = await self._c.execute(
+                sa.select(ss.session_id, ss.site_id, ss.join_url)
+                .where(cond)
+                .order_by(ss.session_id, ss.position)
+            )
+            for r in res:
+                by_session[r.session_id].append(SessionSite(site_id=r.site_id, join_url=r.join_url))
+        return [session_from(r, tuple(by_session[r.id])) for r in rows]
+
+    async def get(self, session_id: str) -> Session | None:
+        rows = (
+            await self._c.execute(sa.select(t.sessions).where(t.sessions.c.id == session_id))
+        ).all()
+        found = await self._load(rows)
+        return found[0] if found else None
+
+    async def set_status(self, session_id: str, status: SessionStatus, at: datetime) -> None:
+        await self._c.execute(
+            t.sessions.update()
+            .where(t.sessions.c.id == session_id)
+            .values(status=status.value, updated_at=at)
+        )
+
+    async def by_room(self, room: str) -> Session | None:
+        rows = (
+            await self._c.execute(
+                sa.select(t.sessions).where(t.sessions.c.room == room).order_by(t.sessions.c.id)
+            )
+        ).all()
+        found = await self._load(rows[:1])
+        return found[0] if found else None
+
+    async def find(self, query: SessionQuery) -> list[Session]:
+        s = t.sessions.c
+        stmt = sa.select(t.sessions)
+        if query.start_from is not None:
+            stmt = stmt.where(s.ends_at > query.start_from)
+        if query.start_to is not None:
+            stmt = stmt.where(s.starts_at < query.start_to)
+        if query.region is not None:
+            stmt = stmt.where(s.region_id == query.region)
+        if query.chair_email is not None:
+            stmt = stmt.where(sa.func.lower(s.chair_email) == query.chair_email.lower())
+        if query.status is not None:
+            stmt = stmt.where(_status_is(query.status, query.now))
+        if query.site is not None:
+            ss = t.session_sites.c
+            stmt = stmt.where(sa.exists().where(ss.session_id == s.id, ss.site_id == query.site))
+        stmt = stmt.order_by(s.starts_at, s.id).limit(query.limit).offset(query.offset)
+        return await self._load((await self._c.execute(stmt)).all())

@@ -1,0 +1,74 @@
+"""The store on SQLAlchemy: a unit of work is one transaction with every area's repository."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orchestrator.store.base.unit import UnitOfWork
+from orchestrator.store.sql.actions import SqlDoneActions
+from orchestrator.store.sql.answers import SqlAnswers
+from orchestrator.store.sql.attendance import SqlAttendanceLog
+from orchestrator.store.sql.audit import SqlAuditLog
+from orchestrator.store.sql.claims import SqlClaims
+from orchestrator.store.sql.directory import SqlDirectory
+from orchestrator.store.sql.engine import Transaction, transaction
+from orchestrator.store.sql.invites import SqlInvites
+from orchestrator.store.sql.outbox import SqlOutbox
+from orchestrator.store.sql.preparation import SqlSubmissions
+from orchestrator.store.sql.sessions import SqlSessions
+from orchestrator.store.sql.tokens import SqlTokens
+
+
+class SqlUnitOfWork:
+    """One transaction on one connection, one repository per area (see `UnitOfWork`)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.directory = SqlDirectory(tx)
+        self.claims = SqlClaims(tx)
+        self.sessions = SqlSessions(tx)
+        self.tokens = SqlTokens(tx)
+        self.audit = SqlAuditLog(tx)
+        self.outbox = SqlOutbox(tx)
+        self.invites = SqlInvites(tx)
+        self.attendance = SqlAttendanceLog(tx)
+        self.actions = SqlDoneActions(tx)
+        self.preparation = SqlSubmissions(tx)
+        self.answers = SqlAnswers(tx)
+
+
+class SqlStore:
+    """The store on an SQLAlchemy async engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, *, lock_key_space: int = 2048) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+        self._key_space = lock_key_space
+
+    @property
+    def backend(self) -> str:
+        return self._dialect
+
+    @asynccontextmanager
+    async def _unit(self, readonly: bool) -> AsyncIterator[SqlUnitOfWork]:
+        async with transaction(
+            self.engine, readonly=readonly, lock_key_space=self._key_space
+        ) as tx:
+            yield SqlUnitOfWork(tx)
+
+    def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._unit(readonly=False)
+
+    def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._unit(readonly=True)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execution_options(orch_readonly=True)
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
