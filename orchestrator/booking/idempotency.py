@@ -1,11 +1,16 @@
 """Idempotent creates (rule 5): an answer stored under the caller's `Idempotency-Key` in the same
-unit of work as what it answers, and replayed verbatim when the same request comes again."""
+unit of work as what it answers, and replayed verbatim when the same request comes again.
+
+The use case returns a value (`Created`), never JSON: each edge serialises it. The stored answer
+is written with `wire_json`, the one serialiser the HTTP edge sends with too, so a replay parsed
+back into its model is sent byte for byte as the first answer was."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -13,15 +18,19 @@ from orchestrator.booking.common import retrying
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import BookingConflict, IdempotencyMismatch
 from orchestrator.domain.models import Principal
+from orchestrator.domain.wire import wire_json
 from orchestrator.store.base import ClaimOverlap, DuplicateAnswer, Store, StoredAnswer, UnitOfWork
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A create's answer as sent: replayed verbatim for a repeated Idempotency-Key."""
+class Created(Generic[M]):
+    """A create's answer: the value, the status it is sent with (201 created, 200 a proposal),
+    and whether it is the stored first answer replayed for a repeated Idempotency-Key."""
 
-    status: int
-    body: str
+    value: M
+    status: int = 201
     replayed: bool = False
 
 
@@ -43,26 +52,27 @@ class Idempotency:
         principal: Principal,
         key: str | None,
         payload: BaseModel,
-        work: Callable[[UnitOfWork], Awaitable[Answer]],
-    ) -> Answer:
+        work: Callable[[UnitOfWork], Awaitable[Created[M]]],
+        out: type[M],
+    ) -> Created[M]:
         """Run `work` in one write unit; with a key, store its answer there and replay it later.
 
-        Raises IdempotencyMismatch (the key was used for another request) and whatever `work`
-        raises."""
+        `out` is the answer's model, to read a stored answer back. Raises IdempotencyMismatch (the
+        key was used for another request) and whatever `work` raises."""
         print_ = fingerprint(payload.model_dump_json())
 
-        async def attempt() -> Answer:
+        async def attempt() -> Created[M]:
             async with self._store.write() as uow:
                 if key:
                     stored = await uow.answers.get(_scope(principal), key)
                     if stored is not None:
-                        return _replay(stored, print_, key)
+                        return _replay(stored, print_, key, out)
                 answer = await work(uow)
                 if key:
                     await uow.answers.put(
                         _scope(principal),
                         key,
-                        StoredAnswer(print_, answer.status, answer.body),
+                        StoredAnswer(print_, answer.status, wire_json(answer.value)),
                         self._clock.now(),
                     )
                 return answer
@@ -75,7 +85,7 @@ class Idempotency:
                 async with self._store.read() as uow:
                     stored = await uow.answers.get(_scope(principal), key)
                 if stored is not None:
-                    return _replay(stored, print_, key)
+                    return _replay(stored, print_, key, out)
             raise
 
 
@@ -84,7 +94,7 @@ def _scope(principal: Principal) -> str:
     return f"{principal.role.value}:{principal.token_id}"
 
 
-def _replay(stored: StoredAnswer, print_: str, key: str) -> Answer:
+def _replay(stored: StoredAnswer, print_: str, key: str, out: type[M]) -> Created[M]:
     if stored.fingerprint != print_:
         raise IdempotencyMismatch(key)
-    return Answer(stored.status, stored.body, replayed=True)
+    return Created(out.model_validate_json(stored.body), stored.status, replayed=True)

@@ -16,7 +16,7 @@ from orchestrator.booking.common import (
     policies,
     require_office,
 )
-from orchestrator.booking.idempotency import Answer, Idempotency
+from orchestrator.booking.idempotency import Created, Idempotency
 from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.schemas import (
     BookSessionRequest,
@@ -65,7 +65,7 @@ class RegionalPlanner:
         principal: Principal,
         *,
         idempotency_key: str | None = None,
-    ) -> Answer:
+    ) -> Created[RegionalPlanOut]:
         """One slot per region, no two overlapping, each hosted by the region's head site.
 
         Answers 200 with the proposal, or with `commit` 201 after booking all of them in one
@@ -74,12 +74,14 @@ class RegionalPlanner:
         """
         require_office(principal)
 
-        async def work(uow: UnitOfWork) -> Answer:
+        async def work(uow: UnitOfWork) -> Created[RegionalPlanOut]:
             out = await self._plan_in(uow, req, principal)
-            return Answer(201 if out.committed else 200, out.model_dump_json())
+            return Created(out, 201 if out.committed else 200)
 
         try:
-            return await self._idempotency.once(principal, idempotency_key, req, work)
+            return await self._idempotency.once(
+                principal, idempotency_key, req, work, RegionalPlanOut
+            )
         except ClaimOverlap as exc:
             raise BookingConflict([]) from exc
 

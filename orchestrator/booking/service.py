@@ -24,7 +24,7 @@ from orchestrator.booking.common import (
     require_office,
     sites_of,
 )
-from orchestrator.booking.idempotency import Answer, Idempotency
+from orchestrator.booking.idempotency import Created, Idempotency
 from orchestrator.booking.links import JoinLinks, links_for
 from orchestrator.booking.planner import RegionalPlanner
 from orchestrator.booking.schemas import (
@@ -34,6 +34,7 @@ from orchestrator.booking.schemas import (
     CheckOut,
     HolderOut,
     RangeOut,
+    RegionalPlanOut,
     RegionalPlanRequest,
     SessionOut,
     SlotQuery,
@@ -86,7 +87,7 @@ class Bookings:
         principal: Principal,
         *,
         idempotency_key: str | None = None,
-    ) -> Answer:
+    ) -> Created[BookingOut]:
         """Book a session (rules 1-6). Answers 201 with the booking, or the first answer on replay.
 
         Raises InvalidRequest, PolicyViolation, BookingConflict, PermissionDenied,
@@ -94,7 +95,7 @@ class Bookings:
         """
         require_office(principal)
 
-        async def work(uow: UnitOfWork) -> Answer:
+        async def work(uow: UnitOfWork) -> Created[BookingOut]:
             prepared = await self._steps.prepare(uow, req, str(uuid.uuid4()))
             enforce(prepared.breaches, prepared.reason, principal)
             skipped = await self._steps.claim(uow, prepared, req.conflict_policy, principal)
@@ -107,10 +108,10 @@ class Bookings:
                     "policy_overridden": [b.rule for b in prepared.breaches],
                 }
             )
-            return Answer(201, out.model_dump_json())
+            return Created(out, 201)
 
         try:
-            return await self._idempotency.once(principal, idempotency_key, req, work)
+            return await self._idempotency.once(principal, idempotency_key, req, work, BookingOut)
         except ClaimOverlap as exc:
             raise BookingConflict(await self._details_for(req)) from exc
 
@@ -222,7 +223,7 @@ class Bookings:
         principal: Principal,
         *,
         idempotency_key: str | None = None,
-    ) -> Answer:
+    ) -> Created[RegionalPlanOut]:
         """One slot per region, no two overlapping, each hosted by the region's head site.
 
         Answers 200 with the proposal, or with `commit` 201 after booking all of them in one
@@ -251,4 +252,4 @@ async def _holders(uow: UnitOfWork, conflicts: Sequence[Conflict]) -> list[Holde
     ]
 
 
-__all__ = ["Answer", "BookingDefaults", "Bookings", "NotFound", "require_office"]
+__all__ = ["BookingDefaults", "Bookings", "Created", "NotFound", "require_office"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest, SessionOut, SlotQuery
+from orchestrator.booking.schemas import BookSessionRequest, SessionOut, SlotQuery
 from orchestrator.bootstrap import Container, build_scheduler
 from orchestrator.cli.common import cli_principal, err, fail, global_options, run
 from orchestrator.cli.serve import HostOpt, PortOpt, server_overrides
@@ -82,7 +82,7 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
                 ),
                 office,
             )
-            session = BookingOut.model_validate_json(answer.body)
+            session = answer.value
         office_token = await c.access.create_token(Role.OFFICE, label="demo office")
         chair_token = await c.access.create_token(
             Role.CHAIR, email=session.chair.email, label="demo chair"

@@ -48,7 +48,7 @@ def plan_regional(
 
     async def work(c: Container) -> RegionalPlanOut:
         answer = await c.bookings.plan_regional(req, cli_principal())
-        return RegionalPlanOut.model_validate_json(answer.body)
+        return answer.value
 
     plan = run(work)
     if as_json:

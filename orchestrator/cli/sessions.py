@@ -126,7 +126,7 @@ def sessions_book(
 
     async def work(c: Container) -> BookingOut:
         answer = await c.bookings.book(req, cli_principal())
-        return BookingOut.model_validate_json(answer.body)
+        return answer.value
 
     booked = run(work)
     if as_json:

@@ -48,7 +48,6 @@ from orchestrator.web.http import (
     principal_of,
     problem,
     query_model,
-    raw_json,
 )
 
 MAX_OFFSET = 2**31 - 1
@@ -159,7 +158,7 @@ async def book_session(request: web.Request) -> web.Response:
         raise
     metrics.bookings.labels("replayed" if answer.replayed else "booked").inc()
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return raw_json(answer.body, answer.status, **headers)
+    return json_response(answer.value, answer.status, **headers)
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -216,7 +215,7 @@ async def plan_regional(request: web.Request) -> web.Response:
         req, principal, idempotency_key=_idempotency_key(request)
     )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return raw_json(answer.body, answer.status, **headers)
+    return json_response(answer.value, answer.status, **headers)
 
 
 async def audit_log(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.errors import InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Principal
 from orchestrator.domain.text import unstorable, unstorable_fields
+from orchestrator.domain.wire import wire_json
 from orchestrator.settings import ServerSettings
 from orchestrator.store.base import RetryableStoreError, Store
 
@@ -256,7 +257,7 @@ def query_model(request: web.Request, model: type[M], lists: tuple[str, ...] = (
 def json_response(model: BaseModel, status: int = 200, **headers: str) -> web.Response:
     return web.Response(
         status=status,
-        body=model.model_dump_json(by_alias=True),
+        body=wire_json(model),
         content_type="application/json",
         charset="utf-8",
         headers=headers or None,

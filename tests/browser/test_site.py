@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookSessionRequest
 from orchestrator.domain.clock import ManualClock
 from tests.browser.conftest import Live, assert_accessible, screenshot, sign_in
 from tests.conftest import OFFICE
@@ -33,7 +33,7 @@ async def _regional(live: Live) -> str:
         ),
         OFFICE,
     )
-    return BookingOut.model_validate_json(answer.body).id
+    return answer.value.id
 
 
 async def test_coordinator_accepts_checks_in_and_sends_a_document(

@@ -79,7 +79,7 @@ async def serve_board(settings: Settings, clock: ManualClock) -> AsyncIterator[B
         ),
         OFFICE,
     )
-    session = BookingOut.model_validate_json(answer.body)
+    session = answer.value
     office = (await c.access.create_token(Role.OFFICE)).token
     chair = (await c.access.create_token(Role.CHAIR, email="chair@moet.example.org")).token
     server = TestServer(init_app(c), host="127.0.0.1", port=0)

@@ -359,7 +359,7 @@ async def test_frozen_record_is_mailed_to_the_chair(
             ),
             OFFICE,
         )
-        session_id = json.loads(answer.body)["id"]
+        session_id = answer.value.id
         clock.set(END + timedelta(minutes=1))
         await c.attendance.freeze(session_id)
         await c.attendance.freeze(session_id)  # freezing twice changes nothing

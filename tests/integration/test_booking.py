@@ -12,7 +12,6 @@ import pytest
 from orchestrator.booking.schemas import (
     BookingOut,
     BookSessionRequest,
-    RegionalPlanOut,
     RegionalPlanRequest,
     SlotQuery,
     UpdateSessionRequest,
@@ -30,6 +29,7 @@ from orchestrator.domain.errors import (
     SessionNotFound,
 )
 from orchestrator.domain.models import Principal, Role, SessionStatus
+from orchestrator.domain.wire import wire_json
 from orchestrator.store.base import ClaimOverlap, SessionQuery
 from tests.conftest import OFFICE, SIX
 
@@ -57,7 +57,7 @@ def booking(**over: Any) -> BookSessionRequest:
 async def book(c: Container, **over: Any) -> BookingOut:
     answer = await c.bookings.book(booking(**over), OFFICE)
     assert answer.status == 201
-    return BookingOut.model_validate_json(answer.body)
+    return answer.value
 
 
 async def test_book_six_sites(container: Container) -> None:
@@ -377,7 +377,7 @@ async def test_idempotency_key_replays_the_first_answer(container: Container) ->
     first = await container.bookings.book(req, OFFICE, idempotency_key="k-1")
     again = await container.bookings.book(req, OFFICE, idempotency_key="k-1")
     assert again.replayed
-    assert again.body == first.body
+    assert wire_json(again.value) == wire_json(first.value)
     assert again.status == 201
     async with container.store.read() as uow:
         assert len(await uow.sessions.find(SessionQuery())) == 1
@@ -578,9 +578,7 @@ async def test_regional_round_plan_and_commit(container: Container) -> None:
             "leader_groups": ["lanh-dao-bo"],
         }
     )
-    proposal = RegionalPlanOut.model_validate_json(
-        (await container.bookings.plan_regional(req, OFFICE)).body
-    )
+    proposal = (await container.bookings.plan_regional(req, OFFICE)).value
     assert not proposal.committed
     assert [p.region for p in proposal.proposals] == regions
     spans = sorted((p.start, p.end) for p in proposal.proposals)
@@ -589,18 +587,14 @@ async def test_regional_round_plan_and_commit(container: Container) -> None:
     assert all(p.start >= datetime(2026, 12, 8, 1, tzinfo=UTC) for p in proposal.proposals)
     heads = {p.region: p.host_site for p in proposal.proposals}
     assert heads["dong-bang-song-hong"] == "ha-noi"
-    committed = RegionalPlanOut.model_validate_json(
-        (
-            await container.bookings.plan_regional(req.model_copy(update={"commit": True}), OFFICE)
-        ).body
-    )
+    committed = (
+        await container.bookings.plan_regional(req.model_copy(update={"commit": True}), OFFICE)
+    ).value
     assert committed.committed
     assert len(committed.sessions) == 3
     assert all(s.kind.value == "regional" for s in committed.sessions)
     # a second round in the same window goes around the first one
-    again = RegionalPlanOut.model_validate_json(
-        (await container.bookings.plan_regional(req, OFFICE)).body
-    )
+    again = (await container.bookings.plan_regional(req, OFFICE)).value
     booked = [(s.claimed.start, s.claimed.end) for s in committed.sessions]
     for p in again.proposals:
         assert all(p.end <= s or p.start >= e for s, e in booked)

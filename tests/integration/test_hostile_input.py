@@ -98,7 +98,7 @@ async def serve(settings: Settings, clock: ManualClock) -> AsyncIterator[Served]
             ),
         ):
             answer = await c.bookings.book(BookSessionRequest.model_validate(body), OFFICE)
-            booked.append(BookingOut.model_validate_json(answer.body))
+            booked.append(answer.value)
         national, regional = booked
         tasks = [t.id for t in (await c.preparation.board(regional.id, OFFICE)).tasks]
         office = (await c.access.create_token(Role.OFFICE, label="office")).token

@@ -60,7 +60,7 @@ async def book(c: Container, **over: Any) -> BookingOut:
         **over,
     }
     answer = await c.bookings.book(BookSessionRequest.model_validate(data), OFFICE)
-    return BookingOut.model_validate_json(answer.body)
+    return answer.value
 
 
 def calendar_of(message: EmailMessage) -> Any:

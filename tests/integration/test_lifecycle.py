@@ -52,7 +52,7 @@ async def book(c: Container, start: datetime = START, end: datetime = END) -> Bo
         ),
         OFFICE,
     )
-    return BookingOut.model_validate_json(answer.body)
+    return answer.value
 
 
 async def run_until(c: Container, clock: ManualClock, until: datetime, step: timedelta) -> None:
@@ -175,7 +175,7 @@ async def test_preparation_reminders_before_due_and_once_when_missed(
         ),
         OFFICE,
     )
-    session_id = BookingOut.model_validate_json(answer.body).id
+    session_id = answer.value.id
     # the plan is due 28 December 2026: reminders on 21 and 27 December, then once on the 29th
     await run_until(service, clock, datetime(2026, 12, 22, 2, tzinfo=UTC), timedelta(hours=6))
 

@@ -55,7 +55,7 @@ async def book(c: Container, **over: Any) -> BookingOut:
         **over,
     }
     answer = await c.bookings.book(BookSessionRequest.model_validate(data), OFFICE)
-    return BookingOut.model_validate_json(answer.body)
+    return answer.value
 
 
 def token_of(url: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from aiohttp.web_urldispatcher import AbstractRoute, StaticResource
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookSessionRequest
 from orchestrator.bootstrap import Container
 from orchestrator.domain.models import Role
 from orchestrator.settings import ServerSettings, Settings
@@ -239,7 +239,7 @@ async def live(container: Container) -> AsyncIterator[Live]:
         }
     )
     answer = await container.bookings.book(booking, OFFICE)
-    session = BookingOut.model_validate_json(answer.body).id
+    session = answer.value.id
     office = (await container.access.create_token(Role.OFFICE, label="office")).token
     coordinator = (await container.access.create_token(Role.COORDINATOR, site_id="da-nang")).token
     app: web.Application = init_app(container)

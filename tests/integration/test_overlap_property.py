@@ -119,7 +119,7 @@ async def run(url: str, sequence: list[Op]) -> None:
                     assert refusal.conflicts
                     continue
                 assert expected, "booked over an existing claim"
-                sid = answer.body.split('"id":"', 1)[1].split('"', 1)[0]
+                sid = answer.value.id
                 booked.append(sid)
                 model.live[sid] = (resources, cs, ce)
             elif op.kind == "move":

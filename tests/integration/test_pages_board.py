@@ -116,7 +116,7 @@ async def chair(container: Container) -> AsyncIterator[Chair]:
         ),
         OFFICE,
     )
-    session = BookingOut.model_validate_json(answer.body)
+    session = answer.value
     server = TestServer(init_app(container), host="127.0.0.1", port=0)
     await server.start_server()
     base = str(server.make_url("/")).rstrip("/")

@@ -46,7 +46,7 @@ class Pages:
         fields.update(changes)
         answer = await self.container.bookings.book(BookSessionRequest(**fields), OFFICE)
         assert answer.status == 201
-        return str(re.search(r'"id":"([^"]+)"', answer.body).group(1))  # type: ignore[union-attr]
+        return answer.value.id
 
     def form(self, **changes: Any) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookSessionRequest
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Principal, Role
@@ -57,8 +57,8 @@ class Site:
 
 async def _book(container: Container, body: dict[str, object]) -> str:
     answer = await container.bookings.book(BookSessionRequest.model_validate(body), OFFICE)
-    assert answer.status == 201, answer.body
-    return BookingOut.model_validate_json(answer.body).id
+    assert answer.status == 201, answer.value
+    return answer.value.id
 
 
 PRINCIPALS = {

@@ -55,7 +55,7 @@ async def live(
         ),
         OFFICE,
     )
-    yield c, BookingOut.model_validate_json(answer.body)
+    yield c, answer.value
     await c.close()
 
 

@@ -37,7 +37,7 @@ async def api(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient, st
         ),
         OFFICE,
     )
-    session_id = answer.body.split('"id":"', 1)[1].split('"', 1)[0]
+    session_id = answer.value.id
     tokens = {
         "office": (await container.access.create_token(Role.OFFICE)).token,
         "ha-noi": (await container.access.create_token(Role.COORDINATOR, site_id="ha-noi")).token,

@@ -52,7 +52,7 @@ async def prosody(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient
         ),
         OFFICE,
     )
-    session = BookingOut.model_validate_json(answer.body)
+    session = answer.value
     server = TestServer(init_app(container), host="127.0.0.1", port=0)
     await server.start_server()
     async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
@@ -188,7 +188,7 @@ async def jaas(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient, B
     server = TestServer(init_app(container), host="127.0.0.1", port=0)
     await server.start_server()
     async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
-        yield http, BookingOut.model_validate_json(answer.body)
+        yield http, answer.value
     await server.close()
 
 

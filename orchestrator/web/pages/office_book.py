@@ -5,7 +5,6 @@ live check office.js asks for as the form is filled.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -369,7 +368,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         )
     except InvalidRequest as exc:
         return _refused(request, directory, form, 422, problems=[invalid_words(request, exc)])
-    session_id = json.loads(answer.body)["id"]
+    session_id = answer.value.id
     raise web.HTTPSeeOther(f"/office/sessions/{session_id}")
 
 

@@ -304,7 +304,7 @@ async def _run_plan(
             _plan_context(request, directory, form, problem=problem),
             status=status,
         )
-    plan = RegionalPlanOut.model_validate_json(answer.body)
+    plan = answer.value
     existing: list[SessionOut] = []
     if plan.proposals:
         tz = ZoneInfo(zone_name(request))
