@@ -9,7 +9,7 @@ board. The invite worker is off (`ORCH_INVITES__WORKER=false`): nothing else run
 One webhook (the plan's first) goes before anything is timed: the server's first look at a room
 loads its session with every site.
 
-1. Throughput. A load generator in a separate process (`python -m bench.attendance load`: 32
+1. Throughput. A load generator in a separate process (`python -m bench.webhook_load load`: 32
    keep-alive connections over raw asyncio streams, closed loop) posts Prosody's event-sync
    webhooks, shaped exactly as `tests/data/wire/event-sync-*.json`, to
    `/hooks/jitsi/events/occupant/joined|left` for 9,980 of the session's sites, for 10 s after a
@@ -47,216 +47,20 @@ by their own pids and get SIGTERM if the benchmark dies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import json
 import sys
 import tempfile
 import time
-from collections import Counter, deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.loadgen import (
-    CLIENT_ERRORS,
-    Connection,
-    client_headers,
-    latency_summary,
-    occupant,
-    occupant_webhook,
-)
-from bench.loadgen import main as client_main
-
-NAME = "attendance"
-TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to live board"
-RATE_TARGET = 3000.0
-P99_TARGET_S = 0.050
-BOARD_TARGET_S = 0.200
-MEMORY_TARGET_MB = 200.0
-CONCURRENCY = 32
-DUP_EVERY = 10  # every tenth post repeats one of the last few events
-RESERVED = 20  # sites of the big session the load leaves alone, for the live-board part
-MAX_ROUNDS = 3600  # one second apart: the plan never runs out, and stays in the past
-BLOCK = 50  # sites per block of the plan
-REQUEST_TIMEOUT_S = 300.0
-BOARD_GAP_S = 0.05
-WARMUP_S, WARMUP_TINY_S = 1.0, 0.3
-
-
-def big_site(i: int) -> str:
-    return f"site-{i:05d}"
-
-
-def board_site(i: int) -> str:
-    return f"board-{i:03d}"
-
-
-# the load plan (shared by the load generator and the checks) --------------------------------
-
-
-def plan(sites: int) -> Iterator[tuple[int, int, bool]]:
-    """(site index, round, join?) in order. Round r is at t0 + r seconds: even rounds every
-    site joins with a new device, odd rounds the device of the round before leaves, except at
-    every fourth site (it keeps it, and so holds two, three... devices). The sites go in blocks
-    of 50, four rounds per block at a time, so that any prefix holds joins, leaves and sites
-    with several devices, however fast the server is."""
-    for sweep in range(MAX_ROUNDS // 4):
-        for first in range(0, sites, BLOCK):
-            for r in range(4 * sweep, 4 * sweep + 4):
-                for s in range(first, min(first + BLOCK, sites)):
-                    if r % 2 == 0:
-                        yield s, r, True
-                    elif s % 4 != 3:
-                        yield s, r, False
-
-
-def posts(sites: int) -> Iterator[tuple[int, tuple[int, int, bool]]]:
-    """(plan index, event) of every post: the plan, with every tenth post a repeat."""
-    recent: deque[tuple[int, tuple[int, int, bool]]] = deque(maxlen=5)
-    for j, ev in enumerate(plan(sites)):
-        recent.append((j, ev))
-        yield j, ev
-        if j % DUP_EVERY == DUP_EVERY - 2:
-            yield recent[0]
-
-
-def payload(room: str, site: str, r: int, join: bool, t0: int) -> tuple[str, dict[str, Any]]:
-    """An event-sync occupant webhook as Prosody sends it: (endpoint, body)."""
-    device = r // 2
-    jid = f"{site}-{device}@meet.example.org/bench{device}"
-    who = occupant(site, jid, t0 + 2 * device, None if join else t0 + r)
-    return occupant_webhook(room, who, active=2)
-
-
-@dataclass
-class Expected:
-    """What the record must show after the first `count` posts of `posts(sites)`."""
-
-    distinct: int
-    connection: dict[int, str]
-    intervals: dict[int, int]
-
-
-def expected(sites: int, count: int) -> Expected:
-    seen: set[int] = set()
-    joined: dict[int, set[int]] = {}
-    left: dict[int, set[int]] = {}
-    for n, (j, (s, r, join)) in enumerate(posts(sites)):
-        if n >= count:
-            break
-        seen.add(j)
-        (joined if join else left).setdefault(s, set()).add(r // 2)
-    connection: dict[int, str] = {}
-    intervals: dict[int, int] = {}
-    for s in range(sites):
-        devices = joined.get(s, set())
-        open_ = devices - left.get(s, set())
-        connection[s] = "connected" if open_ else ("dropped" if devices else "waiting")
-        # touching intervals merge; a left device leaves a one-second gap before the next join
-        intervals[s] = 0 if not devices else (1 if s % 4 == 3 else len(devices))
-    return Expected(len(seen), connection, intervals)
-
-
-# the load generator and the bare reference (in processes of their own) ----------------------
-
-
-async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Post the plan for `warmup` then `duration` seconds over `concurrency` connections."""
-    room, t0 = cfg["room"], cfg["t0"]
-    host, port, headers = client_headers(cfg["base"], cfg["token"])
-    names = [big_site(i) for i in range(cfg["sites"])]
-    items = itertools.islice(posts(cfg["sites"]), cfg.get("skip", 0), None)
-    started = time.perf_counter()
-    measure_from = started + cfg["warmup"]
-    deadline = measure_from + cfg["duration"]
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    errors: list[str] = []
-    sent = accepted = in_window = 0
-
-    async def worker() -> None:
-        nonlocal sent, accepted, in_window
-        conn = Connection(host, port, headers)
-        while time.perf_counter() < deadline:
-            try:
-                _j, (s, r, join) = next(items)
-            except StopIteration:
-                break
-            endpoint, body = payload(room, names[s], r, join, t0)
-            data = json.dumps(body).encode()
-            sent += 1
-            t_start = time.perf_counter()
-            try:
-                async with asyncio.timeout(60):
-                    status, raw = await conn.post(f"/hooks/jitsi/events/{endpoint}", data)
-            except CLIENT_ERRORS as exc:
-                conn.close()
-                status, raw = 0, b""
-                if len(errors) < 5:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-            t_end = time.perf_counter()
-            statuses[status] += 1
-            if status == 200:
-                with contextlib.suppress(ValueError, TypeError, AttributeError):
-                    accepted += int(json.loads(raw).get("accepted", 0))
-            elif status and len(errors) < 5:
-                errors.append(f"{status}: {raw[:300].decode(errors='replace')}")
-            if t_start >= measure_from:
-                latencies.append(t_end - t_start)
-            if measure_from <= t_end < deadline:
-                in_window += 1
-        conn.close()
-
-    await asyncio.gather(*(worker() for _ in range(cfg["concurrency"])))
-    return {
-        "sent": sent,
-        "accepted": accepted,
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "errors": errors,
-        "rate": in_window / cfg["duration"],
-        "measured": len(latencies),
-        **latency_summary(latencies),
-    }
-
-
-def _bare_app() -> Any:
-    from aiohttp import web
-
-    async def hook(request: web.Request) -> web.Response:
-        json.loads(await request.read())
-        return web.json_response({"accepted": 1})
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application()
-    app.router.add_post("/hooks/jitsi/events/{what}/{event}", hook)
-    app.router.add_get("/healthz", healthz)
-    return app
-
-
-def _main(argv: list[str]) -> int:
-    if argv[:1] == ["bare"] and len(argv) == 2:
-        from aiohttp import web
-
-        web.run_app(_bare_app(), host="127.0.0.1", port=int(argv[1]), access_log=None)
-        return 0
-    usage = "usage: python -m bench.attendance load CONFIG RESULT | bare PORT"
-    return client_main(argv, {"load": _load}, usage)
-
-
-# The load generator and the bare handler run as `python -m bench.attendance ...`: they need
-# nothing below, and stop here without importing the orchestrator (about 1 s per process).
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
-
-from bench.common import (  # noqa: E402
-    BenchError,
+from bench.board_stream import Stream, connection_of
+from bench.common import (
     Context,
     Figure,
     check,
@@ -264,7 +68,11 @@ from bench.common import (  # noqa: E402
     percentile,
     pg_database,
 )
-from bench.serving import (  # noqa: E402
+from bench.loadgen import (
+    occupant,
+    occupant_webhook,
+)
+from bench.serving import (
     EVENTS_TOKEN,
     ROOT,
     Process,
@@ -277,6 +85,20 @@ from bench.serving import (  # noqa: E402
     wait_healthy,
     webhook_service,
 )
+from bench.webhook_load import Expected, big_site, board_site, expected, payload
+
+NAME = "attendance"
+TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to live board"
+RATE_TARGET = 3000.0
+P99_TARGET_S = 0.050
+BOARD_TARGET_S = 0.200
+MEMORY_TARGET_MB = 200.0
+CONCURRENCY = 32
+RESERVED = 20  # sites of the big session the load leaves alone, for the live-board part
+REQUEST_TIMEOUT_S = 300.0
+BOARD_GAP_S = 0.05
+WARMUP_S, WARMUP_TINY_S = 1.0, 0.3
+
 
 # the load generator and the bare handler (the parent's side) ---------------------------------
 
@@ -306,7 +128,7 @@ async def _run_load(tmp: Path, label: str, cfg: dict[str, Any]) -> LoadResult:
     """The load generator as its own process; its answer comes back as a JSON file."""
     within_s = cfg["warmup"] + cfg["duration"] + 120
     raw = await run_client(
-        NAME, "load", cfg, tmp=tmp, label=label, within_s=within_s, name="load generator"
+        "webhook_load", "load", cfg, tmp=tmp, label=label, within_s=within_s, name="load generator"
     )
     raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
     return LoadResult(**raw)
@@ -337,7 +159,7 @@ async def _bare_reference(ctx: Context, tmp: Path, sites: int) -> LoadResult:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     bare = Process(
-        [sys.executable, "-m", f"bench.{NAME}", "bare", str(port)],
+        [sys.executable, "-m", "bench.webhook_load", "bare", str(port)],
         ROOT,
         clean_env(),
         tmp / "bare.log",
@@ -363,102 +185,6 @@ async def _bare_reference(ctx: Context, tmp: Path, sites: int) -> LoadResult:
 
 
 # the live board ------------------------------------------------------------------------------
-
-
-@dataclass
-class Stream:
-    """A server-sent events reader: each `attendance` (the whole record) or `changes` (the
-    sites that changed) event with the time its last byte came."""
-
-    keep: bool = True  # False: only count them (a 10,000-site record is about 4 MB)
-    events: asyncio.Queue[tuple[float, bytes]] = field(default_factory=asyncio.Queue)
-    count: int = 0
-    task: asyncio.Task[None] | None = None
-    error: BaseException | None = None
-
-    async def open(self, http: aiohttp.ClientSession, url: str, token: str) -> None:
-        resp = await http.get(
-            url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
-        )
-        if resp.status != 200:
-            body = await resp.text()
-            resp.release()
-            raise BenchError(f"GET {url} answered {resp.status}: {body[:300]}")
-        ctype = resp.headers.get("Content-Type", "")
-        check(ctype.startswith("text/event-stream"), f"the stream came as {ctype!r}")
-        self.task = asyncio.create_task(self._read(resp))
-
-    async def _read(self, resp: aiohttp.ClientResponse) -> None:
-        buf = bytearray()
-        try:
-            async for chunk in resp.content.iter_any():
-                arrived = time.perf_counter()
-                start = max(0, len(buf) - 1)
-                buf += chunk
-                while (end := buf.find(b"\n\n", start)) >= 0:
-                    block = bytes(buf[:end])
-                    del buf[: end + 2]
-                    start = 0
-                    kind, data = "message", b""
-                    for line in block.split(b"\n"):
-                        if line.startswith(b"event:"):
-                            kind = line[6:].strip().decode()
-                        elif line.startswith(b"data:"):
-                            data = line[5:].lstrip()
-                    if kind in ("attendance", "changes"):
-                        self.count += 1
-                        if self.keep:
-                            self.events.put_nowait((arrived, data))
-        except BaseException as exc:
-            self.error = exc
-            raise
-        finally:
-            resp.release()
-
-    async def next(self, within_s: float) -> tuple[float, bytes]:
-        if self.task is not None and self.task.done() and self.events.empty():
-            raise BenchError(f"the stream ended: {self.error!r}")
-        try:
-            return await asyncio.wait_for(self.events.get(), within_s)
-        except TimeoutError:
-            raise BenchError(f"no stream event within {within_s:.0f} s") from None
-
-    async def seen(self, count: int, within_s: float) -> None:
-        """Wait until `count` events came (also when they are not kept)."""
-        deadline = time.monotonic() + within_s
-        while self.count < count:
-            if self.task is not None and self.task.done():
-                raise BenchError(f"the stream ended: {self.error!r}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"no stream event within {within_s:.0f} s")
-            await asyncio.sleep(0.01)
-
-    def drain(self) -> None:
-        while not self.events.empty():
-            self.events.get_nowait()
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.task
-
-
-def _connection_of(data: bytes, site: str) -> str | None:
-    """The site's `connection` in a record or changes sent on the stream (a cheap look first);
-    None when the site is not in it."""
-    needle = b'"site_id":"' + site.encode() + b'","connection":"'
-    at = data.find(needle)
-    if at >= 0:
-        start = at + len(needle)
-        return data[start : data.index(b'"', start)].decode()
-    record = json.loads(data)
-    for line in record["sites"]:
-        if line["site_id"] == site:
-            return str(line["connection"])
-    return None
 
 
 async def _post(
@@ -502,7 +228,7 @@ async def _board(
     try:
         _, first = await stream.next(wait_s)  # the record as it stands
         for site in pool:
-            now_state = _connection_of(first, site)
+            now_state = connection_of(first, site)
             check(now_state == "waiting", f"{label}: {site} is {now_state} before the board test")
         for k in range(times):
             site, cycle = pool[k % len(pool)], k // len(pool)
@@ -527,7 +253,7 @@ async def _board(
             check(json.loads(raw).get("accepted") == 1, f"{label}: webhook not accepted: {raw!r}")
             while True:
                 arrived, data = await stream.next(wait_s)
-                if _connection_of(data, site) == want:
+                if connection_of(data, site) == want:
                     board.append(arrived - t0)
                     break
             last_post = (endpoint, body)

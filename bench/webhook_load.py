@@ -1,0 +1,199 @@
+"""The attendance benchmark's load: the plan of event-sync webhooks (joins, leaves, repeats) for
+a 10,000-site session, what the record must show after any prefix of it, and the load generator
+and bare reference handler that run as processes of their own
+(`python -m bench.webhook_load load CONFIG RESULT`, `... bare PORT`). Nothing here imports the
+orchestrator, so each process starts in well under a second."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bench.loadgen import (
+    CLIENT_ERRORS,
+    Connection,
+    client_headers,
+    latency_summary,
+    occupant,
+    occupant_webhook,
+)
+from bench.loadgen import main as client_main
+
+NAME = "webhook_load"
+DUP_EVERY = 10  # every tenth post repeats one of the last few events
+MAX_ROUNDS = 3600  # one second apart: the plan never runs out, and stays in the past
+BLOCK = 50  # sites per block of the plan
+
+
+def big_site(i: int) -> str:
+    return f"site-{i:05d}"
+
+
+def board_site(i: int) -> str:
+    return f"board-{i:03d}"
+
+
+# the load plan (shared by the load generator and the checks) --------------------------------
+
+
+def plan(sites: int) -> Iterator[tuple[int, int, bool]]:
+    """(site index, round, join?) in order. Round r is at t0 + r seconds: even rounds every
+    site joins with a new device, odd rounds the device of the round before leaves, except at
+    every fourth site (it keeps it, and so holds two, three... devices). The sites go in blocks
+    of 50, four rounds per block at a time, so that any prefix holds joins, leaves and sites
+    with several devices, however fast the server is."""
+    for sweep in range(MAX_ROUNDS // 4):
+        for first in range(0, sites, BLOCK):
+            for r in range(4 * sweep, 4 * sweep + 4):
+                for s in range(first, min(first + BLOCK, sites)):
+                    if r % 2 == 0:
+                        yield s, r, True
+                    elif s % 4 != 3:
+                        yield s, r, False
+
+
+def posts(sites: int) -> Iterator[tuple[int, tuple[int, int, bool]]]:
+    """(plan index, event) of every post: the plan, with every tenth post a repeat."""
+    recent: deque[tuple[int, tuple[int, int, bool]]] = deque(maxlen=5)
+    for j, ev in enumerate(plan(sites)):
+        recent.append((j, ev))
+        yield j, ev
+        if j % DUP_EVERY == DUP_EVERY - 2:
+            yield recent[0]
+
+
+def payload(room: str, site: str, r: int, join: bool, t0: int) -> tuple[str, dict[str, Any]]:
+    """An event-sync occupant webhook as Prosody sends it: (endpoint, body)."""
+    device = r // 2
+    jid = f"{site}-{device}@meet.example.org/bench{device}"
+    who = occupant(site, jid, t0 + 2 * device, None if join else t0 + r)
+    return occupant_webhook(room, who, active=2)
+
+
+@dataclass
+class Expected:
+    """What the record must show after the first `count` posts of `posts(sites)`."""
+
+    distinct: int
+    connection: dict[int, str]
+    intervals: dict[int, int]
+
+
+def expected(sites: int, count: int) -> Expected:
+    seen: set[int] = set()
+    joined: dict[int, set[int]] = {}
+    left: dict[int, set[int]] = {}
+    for n, (j, (s, r, join)) in enumerate(posts(sites)):
+        if n >= count:
+            break
+        seen.add(j)
+        (joined if join else left).setdefault(s, set()).add(r // 2)
+    connection: dict[int, str] = {}
+    intervals: dict[int, int] = {}
+    for s in range(sites):
+        devices = joined.get(s, set())
+        open_ = devices - left.get(s, set())
+        connection[s] = "connected" if open_ else ("dropped" if devices else "waiting")
+        # touching intervals merge; a left device leaves a one-second gap before the next join
+        intervals[s] = 0 if not devices else (1 if s % 4 == 3 else len(devices))
+    return Expected(len(seen), connection, intervals)
+
+
+# the load generator and the bare reference (in processes of their own) ----------------------
+
+
+async def load(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Post the plan for `warmup` then `duration` seconds over `concurrency` connections."""
+    room, t0 = cfg["room"], cfg["t0"]
+    host, port, headers = client_headers(cfg["base"], cfg["token"])
+    names = [big_site(i) for i in range(cfg["sites"])]
+    items = itertools.islice(posts(cfg["sites"]), cfg.get("skip", 0), None)
+    started = time.perf_counter()
+    measure_from = started + cfg["warmup"]
+    deadline = measure_from + cfg["duration"]
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    sent = accepted = in_window = 0
+
+    async def worker() -> None:
+        nonlocal sent, accepted, in_window
+        conn = Connection(host, port, headers)
+        while time.perf_counter() < deadline:
+            try:
+                _j, (s, r, join) = next(items)
+            except StopIteration:
+                break
+            endpoint, body = payload(room, names[s], r, join, t0)
+            data = json.dumps(body).encode()
+            sent += 1
+            t_start = time.perf_counter()
+            try:
+                async with asyncio.timeout(60):
+                    status, raw = await conn.post(f"/hooks/jitsi/events/{endpoint}", data)
+            except CLIENT_ERRORS as exc:
+                conn.close()
+                status, raw = 0, b""
+                if len(errors) < 5:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            t_end = time.perf_counter()
+            statuses[status] += 1
+            if status == 200:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    accepted += int(json.loads(raw).get("accepted", 0))
+            elif status and len(errors) < 5:
+                errors.append(f"{status}: {raw[:300].decode(errors='replace')}")
+            if t_start >= measure_from:
+                latencies.append(t_end - t_start)
+            if measure_from <= t_end < deadline:
+                in_window += 1
+        conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(cfg["concurrency"])))
+    return {
+        "sent": sent,
+        "accepted": accepted,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": errors,
+        "rate": in_window / cfg["duration"],
+        "measured": len(latencies),
+        **latency_summary(latencies),
+    }
+
+
+def bare_app() -> Any:
+    from aiohttp import web
+
+    async def hook(request: web.Request) -> web.Response:
+        json.loads(await request.read())
+        return web.json_response({"accepted": 1})
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/hooks/jitsi/events/{what}/{event}", hook)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["bare"] and len(argv) == 2:
+        from aiohttp import web
+
+        web.run_app(bare_app(), host="127.0.0.1", port=int(argv[1]), access_log=None)
+        return 0
+    usage = "usage: python -m bench.webhook_load load CONFIG RESULT | bare PORT"
+    return client_main(argv, {"load": load}, usage)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
