@@ -117,7 +117,7 @@ async def _measure(ctx: Context, backend: str, url: str, data_dir: Path) -> None
     try:
         await upgrade_database(container)
         await container.directory.apply(
-            make_directory(sites, groups=[GROUP], regions=10), actor="bench", source="bench"
+            make_directory(sites, groups=[GROUP], regions=10), OFFICE, source="bench"
         )
         days = working_days(NOW.date().replace(day=8), repeats + 1)
         times: list[float] = []

@@ -261,7 +261,7 @@ async def _container(url: str, data_dir: Path) -> Container:
     container = build(Settings(data_dir=data_dir, database_url=url), clock=ManualClock(NOW))
     await upgrade_database(container)
     await container.directory.apply(
-        make_directory(SITES, groups=GROUPS, regions=5), actor="bench", source="bench"
+        make_directory(SITES, groups=GROUPS, regions=5), OFFICE, source="bench"
     )
     return container
 

@@ -128,7 +128,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 async def container(settings: Settings, clock: ManualClock) -> AsyncIterator[Container]:
     """The service wired on a real database, with the example directory loaded."""
     c = build(settings, clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     try:
         yield c
     finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, InvalidRequest
-from orchestrator.domain.models import AuditEntry, Principal, Role
+from orchestrator.domain.models import AuditEntry, Principal, Role, require_office
 from orchestrator.domain.text import as_sent
 from orchestrator.store.base import Store, TokenRecord
 
@@ -97,6 +97,11 @@ class Access:
         async with self._store.read() as uow:
             return await uow.tokens.all()
 
-    async def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    async def audit_log(
+        self, principal: Principal, *, target: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """The audit log, newest first (of `target` only, if given). Raises PermissionDenied
+        unless the principal is the office."""
+        require_office(principal)
         async with self._store.read() as uow:
             return await uow.audit.recent(target=target, limit=limit)

@@ -44,6 +44,7 @@ from orchestrator.domain.models import (
     Session,
     SessionStatus,
     may_see,
+    require_office,
 )
 from orchestrator.domain.outbox import OutboxKind
 from orchestrator.store.base import Store, StoredEvent
@@ -257,11 +258,16 @@ class Attendance(EventLog):
             thresholds=self._thresholds,
         )
 
-    async def freeze(self, session_id: str, actor: str = "scheduler") -> AttendanceOut:
+    async def freeze(self, session_id: str, principal: Principal | None = None) -> AttendanceOut:
         """Save the record of an ended session; later events are kept and flagged, not merged.
 
-        Raises InvalidState before the session has ended.
+        Without `principal` the scheduler freezes it, on time (the `RecordFreezer` port); a person
+        freezing it early must be the office. Raises PermissionDenied for anyone else, and
+        InvalidState before the session has ended.
         """
+        if principal is not None:
+            require_office(principal)
+        actor = principal.actor if principal is not None else "scheduler"
         session = await self._session(session_id)
         now = self._clock.now()
         if now < session.end:

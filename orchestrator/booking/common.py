@@ -16,7 +16,6 @@ from orchestrator.domain.errors import (
     Breach,
     Conflict,
     InvalidRequest,
-    PermissionDenied,
     PolicyViolation,
 )
 from orchestrator.domain.models import (
@@ -25,12 +24,12 @@ from orchestrator.domain.models import (
     BookingPolicy,
     Principal,
     Region,
-    Role,
     Session,
     SessionKind,
     Site,
     resources_for,
 )
+from orchestrator.domain.models import require_office as require_office  # the booking modules' too
 from orchestrator.domain.policy import check_policy
 from orchestrator.store.base import RetryableStoreError, UnitOfWork
 
@@ -47,11 +46,6 @@ class BookingDefaults:
     buffer_after_minutes: int = 15
     slot_step_minutes: int = 30
     link_grace_minutes: int = 15
-
-
-def require_office(principal: Principal) -> None:
-    if principal.role is not Role.OFFICE:
-        raise PermissionDenied("only the office may do this")
 
 
 async def retrying(work: Callable[[], Awaitable[T]]) -> T:

@@ -32,7 +32,7 @@ def attendance_record(
 
     async def work(c: Container) -> AttendanceOut:
         if freeze:
-            return await c.attendance.freeze(session_id, cli_principal().actor)
+            return await c.attendance.freeze(session_id, cli_principal())
         return await c.attendance.record(session_id, cli_principal())
 
     out = run(work)

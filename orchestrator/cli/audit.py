@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from orchestrator.bootstrap import Container
-from orchestrator.cli.common import run, show
+from orchestrator.cli.common import cli_principal, run, show
 
 
 def audit(
@@ -19,7 +19,7 @@ def audit(
 
     async def work(c: Container) -> None:
         table = Table("at", "actor", "action", "target", "reason")
-        for e in await c.access.audit_log(target=target, limit=limit):
+        for e in await c.access.audit_log(cli_principal(), target=target, limit=limit):
             table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target, e.reason or "")
         show(table)
 

@@ -40,7 +40,7 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
     office = cli_principal()
 
     async def work(c: Container) -> None:
-        await c.directory.apply(directory, actor=office.actor, source=str(path))
+        await c.directory.apply(directory, office, source=str(path))
         now = c.clock.now()
         existing = [
             s

@@ -34,9 +34,7 @@ def directory_import(
             if err.is_terminal
             else nullcontext()
         ):
-            counts = await c.directory.apply(
-                directory, actor=cli_principal().actor, source=str(file)
-            )
+            counts = await c.directory.apply(directory, cli_principal(), source=str(file))
         err.print(
             f"imported {counts.regions} regions, {counts.sites} sites, "
             f"{counts.leader_groups} leader groups, {counts.policies} policies from {file}"

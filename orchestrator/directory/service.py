@@ -6,7 +6,14 @@ from pydantic import BaseModel
 
 from orchestrator.directory.loader import Directory
 from orchestrator.domain.clock import Clock
-from orchestrator.domain.models import LeaderGroup, Principal, Region, Role, Site
+from orchestrator.domain.models import (
+    LeaderGroup,
+    Principal,
+    Region,
+    Role,
+    Site,
+    require_office,
+)
 from orchestrator.store.base import DirectoryCounts, Store
 
 
@@ -23,15 +30,19 @@ class DirectoryService:
         self._store = store
         self._clock = clock
 
-    async def apply(self, directory: Directory, *, actor: str, source: str = "") -> DirectoryCounts:
-        """Insert or update everything `directory` holds in one unit of work (idempotent)."""
+    async def apply(
+        self, directory: Directory, principal: Principal, *, source: str = ""
+    ) -> DirectoryCounts:
+        """Insert or update everything `directory` holds in one unit of work (idempotent), in the
+        name of `principal`. Raises PermissionDenied unless the principal is the office."""
+        require_office(principal)
         async with self._store.write() as uow:
             counts = await uow.directory.upsert(
                 directory.regions, directory.sites, directory.leader_groups, directory.policies
             )
             await uow.audit.record(
                 at=self._clock.now(),
-                actor=actor,
+                actor=principal.actor,
                 action="directory.import",
                 target="directory",
                 detail={

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from orchestrator.domain.errors import PermissionDenied
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -305,6 +307,13 @@ class Principal(Frozen):
     def actor(self) -> str:
         who = self.email or self.site_id or self.label or self.token_id
         return f"{self.role.value}:{who}"
+
+
+def require_office(principal: Principal) -> None:
+    """Raise PermissionDenied (403) unless `principal` is the office: each use case that only the
+    office may run calls this itself, so no caller has to remember to."""
+    if principal.role is not Role.OFFICE:
+        raise PermissionDenied("only the office may do this")
 
 
 def may_see(principal: Principal, session: Session) -> bool:

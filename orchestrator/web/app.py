@@ -1,47 +1,49 @@
 """The aiohttp application: one `init_app` used by `serve` and by the tests, and the one place
-that starts and stops what runs beside it (`background_services`, `run_background`)."""
+that starts and stops what runs beside it (`background_services`, `run_background`).
+
+The app is built over `Services` (the use cases and settings it serves), never over the
+composition root itself: whoever calls `init_app` has built them (`orchestrator serve`, the tests).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from orchestrator.bootstrap import Container
-from orchestrator.domain.text import as_sent
-from orchestrator.web import attendance, hooks
-from orchestrator.web.api import ROUTES
-from orchestrator.web.attendance import ATTENDANCE
-from orchestrator.web.hooks import CLOCK, JAAS, JITSI, ROOMS
-from orchestrator.web.http import (
+from orchestrator.web import attendance
+from orchestrator.web.http import Metrics, errors_middleware, metrics_middleware, text_middleware
+from orchestrator.web.keys import (
     ACCESS,
+    ATTENDANCE,
+    BACKGROUND,
     BOOKINGS,
+    CLOCK,
     DIRECTORY,
+    INVITES,
+    JAAS,
+    JITSI,
     METRICS,
+    PREPARATION,
+    PUBLIC_URL,
+    ROOMS,
     SERVER,
+    SIGNIN,
+    SPEC,
+    STOPPING,
     STORE,
-    Metrics,
-    bearer,
-    errors_middleware,
-    metrics_middleware,
-    problem,
-    text_middleware,
 )
-from orchestrator.web.invites import INVITES
 from orchestrator.web.openapi import build_spec
 from orchestrator.web.pages import pages_middleware, setup_pages
-from orchestrator.web.preparation import PREPARATION
+from orchestrator.web.routes import add_routes
+from orchestrator.web.services import Services
 
 log = logging.getLogger(__name__)
-
-SPEC = web.AppKey("openapi", str)
 
 
 class Background(Protocol):
@@ -94,30 +96,27 @@ class Repeating:
                 await self._task
 
 
-BACKGROUND: web.AppKey[tuple[Background, ...]] = web.AppKey("background")
-
-
 def background_services(
-    container: Container, *, deliver: bool, extra: Sequence[Background] = ()
+    services: Services, *, deliver: bool, extra: Sequence[Background] = ()
 ) -> list[Background]:
     """Everything that runs beside the HTTP service, in the order it starts (it stops in
     reverse): `extra` (the scheduler of `serve`), then with `deliver` the presence poller
     (`[jitsi] muc_size_url`) and the outbox's delivery (`[invites] worker`)."""
-    settings = container.settings
-    services = list(extra)
+    settings = services.settings
+    parts = list(extra)
     if deliver and settings.jitsi.muc_size_url:
-        poll = container.attendance.poll_live
-        services.append(Repeating("presence poll", poll, settings.attendance.poll_seconds))
+        poll = services.attendance.poll_live
+        parts.append(Repeating("presence poll", poll, settings.attendance.poll_seconds))
     if deliver and settings.invites.worker:
-        services.append(
+        parts.append(
             Repeating(
                 "invite delivery",
-                container.outbox.deliver_due,
+                services.outbox.deliver_due,
                 settings.invites.poll_seconds,
                 busy=bool,  # items handled: more may be due, look again at once
             )
         )
-    return services
+    return parts
 
 
 async def run_background(app: web.Application) -> AsyncIterator[None]:
@@ -131,60 +130,40 @@ async def run_background(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[SPEC], content_type="application/json", charset="utf-8")
-
-
-async def metrics(request: web.Request) -> web.Response:
-    token = request.app[SERVER].metrics_token
-    if token is not None:
-        given = bearer(request) or ""
-        if not hmac.compare_digest(as_sent(given), token.get_secret_value().encode()):
-            return problem(
-                401,
-                "Authentication required",
-                "metrics need the metrics token",
-                code="unauthenticated",
-            )
-    body = generate_latest(request.app[METRICS].registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
 def init_app(
-    container: Container, *, deliver: bool = False, background: Sequence[Background] = ()
+    services: Services, *, deliver: bool = False, background: Sequence[Background] = ()
 ) -> web.Application:
-    """The web application over a built container (the container is closed by its owner).
+    """The web application over built services (they are closed by their owner).
 
     With `deliver`, the app also runs the outbox's delivery and the presence poller (as `serve`
     does); `background` runs beside them (`serve`'s scheduler). All of them start when the app
     starts and stop when it stops (`run_background`).
     """
-    settings = container.settings.server
+    settings = services.settings
     app = web.Application(
         middlewares=[metrics_middleware, errors_middleware, text_middleware, pages_middleware],
-        client_max_size=settings.max_body_bytes,
+        client_max_size=settings.server.max_body_bytes,
     )
-    app[BOOKINGS] = container.bookings
-    app[DIRECTORY] = container.directory
-    app[ACCESS] = container.access
-    app[STORE] = container.store
-    app[SERVER] = settings
+    app[BOOKINGS] = services.bookings
+    app[DIRECTORY] = services.directory
+    app[ACCESS] = services.access
+    app[ROOMS] = services.rooms
+    app[INVITES] = services.invites
+    app[ATTENDANCE] = services.attendance
+    app[PREPARATION] = services.preparation
+    app[SIGNIN] = services.signin
+    app[STORE] = services.store
+    app[CLOCK] = services.clock
+    app[SERVER] = settings.server
+    app[JITSI] = settings.jitsi
+    app[JAAS] = settings.jaas
+    app[PUBLIC_URL] = settings.server.base_url
     app[METRICS] = Metrics()
     app[SPEC] = json.dumps(build_spec(), ensure_ascii=False)
-    app[ROOMS] = container.rooms
-    app[INVITES] = container.invites
-    app[ATTENDANCE] = container.attendance
-    app[PREPARATION] = container.preparation
-    app[BACKGROUND] = tuple(background_services(container, deliver=deliver, extra=background))
+    app[BACKGROUND] = tuple(background_services(services, deliver=deliver, extra=background))
     app.cleanup_ctx.append(run_background)
-    app[JITSI] = container.settings.jitsi
-    app[JAAS] = container.settings.jaas
-    app[CLOCK] = container.clock
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
-    hooks.add_routes(app)
-    attendance.add_routes(app)
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/metrics", metrics)
-    setup_pages(app, container.signin, container.clock, settings.base_url)
+    app[STOPPING] = asyncio.Event()
+    app.on_shutdown.append(attendance.stop_streams)
+    add_routes(app)
+    setup_pages(app)
     return app

@@ -9,7 +9,6 @@ import hmac
 from aiohttp import web
 
 from orchestrator.attendance.service import (
-    Attendance,
     BoardMessage,
     CheckinRequest,
     OverrideRequest,
@@ -17,15 +16,11 @@ from orchestrator.attendance.service import (
     to_xlsx,
 )
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
-from orchestrator.booking.service import require_office
 from orchestrator.domain.text import as_sent
-from orchestrator.web.hooks import JITSI, answer, signed_jaas_body
+from orchestrator.web.hooks import answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
+from orchestrator.web.keys import ATTENDANCE, JITSI, STOPPING
 
-ATTENDANCE = web.AppKey("attendance", Attendance)
-# Set when the service stops: open live-board streams end within a second instead of holding
-# the shutdown for the runner's whole grace period.
-STOPPING = web.AppKey("attendance_streams_stopping", asyncio.Event)
 HEARTBEAT_SECONDS = 15.0
 CLIENT_CHECK_SECONDS = 1.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -104,8 +99,7 @@ async def record(request: web.Request) -> web.Response:
 
 async def freeze(request: web.Request) -> web.Response:
     principal = await principal_of(request)
-    require_office(principal)
-    out = await request.app[ATTENDANCE].freeze(request.match_info["id"], principal.actor)
+    out = await request.app[ATTENDANCE].freeze(request.match_info["id"], principal)
     return json_response(out)
 
 
@@ -161,12 +155,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _stop_streams(app: web.Application) -> None:
+async def stop_streams(app: web.Application) -> None:
+    """End the open streams (an `on_shutdown` callback of the app)."""
     app[STOPPING].set()
-
-
-def add_routes(app: web.Application) -> None:
-    app[STOPPING] = asyncio.Event()
-    app.on_shutdown.append(_stop_streams)
-    app.router.add_post("/hooks/jitsi/events/{what:room|occupant}/{event}", event_sync)
-    app.router.add_post("/hooks/jaas", jaas_webhook)

@@ -13,16 +13,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from connectors.jaas_webhooks import SignatureInvalid, verify_signature
-from orchestrator.domain.clock import Clock
 from orchestrator.domain.text import as_sent, unstorable
-from orchestrator.rooms.service import Reservation, RoomRefused, Rooms
-from orchestrator.settings import JaasSettings, JitsiSettings
+from orchestrator.rooms.service import Reservation, RoomRefused
 from orchestrator.web.http import bearer
-
-ROOMS = web.AppKey("rooms", Rooms)
-JITSI = web.AppKey("jitsi", JitsiSettings)
-JAAS = web.AppKey("jaas", JaasSettings)
-CLOCK = web.AppKey("clock", Clock)
+from orchestrator.web.keys import CLOCK, JAAS, JITSI, ROOMS
 
 
 def answer(status: int, body: dict[str, object]) -> web.Response:
@@ -134,11 +128,3 @@ async def jaas_settings(request: web.Request) -> web.Response:
     except RoomRefused as exc:
         return refuse(exc.status, exc.message)
     return answer(200, settings)
-
-
-def add_routes(app: web.Application) -> None:
-    prefix = "/hooks/jitsi/reservations/conference"
-    app.router.add_post(prefix, create_conference)
-    app.router.add_get(prefix + "/{id}", get_conference)
-    app.router.add_delete(prefix + "/{id}", delete_conference)
-    app.router.add_post("/hooks/jaas/settings", jaas_settings)

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the handlers: app keys, problem+json errors, body parsing, auth."""
+"""HTTP plumbing shared by the handlers: problem+json errors, body parsing, auth, metrics."""
 
 from __future__ import annotations
 
@@ -12,15 +12,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.access.service import Access
-from orchestrator.booking.service import Bookings
-from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.errors import InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Principal
 from orchestrator.domain.text import unstorable, unstorable_fields
 from orchestrator.domain.wire import wire_json
-from orchestrator.settings import ServerSettings
-from orchestrator.store.base import RetryableStoreError, Store
+from orchestrator.store.base import RetryableStoreError
+from orchestrator.web.keys import ACCESS, METRICS, PRINCIPAL
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -53,15 +50,6 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
-
-
-BOOKINGS = web.AppKey("bookings", Bookings)
-DIRECTORY = web.AppKey("directory", DirectoryService)
-ACCESS = web.AppKey("access", Access)
-STORE = web.AppKey("store", Store)
-SERVER = web.AppKey("server", ServerSettings)
-METRICS = web.AppKey("metrics", Metrics)
-PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def problem(

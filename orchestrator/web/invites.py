@@ -8,10 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from orchestrator.domain.errors import AuthenticationRequired, InvalidState, NotFound
-from orchestrator.invites.service import Invites, InvitesOut, RsvpRequest
+from orchestrator.invites.service import InvitesOut, RsvpRequest
 from orchestrator.web.http import json_body, json_response, principal_of
-
-INVITES = web.AppKey("invites", Invites)
+from orchestrator.web.keys import INVITES
 
 ICS = "text/calendar"
 
@@ -107,4 +106,4 @@ async def rsvp_link_confirm(request: web.Request) -> web.Response:
     return _page("Cảm ơn / Thank you", done)
 
 
-__all__ = ["INVITES", "InvitesOut"]
+__all__ = ["InvitesOut"]

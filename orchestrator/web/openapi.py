@@ -1,8 +1,10 @@
-"""`/openapi.json`: every endpoint but the pages, built from the route table, the pydantic models
-that validate requests and answers, and what each handler is known to answer besides success.
+"""`/openapi.json`: every endpoint but the pages, built from the one route table (`routes.py`), the
+pydantic models that validate requests and answers, and what each handler is known to answer
+besides success.
 
-A handler added to `ROUTES` without a line in `_KNOWN` stops the build: the document never
-guesses what an endpoint answers.
+A JSON API handler in `ROUTES` without a line in `_KNOWN` stops the build (as a hook or service
+route without its entry in `openapi_hooks.py` does): the document never guesses what an endpoint
+answers. The parts every kind shares are in `openapi_schemas.py`.
 """
 
 from __future__ import annotations
@@ -16,37 +18,32 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from orchestrator.attendance.sources import JaasEnvelope, SyncEvent
-from orchestrator.web import api, attendance, invites, preparation
-from orchestrator.web.api import ROUTES, Route
+from orchestrator.web import api, attendance, invites, ops, preparation
 from orchestrator.web.attendance import XLSX
-from orchestrator.web.http import PROBLEM, Handler
+from orchestrator.web.http import Handler
+from orchestrator.web.openapi_hooks import (
+    HOOK_SCHEMAS,
+    HOOK_SECURITY,
+    hook_models,
+    hook_operations,
+    service_operation,
+)
+from orchestrator.web.openapi_schemas import (
+    COMPONENT,
+    EVERY,
+    JSON,
+    SECURITY,
+    SHARED,
+    STRING,
+    WHY,
+    Schema,
+    path_parameters,
+    problem_answer,
+)
+from orchestrator.web.routes import ROUTES, Kind, Route
 
-Schema = dict[str, Any]
-
-JSON = "application/json"
-_COMPONENT = "#/components/schemas/"
 _LOCAL = "#/$defs/"
-
-# Why a status may come (problem+json), unless an operation says more in `_Known.why`.
-_WHY: dict[int, str] = {
-    400: "The body is not JSON, or not a JSON object (`bad_request`)",
-    401: "No `Authorization: Bearer`, or an unknown or revoked token (`unauthenticated`)",
-    403: "The caller's role may not do this (`forbidden`)",
-    404: "No such session, site or task, or one the caller may not see (`not_found`)",
-    409: "Claims held by other sessions (`booking_conflict`, see `conflicts`), or the session's"
-    " state forbids it (`invalid_state`)",
-    413: "The body is over `[server] max_body_bytes` (`request_entity_too_large`)",
-    415: "The body is not sent as `application/json` (`unsupported_media_type`)",
-    422: "Invalid input: a field missing, malformed or unknown (`validation_error`, see `errors`),"
-    " well-formed but meaningless (`invalid_request`, see `field`), a booking-policy breach"
-    " (`policy_violation`, see `rule`), or text in the path or query that no database can store",
-    503: "The database is busy (`busy`): retry after `Retry-After` seconds",
-}
-# Every request may answer these: the path and query are checked for text no database can store
-# before any handler runs, and any call may find the database busy (if only to read a signed-in
-# browser's cookie).
-_EVERY = (422, 503)
+_API = tuple(r for r in ROUTES if r.kind is Kind.API)
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ _HTML_ERRORS = {
 }
 
 _KNOWN: dict[Handler, _Known] = {
-    api.healthz: _Known(why={503: "The database cannot be reached (`unhealthy`)"}),
+    ops.healthz: _Known(why={503: "The database cannot be reached (`unhealthy`)"}),
     api.get_directory: _Known(),
     api.import_directory: _Known(
         (403, 422),
@@ -131,268 +128,6 @@ _KNOWN: dict[Handler, _Known] = {
 }
 
 
-@dataclass(frozen=True)
-class _Hook:
-    """An endpoint a video platform calls: it answers in the platform's shape (`Message` when
-    refusing), except what the middleware answers first (problem+json)."""
-
-    method: str
-    path: str
-    operation_id: str
-    summary: str
-    security: str
-    body: tuple[str, Schema] | None
-    answer: str  # a component schema
-    refusals: tuple[int, ...]
-    problems: tuple[int, ...]
-
-
-_REFUSED = {
-    400: 'The body is not what the platform sends (`{"message"}`)',
-    401: 'The platform\'s token or signature is missing or wrong (`{"message"}`)',
-    403: 'The session was cancelled, has ended or does not open yet (`{"message"}`, shown to'
-    " the person entering)",
-    404: 'No session is booked for this room, or it was cancelled (`{"message"}`)',
-    503: 'Not configured on this orchestrator (`{"message"}`); or, as problem+json, the database'
-    " is busy",
-}
-
-
-def _event_sync(what: str, event: str) -> _Hook:
-    return _Hook(
-        "POST",
-        f"/hooks/jitsi/events/{what}/{event}",
-        f"event_sync_{what}_{event}",
-        f"Prosody's event-sync webhook: {what} {event} (attendance)",
-        "jitsiEvents",
-        (JSON, _ref(SyncEvent.__name__)),
-        "Accepted",
-        (400, 401, 503),
-        (413, 422, 503),
-    )
-
-
-def _hooks() -> list[_Hook]:
-    conference = "/hooks/jitsi/reservations/conference"
-    form = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "description": "the room"},
-            "start_time": {"type": "string", "description": "yyyy-MM-dd'T'HH:mm:ss.SSSX"},
-            "mail_owner": {"type": "string", "description": "the first occupant's address"},
-        },
-        "required": ["name", "start_time", "mail_owner"],
-    }
-    fqn = {"type": "object", "properties": {"fqn": {"type": "string"}}, "required": ["fqn"]}
-    return [
-        _Hook(
-            "POST",
-            conference,
-            "create_conference",
-            "Jitsi's reservation API: may this room open now?",
-            "jitsiReservations",
-            ("application/x-www-form-urlencoded", form),
-            "Reservation",
-            (400, 401, 403, 404, 503),
-            (413, 422, 503),
-        ),
-        _Hook(
-            "GET",
-            conference + "/{id}",
-            "get_conference",
-            "Jitsi's reservation API: the reservation of a session, as of now",
-            "jitsiReservations",
-            None,
-            "Reservation",
-            (401, 404, 503),
-            (422, 503),
-        ),
-        _Hook(
-            "DELETE",
-            conference + "/{id}",
-            "delete_conference",
-            "Jitsi's reservation API: the room was destroyed (nothing changes)",
-            "jitsiReservations",
-            None,
-            "Deleted",
-            (401, 503),
-            (422,),
-        ),
-        _Hook(
-            "POST",
-            "/hooks/jaas/settings",
-            "jaas_settings",
-            "JaaS settings provisioning: a meeting's settings from its booking",
-            "jaasSignature",
-            (JSON, fqn),
-            "JaasSettings",
-            (400, 401, 503),
-            (413, 422, 503),
-        ),
-        *(
-            _event_sync(what, event)
-            for what, event in (
-                ("room", "created"),
-                ("room", "destroyed"),
-                ("occupant", "joined"),
-                ("occupant", "left"),
-            )
-        ),
-        _Hook(
-            "POST",
-            "/hooks/jaas",
-            "jaas_webhook",
-            "JaaS webhooks (attendance): participants joining and leaving, rooms",
-            "jaasSignature",
-            (JSON, _ref(JaasEnvelope.__name__)),
-            "Accepted",
-            (400, 401, 503),
-            (413, 422, 503),
-        ),
-    ]
-
-
-# shared schemas ----------------------------------------------------------------------------
-
-_STRING = {"type": "string"}
-_INTEGER = {"type": "integer"}
-_SHARED: dict[str, Schema] = {
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details; `type` is `urn:orchestrator:problem:<code>`",
-        "required": ["type", "title", "status", "detail", "code"],
-        "properties": {
-            "type": _STRING,
-            "title": _STRING,
-            "status": _INTEGER,
-            "detail": _STRING,
-            "code": _STRING,
-            "instance": {"type": "string", "description": "the request's path"},
-            "field": {"type": "string", "description": "the input at fault (`invalid_request`)"},
-            "errors": {
-                "type": "array",
-                "description": "each invalid field (`validation_error`) or line of a directory"
-                " file (`invalid_directory`)",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "field": {"type": ["string", "null"]},
-                        "message": _STRING,
-                        "type": _STRING,
-                        "line": {"type": ["integer", "null"]},
-                    },
-                    "required": ["message"],
-                },
-            },
-            "rule": {"type": "string", "description": "the first broken booking rule"},
-            "violations": {
-                "type": "array",
-                "description": "every broken booking rule (`policy_violation`)",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "rule": _STRING,
-                        "detail": _STRING,
-                        "site_id": {"type": ["string", "null"]},
-                    },
-                    "required": ["rule", "detail", "site_id"],
-                },
-            },
-            "conflicts": {
-                "type": "array",
-                "description": "each claim another session holds, over its buffered range",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "resource": _STRING,
-                        "session_id": _STRING,
-                        "start": {"type": "string", "format": "date-time"},
-                        "end": {"type": "string", "format": "date-time"},
-                    },
-                    "required": ["resource", "session_id", "start", "end"],
-                },
-            },
-        },
-    },
-    "Message": {
-        "type": "object",
-        "description": "A video platform's refusal; Prosody shows `message` to the person",
-        "properties": {"message": _STRING},
-        "required": ["message"],
-    },
-    "Reservation": {
-        "type": "object",
-        "description": "What Prosody's reservation API expects: `duration` in seconds",
-        "properties": {
-            "id": _STRING,
-            "name": _STRING,
-            "mail_owner": _STRING,
-            "start_time": _STRING,
-            "duration": _INTEGER,
-            "max_occupants": _INTEGER,
-        },
-        "required": ["id", "name", "mail_owner", "start_time", "duration", "max_occupants"],
-    },
-    "Deleted": {
-        "type": "object",
-        "properties": {"id": _STRING, "deleted": {"type": "boolean"}},
-        "required": ["id", "deleted"],
-    },
-    "JaasSettings": {
-        "type": "object",
-        "properties": {
-            "lobbyEnabled": {"type": "boolean"},
-            "maxOccupants": _INTEGER,
-            "visitorsEnabled": {"type": "boolean"},
-            "participantsSoftLimit": _INTEGER,
-        },
-        "required": ["lobbyEnabled", "maxOccupants", "visitorsEnabled"],
-    },
-    "Accepted": {
-        "type": "object",
-        "properties": {"accepted": {"type": "integer", "description": "events new to the log"}},
-        "required": ["accepted"],
-    },
-}
-_SECURITY: dict[str, Schema] = {
-    "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`orch_…`)"},
-    "feedToken": {
-        "type": "apiKey",
-        "in": "query",
-        "name": "token",
-        "description": "The site's current calendar feed token (from `POST …/feed`)",
-    },
-    "metricsToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "`[server] metrics_token`, needed only when it is set",
-    },
-    "jitsiReservations": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "`[jitsi] reservations_token`",
-    },
-    "jitsiEvents": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "`[jitsi] events_token` (the bare token is accepted too)",
-    },
-    "jaasSignature": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-Jaas-Signature",
-        "description": "`t=<unix seconds>,v1=<signature>` with `[jaas] webhook_secret`, at most"
-        " 300 s from now",
-    },
-}
-_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait (with `busy`)", "schema": _INTEGER}}
-_CHALLENGE = {"WWW-Authenticate": {"description": "`Bearer`", "schema": _STRING}}
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": _COMPONENT + name}
-
-
 def _hoist(node: Any, into: dict[str, Schema]) -> Any:
     """`node` with every nested `$defs` moved into `into` (the document's components) and the
     references to them rewritten, so that each `$ref` resolves within the document."""
@@ -408,7 +143,7 @@ def _hoist(node: Any, into: dict[str, Schema]) -> Any:
                 if into.setdefault(name, hoisted) != hoisted:
                     raise ValueError(f"two different schemas are named {name}")
         elif key == "$ref" and isinstance(value, str) and value.startswith(_LOCAL):
-            out[key] = _COMPONENT + value.removeprefix(_LOCAL)
+            out[key] = COMPONENT + value.removeprefix(_LOCAL)
         else:
             out[key] = _hoist(value, into)
     return out
@@ -427,7 +162,7 @@ def _present(schema: Schema) -> Schema:
 
 
 def _query_parameters(model: type[BaseModel], schemas: dict[str, Schema]) -> list[Schema]:
-    schema = _hoist(model.model_json_schema(ref_template=_COMPONENT + "{model}"), schemas)
+    schema = _hoist(model.model_json_schema(ref_template=COMPONENT + "{model}"), schemas)
     props, required = schema.get("properties", {}), set(schema.get("required", []))
     params = []
     for name, info in model.model_fields.items():
@@ -482,22 +217,7 @@ def _concrete(path: str) -> list[tuple[str, str]]:
 
 
 # operations --------------------------------------------------------------------------------
-
-
-def _problem(description: str, status: int) -> Schema:
-    answer: Schema = {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
-    if status == 503:
-        answer["headers"] = _RETRY_AFTER
-    if status == 401:
-        answer["headers"] = _CHALLENGE
-    return answer
-
-
-def _path_parameters(path: str) -> list[Schema]:
-    return [
-        {"name": p, "in": "path", "required": True, "schema": _STRING}
-        for p in re.findall(r"{(\w+)}", path)
-    ]
+# operations --------------------------------------------------------------------------------
 
 
 def _media_schema(media: str, model: Schema | None) -> Schema:
@@ -512,7 +232,7 @@ def _media_schema(media: str, model: Schema | None) -> Schema:
             " `event: changes` (the rows that changed) or `attendance` again; a comment line"
             " after 15 quiet seconds",
         }
-    return _STRING
+    return STRING
 
 
 def _request_body(r: Route, keyed: dict[Any, Schema]) -> Schema | None:
@@ -542,7 +262,7 @@ def _request_body(r: Route, keyed: dict[Any, Schema]) -> Schema | None:
         }
     if r.body_type != JSON:
         # the handler reads the body as text whatever its declared type
-        text = {"schema": _STRING}
+        text = {"schema": STRING}
         return {"required": True, "content": {r.body_type: text, "text/plain": text}}
     return None
 
@@ -551,7 +271,7 @@ def _json_model(r: Route) -> type[BaseModel] | None:
     """The model of the handler's JSON answer (a route serving other formats may not name it)."""
     if r.answer is not None:
         return r.answer
-    return next((o.answer for o in ROUTES if o.handler is r.handler and o.answer), None)
+    return next((o.answer for o in _API if o.handler is r.handler and o.answer), None)
 
 
 def _route_operations(
@@ -562,7 +282,7 @@ def _route_operations(
         raise LookupError(f"{r.method} {r.path}: say what {r.handler.__name__} answers (_KNOWN)")
     model = _json_model(r)
     model_schema = keyed[(model, "serialization")] if model is not None else None
-    statuses = {*_EVERY, *known.errors}
+    statuses = {*EVERY, *known.errors}
     if r.auth:
         statuses.add(401)
     if r.body is not None:
@@ -582,18 +302,18 @@ def _route_operations(
             ok["headers"] = {
                 "Idempotent-Replayed": {
                     "description": "`true` when this is the stored answer of an earlier request",
-                    "schema": _STRING,
+                    "schema": STRING,
                 }
             }
         responses: Schema = {str(s): ok for s in (r.status, *r.also)}
         for status in sorted(statuses):
-            why = known.why.get(status, _WHY[status])
+            why = known.why.get(status, WHY[status])
             if html and status in known.errors:
-                page = {r.answer_type: {"schema": _STRING}}
+                page = {r.answer_type: {"schema": STRING}}
                 responses[str(status)] = {"description": why, "content": page}
             else:
-                responses[str(status)] = _problem(why, status)
-        parameters = _path_parameters(path) + list(known.query)
+                responses[str(status)] = problem_answer(why, status)
+        parameters = path_parameters(path) + list(known.query)
         if r.query is not None:
             parameters += _query_parameters(r.query, schemas)
         if r.idempotent_create:
@@ -623,78 +343,11 @@ def _route_operations(
         yield path, op
 
 
-def _hook_operation(h: _Hook) -> Schema:
-    responses: Schema = {
-        "200": {"description": "Success", "content": {JSON: {"schema": _ref(h.answer)}}}
-    }
-    for status in sorted({*h.refusals, *h.problems}):
-        content: Schema = {}
-        if status in h.refusals:
-            content[JSON] = {"schema": _ref("Message")}
-        if status in h.problems:
-            content[PROBLEM] = {"schema": _ref("Problem")}
-        why = _REFUSED[status] if status in h.refusals else _WHY[status]
-        responses[str(status)] = {"description": why, "content": content}
-    op: Schema = {
-        "summary": h.summary,
-        "description": "Called by the video platform; answers in its shape, not problem+json"
-        " (except 413, 422 and a busy database).",
-        "operationId": h.operation_id,
-        "parameters": _path_parameters(h.path),
-        "security": [{h.security: []}],
-        "responses": responses,
-    }
-    if h.body is not None:
-        media, schema = h.body
-        op["requestBody"] = {"required": True, "content": {media: {"schema": schema}}}
-    return op
-
-
-def _service_operations() -> dict[str, Schema]:
-    busy = _problem(_WHY[503], 503)
-    text = _problem(_WHY[422], 422)
-    return {
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "description": "Who: anyone.",
-                "operationId": "openapi",
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI 3.1 document",
-                        "content": {JSON: {"schema": {"type": "object"}}},
-                    },
-                    "422": text,
-                    "503": busy,
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "description": "Who: anyone, or only the bearer of `[server] metrics_token` when"
-                " it is set.",
-                "operationId": "metrics",
-                "security": [{}, {"metricsToken": []}],
-                "responses": {
-                    "200": {
-                        "description": "The Prometheus text format",
-                        "content": {"text/plain": {"schema": _STRING}},
-                    },
-                    "401": _problem("`[server] metrics_token` is set and was not sent", 401),
-                    "422": text,
-                    "503": busy,
-                },
-            }
-        },
-    }
-
-
 def build_spec(
     title: str = "Video-conference session orchestrator", version: str = "0.1.0"
 ) -> dict[str, Any]:
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
-    for r in ROUTES:
+    for r in _API:
         uses: tuple[tuple[type[BaseModel] | None, JsonSchemaMode], ...] = (
             (r.body, "validation"),
             (_json_model(r), "serialization"),
@@ -702,21 +355,25 @@ def build_spec(
         for m, mode in uses:
             if m is not None and (m, mode) not in wanted:
                 wanted.append((m, mode))
-    wanted += [(SyncEvent, "validation"), (JaasEnvelope, "validation")]
-    keyed, defs = models_json_schema(wanted, ref_template=_COMPONENT + "{model}")
+    wanted += [(m, "validation") for m in hook_models()]
+    keyed, defs = models_json_schema(wanted, ref_template=COMPONENT + "{model}")
     schemas: dict[str, Schema] = {}
     _hoist(defs, schemas)
-    for name, schema in _SHARED.items():
+    for name, schema in {**SHARED, **HOOK_SCHEMAS}.items():
         if schemas.setdefault(name, schema) is not schema:
             raise ValueError(f"a model is named {name}, as a shared schema is")
 
     paths: dict[str, Any] = {}
     for r in ROUTES:
-        for path, op in _route_operations(r, dict(keyed), schemas):
-            paths.setdefault(path, {})[r.method.lower()] = op
-    for h in _hooks():
-        paths.setdefault(h.path, {})[h.method.lower()] = _hook_operation(h)
-    paths.update(_service_operations())
+        method = r.method.lower()
+        if r.kind is Kind.API:
+            for path, op in _route_operations(r, dict(keyed), schemas):
+                paths.setdefault(path, {})[method] = op
+        elif r.kind is Kind.HOOK:
+            for path, op in hook_operations(r.method, r.path, r.handler):
+                paths.setdefault(path, {})[method] = op
+        elif r.kind is Kind.SERVICE:
+            paths.setdefault(r.path, {})[method] = service_operation(r.method, r.path, r.handler)
     return copy.deepcopy(
         {
             "openapi": "3.1.0",
@@ -728,6 +385,9 @@ def build_spec(
                 " video platforms in their own shapes.",
             },
             "paths": paths,
-            "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": _SECURITY},
+            "components": {
+                "schemas": dict(sorted(schemas.items())),
+                "securitySchemes": {**SECURITY, **HOOK_SECURITY},
+            },
         }
     )

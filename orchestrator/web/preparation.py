@@ -6,10 +6,8 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from orchestrator.domain.errors import InvalidRequest
-from orchestrator.preparation.service import Preparation
 from orchestrator.web.http import json_response, principal_of
-
-PREPARATION = web.AppKey("preparation", Preparation)
+from orchestrator.web.keys import PREPARATION
 
 
 async def board(request: web.Request) -> web.Response:

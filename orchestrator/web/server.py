@@ -1,4 +1,5 @@
-"""Running the HTTP service until it is told to stop (SIGINT/SIGTERM)."""
+"""Running the HTTP service until it is told to stop (SIGINT/SIGTERM), over services someone else
+built (`orchestrator serve` builds them through bootstrap and closes them after)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from orchestrator.bootstrap import Container
 from orchestrator.web.app import Background, init_app
+from orchestrator.web.services import Services
 
 log = logging.getLogger(__name__)
 
 
 async def serve(
-    container: Container,
+    services: Services,
     host: str,
     port: int,
     *,
@@ -31,7 +32,7 @@ async def serve(
     `background` parts (the scheduler) start with the app, before the first request, beside the
     outbox's delivery and the presence poller, and stop with it, after the last (`init_app`).
     """
-    app = init_app(container, deliver=True, background=background)
+    app = init_app(services, deliver=True, background=background)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

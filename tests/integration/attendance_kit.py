@@ -65,7 +65,7 @@ class Board:
 
 async def serve_board(settings: Settings, clock: ManualClock) -> AsyncIterator[Board]:
     c = build(configure(settings), clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     answer = await c.bookings.book(
         BookSessionRequest.model_validate(
             {

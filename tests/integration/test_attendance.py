@@ -225,7 +225,7 @@ async def test_checkin_override_exports_and_freeze(board: Board, clock: ManualCl
     assert nghe_an["status"] == "present"
     assert nghe_an["override"]["reason"] == "Họp qua điện thoại"
     assert nghe_an["headcount"] == 12
-    log = await c.access.audit_log(target=f"session:{board.session.id}")
+    log = await c.access.audit_log(OFFICE, target=f"session:{board.session.id}")
     assert "attendance.override" in [e.action for e in log]
     csv = await board.http.get(
         f"/api/sessions/{board.session.id}/attendance.csv", headers=board.auth(board.office)
@@ -345,7 +345,7 @@ async def test_frozen_record_is_mailed_to_the_chair(
     )
     c = build(mail, clock=clock)
     try:
-        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
         answer = await c.bookings.book(
             BookSessionRequest.model_validate(
                 {

@@ -222,7 +222,7 @@ async def test_cancel_frees_claims_and_is_idempotent(container: Container) -> No
     assert second.id != first.id
     with pytest.raises(InvalidState):
         await container.bookings.update(first.id, UpdateSessionRequest(title="x"), OFFICE)
-    log = await container.access.audit_log(target=f"session:{first.id}")
+    log = await container.access.audit_log(OFFICE, target=f"session:{first.id}")
     assert [e.action for e in log] == ["session.cancel", "session.book"]
     assert log[0].reason == "moved online"
 
@@ -345,7 +345,7 @@ async def test_policy_breaches_are_named_and_overridable(
     assert info.value.rule == rule
     out = await book(container, **over, override_reason="Bộ trưởng yêu cầu họp gấp")
     assert rule in out.policy_overridden
-    log = await container.access.audit_log(target=f"session:{out.id}")
+    log = await container.access.audit_log(OFFICE, target=f"session:{out.id}")
     assert log[0].reason == "Bộ trưởng yêu cầu họp gấp"
     assert rule in json.dumps(log[0].detail)
 
@@ -440,7 +440,7 @@ async def test_time_zones_with_daylight_saving(container: Container) -> None:
         timezone = "America/New_York"
         """
     )
-    await container.directory.apply(extra, actor="test")
+    await container.directory.apply(extra, OFFICE)
     # 15:00 in Hà Nội on 10 December = 09:00 in Paris (UTC+1) = 03:00 in New York: outside hours
     with pytest.raises(PolicyViolation) as info:
         await book(
@@ -659,7 +659,7 @@ async def test_large_sessions_take_the_bulk_path(container: Container) -> None:
     many = parse_directory(
         "\n".join(f'[[sites]]\nid = "s{i:03d}"\nname = "Site {i}"\n' for i in range(250))
     )
-    await container.directory.apply(many, actor="test")
+    await container.directory.apply(many, OFFICE)
     ids = [f"s{i:03d}" for i in range(250)]
     out = await book(container, sites=ids, host_site="s000", leader_groups=[])
     assert len(out.sites) == 250

@@ -83,7 +83,7 @@ async def serve(settings: Settings, clock: ManualClock) -> AsyncIterator[Served]
     """The service on a real port with the example directory and two booked sessions."""
     c = build(configure(settings), clock=clock)
     try:
-        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
         booked = []
         for body in (
             booking(),

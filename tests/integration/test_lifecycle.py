@@ -33,7 +33,7 @@ def mail_settings(settings: Settings, smtp_server: SmtpTestServer) -> Settings:
 @pytest.fixture
 async def service(mail_settings: Settings, clock: ManualClock) -> AsyncIterator[Container]:
     c = build(mail_settings, clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     yield c
     await c.close()
 

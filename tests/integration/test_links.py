@@ -38,7 +38,7 @@ async def jitsi(settings: Settings, clock: ManualClock) -> AsyncIterator[Contain
         }
     )
     c = build(configured, clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     yield c
     await c.close()
 

@@ -90,7 +90,7 @@ async def run(url: str, sequence: list[Op]) -> None:
         async with store.engine.begin() as conn:  # a clean slate per example
             for table in (t.claims, t.session_sites, t.sessions):
                 await conn.execute(table.delete())
-        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+        await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
         model = Model()
         booked: list[str] = []
         for n, op in enumerate(sequence):

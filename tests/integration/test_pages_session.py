@@ -80,7 +80,7 @@ async def service(
         sender="vanphong@moet.example.org",
     )
     c = build(settings.model_copy(update={"smtp": mail}), clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     yield c
     await c.close()
 

@@ -40,7 +40,7 @@ async def live(
         }
     )
     c = build(configured, clock=clock)
-    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), actor="test")
+    await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     answer = await c.bookings.book(
         BookSessionRequest.model_validate(
             {

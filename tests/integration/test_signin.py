@@ -17,7 +17,7 @@ from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.errors import AuthenticationRequired, InvalidRequest
 from orchestrator.domain.models import Principal, Role
 from orchestrator.web.app import init_app
-from tests.conftest import EXAMPLE_DIRECTORY, NOW
+from tests.conftest import EXAMPLE_DIRECTORY, NOW, OFFICE
 from tests.integration.test_invites import (  # noqa: F401 (fixtures)
     book,
     coordinator_of,
@@ -48,7 +48,7 @@ async def test_one_time_link_signs_in_once(container: Container) -> None:
     assert next_path == "/"
     with pytest.raises(AuthenticationRequired, match="already been used"):
         await container.signin.redeem(signed)
-    entries = await container.access.audit_log(limit=5)
+    entries = await container.access.audit_log(OFFICE, limit=5)
     assert any(e.action == "signin.link" for e in entries)
 
 
@@ -187,7 +187,7 @@ async def test_invites_and_reminders_carry_a_link_that_signs_the_site_in(
         else s
         for s in directory.sites
     )
-    await service.directory.apply(dataclasses.replace(directory, sites=sites), actor="test")
+    await service.directory.apply(dataclasses.replace(directory, sites=sites), OFFICE)
     with pytest.raises(AuthenticationRequired, match="former coordinator"):
         await service.signin.redeem(found.group(2))
 

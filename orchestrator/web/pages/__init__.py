@@ -1,48 +1,26 @@
 """Server-rendered pages for the office, site coordinators and chairs (jinja2, a little JS).
 
-`setup_pages` wires the template engine, the static files, the page middleware (the signed
-cookie, HTML error pages) and every page module's routes onto the app.
+`pages_middleware` reads the signed cookie and shows errors on pages as HTML; `setup_pages` sets
+up the template engine and the page strings. The pages' routes are in the one route table
+(`orchestrator.web.routes`), which also serves the static files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from orchestrator.access.signin import SignIn
-from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
-from orchestrator.web.http import PRINCIPAL
-from orchestrator.web.pages import (
-    auth,
-    board,
-    office_book,
-    office_book_check,
-    office_directory,
-    office_plan,
-    office_session,
-    office_timeline,
-    site,
-)
-from orchestrator.web.pages.common import (
-    CATALOG,
-    PAGE_CLOCK,
-    PUBLIC_URL,
-    SESSION_COOKIE,
-    SIGNIN,
-    WEB,
-    Catalog,
-    protect,
-    render,
-)
+from orchestrator.web.keys import CATALOG, PRINCIPAL, SIGNIN, WEB
+from orchestrator.web.pages.common import SESSION_COOKIE, Catalog, protect, render
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Paths that are not pages (the route table checks that its page routes are outside them).
 NOT_PAGES = ("/api/", "/hooks/", "/static/", "/openapi.json", "/metrics", "/healthz", "/rsvp/")
 
 
@@ -93,11 +71,9 @@ def _error_page(request: web.Request, status: int, message: str) -> web.Response
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
-def setup_pages(app: web.Application, signin: SignIn, clock: Clock, public_url: str) -> None:
-    """Add the pages to `app` (its middleware list must already hold `pages_middleware`)."""
-    app[SIGNIN] = signin
-    app[PUBLIC_URL] = public_url
-    app[PAGE_CLOCK] = clock
+def setup_pages(app: web.Application) -> None:
+    """The pages' template engine and strings on `app` (its middleware list must already hold
+    `pages_middleware`; `init_app` fills the keys the pages read)."""
     app[CATALOG] = Catalog.load()
     aiohttp_jinja2.setup(
         app,
@@ -107,17 +83,3 @@ def setup_pages(app: web.Application, signin: SignIn, clock: Clock, public_url: 
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    static = resources.files("orchestrator.web") / "static"
-    app.router.add_static("/static/", str(static), name="static", append_version=True)
-    for module in (
-        auth,
-        office_timeline,
-        office_book,
-        office_book_check,
-        office_plan,
-        office_session,
-        office_directory,
-        site,
-        board,
-    ):
-        module.add_routes(app.router)

@@ -6,14 +6,13 @@ from aiohttp import web
 
 from orchestrator.access.signin import SESSION_HOURS, WebSession
 from orchestrator.domain.errors import AuthenticationRequired
+from orchestrator.web.keys import SIGNIN
 from orchestrator.web.pages.common import (
     HOME,
     LANG_COOKIE,
     LANGUAGES,
     PRE_COOKIE,
     SESSION_COOKIE,
-    SIGNIN,
-    WEB,
     ZONE_COOKIE,
     form_of,
     local_path,
@@ -108,17 +107,3 @@ async def choose_zone(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(local_path(request.query.get("next")))
     response.set_cookie(ZONE_COOKIE, name, max_age=YEAR, samesite="Lax", path="/")
     raise response
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/", home)
-    router.add_get("/signin", signin_form)
-    router.add_post("/signin", signin_with_token)
-    router.add_get("/signin/{link}", signin_link)
-    router.add_post("/signin/{link}", signin_link)
-    router.add_post("/signout", signout)
-    router.add_get("/lang/{lang}", choose_language)
-    router.add_get("/tz", choose_zone)
-
-
-__all__ = ["WEB", "add_routes"]

@@ -17,9 +17,8 @@ from orchestrator.booking.schemas import SessionOut
 from orchestrator.domain.errors import NotFound, PermissionDenied
 from orchestrator.domain.models import Principal, Role
 from orchestrator.store.base import SessionQuery
-from orchestrator.web.attendance import ATTENDANCE
-from orchestrator.web.http import BOOKINGS
-from orchestrator.web.pages.common import CATALOG, PAGE_CLOCK, language, render, text_of, viewer_for
+from orchestrator.web.keys import ATTENDANCE, BOOKINGS, CATALOG, CLOCK
+from orchestrator.web.pages.common import language, render, text_of, viewer_for
 
 PAST_DAYS = 90
 SHOWN = 100
@@ -76,7 +75,7 @@ def spans(intervals: list[tuple[datetime, datetime]], start: datetime, end: date
 
 
 async def _sessions(request: web.Request, principal: Principal) -> web.Response:
-    now = request.app[PAGE_CLOCK].now()
+    now = request.app[CLOCK].now()
     bookings = request.app[BOOKINGS]
     current = await bookings.list_sessions(SessionQuery(start_from=now, limit=SHOWN), principal)
     earlier = await bookings.list_sessions(
@@ -138,9 +137,3 @@ def board_context(
         "stream_url": f"/api/sessions/{session.id}/attendance/stream",
         "js_strings": {k: catalog.text(lang, k) for k in JS_STRINGS},
     }
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    """The chair's pages under /chair."""
-    router.add_get("/chair", chair_home)
-    router.add_get("/chair/sessions/{id}", board_page)

@@ -20,16 +20,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from orchestrator.access.signin import SignIn, WebSession, safe_local_path
-from orchestrator.domain.clock import Clock
+from orchestrator.access.signin import WebSession, safe_local_path
 from orchestrator.domain.models import Principal, Role
 from orchestrator.domain.text import as_sent, unstorable
-
-SIGNIN = web.AppKey("signin", SignIn)
-PAGE_CLOCK = web.AppKey("page_clock", Clock)
-WEB = web.RequestKey("web_session", WebSession)
-SITE_ZONE = web.RequestKey("site_zone", str)
-PUBLIC_URL = web.AppKey("public_url", str)
+from orchestrator.web.keys import CATALOG, CLOCK, PUBLIC_URL, SITE_ZONE, WEB
 
 SESSION_COOKIE = "orch_session"
 PRE_COOKIE = "orch_pre"  # double-submit CSRF token for forms shown before signing in
@@ -84,9 +78,6 @@ class Catalog:
             return key  # a missing key shows itself; tests check every used key exists
         text = entry[lang]
         return text.format(**values) if values else text
-
-
-CATALOG = web.AppKey("catalog", Catalog)
 
 
 def language(request: web.Request) -> str:
@@ -181,7 +172,7 @@ def render(
     zone = zone_name(request)
     catalog = request.app[CATALOG]
     session = request.get(WEB)
-    now = request.app[PAGE_CLOCK].now()
+    now = request.app[CLOCK].now()
     pre = None
     if session is None:
         pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)

@@ -32,7 +32,7 @@ from orchestrator.domain.errors import (
     PolicyViolation,
 )
 from orchestrator.domain.models import Chair, ConflictPolicy, Principal, Role, SessionKind
-from orchestrator.web.http import BOOKINGS
+from orchestrator.web.keys import BOOKINGS
 from orchestrator.web.pages.common import (
     ZONES,
     form_date,
@@ -403,8 +403,3 @@ def _refused(
         _form_context(request, directory, form, **shown),
         status=status,
     )
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/office/book", book_form)
-    router.add_post("/office/book", book_submit)

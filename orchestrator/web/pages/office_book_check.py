@@ -21,15 +21,8 @@ from orchestrator.booking.schemas import (
 from orchestrator.booking.slots import SUGGEST_WITHIN
 from orchestrator.domain.errors import InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Chair, ConflictPolicy, Principal, Role, SessionKind
-from orchestrator.web.http import BOOKINGS
-from orchestrator.web.pages.common import (
-    PAGE_CLOCK,
-    language,
-    render,
-    text_of,
-    viewer_for,
-    zone_name,
-)
+from orchestrator.web.keys import BOOKINGS, CLOCK
+from orchestrator.web.pages.common import language, render, text_of, viewer_for, zone_name
 from orchestrator.web.pages.office_book import (
     BookingForm,
     conflict_sentences,
@@ -165,7 +158,7 @@ async def _suggest(
 ) -> list[SlotOut]:
     """Free times for the sites and groups picked while the form is no booking to dry-run yet:
     for its length (or two hours), from its day (or now) over four weeks."""
-    now = request.app[PAGE_CLOCK].now()
+    now = request.app[CLOCK].now()
     minutes = GUESSED_MINUTES
     if form.start and form.end and form.end > form.start:
         minutes = int((form.end - form.start).total_seconds() // 60)
@@ -186,7 +179,3 @@ async def _suggest(
         return list((await request.app[BOOKINGS].find_slots(q, viewer)).slots)
     except (ValidationError, OrchestratorError):
         return []
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/office/book/check", book_check)

@@ -13,8 +13,8 @@ from orchestrator.booking.schemas import SessionOut
 from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.models import Principal
 from orchestrator.store.base import SessionQuery
-from orchestrator.web.http import BOOKINGS, DIRECTORY
-from orchestrator.web.pages.common import PAGE_CLOCK, WEEKDAYS, text_of
+from orchestrator.web.keys import BOOKINGS, CLOCK, DIRECTORY
+from orchestrator.web.pages.common import WEEKDAYS, text_of
 
 PROVIDERS = ("static", "jitsi", "jaas")
 PAGE_SIZE = 200
@@ -43,7 +43,7 @@ async def sessions_between(
 
 
 def today_in(request: web.Request, zone: str) -> date:
-    return request.app[PAGE_CLOCK].now().astimezone(ZoneInfo(zone)).date()
+    return request.app[CLOCK].now().astimezone(ZoneInfo(zone)).date()
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:

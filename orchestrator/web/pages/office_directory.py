@@ -14,7 +14,7 @@ from multidict import MultiDictProxy
 
 from orchestrator.directory.loader import DirectoryFileError, DirectoryProblem, parse_directory
 from orchestrator.domain.models import Principal, Role
-from orchestrator.web.http import DIRECTORY
+from orchestrator.web.keys import DIRECTORY
 from orchestrator.web.pages.common import form_of, render, viewer_for
 
 COUNTS = ("regions", "sites", "leader_groups", "policies")
@@ -108,13 +108,7 @@ async def import_directory(request: web.Request) -> web.StreamResponse:
     except DirectoryFileError as exc:
         return await _show(request, viewer, problems=exc.problems, filename=filename, status=422)
     counts = await request.app[DIRECTORY].apply(
-        directory, actor=viewer.actor, source=f"page upload: {filename}"
+        directory, viewer, source=f"page upload: {filename}"
     )
     query = "&".join(f"{key}={getattr(counts, key)}" for key in COUNTS)
     raise web.HTTPSeeOther(f"/office/directory?done=imported&{query}")
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/office/directory", directory_page)
-    router.add_post("/office/directory/import", import_directory)
-    router.add_get("/office/directory/import", back_to_page)

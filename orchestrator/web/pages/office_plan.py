@@ -30,7 +30,7 @@ from orchestrator.domain.errors import (
     OrchestratorError,
 )
 from orchestrator.domain.models import Principal, Role
-from orchestrator.web.http import BOOKINGS
+from orchestrator.web.keys import BOOKINGS
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
@@ -319,8 +319,3 @@ async def _run_plan(
         _plan_context(request, directory, form, plan=plan, existing=existing),
         status=201 if plan.committed else 200,
     )
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/office/plan", plan_page)
-    router.add_post("/office/plan", plan_commit)

@@ -26,8 +26,7 @@ from orchestrator.domain.errors import (
     PolicyViolation,
 )
 from orchestrator.domain.models import Principal, Role, SessionStatus
-from orchestrator.web.http import BOOKINGS, DIRECTORY
-from orchestrator.web.invites import INVITES
+from orchestrator.web.keys import BOOKINGS, DIRECTORY, INVITES, PREPARATION
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
@@ -37,7 +36,6 @@ from orchestrator.web.pages.common import (
     viewer_for,
     zone_name,
 )
-from orchestrator.web.preparation import PREPARATION
 
 DONE = ("rescheduled", "sites_added", "sites_removed", "cancelled")
 # A task's status on the board, as the shared badge classes name it.
@@ -313,15 +311,3 @@ async def cancel(request: web.Request) -> web.StreamResponse:
         ),
         "cancelled",
     )
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/office/sessions/{id}", session_page)
-    for action, handler in (
-        ("reschedule", reschedule),
-        ("sites/add", add_sites),
-        ("sites/remove", remove_sites),
-        ("cancel", cancel),
-    ):
-        router.add_post(f"/office/sessions/{{id}}/{action}", handler)
-        router.add_get(f"/office/sessions/{{id}}/{action}", back_to_page)

@@ -282,7 +282,3 @@ def _period_label(view: str, days: Sequence[date], lang: str) -> str:
     if lang == "vi":
         return f"{days[0]:%d/%m/%Y} – {days[-1]:%d/%m/%Y}"
     return f"{days[0]:%Y-%m-%d} – {days[-1]:%Y-%m-%d}"
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/office", timeline)

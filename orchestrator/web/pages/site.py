@@ -28,18 +28,16 @@ from orchestrator.domain.text import storable
 from orchestrator.invites.service import RsvpRequest, SiteInviteOut
 from orchestrator.preparation.service import ALLOWED_SUFFIXES
 from orchestrator.store.base import SessionQuery
-from orchestrator.web.attendance import ATTENDANCE
-from orchestrator.web.http import BOOKINGS, DIRECTORY
-from orchestrator.web.invites import INVITES
-from orchestrator.web.pages.common import (
-    PAGE_CLOCK,
+from orchestrator.web.keys import (
+    ATTENDANCE,
+    BOOKINGS,
+    CLOCK,
+    DIRECTORY,
+    INVITES,
+    PREPARATION,
     SITE_ZONE,
-    form_of,
-    render,
-    text_of,
-    viewer_for,
 )
-from orchestrator.web.preparation import PREPARATION
+from orchestrator.web.pages.common import form_of, render, text_of, viewer_for
 
 PAST_DAYS = 180
 PAST_SHOWN = 30
@@ -85,7 +83,7 @@ async def _session(request: web.Request, principal: Principal) -> SessionOut:
 # the list --------------------------------------------------------------------------------------
 async def site_home(request: web.Request, feed_url: str | None = None) -> web.Response:
     principal, site = await _coordinator(request)
-    now = request.app[PAGE_CLOCK].now()
+    now = request.app[CLOCK].now()
     bookings = request.app[BOOKINGS]
     upcoming = await bookings.list_sessions(
         SessionQuery(start_from=now, limit=UPCOMING_SHOWN), principal
@@ -140,7 +138,7 @@ async def _session_page(
 ) -> web.Response:
     principal, site = await _coordinator(request)
     session = await _session(request, principal)
-    now = request.app[PAGE_CLOCK].now()
+    now = request.app[CLOCK].now()
     mine = next(s for s in session.sites if s.site_id == site.id)
     invite = await _invite(request, session.id, principal)
     board = await request.app[PREPARATION].board(session.id, principal)
@@ -221,7 +219,7 @@ async def checkin(request: web.Request) -> web.StreamResponse:
         forms.errors["names"] = text_of(request, "site.names_many", n=MAX_NAMES)
     elif any(len(n) > MAX_NAME for n in names):
         forms.errors["names"] = text_of(request, "site.names_long", n=MAX_NAME)
-    window, _, _ = _checkin_window(session, request.app[PAGE_CLOCK].now())
+    window, _, _ = _checkin_window(session, request.app[CLOCK].now())
     if window != "open":
         forms.errors["checkin"] = text_of(request, f"site.checkin_{window}")
     if forms.errors:
@@ -301,15 +299,6 @@ async def upload(request: web.Request) -> web.StreamResponse:
     raise _after(request, "upload")
 
 
-async def _home(request: web.Request) -> web.Response:
+async def home(request: web.Request) -> web.Response:
+    """The coordinator's home page, /site."""
     return await site_home(request)
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    """The coordinator's pages under /site."""
-    router.add_get("/site", _home)
-    router.add_post("/site/feed", create_feed)
-    router.add_get("/site/sessions/{id}", site_session)
-    router.add_post("/site/sessions/{id}/rsvp", rsvp)
-    router.add_post("/site/sessions/{id}/checkin", checkin)
-    router.add_post("/site/sessions/{id}/tasks/{task}/upload", upload)
