@@ -55,13 +55,15 @@ class Tokens:
 
 
 async def issue_tokens(
-    c: Container, *sites: str, chair_email: str = CHAIR_EMAIL, office_label: str = ""
+    c: Container, *sites: str, chair_email: str | None = CHAIR_EMAIL, office_label: str = ""
 ) -> Tokens:
-    """Issue an office token, a token for the chair `chair_email` and one per coordinator of
-    `sites`."""
+    """Issue an office token, a token for the chair `chair_email` (none for None; `chair` is
+    then empty) and one per coordinator of `sites`."""
     access = c.access
     office = (await access.create_token(Role.OFFICE, label=office_label)).token
-    chair_token = (await access.create_token(Role.CHAIR, email=chair_email)).token
+    chair_token = ""
+    if chair_email is not None:
+        chair_token = (await access.create_token(Role.CHAIR, email=chair_email)).token
     coordinators = {
         site: (await access.create_token(Role.COORDINATOR, site_id=site)).token for site in sites
     }

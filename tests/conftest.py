@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
-from orchestrator.domain.models import Principal, Role
 from orchestrator.settings import Settings
 from orchestrator.store import migrate
 from orchestrator.store.sql import create_engine
+from tests.builders import OFFICE as OFFICE  # re-exported: the tests' office
+from tests.builders import SIX as SIX  # re-exported: the example directory's six sites
+from tests.builders import FakeMailer
 
 # A real SMTP server on 127.0.0.1 (the `smtp_server` fixture), shared by every test that sends mail.
 # and a fake of Prosody's mod_muc_size (the `fake_jitsi` fixture) for presence polls.
@@ -37,8 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIRECTORY = ROOT / "config" / "directory.example.toml"
 # Monday 23 November 2026, 09:00 in Hà Nội: the tests' "now".
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-OFFICE = Principal(role=Role.OFFICE, token_id="test-office", label="test office")
-SIX = ["ha-noi", "da-nang", "tp-ho-chi-minh", "can-tho", "thai-nguyen", "nghe-an"]
 
 
 def _pg_admin_url() -> str | None:
@@ -125,9 +125,18 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def container(settings: Settings, clock: ManualClock) -> AsyncIterator[Container]:
+def mailer() -> FakeMailer:
+    """The mailer of `container`: records what the service sends; nothing leaves the machine.
+    (Tests of real delivery build their own service on the `smtp_server` fixture.)"""
+    return FakeMailer()
+
+
+@pytest.fixture
+async def container(
+    settings: Settings, clock: ManualClock, mailer: FakeMailer
+) -> AsyncIterator[Container]:
     """The service wired on a real database, with the example directory loaded."""
-    c = build(settings, clock=clock)
+    c = build(settings, clock=clock, mailer=mailer)
     await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     try:
         yield c

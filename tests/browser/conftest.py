@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
 from orchestrator.bootstrap import Container
-from orchestrator.domain.models import Role
-from orchestrator.web.app import init_app
+from tests.builders import base_url, issue_tokens, serving
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -88,24 +86,17 @@ class Live:
 
 @pytest.fixture
 async def live(container: Container) -> AsyncIterator[Live]:
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    try:
-        office = await container.access.create_token(Role.OFFICE, label="browser office")
-        chair = await container.access.create_token(Role.CHAIR, email=CHAIR_EMAIL)
-        coordinators = {
-            site: (await container.access.create_token(Role.COORDINATOR, site_id=site)).token
-            for site in ("ha-noi", "da-nang")
-        }
-        yield Live(
-            url=str(server.make_url("")).rstrip("/"),
-            container=container,
-            office_token=office.token,
-            coordinator_tokens=coordinators,
-            chair_token=chair.token,
+    async with serving(container) as server:
+        tokens = await issue_tokens(
+            container, "ha-noi", "da-nang", chair_email=CHAIR_EMAIL, office_label="browser office"
         )
-    finally:
-        await server.close()
+        yield Live(
+            url=base_url(server),
+            container=container,
+            office_token=tokens.office,
+            coordinator_tokens=tokens.coordinators,
+            chair_token=tokens.chair,
+        )
 
 
 @pytest.fixture

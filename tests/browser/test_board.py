@@ -15,11 +15,12 @@ import pytest
 from playwright.async_api import Page, expect
 from pydantic import SecretStr
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookingOut
 from orchestrator.domain.clock import ManualClock
 from orchestrator.settings import JitsiSettings, Settings
 from tests.browser.conftest import CHAIR_EMAIL, Live, assert_accessible, screenshot, sign_in
-from tests.conftest import OFFICE, SIX
+from tests.builders import book
+from tests.conftest import OFFICE
 
 EVENTS_TOKEN = "browser-board-events-token"
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)  # Thursday 10 December 2026, 08:00 in Hà Nội
@@ -44,20 +45,13 @@ async def _leave_before_the_server_stops(page: Page, live: Live) -> AsyncIterato
 
 
 async def _book(live: Live) -> BookingOut:
-    answer = await live.container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Hội nghị trực tuyến công tác văn phòng",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "Chánh Văn phòng Bộ", "email": CHAIR_EMAIL},
-            }
-        ),
-        OFFICE,
+    return await book(
+        live.container,
+        title="Hội nghị trực tuyến công tác văn phòng",
+        start=START,
+        end=END,
+        chair={"name": "Chánh Văn phòng Bộ", "email": CHAIR_EMAIL},
     )
-    return answer.value
 
 
 async def _hook(
@@ -171,20 +165,14 @@ async def test_projector_and_phone(page: Page, live: Live) -> None:
 
 
 async def test_a_chair_cannot_open_another_chairs_board(page: Page, live: Live) -> None:
-    answer = await live.container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Phiên của người khác",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": ["ha-noi", "da-nang"],
-                "chair": {"name": "Người khác", "email": "other@example.org"},
-            }
-        ),
-        OFFICE,
+    other = await book(
+        live.container,
+        title="Phiên của người khác",
+        start=START,
+        end=END,
+        sites=["ha-noi", "da-nang"],
+        chair={"name": "Người khác", "email": "other@example.org"},
     )
-    other = answer.value
     await sign_in(page, live, live.chair_token, "/chair")
     response = await page.goto(f"{live.url}/chair/sessions/{other.id}")
     assert response is not None

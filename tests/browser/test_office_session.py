@@ -7,10 +7,11 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookingOut
 from orchestrator.domain.models import SessionStatus
 from tests.browser.conftest import Live, assert_accessible, screenshot, sign_in
-from tests.conftest import OFFICE, SIX
+from tests.builders import book_national
+from tests.conftest import OFFICE
 
 GOOD = """
 [[regions]]
@@ -36,23 +37,7 @@ capacity = -3
 
 
 async def book(live: Live, **over: Any) -> BookingOut:
-    data: dict[str, Any] = {
-        "title": "Hội nghị trực tuyến công tác văn phòng các Sở GD&ĐT",
-        "kind": "national",
-        "start": "2026-12-10T08:00:00+07:00",
-        "end": "2026-12-10T11:30:00+07:00",
-        "timezone": "Asia/Ho_Chi_Minh",
-        "host_site": "ha-noi",
-        "sites": SIX,
-        "chair": {"name": "Chánh Văn phòng Bộ", "email": "chair@moet.example.org"},
-        "leader_groups": ["lanh-dao-bo"],
-        "buffer_before_minutes": 30,
-        "buffer_after_minutes": 15,
-        **over,
-    }
-    answer = await live.container.bookings.book(BookSessionRequest.model_validate(data), OFFICE)
-    assert answer.status == 201, answer.value
-    return answer.value
+    return await book_national(live.container, **over)
 
 
 async def test_office_reschedules_removes_a_site_and_cancels(page: Page, live: Live) -> None:

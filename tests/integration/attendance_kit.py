@@ -10,17 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookingOut
 from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
-from orchestrator.domain.models import Role
 from orchestrator.settings import JaasSettings, JitsiSettings, Settings
-from orchestrator.web.app import init_app
-from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
+from tests.builders import FakeMailer, bearer, book, client, issue_tokens
+from tests.conftest import EXAMPLE_DIRECTORY, OFFICE
 
 EVENTS_TOKEN = "prosody-event-sync-token"
 JAAS_SECRET = "whsec_00112233445566778899aabbccddeeff"
@@ -52,7 +50,7 @@ class Board:
         return self.session.room
 
     def auth(self, token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(token)
 
     async def record(self, token: str | None = None) -> dict[str, Any]:
         r = await self.http.get(
@@ -63,30 +61,15 @@ class Board:
         return body
 
 
-async def serve_board(settings: Settings, clock: ManualClock) -> AsyncIterator[Board]:
-    c = build(configure(settings), clock=clock)
+async def serve_board(
+    settings: Settings, clock: ManualClock, mailer: FakeMailer
+) -> AsyncIterator[Board]:
+    c = build(configure(settings), clock=clock, mailer=mailer)
     await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
-    answer = await c.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Hội nghị trực tuyến",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    session = answer.value
-    office = (await c.access.create_token(Role.OFFICE)).token
-    chair = (await c.access.create_token(Role.CHAIR, email="chair@moet.example.org")).token
-    server = TestServer(init_app(c), host="127.0.0.1", port=0)
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
-        yield Board(http, c, session, office, chair)
-    await server.close()
+    session = await book(c, start=START, end=END)
+    tokens = await issue_tokens(c)
+    async with client(c) as http:
+        yield Board(http, c, session, tokens.office, tokens.chair)
     await c.close()
 
 

@@ -13,25 +13,13 @@ from aiohttp.test_utils import TestServer
 from orchestrator.bootstrap import Container
 from orchestrator.domain.models import Role
 from orchestrator.web.app import init_app
+from tests.builders import bearer, client, issue_tokens, national_data
 from tests.conftest import SIX
 
-BOOKING: dict[str, Any] = {
-    "title": "Hội nghị trực tuyến công tác văn phòng các Sở GD&ĐT",
-    "kind": "national",
-    "region": None,
-    "start": "2026-12-10T08:00:00+07:00",
-    "end": "2026-12-10T11:30:00+07:00",
-    "timezone": "Asia/Ho_Chi_Minh",
-    "host_site": "ha-noi",
-    "sites": SIX,
-    "chair": {"name": "Chánh Văn phòng Bộ", "email": "chair@moet.example.org"},
-    "leader_groups": ["lanh-dao-bo"],
-    "provider": "static",
-    "buffer_before_minutes": 30,
-    "buffer_after_minutes": 15,
-    "conflict_policy": "all_or_nothing",
-    "override_reason": None,
-}
+# Every field of the request named, the defaults too.
+BOOKING: dict[str, Any] = national_data(
+    region=None, provider="static", conflict_policy="all_or_nothing", override_reason=None
+)
 
 
 @dataclass
@@ -43,7 +31,7 @@ class Api:
     container: Container
 
     def auth(self, token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(token)
 
     async def book(self, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
         return await self.http.post(
@@ -53,16 +41,9 @@ class Api:
 
 @pytest.fixture
 async def api(container: Container) -> AsyncIterator[Api]:
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    access = container.access
-    office = (await access.create_token(Role.OFFICE, label="office")).token
-    chair = (await access.create_token(Role.CHAIR, email="chair@moet.example.org")).token
-    coord = (await access.create_token(Role.COORDINATOR, site_id="da-nang")).token
-    base = str(server.make_url("/")).rstrip("/")
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        yield Api(http, office, chair, coord, container)
-    await server.close()
+    tokens = await issue_tokens(container, "da-nang", office_label="office")
+    async with client(container, timeout=30) as http:
+        yield Api(http, tokens.office, tokens.chair, tokens.coordinators["da-nang"], container)
 
 
 def is_problem(r: httpx.Response, status: int) -> dict[str, Any]:

@@ -14,13 +14,13 @@ import httpx
 from openpyxl import load_workbook
 
 from connectors.jaas_webhooks import sign
-from orchestrator.booking.schemas import BookSessionRequest
 from orchestrator.bootstrap import build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Role
-from orchestrator.settings import Settings, SmtpSettings
-from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
+from orchestrator.settings import Settings
+from tests.builders import book, deliver, with_smtp
+from tests.conftest import EXAMPLE_DIRECTORY, OFFICE
 from tests.integration.attendance_kit import (
     END,
     EVENTS_TOKEN,
@@ -85,21 +85,15 @@ async def test_shuffled_and_repeated_events_give_the_same_record(
     twice = [e for e in events for _ in range(random.Random(7).randint(1, 3))]
     random.Random(42).shuffle(twice)
     clock.set(START - timedelta(days=1))
-    other = await board.container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Bản sao",
-                "start": (START + timedelta(days=1)).isoformat(),
-                "end": (END + timedelta(days=1)).isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "C", "email": "chair2@example.org"},
-                "buffer_before_minutes": 30,
-            }
-        ),
-        OFFICE,
+    other = await book(
+        board.container,
+        title="Bản sao",
+        start=START + timedelta(days=1),
+        end=END + timedelta(days=1),
+        chair={"name": "C", "email": "chair2@example.org"},
+        buffer_before_minutes=30,
     )
-    other_room = json.loads(other.body)["room"]
+    other_room = other.room
     shift = timedelta(days=1)
     for endpoint, body in twice:
         moved = json.loads(json.dumps(body).replace(board.room, other_room))
@@ -110,7 +104,7 @@ async def test_shuffled_and_repeated_events_give_the_same_record(
         assert (await post(board, endpoint, moved)).status_code == 200
     clock.set(END + shift + timedelta(minutes=1))
     r = await board.http.get(
-        f"/api/sessions/{json.loads(other.body)['id']}/attendance", headers=board.auth(board.office)
+        f"/api/sessions/{other.id}/attendance", headers=board.auth(board.office)
     )
     second = r.json()
 
@@ -340,31 +334,15 @@ async def test_nothing_acknowledged_is_lost_on_restart(
 async def test_frozen_record_is_mailed_to_the_chair(
     settings: Settings, clock: ManualClock, smtp_server: SmtpTestServer
 ) -> None:
-    mail = configure(settings).model_copy(
-        update={"smtp": SmtpSettings(host=smtp_server.host, port=smtp_server.port, timeout=2)}
-    )
-    c = build(mail, clock=clock)
+    c = build(with_smtp(configure(settings), smtp_server), clock=clock)
     try:
         await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
-        answer = await c.bookings.book(
-            BookSessionRequest.model_validate(
-                {
-                    "title": "Giao ban",
-                    "start": START.isoformat(),
-                    "end": END.isoformat(),
-                    "host_site": "ha-noi",
-                    "sites": ["ha-noi", "da-nang"],
-                    "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
-                }
-            ),
-            OFFICE,
-        )
-        session_id = answer.value.id
+        booked = await book(c, title="Giao ban", start=START, end=END, sites=["ha-noi", "da-nang"])
+        session_id = booked.id
         clock.set(END + timedelta(minutes=1))
         await c.attendance.freeze(session_id)
         await c.attendance.freeze(session_id)  # freezing twice changes nothing
-        while await c.invites.deliver_due():
-            pass
+        await deliver(c)
         to_chair = [m for m in smtp_server.messages if "chair@moet.example.org" in m.rcpt_tos]
         assert len(to_chair) == 1
         message = to_chair[0].parsed()

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from orchestrator.booking.schemas import (
-    BookingOut,
-    BookSessionRequest,
     RegionalPlanRequest,
     SlotQuery,
     UpdateSessionRequest,
@@ -31,33 +29,11 @@ from orchestrator.domain.errors import (
 from orchestrator.domain.models import Principal, Role, SessionStatus
 from orchestrator.domain.wire import wire_json
 from orchestrator.store.base import ClaimOverlap, SessionQuery
+from tests.builders import book_national as book
+from tests.builders import national_booking as booking
 from tests.conftest import OFFICE, SIX
 
 HANOI = "+07:00"
-
-
-def booking(**over: Any) -> BookSessionRequest:
-    data: dict[str, Any] = {
-        "title": "Hội nghị trực tuyến công tác văn phòng các Sở GD&ĐT",
-        "kind": "national",
-        "start": f"2026-12-10T08:00:00{HANOI}",
-        "end": f"2026-12-10T11:30:00{HANOI}",
-        "timezone": "Asia/Ho_Chi_Minh",
-        "host_site": "ha-noi",
-        "sites": SIX,
-        "chair": {"name": "Chánh Văn phòng Bộ", "email": "chair@moet.example.org"},
-        "leader_groups": ["lanh-dao-bo"],
-        "buffer_before_minutes": 30,
-        "buffer_after_minutes": 15,
-    }
-    data.update(over)
-    return BookSessionRequest.model_validate(data)
-
-
-async def book(c: Container, **over: Any) -> BookingOut:
-    answer = await c.bookings.book(booking(**over), OFFICE)
-    assert answer.status == 201
-    return answer.value
 
 
 async def test_book_six_sites(container: Container) -> None:

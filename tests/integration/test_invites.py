@@ -13,31 +13,24 @@ import pytest
 from aiohttp.test_utils import TestServer
 from icalendar import Calendar  # type: ignore[import-untyped]
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest, UpdateSessionRequest
+from orchestrator.booking.schemas import BookingOut, UpdateSessionRequest
 from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.errors import AuthenticationRequired, PermissionDenied
 from orchestrator.domain.models import Principal, Role
 from orchestrator.invites.service import RsvpRequest
-from orchestrator.settings import Settings, SmtpSettings
+from orchestrator.settings import Settings
 from orchestrator.web.app import init_app
+from tests import builders
+from tests.builders import deliver, with_smtp
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
 from tests.smtp_server import SmtpTestServer
 
 
 @pytest.fixture
 def mail_settings(settings: Settings, smtp_server: SmtpTestServer) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp": SmtpSettings(
-                host=smtp_server.host,
-                port=smtp_server.port,
-                timeout=2.0,
-                sender="vanphong@moet.example.org",
-            )
-        }
-    )
+    return with_smtp(settings, smtp_server, sender="vanphong@moet.example.org")
 
 
 @pytest.fixture
@@ -49,18 +42,12 @@ async def service(mail_settings: Settings, clock: ManualClock) -> AsyncIterator[
 
 
 async def book(c: Container, **over: Any) -> BookingOut:
-    data: dict[str, Any] = {
+    data = {
         "title": "Hội nghị trực tuyến công tác văn phòng",
         "agenda": "Các điểm cầu báo cáo",
-        "start": "2026-12-10T08:00:00+07:00",
-        "end": "2026-12-10T11:30:00+07:00",
-        "host_site": "ha-noi",
-        "sites": SIX,
-        "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
         **over,
     }
-    answer = await c.bookings.book(BookSessionRequest.model_validate(data), OFFICE)
-    return answer.value
+    return await builders.book(c, **data)
 
 
 def calendar_of(message: EmailMessage) -> Any:
@@ -90,11 +77,6 @@ async def coordinator_of(c: Container, site_id: str) -> str:
     address = sites[site_id].coordinator.email
     assert address
     return address
-
-
-async def deliver(c: Container) -> None:
-    while await c.invites.deliver_due():
-        pass
 
 
 async def test_booking_sends_one_invite_per_site(

@@ -8,22 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 from icalendar import Calendar  # type: ignore[import-untyped]
 
 from orchestrator.bootstrap import Container
-from orchestrator.domain.models import Role
-from orchestrator.web.app import init_app
+from tests.builders import bearer, booking_data, client, issue_tokens
 from tests.conftest import SIX
 
-BOOKING: dict[str, Any] = {
-    "title": "Hội nghị trực tuyến",
-    "start": "2026-12-10T08:00:00+07:00",
-    "end": "2026-12-10T11:30:00+07:00",
-    "host_site": "ha-noi",
-    "sites": SIX,
-    "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
-}
+BOOKING: dict[str, Any] = booking_data(
+    start="2026-12-10T08:00:00+07:00", end="2026-12-10T11:30:00+07:00"
+)
 
 
 @dataclass
@@ -33,27 +26,17 @@ class Api:
     session_id: str
 
     def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
+        return bearer(self.tokens[who])
 
 
 @pytest.fixture
 async def api(container: Container) -> AsyncIterator[Api]:
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    access = container.access
-    tokens = {
-        "office": (await access.create_token(Role.OFFICE)).token,
-        "chair": (await access.create_token(Role.CHAIR, email="chair@moet.example.org")).token,
-        "da-nang": (await access.create_token(Role.COORDINATOR, site_id="da-nang")).token,
-        "can-tho": (await access.create_token(Role.COORDINATOR, site_id="can-tho")).token,
-    }
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
-        r = await http.post(
-            "/api/sessions", json=BOOKING, headers={"Authorization": f"Bearer {tokens['office']}"}
-        )
+    issued = await issue_tokens(container, "da-nang", "can-tho")
+    tokens = {"office": issued.office, "chair": issued.chair, **issued.coordinators}
+    async with client(container) as http:
+        r = await http.post("/api/sessions", json=BOOKING, headers=bearer(tokens["office"]))
         assert r.status_code == 201, r.text
         yield Api(http, tokens, r.json()["id"])
-    await server.close()
 
 
 async def test_invite_state_is_queued_until_delivered(api: Api) -> None:

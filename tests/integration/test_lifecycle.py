@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest, UpdateSessionRequest
+from orchestrator.booking.schemas import BookingOut, UpdateSessionRequest
 from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import SessionStatus
-from orchestrator.settings import Settings, SmtpSettings
+from orchestrator.settings import Settings
+from tests import builders
+from tests.builders import book_regional, deliver, with_smtp
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE
 from tests.smtp_server import SmtpTestServer
 
@@ -25,9 +27,7 @@ SITES = ["ha-noi", "da-nang", "can-tho"]
 
 @pytest.fixture
 def mail_settings(settings: Settings, smtp_server: SmtpTestServer) -> Settings:
-    return settings.model_copy(
-        update={"smtp": SmtpSettings(host=smtp_server.host, port=smtp_server.port, timeout=2)}
-    )
+    return with_smtp(settings, smtp_server)
 
 
 @pytest.fixture
@@ -39,20 +39,7 @@ async def service(mail_settings: Settings, clock: ManualClock) -> AsyncIterator[
 
 
 async def book(c: Container, start: datetime = START, end: datetime = END) -> BookingOut:
-    answer = await c.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Giao ban",
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SITES,
-                "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    return answer.value
+    return await builders.book(c, title="Giao ban", start=start, end=end, sites=SITES)
 
 
 async def run_until(c: Container, clock: ManualClock, until: datetime, step: timedelta) -> None:
@@ -60,8 +47,7 @@ async def run_until(c: Container, clock: ManualClock, until: datetime, step: tim
     while clock.now() < until:
         clock.advance(step)
         await c.lifecycle.tick()
-        while await c.invites.deliver_due():
-            pass
+        await deliver(c)
 
 
 def reminders(server: SmtpTestServer) -> Counter[str]:
@@ -135,8 +121,7 @@ async def test_restart_with_due_actions_runs_each_once(
         # the day and hour reminders are past but the meeting has not begun: each is sent once
         assert sorted(d.minutes_before or 0 for d in done) == [30, 60, 1440]
         assert await again.lifecycle.tick() == []
-        while await again.invites.deliver_due():
-            pass
+        await deliver(again)
         assert set(reminders(smtp_server).values()) == {3}
         clock.set(START + timedelta(minutes=1))
         done = await again.lifecycle.tick()
@@ -152,30 +137,14 @@ async def test_a_reminder_after_the_start_is_dropped(
     clock.set(START + timedelta(minutes=10))  # down until after the start
     done = await service.lifecycle.tick()
     assert [d.kind for d in done] == ["live"]
-    while await service.invites.deliver_due():
-        pass
+    await deliver(service)
     assert reminders(smtp_server) == Counter()
 
 
 async def test_preparation_reminders_before_due_and_once_when_missed(
     service: Container, clock: ManualClock, smtp_server: SmtpTestServer
 ) -> None:
-    start = datetime(2027, 1, 12, 1, 0, tzinfo=UTC)  # the regional meeting, Tuesday 12 January
-    answer = await service.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Giao ban vùng",
-                "kind": "regional",
-                "region": "dong-bang-song-hong",
-                "start": start.isoformat(),
-                "end": (start + timedelta(hours=3)).isoformat(),
-                "host_site": "ha-noi",
-                "chair": {"name": "Trưởng vùng", "email": "head@example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    session_id = answer.value.id
+    session_id = (await book_regional(service)).id  # Tuesday 12 January
     # the plan is due 28 December 2026: reminders on 21 and 27 December, then once on the 29th
     await run_until(service, clock, datetime(2026, 12, 22, 2, tzinfo=UTC), timedelta(hours=6))
 

@@ -13,13 +13,14 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import PermanentConnectorError
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest, UpdateSessionRequest
+from orchestrator.booking.schemas import BookingOut, UpdateSessionRequest
 from orchestrator.bootstrap import Container, build, build_providers
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.errors import InvalidRequest
 from orchestrator.settings import JitsiSettings, Settings
-from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
+from tests import builders
+from tests.conftest import EXAMPLE_DIRECTORY, OFFICE
 
 SECRET = "a-jitsi-app-secret-of-at-least-32-bytes!"
 
@@ -44,18 +45,8 @@ async def jitsi(settings: Settings, clock: ManualClock) -> AsyncIterator[Contain
 
 
 async def book(c: Container, **over: Any) -> BookingOut:
-    data: dict[str, Any] = {
-        "title": "Hội nghị trực tuyến",
-        "start": "2026-12-10T08:00:00+07:00",
-        "end": "2026-12-10T11:30:00+07:00",
-        "host_site": "ha-noi",
-        "sites": SIX,
-        "chair": {"name": "C", "email": "chair@example.org"},
-        "provider": "jitsi",
-        **over,
-    }
-    answer = await c.bookings.book(BookSessionRequest.model_validate(data), OFFICE)
-    return answer.value
+    data = {"chair": {"name": "C", "email": "chair@example.org"}, "provider": "jitsi", **over}
+    return await builders.book(c, **data)
 
 
 def token_of(url: str) -> dict[str, Any]:

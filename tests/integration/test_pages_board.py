@@ -13,17 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookingOut
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Principal, Role
 from orchestrator.settings import JitsiSettings, Settings
-from orchestrator.web.app import init_app
 from orchestrator.web.pages.board import spans
-from tests.conftest import OFFICE, SIX
+from tests.builders import book, client, sign_in
+from tests.conftest import OFFICE
 
 EVENTS_TOKEN = "board-pages-events-token"
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
@@ -57,9 +56,7 @@ class Chair:
 
     async def get(self, path: str, who: str = "chair", lang: str = "vi") -> httpx.Response:
         if who not in self.cookies:
-            self.cookies[who] = await self.container.signin.cookie(
-                self.container.signin.new_session(PRINCIPALS[who])
-            )
+            self.cookies[who] = (await sign_in(self.container, PRINCIPALS[who])).cookie
         cookie = f"orch_session={self.cookies[who]}; orch_lang={lang}"
         return await self.http.get(path, headers={"Cookie": cookie})
 
@@ -103,26 +100,9 @@ class Chair:
 
 @pytest.fixture
 async def chair(container: Container) -> AsyncIterator[Chair]:
-    answer = await container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Hội nghị công tác văn phòng",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "Chánh Văn phòng", "email": CHAIR},
-            }
-        ),
-        OFFICE,
-    )
-    session = answer.value
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    base = str(server.make_url("/")).rstrip("/")
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    session = await book(container, title="Hội nghị công tác văn phòng", start=START, end=END)
+    async with client(container, timeout=30) as http:
         yield Chair(http, container, session, {})
-    await server.close()
 
 
 def tile(html: str, site: str) -> str:

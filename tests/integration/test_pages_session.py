@@ -15,37 +15,20 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookingOut
 from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Principal, Role, SessionStatus
 from orchestrator.invites.service import RsvpRequest
-from orchestrator.settings import Settings, SmtpSettings
-from orchestrator.web.app import init_app
+from orchestrator.settings import Settings
 from orchestrator.web.pages.common import format_when
+from tests.builders import base_url, book_national, deliver, serving, sign_in, with_smtp
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE, SIX
 from tests.smtp_server import SmtpTestServer
 
 DA_NANG_MAIL = "dau-moi@sgddt-da-nang.example.org"
-
-
-def booking(**over: Any) -> BookSessionRequest:
-    data: dict[str, Any] = {
-        "title": "Hội nghị trực tuyến công tác văn phòng",
-        "kind": "national",
-        "start": "2026-12-10T08:00:00+07:00",
-        "end": "2026-12-10T11:30:00+07:00",
-        "timezone": "Asia/Ho_Chi_Minh",
-        "host_site": "ha-noi",
-        "sites": SIX,
-        "chair": {"name": "Chánh Văn phòng Bộ", "email": "chair@moet.example.org"},
-        "leader_groups": ["lanh-dao-bo"],
-        "buffer_before_minutes": 30,
-        "buffer_after_minutes": 15,
-        **over,
-    }
-    return BookSessionRequest.model_validate(data)
+TITLE = "Hội nghị trực tuyến công tác văn phòng"
 
 
 @dataclass
@@ -64,22 +47,14 @@ class Browser:
         return await self.http.post(path, data=body)
 
     async def book(self, **over: Any) -> BookingOut:
-        answer = await self.container.bookings.book(booking(**over), OFFICE)
-        assert answer.status == 201, answer.value
-        return answer.value
+        return await book_national(self.container, **{"title": TITLE, **over})
 
 
 @pytest.fixture
 async def service(
     settings: Settings, clock: ManualClock, smtp_server: SmtpTestServer
 ) -> AsyncIterator[Container]:
-    mail = SmtpSettings(
-        host=smtp_server.host,
-        port=smtp_server.port,
-        timeout=2.0,
-        sender="vanphong@moet.example.org",
-    )
-    c = build(settings.model_copy(update={"smtp": mail}), clock=clock)
+    c = build(with_smtp(settings, smtp_server, sender="vanphong@moet.example.org"), clock=clock)
     await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
     yield c
     await c.close()
@@ -94,26 +69,24 @@ class Browsers:
         self.opened: list[httpx.AsyncClient] = []
 
     async def open(self, principal: Principal, **cookies: str) -> Browser:
-        session = self.container.signin.new_session(principal)
-        jar = {"orch_session": await self.container.signin.cookie(session), **cookies}
+        signed = await sign_in(self.container, principal)
+        jar = {"orch_session": signed.cookie, **cookies}
         http = httpx.AsyncClient(
-            base_url=str(self.server.make_url("/")).rstrip("/"),
+            base_url=base_url(self.server),
             headers={"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())},
             timeout=30,
         )
         self.opened.append(http)
-        return Browser(http, self.container, session.csrf)
+        return Browser(http, self.container, signed.csrf)
 
 
 @pytest.fixture
 async def browsers(service: Container) -> AsyncIterator[Browsers]:
-    server = TestServer(init_app(service), host="127.0.0.1", port=0)
-    await server.start_server()
-    out = Browsers(service, server)
-    yield out
-    for http in out.opened:
-        await http.aclose()
-    await server.close()
+    async with serving(service) as server:
+        out = Browsers(service, server)
+        yield out
+        for http in out.opened:
+            await http.aclose()
 
 
 @pytest.fixture
@@ -125,11 +98,6 @@ def text_of(r: httpx.Response) -> str:
     """The page's visible text, roughly: tags dropped, entities decoded, spaces squeezed."""
     body = re.sub(r"<script.*?</script>", " ", r.text, flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
-
-
-async def deliver(c: Container) -> None:
-    while await c.invites.deliver_due():
-        pass
 
 
 async def test_page_shows_times_sites_invites_answers_links_and_board(

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 
-from orchestrator.booking.schemas import BookSessionRequest
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.models import Principal, Role
 from orchestrator.settings import PreparationSettings, Settings
-from orchestrator.web.app import init_app
-from tests.conftest import OFFICE, SIX
+from tests.builders import book, book_regional, client, sign_in
+from tests.conftest import OFFICE
 
 MAX_UPLOAD = 4096
 REGIONAL_START = datetime(2027, 1, 12, 1, 0, tzinfo=UTC)  # Tuesday 12 January 2027, 08:00
@@ -55,12 +53,6 @@ class Site:
         self.cookies, self.csrf = await _cookies(self.container)
 
 
-async def _book(container: Container, body: dict[str, object]) -> str:
-    answer = await container.bookings.book(BookSessionRequest.model_validate(body), OFFICE)
-    assert answer.status == 201, answer.value
-    return answer.value.id
-
-
 PRINCIPALS = {
     "ha-noi": Principal(role=Role.COORDINATOR, token_id="t-hn", site_id="ha-noi"),
     "da-nang": Principal(role=Role.COORDINATOR, token_id="t-dn", site_id="da-nang"),
@@ -71,44 +63,25 @@ PRINCIPALS = {
 async def _cookies(container: Container) -> tuple[dict[str, str], dict[str, str]]:
     cookies, csrf = {}, {}
     for who, principal in PRINCIPALS.items():
-        session = container.signin.new_session(principal)
-        cookies[who] = await container.signin.cookie(session)
-        csrf[who] = session.csrf
+        signed = await sign_in(container, principal)
+        cookies[who], csrf[who] = signed.cookie, signed.csrf
     return cookies, csrf
 
 
 @pytest.fixture
 async def site(container: Container) -> AsyncIterator[Site]:
-    regional = await _book(
-        container,
-        {
-            "title": "Giao ban vùng Đồng bằng sông Hồng",
-            "kind": "regional",
-            "region": "dong-bang-song-hong",
-            "start": REGIONAL_START.isoformat(),
-            "end": (REGIONAL_START + timedelta(hours=3)).isoformat(),
-            "host_site": "ha-noi",
-            "chair": {"name": "Trưởng vùng", "email": "head@example.org"},
-        },
+    regional = await book_regional(
+        container, title="Giao ban vùng Đồng bằng sông Hồng", start=REGIONAL_START
     )
-    national = await _book(
+    national = await book(
         container,
-        {
-            "title": "Hội nghị công tác văn phòng",
-            "start": NATIONAL_START.isoformat(),
-            "end": (NATIONAL_START + timedelta(hours=3)).isoformat(),
-            "host_site": "ha-noi",
-            "sites": SIX,
-            "chair": {"name": "Chánh Văn phòng", "email": "chair@moet.example.org"},
-        },
+        title="Hội nghị công tác văn phòng",
+        start=NATIONAL_START,
+        end=NATIONAL_START + timedelta(hours=3),
     )
     cookies, csrf = await _cookies(container)
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    base = str(server.make_url("/")).rstrip("/")
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        yield Site(http, container, regional, national, csrf, cookies)
-    await server.close()
+    async with client(container, timeout=30) as http:
+        yield Site(http, container, regional.id, national.id, csrf, cookies)
 
 
 async def test_the_site_list_shows_only_the_sites_sessions(site: Site) -> None:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 
-from orchestrator.booking.schemas import BookSessionRequest
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
-from orchestrator.domain.models import Role
 from orchestrator.store.files import safe_name
-from orchestrator.web.app import init_app
-from tests.conftest import OFFICE
+from tests.builders import bearer, book_regional, client, issue_tokens
 
 REGION = "dong-bang-song-hong"
 START = datetime(2027, 1, 12, 1, 0, tzinfo=UTC)  # Tuesday 12 January 2027, 08:00 in Hà Nội
@@ -23,35 +19,14 @@ START = datetime(2027, 1, 12, 1, 0, tzinfo=UTC)  # Tuesday 12 January 2027, 08:0
 
 @pytest.fixture
 async def api(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient, str, dict[str, str]]]:
-    answer = await container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Giao ban vùng",
-                "kind": "regional",
-                "region": REGION,
-                "start": START.isoformat(),
-                "end": (START + timedelta(hours=3)).isoformat(),
-                "host_site": "ha-noi",
-                "chair": {"name": "Trưởng vùng", "email": "head@example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    session_id = answer.value.id
-    tokens = {
-        "office": (await container.access.create_token(Role.OFFICE)).token,
-        "ha-noi": (await container.access.create_token(Role.COORDINATOR, site_id="ha-noi")).token,
-        "da-nang": (await container.access.create_token(Role.COORDINATOR, site_id="da-nang")).token,
-    }
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
+    session_id = (await book_regional(container, region=REGION, start=START)).id
+    issued = await issue_tokens(container, "ha-noi", "da-nang", chair_email=None)
+    tokens = {"office": issued.office, **issued.coordinators}
+    async with client(container) as http:
         yield http, session_id, tokens
-    await server.close()
 
 
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+auth = bearer
 
 
 async def test_board_and_uploads(

@@ -9,18 +9,18 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from connectors.jaas_webhooks import sign
-from orchestrator.booking.schemas import BookingOut, BookSessionRequest
+from orchestrator.booking.schemas import BookingOut
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
 from orchestrator.settings import JaasSettings
-from orchestrator.web.app import init_app
-from tests.conftest import OFFICE, SIX
+from tests.builders import book, client
+from tests.conftest import OFFICE
 
 TOKEN = "prosody-secret"
+CHAIR = {"name": "C", "email": "chair@example.org"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PREFIX = "/hooks/jitsi/reservations"
@@ -39,25 +39,9 @@ async def prosody(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient
             )
         }
     )
-    answer = await container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Hội nghị trực tuyến",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "C", "email": "chair@example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    session = answer.value
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
+    session = await book(container, start=START, end=END, chair=CHAIR)
+    async with client(container) as http:
         yield http, session
-    await server.close()
 
 
 def form(room: str, start: datetime) -> str:
@@ -152,15 +136,10 @@ async def test_unknown_cancelled_and_unauthorised(
 
 
 async def test_not_configured_is_refused(container: Container) -> None:
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    try:
-        async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
-            r = await post(http, form("room", START))
-        assert r.status_code == 503
-        assert "not configured" in r.json()["message"]
-    finally:
-        await server.close()
+    async with client(container) as http:
+        r = await post(http, form("room", START))
+    assert r.status_code == 503
+    assert "not configured" in r.json()["message"]
 
 
 JAAS_SECRET = "whsec_0123456789abcdef0123456789abcdef"
@@ -172,24 +151,9 @@ async def jaas(container: Container) -> AsyncIterator[tuple[httpx.AsyncClient, B
     container.settings = container.settings.model_copy(
         update={"jaas": JaasSettings(app_id=APP, webhook_secret=SecretStr(JAAS_SECRET))}
     )
-    answer = await container.bookings.book(
-        BookSessionRequest.model_validate(
-            {
-                "title": "Giao ban",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "host_site": "ha-noi",
-                "sites": SIX,
-                "chair": {"name": "C", "email": "chair@example.org"},
-            }
-        ),
-        OFFICE,
-    )
-    server = TestServer(init_app(container), host="127.0.0.1", port=0)
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")).rstrip("/")) as http:
-        yield http, answer.value
-    await server.close()
+    session = await book(container, title="Giao ban", start=START, end=END, chair=CHAIR)
+    async with client(container) as http:
+        yield http, session
 
 
 async def settings_call(
