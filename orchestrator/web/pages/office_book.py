@@ -179,8 +179,14 @@ def read_booking(
             errors["end_time"] = say("office.err.time")
         if starts and ends:
             form.start, form.end = starts, ends
-            if ends <= starts:
-                errors["end_time"] = say("office.err.end_before_start")
+            if ends < starts:
+                errors["end_time"] = say(
+                    "office.err.end_before_start",
+                    start=f"{starts.astimezone(tz):%H:%M}",
+                    end=f"{ends.astimezone(tz):%H:%M}",
+                )
+            elif ends == starts:
+                errors["end_time"] = say("office.err.end_is_start")
     for name in ("buffer_before", "buffer_after"):
         if form.buffer(name) is None:
             errors[name] = say("office.err.buffer", max=MAX_BUFFER_MINUTES)

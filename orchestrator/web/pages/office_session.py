@@ -8,6 +8,7 @@ problem in words and what was typed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -69,7 +70,15 @@ async def _context(request: web.Request, session: SessionOut, viewer: Principal)
     sites = {s.id: s for s in directory.sites}
     invite_of = {i.site_id: i for i in invites.sites}
     in_session = {s.site_id for s in session.sites}
+    # A cancelled session's banner counts what the rows show: cancellations sent, queued, failed.
+    cancels = Counter(i.state for i in invites.sites if i.in_session and i.method == "CANCEL")
     return {
+        "cancels": {
+            "sent": cancels["sent"],
+            "queued": cancels["queued"],
+            "failed": cancels["failed"],
+            "count": sum(cancels.values()),
+        },
         "s": session,
         "invite_of": invite_of,
         "removed": [i for i in invites.sites if not i.in_session],
