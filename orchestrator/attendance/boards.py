@@ -1,11 +1,12 @@
 """Live boards: each session watched on this instance kept in memory (`LiveMerge`), fed by what
-this instance logs and by reading the log, and streamed as server-sent events, whole or as the
-lines that changed.
+this instance logs, by what other instances announce they logged (`domain.ports.ChangeFeed`) and
+by reading the log, and streamed as server-sent events, whole or as the lines that changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,11 +26,14 @@ from orchestrator.attendance.merge.live import Changed, LiveMerge, live_session
 from orchestrator.attendance.merge.record import AttendanceEvent, EventSource, Thresholds
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal, Session
+from orchestrator.domain.ports import LoggedEvents
 from orchestrator.store.base import Store, StoredEvent
+
+log = logging.getLogger(__name__)
 
 MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
-WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; other instances)
+WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
 _NO_SITES = ',"sites":[]'
 
@@ -64,6 +68,7 @@ class _Listener:
     news: bool = False  # new events (an unmatched occupant's change no site)
     everything: bool = True
     whole_at: float = 0.0  # loop time of its last whole record
+    before_start: bool = False  # its last whole record was from before the session's start
 
 
 @dataclass(eq=False)
@@ -76,6 +81,9 @@ class _Board:
     listeners: list[_Listener] = field(default_factory=list)
     read_to: int = 0  # the log has been read up to this id
     reading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stale: bool = False  # announcements may have been missed: read the whole log again
+    wanted: tuple[int, int] | None = None  # ids other instances announced, not read yet
+    fetcher: asyncio.Task[None] | None = None  # reads `wanted`
 
     def add(self, events: Sequence[AttendanceEvent], now: datetime) -> None:
         before = len(self.live)
@@ -88,6 +96,19 @@ class _Board:
                 listener.everything = True
             else:
                 listener.changed |= sites
+
+
+class InProcessFeed:
+    """The `ChangeFeed` of one instance (SQLite): nothing to hear, every board is fed directly."""
+
+    @property
+    def origin(self) -> str:
+        return "local"
+
+    async def follow(
+        self, heard: Callable[[Sequence[LoggedEvents]], None], resync: Callable[[], None]
+    ) -> None:
+        await asyncio.Event().wait()  # until cancelled
 
 
 @dataclass
@@ -158,7 +179,8 @@ class Boards:
         most every `CHANGES_GAP` or three times what the last one cost. A whole record
         (`attendance`) comes first, then again every `WHOLE_EVERY` (the log read again, for
         what other instances logged, and the minutes of sites that did not change moved on),
-        after a room-wide event, once the session has ended and when it is frozen.
+        after a room-wide event, at the session's start (every site's status leaves
+        `not_started`), once the session has ended and when it is frozen.
         """
         session = await self._readable(session_id, principal)
         changes = self._broker.listen(session_id)
@@ -170,6 +192,9 @@ class Boards:
             )
         listener = _Listener()
         board.listeners.append(listener)
+        # Every site's status moves from `not_started` at the start, with no event: wake then.
+        wait = (session.start - self._clock.now()).total_seconds()
+        at_start = loop.call_later(wait, self._broker.publish, session_id) if wait > 0 else None
         try:
             yield await self._whole(board, listener, principal, reread=False)
             async for _ in changes:
@@ -189,6 +214,8 @@ class Boards:
                     gap = 2 * cost - MIN_BOARD_GAP
                 await asyncio.sleep(max(0.0, gap))
         finally:
+            if at_start is not None:
+                at_start.cancel()
             board.listeners.remove(listener)
             if not board.listeners and self._boards.get(session_id) is board:
                 del self._boards[session_id]  # nobody watches: free the memory
@@ -200,10 +227,11 @@ class Boards:
         """The stream's next event: its changes, a whole record, or None (nothing changed)."""
         now = self._clock.now()
         board.changed(board.live.due(now))
-        due = asyncio.get_running_loop().time() - listener.whole_at >= WHOLE_EVERY
+        due = asyncio.get_running_loop().time() - listener.whole_at >= WHOLE_EVERY or board.stale
         if (
             due
             or listener.everything
+            or (listener.before_start and now >= board.session.start)
             or not board.live.complete
             or now >= board.session.end
             or board.session.id in self._frozen
@@ -233,6 +261,7 @@ class Boards:
         session = board.session
         listener.whole_at = asyncio.get_running_loop().time()
         now = self._clock.now()
+        listener.before_start = now < session.start
         if now >= session.end or session.id in self._frozen:
             listener.everything, listener.changed, listener.news = False, set(), False
             out = await self._record(session.id, principal)
@@ -276,6 +305,8 @@ class Boards:
         log again, for what other instances logged meanwhile (ids are not given out in commit
         order). True when the session's record is frozen."""
         async with board.reading:
+            if reread:
+                board.stale = False
             after = 0 if reread else board.read_to
             while True:
                 async with self._store.read() as uow:
@@ -305,10 +336,66 @@ class Boards:
                 by_session.setdefault(r.session_id, []).append(as_event(r))
         now = self._clock.now()
         for session_id, events in by_session.items():
-            board = self._boards[session_id]
-            board.add(events, now)
-            due = board.live.next_due()
-            if due is not None:  # an event ahead of our clock: wake the boards when it is due
-                asyncio.get_running_loop().call_later(
-                    max(0.0, (due - now).total_seconds()), self._broker.publish, session_id
+            self._take(self._boards[session_id], events, now)
+
+    def _take(self, board: _Board, events: Sequence[AttendanceEvent], now: datetime) -> None:
+        board.add(events, now)
+        due = board.live.next_due()
+        if due is not None:  # an event ahead of our clock: wake the boards when it is due
+            asyncio.get_running_loop().call_later(
+                max(0.0, (due - now).total_seconds()), self._broker.publish, board.session.id
+            )
+
+    def heard(self, news: Sequence[LoggedEvents]) -> None:
+        """Another instance logged events of these sessions (`ChangeFeed`): the boards watching
+        them read those rows from the log, and their streams are woken."""
+        for n in news:
+            board = self._boards.get(n.session_id)
+            if board is None:
+                continue  # nobody watches it here
+            if board.wanted is not None:  # not read yet: one read covers both
+                n = LoggedEvents(
+                    n.session_id, min(n.first, board.wanted[0]), max(n.last, board.wanted[1])
                 )
+            board.wanted = (n.first, n.last)
+            if board.fetcher is None or board.fetcher.done():
+                board.fetcher = asyncio.get_running_loop().create_task(self._fetch(board))
+
+    def resync(self) -> None:
+        """Announcements may have been missed (the feed was cut off): every board reads its
+        whole log again at its next event, and sends a whole record."""
+        for session_id, board in self._boards.items():
+            board.stale = True
+            board.changed(None)
+            self._broker.publish(session_id)
+
+    async def _fetch(self, board: _Board) -> None:
+        """Read the rows other instances announced for `board` (ids in `wanted`), then wake its
+        streams; a failed read leaves it to the next whole record (`stale`)."""
+        session_id = board.session.id
+        while board.wanted is not None:
+            (first, last), board.wanted = board.wanted, None
+            try:
+                async with board.reading:
+                    after = first - 1
+                    while True:
+                        async with self._store.read() as uow:
+                            rows = await uow.attendance.list_events(
+                                session_id, after_id=after, upto_id=last, limit=LOG_PAGE
+                            )
+                        live = board.live
+                        new = [
+                            as_event(r)
+                            for r in rows
+                            if merged(r) and not live.has(EventSource(r.source), r.dedupe_key)
+                        ]
+                        if new:
+                            self._take(board, new, self._clock.now())
+                        if len(rows) < LOG_PAGE:
+                            break
+                        after = rows[-1].id or 0
+            except Exception as exc:
+                log.warning("board of %s: reading announced events failed (%s)", session_id, exc)
+                board.stale = True
+                board.changed(None)
+            self._broker.publish(session_id)

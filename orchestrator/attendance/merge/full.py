@@ -93,12 +93,15 @@ def merge(
     - `connection`: `connected` if an occupant or poll sample is connected at `now` (after the end
       too: it is the live state); else `unknown` if the site's latest poll failed; else `dropped`
       if it was ever connected; else `waiting`.
-    - `measured_status`: `present` if `connected >= min_presence * (cap - start)` (before the
-      start, any connection in the test buffer); `partial` if connected before the end, but less;
-      `unknown` if never connected and every poll of it failed (at least one); else `absent`.
+    - `measured_status`: `not_started` while `now` is before the start (connected minutes count
+      from the start, so there is nothing to judge yet); then `present` if
+      `connected >= min_presence * (cap - start)`; `partial` if connected since the start but
+      less (a lost join's leave after the start counts); `unknown` if never connected since the
+      start and every poll of it failed (at least one); else `absent`.
     - `late`: the first join is after start + grace (exactly at the grace, or in the test buffer,
-      is on time). `left_early`: the last leave is before end - grace; `last_leave` is `None`
-      while the site is connected at `cap`, so a connected site is never flagged.
+      is on time). `left_early`: the last leave is after the start and before end - grace (a drop
+      in the connection test is not leaving the session); `last_leave` is `None` while the site
+      is connected at `cap`, so a connected site is never flagged.
     - `reconnects`: joins after the site had been fully disconnected (its intervals, minus one; a
       leave and a join at the same instant, a move into a breakout room, is none).
 
@@ -353,7 +356,7 @@ class _Measure:
     connected: timedelta
     first_join: datetime | None
     last_leave: datetime | None
-    seen: bool  # connected at some instant before the end (a lost join counts, for no time)
+    since_start: bool  # connected at some instant in [start, end) (a lost join's leave counts)
     ever: bool  # connected at any instant up to now
     now: bool  # connected at now
 
@@ -371,7 +374,7 @@ def _measure(spans: Sequence[Span], w: _Window) -> _Measure:
         connected=connected,
         first_join=min((s for s, _ in kept), default=None),
         last_leave=None if running or not cut else max(e for _, e in cut),
-        seen=bool(kept),
+        since_start=any(e is None or e > w.start for _, e in kept),
         ever=bool(spans),
         now=any(e is None for _, e in spans),
     )
@@ -400,7 +403,9 @@ def _site_line(
         connection = Connection.WAITING
 
     elapsed = max(timedelta(0), w.cap - w.start)
-    if m.seen:
+    if w.now < w.start:
+        measured = AttendanceStatus.NOT_STARTED
+    elif m.since_start:
         enough = m.connected >= elapsed * th.min_presence
         measured = AttendanceStatus.PRESENT if enough else AttendanceStatus.PARTIAL
     elif instants and all(log.observation(site, t) is EventKind.UNKNOWN for t in instants):
@@ -423,7 +428,7 @@ def _site_line(
         measured_status=measured,
         override=override,
         late=m.first_join is not None and m.first_join > late_after,
-        left_early=m.last_leave is not None and m.last_leave < early_before,
+        left_early=m.last_leave is not None and w.start < m.last_leave < early_before,
         first_join=m.first_join,
         last_leave=m.last_leave,
         connected=m.connected,

@@ -246,8 +246,8 @@ class LiveMerge:
         new = (
             line.connection is Connection.CONNECTED,
             line.connection is Connection.UNKNOWN,
-            line.late,
-            line.left_early,
+            line.late and line.override is None,  # the chair's verdict settles the flags
+            line.left_early and line.override is None,
         )
         old = self._counted.get(line.site_id, (False, False, False, False))
         self._counts = [c - o + n for c, o, n in zip(self._counts, old, new, strict=True)]

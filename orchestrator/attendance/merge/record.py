@@ -42,8 +42,10 @@ class Connection(enum.StrEnum):
 
 
 class AttendanceStatus(enum.StrEnum):
-    """The verdict on the session so far (final once it has ended)."""
+    """The verdict on the session so far (final once it has ended); `not_started` before its
+    start (a site connected in the connection test shows that through its `Connection`)."""
 
+    NOT_STARTED = "not_started"
     PRESENT = "present"
     PARTIAL = "partial"
     ABSENT = "absent"
@@ -220,7 +222,8 @@ class AttendanceRecord(Frozen):
 
         While the session runs, "connected" counts the sites connected now; once it has ended,
         the sites that connected during it (status present or partial, overrides included).
-        Zero counts other than the first are left out.
+        Late and left early count only sites the chair has not overridden: an override is the
+        chair's verdict on the site. Zero counts other than the first are left out.
         """
         if self.ended:
             attended = (AttendanceStatus.PRESENT, AttendanceStatus.PARTIAL)
@@ -233,8 +236,8 @@ class AttendanceRecord(Frozen):
             language,
             connected=connected,
             total=len(self.sites),
-            late=sum(s.late for s in self.sites),
-            left_early=sum(s.left_early for s in self.sites),
+            late=sum(s.late and s.override is None for s in self.sites),
+            left_early=sum(s.left_early and s.override is None for s in self.sites),
             unknown=unknown,
             unmatched=len(self.unmatched),
         )

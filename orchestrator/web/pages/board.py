@@ -23,11 +23,12 @@ from orchestrator.web.pages.common import language, render, text_of, viewer_for
 PAST_DAYS = 90
 SHOWN = 100
 CONNECTIONS = ("connected", "dropped", "waiting", "unknown")
-STATUSES = ("present", "partial", "absent", "unknown")
+STATUSES = ("not_started", "present", "partial", "absent", "unknown")
 # Strings board.js needs to redraw a tile, sent with the page in the viewer's language.
 JS_STRINGS = (
     *(f"board.conn.{c}" for c in CONNECTIONS),
     *(f"board.status.{s}" for s in STATUSES),
+    "board.testing",
     "board.late",
     "board.left_early",
     "board.headcount",

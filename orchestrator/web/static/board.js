@@ -108,7 +108,10 @@
     flags.textContent = "";
     if (row.late) { flags.appendChild(el("span", "badge late", text("board.late"))); flags.appendChild(document.createTextNode(" ")); }
     if (row.left_early) flags.appendChild(el("span", "badge late", text("board.left_early")));
-    var facts = [text("board.status." + row.status), text("board.minutes", { n: Math.round(row.connected_minutes) })];
+    // Before the start there is no verdict and no minute to count (they count from the start).
+    var facts = row.status === "not_started"
+      ? [text(row.connection === "connected" ? "board.testing" : "board.status.not_started")]
+      : [text("board.status." + row.status), text("board.minutes", { n: Math.round(row.connected_minutes) })];
     if (row.reconnects) facts.push(text("board.reconnects", { n: row.reconnects }));
     if (row.override) facts.push(text("board.override", { reason: row.override.reason }));
     part(tile, "facts").textContent = facts.join(" · ");
