@@ -36,7 +36,14 @@ _MICRO = timedelta(microseconds=1)
 
 
 class PayloadError(ValueError):
-    """The body is not what the platform sends: answer 400 and record nothing."""
+    """The body is not what the platform sends: answer 400 and record nothing. `field` is the
+    dotted path of the missing or bad field (`occupant.occupant_jid`), None when the body is not
+    JSON at all."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,8 @@ def _instant(value: float, unit: float, where: str) -> datetime:
         seconds = math.nan
     if not _FIRST <= seconds < _LAST:
         raise PayloadError(
-            f"{where}: {value!r} is not a Unix time between {EARLIEST.year} and {LATEST.year}"
+            f"{where}: {value!r} is not a Unix time between {EARLIEST.year} and {LATEST.year}",
+            where,
         )
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -90,9 +98,9 @@ def _instant(value: float, unit: float, where: str) -> datetime:
 def _key_text(value: str, where: str, limit: int) -> str:
     """A field the event's identity rests on: refused when it cannot be stored as it is."""
     if unstorable(value):
-        raise PayloadError(f"{where} holds a NUL or an unpaired surrogate")
+        raise PayloadError(f"{where} holds a NUL or an unpaired surrogate", where)
     if len(value) > limit:
-        raise PayloadError(f"{where} is longer than {limit} characters")
+        raise PayloadError(f"{where} is longer than {limit} characters", where)
     return value
 
 
@@ -146,7 +154,11 @@ def _occupant_key(jid: str, breakout: str | None) -> str:
 def _invalid(what: str, exc: ValidationError) -> PayloadError:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
-    return PayloadError(f"not {what}: {where + ': ' if where else ''}{first['msg']}")
+    if not where:  # not JSON, or not an object: no field to name
+        return PayloadError(f"not {what}: {first['msg']}")
+    if first["type"] == "missing":
+        return PayloadError(f"not {what}: {where} is missing", where)
+    return PayloadError(f"not {what}: {where}: {first['msg']}", where)
 
 
 def _sync_person(
@@ -204,7 +216,7 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
         "occupant/left": "muc-occupant-left",
     }.get(endpoint)
     if expected != ev.event_name:
-        raise PayloadError(f"{ev.event_name} was posted to /events/{endpoint}")
+        raise PayloadError(f"{ev.event_name} was posted to /events/{endpoint}", "event_name")
     _key_text(ev.room_name, "room_name", ROOM_MAX)
     breakout = None
     if ev.is_breakout and ev.breakout_room_id:
@@ -212,17 +224,19 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     if ev.event_name in ("muc-occupant-joined", "muc-occupant-left"):
         person = ev.occupant
         if person is None:
-            raise PayloadError("occupant is missing: an occupant event needs its occupant")
+            raise PayloadError(
+                "occupant is missing: an occupant event needs its occupant", "occupant"
+            )
         if ev.event_name == "muc-occupant-joined":
             if person.joined_at is None:
-                raise PayloadError("occupant.joined_at is missing")
+                raise PayloadError("occupant.joined_at is missing", "occupant.joined_at")
             return _sync_person(ev, breakout, person, "occupant", joined=True, left=False)
         if person.left_at is None:
-            raise PayloadError("occupant.left_at is missing")
+            raise PayloadError("occupant.left_at is missing", "occupant.left_at")
         return _sync_person(ev, breakout, person, "occupant", joined=False, left=True)
     if ev.event_name == "muc-room-created":
         if ev.created_at is None:
-            raise PayloadError("created_at is missing")
+            raise PayloadError("created_at is missing", "created_at")
         at = _instant(ev.created_at, 1, "created_at")
         # a breakout's creation keeps its id in the key even when `is_breakout` is not set
         own = _key_text(ev.breakout_room_id or "", "breakout_room_id", BREAKOUT_MAX)
@@ -236,7 +250,7 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
             )
         ]
     if ev.destroyed_at is None:
-        raise PayloadError("destroyed_at is missing")
+        raise PayloadError("destroyed_at is missing", "destroyed_at")
     ended = _instant(ev.destroyed_at, 1, "destroyed_at")
     out: list[Observation] = []
     for index, person in enumerate(ev.all_occupants):
@@ -347,7 +361,7 @@ def read_jaas(body: bytes) -> tuple[str | None, list[Observation]]:
         raise _invalid("a JaaS webhook", exc) from exc
     app, _, room = env.fqn.partition("/")
     if not room:
-        raise PayloadError(f"fqn: {env.fqn!r} is not <AppID>/<room>")
+        raise PayloadError(f"fqn: {env.fqn!r} is not <AppID>/<room>", "fqn")
     kind = _JAAS_KINDS.get(env.eventType)
     if kind is None:
         return app, []
@@ -360,7 +374,10 @@ def read_jaas(body: bytes) -> tuple[str | None, list[Observation]]:
         breakout = _key_text(d.breakoutRoomId, "data.breakoutRoomId", BREAKOUT_MAX)
     person = d.participantJid or d.participantId
     if kind in ("join", "leave") and not person:
-        raise PayloadError("data.participantJid: a participant event needs it or participantId")
+        raise PayloadError(
+            "data.participantJid is missing: a participant event needs it or participantId",
+            "data.participantJid",
+        )
     if person:
         person = _key_text(person, "data.participantJid", OCCUPANT_MAX)
     if kind == "destroyed" and breakout:

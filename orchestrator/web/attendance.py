@@ -26,6 +26,11 @@ CLIENT_CHECK_SECONDS = 1.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def refused_payload(exc: PayloadError) -> web.Response:
+    """400 in the platforms' shape, naming the missing or bad field when there is one."""
+    return answer(400, {"message": exc.message, **({"field": exc.field} if exc.field else {})})
+
+
 async def event_sync(request: web.Request) -> web.Response:
     """Prosody's event-sync webhooks: authenticated by the configured static header only."""
     token = request.app[JITSI].events_token
@@ -38,7 +43,7 @@ async def event_sync(request: web.Request) -> web.Response:
     try:
         observations = read_event_sync(endpoint, await request.read())
     except PayloadError as exc:
-        return answer(400, {"message": str(exc)})
+        return refused_payload(exc)
     added = await request.app[ATTENDANCE].ingest(observations)
     return answer(200, {"accepted": added})
 
@@ -50,7 +55,7 @@ async def jaas_webhook(request: web.Request) -> web.Response:
     try:
         _app_id, observations = read_jaas(body)
     except PayloadError as exc:
-        return answer(400, {"message": str(exc)})
+        return refused_payload(exc)
     added = await request.app[ATTENDANCE].ingest(observations)
     return answer(200, {"accepted": added})
 
