@@ -60,6 +60,7 @@ class Block:
     width: float
     track: int = 0
     overlap: bool = False
+    lane_names: tuple[str, ...] = ()  # a month's chip names the lanes it stands for
 
     @property
     def starts(self) -> str:
@@ -85,12 +86,22 @@ class Lane:
 
 
 @dataclass
+class CalendarDay:
+    """A day of the month's calendar: each session once, whatever lanes it is drawn in."""
+
+    day: date
+    blocks: list[Block]
+
+
+@dataclass
 class Grid:
     days: list[date]
     lanes: list[Lane]
     first_hour: int
     last_hour: int
-    compact: bool  # a month: blocks are stacked chips, not placed by time
+    compact: bool  # a month: a calendar of weeks, each day listing its sessions
+    calendar: list[CalendarDay] = field(default_factory=list)
+    narrow_days: frozenset[date] = frozenset()  # empty weekend days get a narrow column
 
 
 def build_grid(
@@ -162,7 +173,36 @@ def build_grid(
             cells.append(cell)
         if any(c.blocks for c in cells) or lane_id in keep_empty:
             out.append(Lane(lane_id, lane_name, cells))
-    return Grid(list(days), out, first_hour, last_hour, compact)
+    names = dict(lanes)
+    calendar = [_calendar_day(i, day, out, names) for i, day in enumerate(days)]
+    busy = {c.day for c in calendar if c.blocks}
+    narrow = frozenset(d for d in days if d.weekday() >= 5 and d not in busy)
+    return Grid(list(days), out, first_hour, last_hour, compact, calendar, narrow)
+
+
+def _calendar_day(
+    index: int, day: date, lanes: Sequence[Lane], names: Mapping[str, str]
+) -> CalendarDay:
+    """The sessions of one day, each once, in time order, with the lanes it is drawn in and
+    marked when it overlaps another session in any of them."""
+    seen: dict[str, Block] = {}
+    for lane in lanes:
+        for block in lane.cells[index].blocks:
+            known = seen.get(block.item.key)
+            if known is None:
+                seen[block.item.key] = Block(
+                    block.item,
+                    block.label,
+                    block.left,
+                    block.width,
+                    overlap=block.overlap,
+                    lane_names=(names.get(lane.id, lane.id),),
+                )
+            else:
+                known.overlap = known.overlap or block.overlap
+                known.lane_names = (*known.lane_names, names.get(lane.id, lane.id))
+    blocks = sorted(seen.values(), key=lambda b: (b.item.start, b.item.end, b.item.key))
+    return CalendarDay(day, blocks)
 
 
 def _ceil_hour(at: datetime, day: date) -> int:
