@@ -17,6 +17,11 @@ from orchestrator.web.services import Services
 
 log = logging.getLogger(__name__)
 
+# On a stop, requests under way get this long to finish (a webhook's commit takes milliseconds);
+# then what is left, a stalled upload say, is cut off, so the process is gone within seconds
+# (systemd's TimeoutStopSec is far longer). Boards end at once (`attendance.stop_streams`).
+GRACE_SECONDS = 3.0
+
 
 async def serve(
     services: Services,
@@ -33,7 +38,7 @@ async def serve(
     outbox's delivery and the presence poller, and stop with it, after the last (`init_app`).
     """
     app = init_app(services, deliver=True, background=background)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=GRACE_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -52,8 +57,10 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        log.info("stopping: no new connections; requests under way get %.0f s", GRACE_SECONDS)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
         await runner.cleanup()
+        log.info("stopped serving")

@@ -3,6 +3,7 @@ log in a file, stopped by SIGTERM; and Prosody's event-sync webhooks to post at 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,12 +12,17 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT
+from orchestrator.bootstrap import build
+from orchestrator.directory.loader import load_directory
+from orchestrator.settings import Settings
+from tests.builders import OFFICE, book, issue_tokens
+from tests.conftest import EXAMPLE_DIRECTORY, ROOT
 
 EVENTS_TOKEN = "prosody-event-sync-token"
 
@@ -39,6 +45,39 @@ def service_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
         **extra,
     )
     return env
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A six-site session booked on the database the processes will serve, and who may read
+    its board."""
+
+    session_id: str
+    room: str
+    office: str
+    chair: str
+
+
+def prepare(database_url: str, data_dir: Path) -> Prepared:
+    """Load the example directory and book the six-site session on a working day two days or
+    more from now (the service's own clock, not the tests' moved one), before `serve` starts."""
+
+    async def work() -> Prepared:
+        c = build(Settings(database_url=database_url, data_dir=data_dir))
+        try:
+            await c.directory.apply(load_directory(EXAMPLE_DIRECTORY), OFFICE)
+            day = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+            start = day + timedelta(days=2)
+            while start.weekday() >= 5:  # a working day
+                start += timedelta(days=1)
+            session = await book(c, start=start, end=start + timedelta(hours=3))
+            tokens = await issue_tokens(c)
+        finally:
+            await c.close()
+        assert session.room
+        return Prepared(session.id, session.room, tokens.office, tokens.chair)
+
+    return asyncio.run(work())
 
 
 @dataclass
