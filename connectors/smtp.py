@@ -157,6 +157,17 @@ class SmtpMailer:
             raise self._translate(exc) from exc
         return client
 
+    async def probe(self) -> None:
+        """Connect, say EHLO (upgrading and logging in as configured) and QUIT, sending nothing:
+        whether mail could leave now. Raises `ConnectorError` as `send` does."""
+        client = await self._connect()
+        try:
+            await client.ehlo()
+        except (SMTPException, OSError) as exc:
+            client.close()
+            raise self._translate(exc) from exc
+        await self._quit(client)
+
     async def _deliver(self, client: SMTP, message: EmailMessage) -> None:
         if message["From"] is None and self._sender is not None:
             # A copy: setting a header on a shallow copy would change the caller's message.

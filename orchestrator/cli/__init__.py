@@ -16,6 +16,7 @@ import typer
 from orchestrator.cli import (
     attendance,
     audit,
+    check,
     db,
     demo,
     directory,
@@ -41,6 +42,7 @@ app = typer.Typer(
 # The order here is the order of `orchestrator --help`: verbs first, then the groups.
 app.command()(serve.serve)
 app.command()(demo.demo)
+app.command("check")(check.check)
 app.command("attendance")(attendance.attendance_record)
 app.command("audit")(audit.audit)
 app.add_typer(db.app, name="db")

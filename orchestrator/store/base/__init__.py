@@ -25,7 +25,7 @@ from orchestrator.store.base.outbox import Outbox, OutboxItem
 from orchestrator.store.base.preparation import Submission, Submissions
 from orchestrator.store.base.sessions import SessionQuery, Sessions
 from orchestrator.store.base.tokens import TokenRecord, Tokens
-from orchestrator.store.base.unit import Documents, Store, UnitOfWork
+from orchestrator.store.base.unit import Documents, SchemaState, Store, UnitOfWork
 
 __all__ = [
     "Answers",
@@ -44,6 +44,7 @@ __all__ = [
     "OutboxItem",
     "RetryableStoreError",
     "Rsvp",
+    "SchemaState",
     "SessionQuery",
     "Sessions",
     "Store",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.store.base.actions import DoneActions
@@ -89,6 +90,26 @@ class Documents(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """Which schema revision the database is at, beside the latest this code knows."""
+
+    current: str | None  # None: no migration applied yet
+    latest: str
+
+    @property
+    def migrated(self) -> bool:
+        return self.current == self.latest
+
+    def describe(self) -> str:
+        """In words, for people: what is wrong with the schema, or that nothing is."""
+        if self.migrated:
+            return f"migrated (revision {self.latest})"
+        if self.current is None:
+            return "not migrated: no schema yet"
+        return f"not migrated: at revision {self.current}, the latest is {self.latest}"
+
+
 class Store(Protocol):
     """The database behind the service."""
 
@@ -104,6 +125,11 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Return when the database answers. Raises `RetryableStoreError` or `StoreFailure`."""
+        ...
+
+    async def schema(self) -> SchemaState:
+        """The database's schema revision beside the latest one (readiness: `migrated`). Raises
+        `RetryableStoreError` or `StoreFailure` when the database cannot be reached."""
         ...
 
     async def close(self) -> None:

@@ -8,7 +8,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.store.base.unit import UnitOfWork
+from orchestrator.store import migrate
+from orchestrator.store.base.errors import StoreFailure
+from orchestrator.store.base.unit import SchemaState, UnitOfWork
 from orchestrator.store.sql.actions import SqlDoneActions
 from orchestrator.store.sql.answers import SqlAnswers
 from orchestrator.store.sql.attendance import SqlAttendanceLog
@@ -69,6 +71,13 @@ class SqlStore:
         async with self.engine.connect() as conn:
             await conn.execution_options(orch_readonly=True)
             await conn.execute(sa.text("SELECT 1"))
+
+    async def schema(self) -> SchemaState:
+        try:
+            current = await migrate.current_revision(self.engine)
+        except OSError as exc:  # refused or unreachable: the driver's own error, not a DBAPI one
+            raise StoreFailure(f"cannot connect: {exc}") from exc
+        return SchemaState(current, migrate.head_revision())
 
     async def close(self) -> None:
         await self.engine.dispose()
