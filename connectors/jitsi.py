@@ -156,6 +156,27 @@ class JitsiProvider:
         fragment = link_fragment(meeting, attendee, subject=self._subject_in_url)
         return f"https://{self._domain}/{room}?jwt={token}{fragment}"
 
+    def presence_token(self, room: str, now: datetime, lifetime: int = 300) -> str:
+        """A token for polling `room` through mod_muc_size with
+        `enable_roomsize_token_verification` on (sent as `?token=`). The plugin verifies it as
+        Prosody's token auth does (signature with the app secret, `iss`, `aud`, `nbf`/`exp`),
+        then its `room` claim against the room asked about, and `sub` against the domain when
+        domain verification is on. Valid from a minute before `now` (clocks drift) for
+        `lifetime` seconds."""
+        if _naive(now):
+            raise PermanentConnectorError("a presence token needs a timezone-aware time")
+        at = math.floor(now.timestamp())
+        claims = {
+            "iss": self._app_id,
+            "aud": self._audience,
+            "sub": self._sub,
+            "room": room.lower(),
+            "iat": at,
+            "nbf": at - 60,
+            "exp": at + lifetime,
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
     def claims(self, meeting: Meeting, attendee: Attendee) -> dict[str, Any]:
         """The token body for `attendee` (public so tests and the bench can inspect it)."""
         nbf, exp = token_window(meeting)

@@ -26,6 +26,7 @@ from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
 from orchestrator.domain.models import SessionKind
 from orchestrator.domain.outbox import OutboxKind, RecordMailParts
+from orchestrator.domain.ports import ChangeFeed
 from orchestrator.invites.composers import (
     AttendanceRecordComposer,
     InviteComposer,
@@ -48,6 +49,7 @@ from orchestrator.store import migrate
 from orchestrator.store.base import Store
 from orchestrator.store.files import FileDocuments
 from orchestrator.store.sql import SqlStore, create_engine
+from orchestrator.store.sql.feed import PgChangeFeed
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +161,36 @@ def build_composers(
     }
 
 
-def build_presence(settings: Settings) -> RoomPresence | None:
-    """Presence polls when `[jitsi] muc_size_url` is set (mod_muc_size on the Prosody host)."""
+def build_presence(
+    settings: Settings, clock: Clock, jitsi: MeetingProvider | None = None
+) -> RoomPresence | None:
+    """Presence polls when `[jitsi] muc_size_url` is set (mod_muc_size on the Prosody host),
+    each carrying a token for the room it asks about with `[jitsi] muc_size_token` (signed by
+    the `jitsi` provider, like the sites' links). Raises PermanentConnectorError when a token is
+    asked for without the provider."""
     j = settings.jitsi
     if not j.muc_size_url:
         return None
-    return MucSizePresence(j.muc_size_url, j.domain or "localhost")
+    token = None
+    if j.muc_size_token:
+        if not isinstance(jitsi, JitsiProvider):
+            raise PermanentConnectorError(
+                "[jitsi] muc_size_token needs the jitsi provider: domain, app_id and app_secret"
+            )
+        provider = jitsi
+
+        def token(room: str) -> str:
+            return provider.presence_token(room, clock.now())
+
+    return MucSizePresence(j.muc_size_url, j.domain or "localhost", token=token)
+
+
+def build_feed(store: Store) -> ChangeFeed | None:
+    """How boards hear what other instances log: PostgreSQL's LISTEN/NOTIFY; None (in-process,
+    one instance) on SQLite."""
+    if isinstance(store, SqlStore) and store.backend == "postgresql":
+        return PgChangeFeed(store.engine)
+    return None
 
 
 def attendance_thresholds(settings: Settings) -> Thresholds:
@@ -196,7 +222,13 @@ def build(
         link_grace_minutes=b.link_grace_minutes,
     )
     attendance = Attendance(
-        store, clock, attendance_thresholds(settings), presence=build_presence(settings)
+        store,
+        clock,
+        attendance_thresholds(settings),
+        presence=build_presence(settings, clock, providers.get("jitsi")),
+        feed=build_feed(store),
+        # renewed every round: another instance takes a room within three rounds of its holder
+        poll_lease=timedelta(seconds=3 * settings.attendance.poll_seconds),
     )
     signin = SignIn(store, clock, settings.server.base_url)
     letters = InviteLetters(invite_settings(settings), clock)

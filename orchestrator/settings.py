@@ -81,6 +81,11 @@ class JitsiSettings(Section):
     events_token: SecretStr | None = None
     reservations_token: SecretStr | None = None
     muc_size_url: str = ""
+    muc_size_token: bool = Field(
+        default=False,
+        description="Presence polls carry a room token (Prosody's"
+        " enable_roomsize_token_verification); needs domain, app_id and app_secret",
+    )
     max_participants: int = 100
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,9 +102,12 @@ class _Board:
 class InProcessFeed:
     """The `ChangeFeed` of one instance (SQLite): nothing to hear, every board is fed directly."""
 
+    def __init__(self) -> None:
+        self._origin = uuid.uuid4().hex[:16]  # still names this instance (its poll leases)
+
     @property
     def origin(self) -> str:
-        return "local"
+        return self._origin
 
     async def follow(
         self, heard: Callable[[Sequence[LoggedEvents]], None], resync: Callable[[], None]

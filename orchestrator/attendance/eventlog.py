@@ -1,6 +1,7 @@
 """The attendance event log: what the sources say, written with group commits before the
-webhook is answered (rule 8) and flagged when it comes after the record was frozen; and its rows
-read back as the events the merge reads.
+webhook is answered (rule 8), announced to the other instances in the same transaction, and
+flagged when it comes after the record was frozen; its rows read back as the events the merge
+reads; and the presence polls of live rooms, each room polled by one instance at a time (a lease).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FROZEN_RECHECK = timedelta(seconds=30)
 STRANGER_RECHECK = timedelta(seconds=30)
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_PAGE = 5000  # events read per query when the log is read back
+POLL_LEASE = timedelta(seconds=90)  # a room's poller renews its lease every round, within this
 
 
 class Watchers(Protocol):
@@ -59,7 +61,9 @@ class EventLog:
     boards.
 
     `frozen` holds the sessions known to have a frozen record; it is shared with whoever else
-    learns of one (a session freezes once, so it only grows).
+    learns of one (a session freezes once, so it only grows). `origin` names this instance: in
+    the announcements of what it logs (`uow.attendance.announce`) and as the holder of the
+    rooms it polls, each for `poll_lease` after its last round (then another instance takes it).
     """
 
     def __init__(
@@ -69,12 +73,18 @@ class EventLog:
         watchers: Watchers,
         frozen: set[str],
         presence: RoomPresence | None = None,
+        *,
+        origin: str = "",
+        poll_lease: timedelta = POLL_LEASE,
     ) -> None:
         self._store = store
         self._clock = clock
         self._watchers = watchers
         self._frozen = frozen
         self._presence = presence
+        self._origin = origin
+        self._poll_lease = poll_lease
+        self._leased = False  # whether this instance may hold a room's lease
         self._rooms: dict[str, _Room] = {}
         self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
@@ -206,6 +216,7 @@ class EventLog:
                     replace(r, after_freeze=True) if r.session_id in frozen else r for r in every
                 ]
             added = await uow.attendance.add_events(every)
+            await uow.attendance.announce(self._origin)  # heard by the others on commit
         if self._watchers.watching:
             # boards merge after the webhooks are answered: their cost is not the platform's
             fresh = [r for r in every if (r.source, r.dedupe_key) in added]
@@ -241,8 +252,9 @@ class EventLog:
         return now - checked >= FROZEN_RECHECK
 
     async def poll_live(self) -> int:
-        """Ask the video server who is in the room of every live Jitsi session; the number of
-        rooms polled. A failed poll is logged as `unknown`, never as absent."""
+        """Ask the video server who is in the room of every live Jitsi session this instance
+        holds the lease of (taken or renewed here: a room is polled by one instance at a time);
+        the number of rooms polled. A failed poll is logged as `unknown`, never as absent."""
         if self._presence is None:
             return 0
         now = self._clock.now()
@@ -251,10 +263,25 @@ class EventLog:
                 SessionQuery(status=SessionStatus.LIVE, now=now, limit=1000)
             )
             jitsi = [s for s in live if s.provider == "jitsi" and s.room]
-            sites = await uow.directory.get_sites([i for s in jitsi for i in s.site_ids])
-        for session in jitsi:
+        if not jitsi:
+            return 0
+        self._leased = True
+        async with self._store.write() as uow:
+            mine = [
+                s
+                for s in jitsi
+                if s.room
+                and await uow.attendance.take_poll_lease(
+                    s.room, self._origin, now, now + self._poll_lease
+                )
+            ]
+        if not mine:
+            return 0
+        async with self._store.read() as uow:
+            sites = await uow.directory.get_sites([i for s in mine for i in s.site_ids])
+        for session in mine:
             await self.poll(session, sites, now)
-        return len(jitsi)
+        return len(mine)
 
     async def poll(self, session: Session, sites: Mapping[str, Site], now: datetime) -> None:
         assert self._presence is not None
@@ -274,8 +301,15 @@ class EventLog:
         await self.ingest(read_poll(session.room, now, listed, emails))
 
     async def close(self) -> None:
-        """Release the presence poller's connections."""
+        """Give up the rooms this instance polls (another instance takes them at its next
+        round) and release the presence poller's connections."""
         if self._presence is not None:
+            if self._leased:
+                try:
+                    async with self._store.write() as uow:
+                        await uow.attendance.release_poll_leases(self._origin)
+                except Exception as exc:  # they expire anyway
+                    log.warning("releasing the rooms' poll leases failed: %s", exc)
             await self._presence.aclose()
 
 

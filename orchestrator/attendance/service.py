@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import RoomPresence
-from orchestrator.attendance.boards import AttendanceChangesOut, BoardMessage, Boards
-from orchestrator.attendance.eventlog import LOG_PAGE, EventLog, as_event, merged
+from orchestrator.attendance.boards import (
+    AttendanceChangesOut,
+    BoardMessage,
+    Boards,
+    InProcessFeed,
+)
+from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, as_event, merged
 from orchestrator.attendance.exports import AttendanceOut, record_out, rows, to_csv, to_xlsx
 from orchestrator.attendance.merge.full import merge_session
 from orchestrator.attendance.merge.live import live_session
@@ -47,6 +52,8 @@ from orchestrator.domain.models import (
     require_office,
 )
 from orchestrator.domain.outbox import OutboxKind
+from orchestrator.domain.ports import ChangeFeed
+from orchestrator.domain.timewords import local_range
 from orchestrator.store.base import Store, StoredEvent
 
 _T = TypeVar("_T")
@@ -92,7 +99,8 @@ def checkin_state(
 
 class Attendance(EventLog):
     """The attendance use cases: the event log it is (`ingest`, `poll_live`), check-ins,
-    overrides, the record, its freezing, and the live boards (`stream`)."""
+    overrides, the record, its freezing, and the live boards (`stream`), which also show what
+    other instances log as `feed` tells (`follow`; in-process by default: one instance)."""
 
     def __init__(
         self,
@@ -100,6 +108,9 @@ class Attendance(EventLog):
         clock: Clock,
         thresholds: Thresholds | None = None,
         presence: RoomPresence | None = None,
+        *,
+        feed: ChangeFeed | None = None,
+        poll_lease: timedelta = POLL_LEASE,
     ) -> None:
         self._thresholds = thresholds or Thresholds()
         frozen: set[str] = set()  # the sessions this instance knows have a frozen record
@@ -111,7 +122,21 @@ class Attendance(EventLog):
             readable=self._readable,
             record=self.record,
         )
-        super().__init__(store, clock, self._boards, frozen, presence)
+        self._feed: ChangeFeed = feed or InProcessFeed()
+        super().__init__(
+            store,
+            clock,
+            self._boards,
+            frozen,
+            presence,
+            origin=self._feed.origin,
+            poll_lease=poll_lease,
+        )
+
+    async def follow(self) -> None:
+        """Show on this instance's boards what other instances log, until cancelled (the
+        app runs it beside the HTTP service)."""
+        await self._feed.follow(self._boards.heard, self._boards.resync)
 
     def stream(self, session_id: str, principal: Principal) -> AsyncIterator[BoardMessage]:
         """A live board of the session, for server-sent events (`Boards.stream`): the whole
@@ -141,7 +166,8 @@ class Attendance(EventLog):
         if state == "cancelled":
             raise InvalidState("the session is cancelled")
         if state != "open":
-            raise InvalidState(f"check-in is open from {opens.isoformat()} to {closes.isoformat()}")
+            window = local_range(opens, closes, session.timezone)
+            raise InvalidState(f"check-in is open {window}, from the connection test to the end")
         await self._log_own(
             session,
             EventSource.CHECKIN,
@@ -155,6 +181,27 @@ class Attendance(EventLog):
             headcount=req.headcount,
             names=req.names,
             at=self._clock.now(),
+        )
+
+    async def last_checkin(self, session_id: str, principal: Principal) -> CheckinOut | None:
+        """The coordinator's own site's latest check-in of the session, or None (none yet), so
+        their page shows what they reported. Raises PermissionDenied for anyone else."""
+        site_id = principal.site_id
+        if principal.role is not Role.COORDINATOR or site_id is None:
+            raise PermissionDenied("only a site's coordinator reads its own check-in")
+        async with self._store.read() as uow:
+            events = await uow.attendance.list_events(session_id)
+        mine = [e for e in events if e.source == EventSource.CHECKIN.value and e.site_id == site_id]
+        if not mine:
+            return None
+        last = mine[-1]
+        names = last.data.get("names") or []
+        return CheckinOut(
+            session_id=session_id,
+            site_id=site_id,
+            headcount=int(last.data.get("headcount", 0)),
+            names=[str(n) for n in names],
+            at=last.at,
         )
 
     async def override(
@@ -202,6 +249,7 @@ class Attendance(EventLog):
                 after_freeze=frozen,
             )
             added = await uow.attendance.add_events([event])
+            await uow.attendance.announce(self._origin)
             await uow.audit.record(
                 at=now,
                 actor=principal.actor,

@@ -290,6 +290,16 @@ attendance_records = sa.Table(
     sa.Column("record", sa.Text, nullable=False),
 )
 
+# Which instance polls each live room (mod_muc_size): one at a time, while its lease runs; when
+# the holder stops renewing it (the instance died), another takes the room once it expires.
+poll_leases = sa.Table(
+    "poll_leases",
+    metadata,
+    sa.Column("room", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(100), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 # Lifecycle --------------------------------------------------------------------------------
 # One row per notice or transition done, keyed so that the same one is never done twice
 # (a reminder of one session at one start time, a session going live, ...).

@@ -35,11 +35,37 @@ class AttendanceLog(Protocol):
         within `events`). Returns the (source, dedupe_key) of those actually added."""
         ...
 
+    async def announce(self, origin: str) -> None:
+        """Tell the other instances sharing the database what this unit of work has logged so
+        far (`add_events`), one announcement per session naming the range of its new ids and
+        `origin` (the instance that logged them; see `domain.ports.ChangeFeed`). Heard when the
+        unit commits, never if it rolls back. PostgreSQL: a NOTIFY per session on
+        `attendance_events`' channel; SQLite (one instance by design): nothing."""
+        ...
+
     async def list_events(
-        self, session_id: str, *, after_id: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after_id: int = 0,
+        limit: int | None = None,
+        upto_id: int | None = None,
     ) -> list[StoredEvent]:
         """The session's events in the order they were logged (by `id`): those after
-        `after_id`, at most `limit` of them (for reading a long log a page at a time)."""
+        `after_id` (and with `upto_id`, not after it), at most `limit` of them (for reading a
+        long log a page at a time)."""
+        ...
+
+    async def take_poll_lease(
+        self, room: str, holder: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Take or renew the lease on polling `room` for `holder` until `expires_at`, in one
+        atomic statement: True when `holder` has it now (it was free, had expired by `now`, or
+        was already `holder`'s), False when another holder's lease still runs."""
+        ...
+
+    async def release_poll_leases(self, holder: str) -> None:
+        """Give up every lease `holder` holds (it stops polling): others take them at once."""
         ...
 
     async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None:

@@ -1,8 +1,10 @@
 """The attendance log on SQL: events appended in one round trip per batch, repeats skipped by
-their (source, dedupe_key); frozen records one row per session."""
+their (source, dedupe_key), and announced to the other instances (PostgreSQL's NOTIFY, in the
+same transaction); frozen records one row per session; the rooms' poll leases."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -47,12 +49,22 @@ class _SqliteLogInsert(sqlite.Insert):
         self._post_values_clause = _SqliteSkipRepeats(index_elements=["source", "dedupe_key"])
 
 
+# The channel of `announce`: NOTIFY reaches the listeners of the same database only.
+CHANNEL = "orch_attendance"
+
+
+def announcement(origin: str, session_id: str, first: int, last: int) -> str:
+    """One NOTIFY payload: a few dozen bytes, far below PostgreSQL's 8,000-byte limit."""
+    return json.dumps({"o": origin, "s": session_id, "f": first, "l": last})
+
+
 class SqlAttendanceLog:
     """The `AttendanceLog` on SQLAlchemy."""
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
         self._c = tx.conn
+        self._new: dict[str, tuple[int, int]] = {}  # session: first and last id logged here
 
     async def add_events(self, events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
         if not events:
@@ -62,18 +74,43 @@ class SqlAttendanceLog:
             del row["id"]  # the log numbers its events
         a = t.attendance_events.c
         log_insert = _PgLogInsert if self._tx.pg else _SqliteLogInsert
-        stmt = log_insert(t.attendance_events).returning(a.source, a.dedupe_key)
+        stmt = log_insert(t.attendance_events).returning(a.source, a.dedupe_key, a.id, a.session_id)
         # one round trip for the whole batch; RETURNING tells the new rows from duplicates
         result = await self._c.execute(stmt, rows)
-        return {(r.source, r.dedupe_key) for r in result}
+        added: set[tuple[str, str]] = set()
+        new = self._new
+        for r in result:
+            added.add((r.source, r.dedupe_key))
+            if r.session_id is not None:
+                first, last = new.get(r.session_id, (r.id, r.id))
+                new[r.session_id] = (min(first, r.id), max(last, r.id))
+        return added
+
+    async def announce(self, origin: str) -> None:
+        new, self._new = self._new, {}
+        if not self._tx.pg or not new:
+            return
+        payloads = [announcement(origin, s, first, last) for s, (first, last) in new.items()]
+        # one round trip for every session; NOTIFY is transactional: heard on commit
+        await self._c.execute(
+            sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
+            {"channel": CHANNEL, "payloads": payloads},
+        )
 
     async def list_events(
-        self, session_id: str, *, after_id: int = 0, limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        after_id: int = 0,
+        limit: int | None = None,
+        upto_id: int | None = None,
     ) -> list[StoredEvent]:
         a = t.attendance_events.c
         stmt = sa.select(t.attendance_events).where(a.session_id == session_id).order_by(a.id)
         if after_id:
             stmt = stmt.where(a.id > after_id)
+        if upto_id is not None:
+            stmt = stmt.where(a.id <= upto_id)
         if limit is not None:
             stmt = stmt.limit(limit)
         rows = await self._c.execute(stmt)
@@ -91,3 +128,23 @@ class SqlAttendanceLog:
             )
         ).first()
         return None if row is None else (row.frozen_at, row.record)
+
+    async def take_poll_lease(
+        self, room: str, holder: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        p = t.poll_leases.c
+        stmt = self._tx.insert(t.poll_leases).values(
+            room=room, holder=holder, expires_at=expires_at
+        )
+        # Taken only when free, expired or ours: the row's lock (PostgreSQL) or the database's
+        # write lock (SQLite) makes two takers of one expired lease find one winner.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[p.room],
+            set_={"holder": holder, "expires_at": expires_at},
+            where=sa.or_(p.holder == holder, p.expires_at <= now),
+        ).returning(p.holder)
+        return (await self._c.execute(stmt)).first() is not None
+
+    async def release_poll_leases(self, holder: str) -> None:
+        p = t.poll_leases.c
+        await self._c.execute(sa.delete(t.poll_leases).where(p.holder == holder))
