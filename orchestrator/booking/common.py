@@ -107,13 +107,15 @@ async def sites_of(uow: UnitOfWork, sessions: Sequence[Session]) -> dict[str, Si
 def breaches_of(
     session: Session, sites: Mapping[str, Site], policy: BookingPolicy, now: datetime
 ) -> list[Breach]:
-    """Every rule of `policy` the session breaks, judged in each of its sites' zones."""
+    """Every rule of `policy` the session breaks, judged in each of its sites' zones and said
+    in the session's."""
     return check_policy(
         start=session.start,
         end=session.end,
         now=now,
         zones=[(s.site_id, sites[s.site_id].timezone) for s in session.sites],
         policy=policy,
+        shown_in=session.timezone,
     )
 
 

@@ -18,8 +18,10 @@ from orchestrator.booking.common import (
 )
 from orchestrator.booking.idempotency import Created, Idempotency
 from orchestrator.booking.links import JoinLinks
+from orchestrator.booking.no_room import Search, why_no_room
 from orchestrator.booking.schemas import (
     BookSessionRequest,
+    ChairSource,
     ProposalOut,
     RegionalPlanOut,
     RegionalPlanRequest,
@@ -32,7 +34,9 @@ from orchestrator.domain.models import (
     Chair,
     ConflictPolicy,
     Principal,
+    Region,
     SessionKind,
+    Site,
     claimed_range,
     resources_for,
 )
@@ -112,13 +116,7 @@ class RegionalPlanner:
                     field="regions",
                 )
             head = next(s for s in members if s.id == region.head_site)
-            chair_email = region.chair_email or head.coordinator.email
-            if not chair_email:
-                raise InvalidRequest(
-                    f"region {region.id} has no chair: set chair_email in the directory",
-                    field="regions",
-                )
-            chair = Chair(name=region.chair_name or f"Trưởng vùng {region.name}", email=chair_email)
+            chair, source = _chair_of(req, region, head)
             site_ids = [head.id, *(s.id for s in members if s.id != head.id)]
             resources = resources_for(
                 sites=site_ids,
@@ -143,11 +141,21 @@ class RegionalPlanner:
                 limit=1,
             )
             if not slots:
-                raise InvalidRequest(
-                    f"no free slot for region {region.id} between {req.from_:%Y-%m-%d} and "
-                    f"{req.to:%Y-%m-%d} once the other regions are placed; widen the window",
-                    field="to",
+                search = Search(
+                    region=region.id,
+                    resources=resources,
+                    zones=[(s.id, s.timezone) for s in members],
+                    policy=policy,
+                    start=req.from_,
+                    end=req.to,
+                    duration=duration,
+                    before=before,
+                    after=after,
+                    step=timedelta(minutes=self._defaults.slot_step_minutes),
+                    zone=req.timezone,
+                    placed=[(p.region, r) for p, r in zip(proposals, planned, strict=True)],
                 )
+                raise await why_no_room(uow, self._slots, search, self._clock.now())
             slot = slots[0]
             rng = claimed_range(
                 slot.start,
@@ -162,6 +170,7 @@ class RegionalPlanner:
                     host_site=head.id,
                     sites=site_ids,
                     chair=chair,
+                    chair_source=source,
                     start=slot.start.astimezone(ZoneInfo(req.timezone)),
                     end=slot.end.astimezone(ZoneInfo(req.timezone)),
                 )
@@ -194,3 +203,23 @@ class RegionalPlanner:
                     )
                 )
         return RegionalPlanOut(proposals=proposals, committed=req.commit, sessions=sessions)
+
+
+def _chair_of(req: RegionalPlanRequest, region: Region, head: Site) -> tuple[Chair, ChairSource]:
+    """The chair a region's meeting books, and where it comes from: the plan's own choice, the
+    directory's region chair, or the documented fallback (the head site's coordinator).
+
+    Raises InvalidRequest when none of them names an address."""
+    chosen = req.chairs.get(region.id)
+    if chosen is not None:
+        return chosen, "request"
+    name = region.chair_name or f"Trưởng vùng {region.name}"
+    if region.chair_email:
+        return Chair(name=name, email=region.chair_email), "directory"
+    if head.coordinator.email:
+        return Chair(name=name, email=head.coordinator.email), "fallback"
+    raise InvalidRequest(
+        f"region {region.id} has no chair: set chair_email in the directory or name one in "
+        "the plan's chairs",
+        field="chairs",
+    )

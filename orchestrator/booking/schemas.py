@@ -157,6 +157,11 @@ class RegionalPlanRequest(Request):
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     provider: Provider = "static"
+    chairs: dict[Slug, Chair] = Field(
+        default_factory=dict,
+        description="The chair to book per region (region id: name and email), instead of the "
+        "directory's region chair or, without one, the head site's coordinator",
+    )
     commit: bool = False
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -167,6 +172,9 @@ class RegionalPlanRequest(Request):
             raise ValueError("'to' must be after 'from'")
         if len(set(self.regions)) != len(self.regions):
             raise ValueError("regions must not repeat")
+        strangers = sorted(set(self.chairs) - set(self.regions))
+        if strangers:
+            raise ValueError(f"chairs name regions not planned: {', '.join(strangers)}")
         return self
 
 
@@ -295,6 +303,11 @@ class SessionListOut(BaseModel):
 class SlotOut(BaseModel):
     start: datetime
     end: datetime
+    over_lunch: bool = Field(
+        default=False,
+        description="The slot runs through the break between two working-hour windows (lunch) "
+        "in at least one site's zone: allowed, but worth knowing",
+    )
 
 
 class SlotsOut(BaseModel):
@@ -303,11 +316,20 @@ class SlotsOut(BaseModel):
     resources: list[str]
 
 
+ChairSource = Literal["request", "directory", "fallback"]
+
+
 class ProposalOut(BaseModel):
     region: str
     host_site: str
     sites: list[str]
     chair: Chair
+    chair_source: ChairSource = Field(
+        default="directory",
+        description="Where the chair comes from: `request` (the plan's `chairs`), `directory` "
+        "(the region's chair_email) or `fallback` (no region chair in the directory: the head "
+        "site's coordinator, named 'Trưởng vùng <region>')",
+    )
     start: datetime
     end: datetime
 

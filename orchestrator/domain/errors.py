@@ -14,7 +14,10 @@ OrchestratorError
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from orchestrator.domain.timewords import local_range, local_time
 
 
 def _iso(when: datetime) -> str:
@@ -62,6 +65,145 @@ class InvalidRequest(OrchestratorError):
 
     def extra(self) -> dict[str, object]:
         return {"field": self.field} if self.field else {}
+
+
+@dataclass(frozen=True)
+class DayOff:
+    """A local day of a window that holds no meeting: a weekend day or a public holiday."""
+
+    day: date
+    rule: str  # "weekend" or "holiday"
+    name: str | None = None  # the holiday's
+
+    def as_json(self) -> dict[str, object]:
+        return {"day": self.day.isoformat(), "rule": self.rule, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A session in the way, as a person recognises it (its times in the words' zone)."""
+
+    session_id: str
+    title: str
+    start: datetime
+    end: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "session_id": self.session_id,
+            "title": self.title,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
+
+NO_ROOM_RULES = (
+    "in_past",
+    "min_notice",
+    "max_duration",
+    "weekend",
+    "holiday",
+    "working_hours",
+    "conflict",
+    "round",
+)
+
+
+class NoRoomForRegion(InvalidRequest):
+    """The regional planner found no time for a region's meeting; `rule` is what refused it.
+
+    `in_past`: the window is over. `min_notice`: the notice leaves no room (`earliest` is the
+    first start it allows). `max_duration`: the meeting is longer than the policy allows.
+    `weekend`/`holiday`: the window holds no working day (`days_off`). `working_hours`: the
+    meeting fits no working window of its days. `conflict`: other bookings hold every time left
+    (`holders`). `round`: the meetings placed for the round's earlier regions (`placed`) do.
+    Times are worded in `zone`; `window` is `[start, end)`.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        rule: str,
+        *,
+        zone: str,
+        window: tuple[datetime, datetime],
+        duration_minutes: int,
+        earliest: datetime | None = None,
+        notice_days: float = 0,
+        max_minutes: int = 0,
+        hours: str = "",
+        days_off: list[DayOff] | None = None,
+        holders: list[Holder] | None = None,
+        placed: list[str] | None = None,
+    ) -> None:
+        self.region, self.rule, self.zone = region, rule, zone
+        self.window, self.duration_minutes = window, duration_minutes
+        self.earliest, self.notice_days, self.max_minutes = earliest, notice_days, max_minutes
+        self.hours = hours
+        self.days_off = days_off or []
+        self.holders = holders or []
+        self.placed = placed or []
+        super().__init__(f"no time for region {region}: {self._why()}", field="to")
+
+    def window_words(self) -> str:
+        tz = ZoneInfo(self.zone)
+        first = self.window[0].astimezone(tz).date()
+        last = (self.window[1] - timedelta(microseconds=1)).astimezone(tz).date()
+        days = f"{first}" if first == last else f"{first} – {last}"
+        return f"{days} ({self.zone})"
+
+    def _why(self) -> str:
+        win, minutes = self.window_words(), self.duration_minutes
+        if self.rule == "in_past":
+            return f"the window {win} is over; choose days ahead"
+        if self.rule == "min_notice" and self.earliest is not None:
+            return (
+                f"regional meetings need {self.notice_days:g} days' notice, so the earliest "
+                f"start is {local_time(self.earliest, self.zone)}, and the window {win} leaves "
+                f"no room for a {minutes}-minute meeting after it; move the window later"
+            )
+        if self.rule == "max_duration":
+            return f"a {minutes}-minute meeting is longer than the maximum of {self.max_minutes}"
+        if self.rule in ("weekend", "holiday"):
+            off = ", ".join(
+                f"{d.day} (public holiday: {d.name})" if d.name else f"{d.day} (weekend)"
+                for d in self.days_off
+            )
+            return f"the window {win} holds no working day: {off}; widen the window"
+        if self.rule == "working_hours":
+            return (
+                f"a {minutes}-minute meeting fits within the working hours ({self.hours}) of no "
+                f"working day in the window {win}; shorten the meetings or widen the window"
+            )
+        if self.rule == "conflict":
+            held = "; ".join(
+                f"«{h.title}» {local_range(h.start, h.end, self.zone)}" for h in self.holders[:5]
+            )
+            return (
+                f"other bookings of its sites, leader groups, region or chair hold every free "
+                f"time in the window {win}: {held}; widen the window"
+            )
+        return (
+            f"the meetings just placed for {', '.join(self.placed)} take the time left in the "
+            f"window {win}; widen the window"
+        )
+
+    def extra(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            **super().extra(),
+            "rule": self.rule,
+            "region": self.region,
+            "timezone": self.zone,
+        }
+        if self.earliest is not None:
+            out["earliest"] = self.earliest.astimezone(ZoneInfo(self.zone)).isoformat()
+        if self.days_off:
+            out["days_off"] = [d.as_json() for d in self.days_off]
+        if self.holders:
+            out["holders"] = [h.as_json() for h in self.holders]
+        if self.placed:
+            out["placed"] = list(self.placed)
+        return out
 
 
 @dataclass(frozen=True)

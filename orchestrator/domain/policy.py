@@ -15,6 +15,7 @@ import holidays as holiday_calendars
 
 from orchestrator.domain.errors import Breach
 from orchestrator.domain.models import BookingPolicy
+from orchestrator.domain.timewords import local_time
 
 
 @lru_cache(maxsize=64)
@@ -106,11 +107,20 @@ def check_policy(
     now: datetime,
     zones: Iterable[tuple[str, str]],
     policy: BookingPolicy,
+    shown_in: str = "UTC",
 ) -> list[Breach]:
-    """Every breach of `policy` by a session `[start, end)` booked at `now`, most basic first."""
+    """Every breach of `policy` by a session `[start, end)` booked at `now`, most basic first.
+
+    The breaches' words give times in the zone `shown_in` (the session's)."""
     breaches: list[Breach] = []
     if start < now:
-        breaches.append(Breach("in_past", f"the session starts in the past ({start.isoformat()})"))
+        breaches.append(
+            Breach(
+                "in_past",
+                f"the session starts in the past ({local_time(start, shown_in)}; "
+                f"it is now {local_time(now, shown_in)})",
+            )
+        )
     duration = (end - start).total_seconds() / 60
     if duration > policy.max_duration_minutes:
         breaches.append(
@@ -126,7 +136,8 @@ def check_policy(
             Breach(
                 "min_notice",
                 f"this kind of session must be booked at least {days:g} days "
-                f"({policy.min_notice_minutes} minutes) ahead",
+                f"({policy.min_notice_minutes} minutes) ahead: the earliest start now is "
+                f"{local_time(now + timedelta(minutes=policy.min_notice_minutes), shown_in)}",
             )
         )
     breaches.extend(check_time_rules(start, end, zones, policy))
