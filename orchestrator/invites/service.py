@@ -50,7 +50,11 @@ class SiteInviteOut(BaseModel):
     in_session: bool = Field(description="False for a site removed from the session")
     method: Literal["REQUEST", "CANCEL"]
     sequence: int = Field(description="The SEQUENCE this site's invite has (or will have)")
-    state: Literal["queued", "sent", "failed"]
+    state: Literal["queued", "sent", "failed", "skipped"]
+    reason: Literal["ended"] | None = Field(
+        default=None,
+        description="Why a skipped invite is not sent: `ended`, the session was already over",
+    )
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
@@ -104,13 +108,15 @@ class Invites:
         raise SessionNotFound(session_id)
 
     async def status(self, session_id: str, principal: Principal) -> InvitesOut:
-        """Each site's invite: queued, sent or failed (with the reason), and its RSVP."""
+        """Each site's invite: queued, sent, failed (with the reason) or skipped (a session
+        already over invites nobody), and its RSVP."""
         async with self._store.read() as uow:
             session = await self._session(uow, session_id, principal)
             deliveries = await uow.invites.deliveries(session_id)
             rsvps = await uow.invites.rsvps(session_id)
             pending = await uow.outbox.pending(session_id)
         method = "CANCEL" if session.status is SessionStatus.CANCELLED else "REQUEST"
+        ended = self._clock.now() >= session.end
         out: list[SiteInviteOut] = []
         current = set(session.site_ids)
         for site_id in [*session.site_ids, *(d for d in deliveries if d not in current)]:
@@ -120,9 +126,13 @@ class Invites:
             in_session = site_id in current
             current_seq = sequence_of(session.version)
             wanted = current_seq if in_session else (d.sequence if d else current_seq)
-            state: Literal["queued", "sent", "failed"] = "queued"
-            if d is not None and d.sequence >= wanted and d.state in ("sent", "failed"):
+            state: Literal["queued", "sent", "failed", "skipped"] = "queued"
+            settled = d is not None and d.sequence >= wanted
+            if d is not None and settled and d.state in ("sent", "failed"):
                 state = "sent" if d.state == "sent" else "failed"
+            elif ended or (d is not None and settled and d.state == "skipped"):
+                state = "skipped"  # the session is over: this invite will never be sent
+            skipped = state == "skipped"
             r = rsvps.get(site_id)
             out.append(
                 SiteInviteOut(
@@ -131,8 +141,9 @@ class Invites:
                     method=method if in_session else "CANCEL",
                     sequence=wanted,
                     state=state,
+                    reason="ended" if skipped else None,
                     attempts=d.attempts if d else 0,
-                    last_error=d.last_error if d else None,
+                    last_error=d.last_error if d and not skipped else None,
                     sent_at=d.sent_at if d else None,
                     rsvp=r.response if r else "needs-action",
                     rsvp_comment=r.comment if r else "",

@@ -1,6 +1,7 @@
 """The invites of one booking change: one per site at the change's SEQUENCE, sent in batches,
 each site's result recorded, so a retry or a restart sends each site's invite of one change at
-most once."""
+most once. A session already over invites nobody: its sites' invites are recorded `skipped`
+(reason `ended`), whether it was booked in the past or ended while a retry waited."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from orchestrator.store.base import Delivery, OutboxItem, Store
 log = logging.getLogger(__name__)
 
 BATCH = 200  # invites per round trip to the mail server (and per transaction recording them)
+ENDED = "ended"  # the reason an invite of a session already over is skipped
 
 
 @dataclass
@@ -57,6 +59,15 @@ class InviteComposer:
             for t in self._letters.targets(session, sites, removed, item.version)
             if not _already_sent(deliveries.get(t.site.id), t)
         ]
+        if self._clock.now() >= session.end:
+            await self._skip(session, targets, deliveries)
+            log.info(
+                "invites of session %s v%d: %d skipped, the session has ended",
+                session.id,
+                item.version,
+                len(targets),
+            )
+            return Outcome("done", "not sent: the session has ended")
         key = await self._links.load()
         tally = _Tally()
         for start in range(0, len(targets), BATCH):
@@ -76,6 +87,29 @@ class InviteComposer:
         if tally.transient:
             return Outcome("failed", tally.transient[0])
         return Outcome("failed" if tally.failed else "done")
+
+    async def _skip(
+        self, session: Session, targets: list[Target], deliveries: dict[str, Delivery]
+    ) -> None:
+        """Record `targets` as not sent: the session is over (the reason is kept where a
+        failure's would be)."""
+        now = self._clock.now()
+        async with self._store.write() as uow:
+            for target in targets:
+                previous = deliveries.get(target.site.id)
+                same = previous is not None and previous.sequence == target.sequence
+                delivery = Delivery(
+                    session_id=session.id,
+                    site_id=target.site.id,
+                    sequence=target.sequence,
+                    method=target.method.value,
+                    state="skipped",
+                    attempts=previous.attempts if previous is not None and same else 0,
+                    last_error=ENDED,
+                    updated_at=now,
+                    sent_at=None,
+                )
+                await uow.invites.record_delivery(delivery, ok=False, error=f"skipped: {ENDED}")
 
     async def _send_batch(
         self,
@@ -136,5 +170,5 @@ def _already_sent(previous: Delivery | None, target: Target) -> bool:
     return (
         previous is not None
         and previous.sequence >= target.sequence
-        and previous.state in ("sent", "failed")
+        and previous.state in ("sent", "failed", "skipped")
     )

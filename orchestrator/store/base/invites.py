@@ -15,9 +15,9 @@ class Delivery:
     site_id: str
     sequence: int
     method: str
-    state: str  # sent, failed (a site without a row is still queued)
+    state: str  # sent, failed, skipped (a site without a row is still queued)
     attempts: int
-    last_error: str | None
+    last_error: str | None  # why the latest try failed; for a skipped invite, why it was skipped
     updated_at: datetime
     sent_at: datetime | None
 
