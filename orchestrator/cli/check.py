@@ -18,8 +18,6 @@ import typer
 from pydantic import BaseModel, SecretStr, ValidationError
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from connectors.base import ConnectorError
 from connectors.jaas import APP_ID_PREFIX, JaasProvider
@@ -29,6 +27,7 @@ from orchestrator.bootstrap import build_store
 from orchestrator.cli.common import err, fail, global_options, print_json, show
 from orchestrator.settings import Settings, load_settings
 from orchestrator.store.base import StoreError
+from orchestrator.store.sql.urls import read_url
 
 MIN_HS256_SECRET_BYTES = 32  # RFC 7518 3.2: a key at least as long as the hash
 MIN_TOKEN_CHARS = 16  # below this a bearer token is guessable
@@ -93,38 +92,25 @@ def secrets_of(settings: Settings) -> list[str]:
 
     walk(settings)
     if settings.database_url:
-        try:
-            password = make_url(settings.database_url).password
-        except ArgumentError:
-            # An unparseable URL is printed nowhere; hide its pieces after the scheme anyway.
+        url = read_url(settings.database_url)
+        if url is None:
+            # An unreadable URL is printed nowhere; hide what follows its scheme all the same.
             found.extend(settings.database_url.split("://", 1)[-1:])
-        else:
-            if password:
-                found.append(str(password))
+        elif url.password:
+            found.append(url.password)
     return [s for s in found if len(s) >= 3]
-
-
-def shown_url(url: str) -> str:
-    """The database URL without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(not a URL)"
 
 
 # the database --------------------------------------------------------------------------------
 async def check_database(settings: Settings) -> Finding:
     setting = "database_url"  # unset, it names the SQLite file in data_dir
-    url = settings.resolved_database_url
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
+    url = read_url(settings.resolved_database_url)
+    if url is None:
         return _problem(setting, "not a database URL, such as postgresql+asyncpg://user@host/db")
-    if parsed.get_backend_name() == "sqlite":
-        file = Path(parsed.database or "")
-        if not await asyncio.to_thread(file.is_file):
-            return _problem(setting, f"the SQLite file {file} does not exist yet: {UPGRADE}")
-    where = shown_url(url)
+    file = url.sqlite_file
+    if file is not None and not await asyncio.to_thread(file.is_file):
+        return _problem(setting, f"the SQLite file {file} does not exist yet: {UPGRADE}")
+    where = url.shown
     try:
         store = build_store(settings)
     except Exception as exc:  # an unknown driver or option: SQLAlchemy's own words

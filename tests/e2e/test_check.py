@@ -195,6 +195,14 @@ def test_an_unreachable_postgresql_is_a_problem_without_its_password(
     assert_no_secret(out)
 
 
+def test_a_database_url_that_is_no_url(check: Check, good: dict[str, Any]) -> None:
+    code, out = check(with_(good, top={"database_url": f"orch:{DB_PASSWORD}@db"}), "--json")
+    assert code == 1
+    (found,) = findings(out)["database_url"]
+    assert "not a database URL" in found["message"]
+    assert_no_secret(out)
+
+
 def test_a_database_not_migrated_is_a_problem_until_db_upgrade(
     check: Check, good: dict[str, Any], db_url: str, tmp_path: Path
 ) -> None:
