@@ -12,7 +12,15 @@ import traceback
 
 from bench.common import BenchError, BenchSkip, Context, pg_admin_url_from_env, pg_reachable
 
-BENCHES = ("book_10k", "slots", "race", "render_invites", "attendance", "destroyed")
+BENCHES = (
+    "book_10k",
+    "slots",
+    "race",
+    "render_invites",
+    "attendance",
+    "boards_across",
+    "destroyed",
+)
 # Each benchmark must end within this (seconds): first cancelled cleanly, then, if it is stuck
 # outside the event loop, the process dumps every thread's stack and exits non-zero.
 LIMIT_TINY_S = 120
