@@ -5,7 +5,10 @@ killed. PostgreSQL only: SQLite is one instance by design, its boards are fed in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -23,7 +26,8 @@ from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.settings import Settings
-from orchestrator.store.sql.feed import APPLICATION_NAME
+from orchestrator.store.sql import create_engine
+from orchestrator.store.sql.feed import APPLICATION_NAME, PgChangeFeed
 from tests.builders import FakeMailer, bearer, book, client, issue_tokens
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE
 from tests.integration.attendance_kit import END, EVENTS_TOKEN, START, configure, sync
@@ -208,3 +212,31 @@ async def test_a_check_in_elsewhere_reaches_the_board_and_nothing_is_heard_twice
             record = await c.attendance.record(pair.session.id, OFFICE)
             line = next(s for s in record.sites if s.site_id == "can-tho")
             assert (line.connection, line.headcount) == ("connected", 12)
+
+
+async def test_the_feed_retries_an_unreachable_database_with_backoff_logging_each_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No server behind the address: each attempt is logged, the waits grow up to the cap, and
+    the feed keeps trying until it is stopped."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    engine = create_engine(f"postgresql+asyncpg://orch:orch@127.0.0.1:{port}/orch")
+    feed = PgChangeFeed(engine, first_retry=0.02, max_retry=0.08)
+    caplog.set_level(logging.WARNING, logger="orchestrator.store.sql.feed")
+    task = asyncio.create_task(feed.follow(lambda _: None, lambda: None))
+    try:
+        await asyncio.sleep(0.6)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
+    attempts = [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()]
+    assert len(attempts) >= 4
+    waits = [a.rsplit("next attempt in ", 1)[1] for a in attempts[:4]]
+    assert waits == ["0.02 s", "0.04 s", "0.08 s", "0.08 s"]  # doubling, then the cap
+    assert [f"attempt {n}:" in a for n, a in enumerate(attempts[:4], 1)] == [True] * 4
+    assert not feed.connected.is_set()

@@ -80,7 +80,7 @@ class PgChangeFeed:
             except _DB_ERRORS as exc:
                 log.warning(
                     "board feed: connecting to the database failed (attempt %d: %s); "
-                    "next attempt in %.1f s",
+                    "next attempt in %.2f s",
                     attempt,
                     exc,
                     delay,
