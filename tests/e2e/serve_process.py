@@ -58,9 +58,11 @@ class Prepared:
     chair: str
 
 
-def prepare(database_url: str, data_dir: Path) -> Prepared:
+def prepare(database_url: str, data_dir: Path, *, soon: bool = False) -> Prepared:
     """Load the example directory and book the six-site session on a working day two days or
-    more from now (the service's own clock, not the tests' moved one), before `serve` starts."""
+    more from now (the service's own clock, not the tests' moved one), before `serve` starts.
+    With `soon`, the session starts in 20 minutes instead: its connection test is under way
+    (booked with a reason, whatever the day and hour)."""
 
     async def work() -> Prepared:
         c = build(Settings(database_url=database_url, data_dir=data_dir))
@@ -70,7 +72,11 @@ def prepare(database_url: str, data_dir: Path) -> Prepared:
             start = day + timedelta(days=2)
             while start.weekday() >= 5:  # a working day
                 start += timedelta(days=1)
-            session = await book(c, start=start, end=start + timedelta(hours=3))
+            over: dict[str, Any] = {}
+            if soon:
+                start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=20)
+                over["override_reason"] = "Kiểm thử triển khai"
+            session = await book(c, start=start, end=start + timedelta(hours=3), **over)
             tokens = await issue_tokens(c)
         finally:
             await c.close()
