@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -26,7 +27,9 @@ from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
 from orchestrator.settings import Settings
-from orchestrator.store.sql import create_engine
+from orchestrator.store.base import StoredEvent
+from orchestrator.store.sql import SqlStore, create_engine
+from orchestrator.store.sql.attendance import CHANNEL
 from orchestrator.store.sql.feed import APPLICATION_NAME, PgChangeFeed
 from tests.builders import FakeMailer, bearer, book, client, issue_tokens
 from tests.conftest import EXAMPLE_DIRECTORY, OFFICE
@@ -240,3 +243,56 @@ async def test_the_feed_retries_an_unreachable_database_with_backoff_logging_eac
     assert waits == ["0.02 s", "0.04 s", "0.08 s", "0.08 s"]  # doubling, then the cap
     assert [f"attempt {n}:" in a for n, a in enumerate(attempts[:4], 1)] == [True] * 4
     assert not feed.connected.is_set()
+
+
+async def test_announcements_are_heard_on_commit_only_and_stay_small(
+    db_url: str, clock: ManualClock
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite is one instance by design: nothing is announced")
+    store = SqlStore(create_engine(db_url))
+    heard: list[str] = []
+    both = asyncio.Event()
+
+    def hear(*args: Any) -> None:
+        heard.append(args[3])
+        if len(heard) == 2:
+            both.set()
+
+    listener = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+    await listener.add_listener(CHANNEL, hear)
+
+    def event(key: str, session: str) -> StoredEvent:
+        now = clock.now()
+        return StoredEvent("checkin", "checkin", now, key, now, session_id=session, site_id="x")
+
+    try:
+
+        async def rolled_back() -> None:
+            async with store.write() as uow:
+                await uow.attendance.add_events([event("k0", "s-1")])
+                await uow.attendance.announce("here")
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await rolled_back()
+        async with store.write() as uow:
+            await uow.attendance.add_events([event("k1", "s-1"), event("k2", "s-2")])
+            await uow.attendance.add_events([event("k3", "s-1"), event("k1", "s-1")])
+            await uow.attendance.announce("here")
+            await asyncio.sleep(0.2)
+            assert heard == []  # not before the commit
+        await asyncio.wait_for(both.wait(), 5)
+        async with store.read() as uow:
+            ids = {r.dedupe_key: r.id for r in await uow.attendance.list_events("s-1")}
+            ids |= {r.dedupe_key: r.id for r in await uow.attendance.list_events("s-2")}
+        news = sorted((json.loads(h) for h in heard), key=lambda n: n["s"])
+        assert news == [
+            {"o": "here", "s": "s-1", "f": ids["k1"], "l": ids["k3"]},
+            {"o": "here", "s": "s-2", "f": ids["k2"], "l": ids["k2"]},
+        ]
+        assert "k0" not in ids
+        assert max(len(h.encode()) for h in heard) < 200  # NOTIFY's limit is 8,000 bytes
+    finally:
+        await listener.close()
+        await store.close()
