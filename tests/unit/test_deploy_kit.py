@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -249,3 +253,32 @@ def test_site_placeholders_are_explained_in_its_opening_comment() -> None:
     head = "".join(x for x in text.splitlines() if x.startswith("#"))
     for placeholder in set(re.findall(r"@\w+@", text)):
         assert placeholder in head, placeholder
+
+
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """systemd reads every unit without a complaint (unknown keys, bad values), the programs
+    they run standing where the kit installs them (here, this project's own command)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    command = Path(sys.executable).parent / "orchestrator"
+    assert command.exists()
+    for unit in (DEPLOY / "systemd").iterdir():
+        if unit.suffix in (".service", ".timer"):
+            text = unit.read_text().replace("/opt/orchestrator/venv/bin/orchestrator", str(command))
+            (tmp_path / unit.name).write_text(text)
+    names = [
+        "orchestrator@8081.service",
+        "orchestrator-migrate.service",
+        "orchestrator-backup.service",
+        "orchestrator-backup.timer",
+    ]
+    done = subprocess.run(
+        [analyze, "verify", *[str(tmp_path / n) for n in names]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "", done.stderr
