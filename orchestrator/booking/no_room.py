@@ -103,7 +103,9 @@ async def why_no_room(
         unhurried = policy.model_copy(update={"min_notice_minutes": 0})
         if earliest >= s.end or await found(unhurried, open_from, busy=True, placed=True):
             return refuse(
-                "min_notice", earliest=earliest, notice_days=policy.min_notice_minutes / 1440
+                "min_notice",
+                earliest=_next_minute(earliest),
+                notice_days=policy.min_notice_minutes / 1440,
             )
     open_from = max(s.start, earliest)
     if not await found(policy, open_from, busy=False, placed=False):
@@ -117,6 +119,12 @@ async def why_no_room(
         claims = await uow.claims.conflicts(s.resources, open_from - s.before, s.end + s.after)
         return refuse("conflict", holders=await _holders(uow, [c.session_id for c in claims], s))
     return refuse("round", placed=[region for region, _ in s.placed])
+
+
+def _next_minute(t: datetime) -> datetime:
+    """`t` on a whole minute, rounded up: no start before it is allowed."""
+    whole = t.replace(second=0, microsecond=0)
+    return whole if whole == t else whole + timedelta(minutes=1)
 
 
 def _local_days(start: datetime, end: datetime, zone: str) -> list[date]:
@@ -134,7 +142,7 @@ def _days_off(policy: BookingPolicy, start: datetime, end: datetime, zone: str) 
     for day in _local_days(start, end, zone):
         name = holiday_name(policy.holiday_country, day) if policy.holidays else None
         if name:
-            off.append(DayOff(day, "holiday", name))
+            off.append(DayOff(day, "holiday", name, policy.holiday_country))
         elif day.weekday() not in policy.working_days:
             off.append(DayOff(day, "weekend"))
     return off

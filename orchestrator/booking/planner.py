@@ -207,17 +207,21 @@ class RegionalPlanner:
 
 def _chair_of(req: RegionalPlanRequest, region: Region, head: Site) -> tuple[Chair, ChairSource]:
     """The chair a region's meeting books, and where it comes from: the plan's own choice, the
-    directory's region chair, or the documented fallback (the head site's coordinator).
+    directory's region chair, or the documented fallback (the head site's coordinator). A chair
+    named in the plan that is the one the directory gives keeps the directory as its source.
 
     Raises InvalidRequest when none of them names an address."""
     chosen = req.chairs.get(region.id)
-    if chosen is not None:
-        return chosen, "request"
     name = region.chair_name or f"Trưởng vùng {region.name}"
+    found: tuple[Chair, ChairSource] | None = None
     if region.chair_email:
-        return Chair(name=name, email=region.chair_email), "directory"
-    if head.coordinator.email:
-        return Chair(name=name, email=head.coordinator.email), "fallback"
+        found = Chair(name=name, email=region.chair_email), "directory"
+    elif head.coordinator.email:
+        found = Chair(name=name, email=head.coordinator.email), "fallback"
+    if chosen is not None and (found is None or chosen != found[0]):
+        return chosen, "request"
+    if found is not None:
+        return found
     raise InvalidRequest(
         f"region {region.id} has no chair: set chair_email in the directory or name one in "
         "the plan's chairs",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Annotated
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from pydantic import ValidationError
@@ -27,19 +28,36 @@ def plan_regional(
         list[str] | None, typer.Option("--groups", help="Leader groups joining all")
     ] = None,
     title: Annotated[str, typer.Option(help="Title prefix")] = "Giao ban vùng",
+    chairs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--chair",
+            help="A region's chair instead of the directory's: REGION=\"Name <email>\" "
+            "(repeat for more regions)",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="Zone of the window, the grid and the times shown")
+    ] = DEFAULT_TIMEZONE,
     commit: Annotated[bool, typer.Option("--commit", help="Book the plan (all or none)")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Propose (or with --commit book) one non-overlapping regional meeting per region."""
     try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail(f"unknown time zone: {timezone}", 2) from None
+    try:
         req = RegionalPlanRequest.model_validate(
             {
                 "regions": csv_list(regions),
-                "from": aware(from_, DEFAULT_TIMEZONE, "--from"),
-                "to": aware(to, DEFAULT_TIMEZONE, "--to"),
+                "from": aware(from_, timezone, "--from"),
+                "to": aware(to, timezone, "--to"),
                 "duration_minutes": duration,
                 "leader_groups": csv_list(groups),
                 "title": title,
+                "timezone": timezone,
+                "chairs": _chairs(chairs or []),
                 "commit": commit,
             }
         )
@@ -54,14 +72,14 @@ def plan_regional(
     if as_json:
         print_json(plan)
         return
-    zone = ZoneInfo(DEFAULT_TIMEZONE)
     table = Table(
         "region",
         "host",
         "sites",
         "start",
         "end",
-        title="committed" if plan.committed else "proposal",
+        "chair",
+        title=f"{'committed' if plan.committed else 'proposal'} ({timezone})",
     )
     for p in plan.proposals:
         table.add_row(
@@ -70,5 +88,25 @@ def plan_regional(
             str(len(p.sites)),
             f"{p.start.astimezone(zone):%a %Y-%m-%d %H:%M}",
             f"{p.end.astimezone(zone):%H:%M}",
+            f"{p.chair.name} <{p.chair.email}>\n{SOURCES[p.chair_source]}",
         )
     show(table)
+
+
+SOURCES = {
+    "directory": "the region's chair in the directory",
+    "fallback": "no region chair in the directory: the head site's coordinator (--chair to change)",
+    "request": "named with --chair",
+}
+
+
+def _chairs(given: list[str]) -> dict[str, dict[str, str]]:
+    """`REGION="Name <email>"` options as the plan's `chairs`."""
+    chairs: dict[str, dict[str, str]] = {}
+    for item in given:
+        region, _, who = item.partition("=")
+        name, email = parseaddr(who)
+        if not region.strip() or not email:
+            raise fail(f'--chair wants REGION="Name <email>", not {item!r}', 2)
+        chairs[region.strip()] = {"name": name or email, "email": email}
+    return chairs

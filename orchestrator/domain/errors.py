@@ -74,6 +74,7 @@ class DayOff:
     day: date
     rule: str  # "weekend" or "holiday"
     name: str | None = None  # the holiday's
+    country: str = "VN"  # whose holiday, to name it in another language
 
     def as_json(self) -> dict[str, object]:
         return {"day": self.day.isoformat(), "rule": self.rule, "name": self.name}

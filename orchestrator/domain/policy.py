@@ -19,13 +19,14 @@ from orchestrator.domain.timewords import local_time
 
 
 @lru_cache(maxsize=64)
-def _holidays(country: str, year: int) -> dict[date, str]:
-    return dict(holiday_calendars.country_holidays(country, years=year).items())
+def _holidays(country: str, year: int, language: str | None) -> dict[date, str]:
+    return dict(holiday_calendars.country_holidays(country, years=year, language=language).items())
 
 
-def holiday_name(country: str, day: date) -> str | None:
-    """The public holiday on `day` in `country` (lunar ones included), or None."""
-    return _holidays(country, day.year).get(day)
+def holiday_name(country: str, day: date, language: str | None = None) -> str | None:
+    """The public holiday on `day` in `country` (lunar ones included), or None; its name in
+    `language` (`vi`, `en_US`: the `holidays` package's codes) when the package has it."""
+    return _holidays(country, day.year, language).get(day)
 
 
 @lru_cache(maxsize=256)
