@@ -120,6 +120,7 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
             err.print(f"    chair's board:       {pages['chair'].replace(configured, base)}\n")
             err.print(f"  health:      {base}/healthz")
             err.print(f"  API spec:    {base}/openapi.json")
+            err.print(f"  API reader:  {base}/docs")
             err.print(f"  metrics:     {base}/metrics")
             err.print(f"  office token:      {office_token.token}")
             err.print(f"  chair token:       {chair_token.token}")

@@ -42,6 +42,7 @@ from orchestrator.web import api, attendance, hooks, invites, ops, preparation
 from orchestrator.web.http import Handler, principal_of
 from orchestrator.web.pages import (
     NOT_PAGES,
+    api_docs,
     auth,
     board,
     office_book,
@@ -353,8 +354,10 @@ ROUTES: tuple[Route, ...] = (
     # the service's own ---------------------------------------------------------------------
     Route("GET", "/openapi.json", ops.openapi, kind=Kind.SERVICE),
     Route("GET", "/metrics", ops.metrics, kind=Kind.SERVICE),
+    Route("GET", "/readyz", ops.readyz, kind=Kind.SERVICE),
     # pages ---------------------------------------------------------------------------------
     _page("GET", "/", auth.home),
+    _page("GET", "/docs", api_docs.reader),  # Swagger UI on /openapi.json
     _page("GET", "/signin", auth.signin_form),
     _page("POST", "/signin", auth.signin_with_token),
     _page("GET", "/signin/{link}", auth.signin_link),
@@ -409,5 +412,9 @@ def add_routes(app: web.Application) -> None:
             app.router.add_get(route.path, handler)
         else:
             app.router.add_route(route.method, route.path, handler)
+    # Swagger UI's own files, from the installed package, before the service's /static/
+    app.router.add_static(
+        "/static/swagger-ui/", api_docs.swagger_ui_files(), name=api_docs.SWAGGER_UI
+    )
     static = resources.files("orchestrator.web") / "static"
     app.router.add_static("/static/", str(static), name="static", append_version=True)
