@@ -51,6 +51,7 @@ Component "conference.meet.example.org" "muc"           -- conference.<[jitsi] d
 -- .../occupant/joined and .../occupant/left.
 Component "event_sync.meet.example.org" "event_sync_component"
     muc_component = "conference.meet.example.org"       -- conference.<[jitsi] domain>
+    -- breakout_component = "breakout.meet.example.org"  -- when breakout rooms are enabled
     api_prefix = "https://hop.example.org/hooks/jitsi"  -- [server] base_url + /hooks/jitsi
     api_headers = {
         ["Authorization"] = "Bearer @JITSI_EVENTS_TOKEN@";  -- ORCH_JITSI__EVENTS_TOKEN
