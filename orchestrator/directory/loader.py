@@ -78,6 +78,7 @@ _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 _TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
 _BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_CONTEXT = ("max_length", "min_length", "ge", "gt", "le", "lt", "expected")  # pydantic's, kept
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,17 @@ class Directory:
 
 @dataclass(frozen=True)
 class DirectoryProblem:
-    """One thing wrong with a directory file: where (line, field path) and what."""
+    """One thing wrong with a directory file: where (line, field path) and what.
+
+    `message` is English; `code` and `values` say the same as data, for readers that word it in
+    another language: a pydantic error type (`string_too_long`, `missing`...) with its context,
+    or one of the loader's own codes (`syntax`, `unknown_key`, `duplicate_id`...)."""
 
     line: int | None
     field: str | None
     message: str
+    code: str = ""
+    values: tuple[tuple[str, str], ...] = ()
 
     def render(self, file: str) -> str:
         where = file if self.line is None else f"{file}:{self.line}"
@@ -160,7 +167,9 @@ def _syntax_problem(message: str, text: str) -> DirectoryProblem:
         message = message[: match.start()] + " at end of file"
     else:
         line = None
-    return DirectoryProblem(line, None, f"TOML syntax error: {message}")
+    return DirectoryProblem(
+        line, None, f"TOML syntax error: {message}", "syntax", (("detail", message),)
+    )
 
 
 def format_loc(loc: Loc) -> str:
@@ -184,7 +193,13 @@ class _Parser:
     def parse(self, data: Mapping[str, Any]) -> Directory:
         for key in data:
             if key not in SECTIONS:
-                self._add((key,), f"unknown section (allowed: {', '.join(sorted(SECTIONS))})")
+                allowed = ", ".join(sorted(SECTIONS))
+                self._add(
+                    (key,),
+                    f"unknown section (allowed: {allowed})",
+                    "unknown_section",
+                    allowed=allowed,
+                )
         regions = self._entries(data, "regions", Region)
         sites = self._entries(data, "sites", Site)
         groups = self._entries(data, "leader_groups", LeaderGroup)
@@ -202,8 +217,10 @@ class _Parser:
             policies=policies,
         )
 
-    def _add(self, loc: Loc, message: str) -> None:
-        self._problems.append(DirectoryProblem(self._lines.line_of(loc), format_loc(loc), message))
+    def _add(self, loc: Loc, message: str, code: str = "", **values: object) -> None:
+        said = tuple((key, str(value)) for key, value in values.items())
+        line = self._lines.line_of(loc)
+        self._problems.append(DirectoryProblem(line, format_loc(loc), message, code, said))
 
     def _entries(
         self, data: Mapping[str, Any], name: str, model: type[M]
@@ -226,11 +243,14 @@ class _Parser:
         for error in exc.errors(include_url=False):
             loc: tuple[str | int, ...] = tuple(error["loc"])
             kind = error["type"]
+            ctx = error.get("ctx") or {}
+            values = {k: v for k, v in ctx.items() if k in _CONTEXT}
             if kind == "missing":
                 message = "required key is missing"
             elif kind == "extra_forbidden":
                 allowed = _allowed_keys(model, loc[:-1])
                 message = "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+                kind, values = "unknown_key", {"allowed": ", ".join(allowed)}
             else:
                 message = error["msg"].removeprefix("Value error, ")
                 value = error.get("input")
@@ -238,7 +258,9 @@ class _Parser:
                     message += f" (got {value!r})"
                 # pydantic adds tags such as 'function-after[_slug(), str]' for validator steps.
                 loc = tuple(p for p in loc if isinstance(p, int) or "[" not in p)
-            self._add(prefix + loc, message)
+                if kind == "value_error":
+                    values = {"detail": message}
+            self._add(prefix + loc, message, kind, **values)
 
     def _check_unique(self, name: str, raws: Sequence[Mapping[str, Any]]) -> None:
         first_index: dict[str, int] = {}
@@ -252,7 +274,13 @@ class _Parser:
             first = first_index[ident]
             line = self._lines.line_of((name, first, "id"))
             where = f"{name}[{first}]" + (f" (line {line})" if line is not None else "")
-            self._add((name, index, "id"), f"duplicate id {ident!r}: already used by {where}")
+            self._add(
+                (name, index, "id"),
+                f"duplicate id {ident!r}: already used by {where}",
+                "duplicate_id",
+                ident=ident,
+                where=where,
+            )
 
     def _check_references(
         self, regions: Sequence[Mapping[str, Any]], sites: Sequence[Mapping[str, Any]]
@@ -267,6 +295,8 @@ class _Parser:
                 self._add(
                     ("sites", index, "region"),
                     f"unknown region {region!r}: no [[regions]] table has this id",
+                    "unknown_region",
+                    ident=region,
                 )
         for index, raw in enumerate(regions):
             head, region_id = raw.get("head_site"), raw.get("id")
@@ -274,7 +304,12 @@ class _Parser:
                 continue
             loc: Loc = ("regions", index, "head_site")
             if head not in region_of_site:
-                self._add(loc, f"unknown site {head!r}: no [[sites]] table has this id")
+                self._add(
+                    loc,
+                    f"unknown site {head!r}: no [[sites]] table has this id",
+                    "unknown_site",
+                    ident=head,
+                )
             elif (actual := region_of_site[head]) != region_id:
                 where = f"its region is {actual!r}" if actual is not None else "it has no region"
                 self._add(loc, f"site {head!r} is not in region {region_id!r} ({where})")

@@ -20,6 +20,7 @@ from orchestrator.domain.text import as_sent
 from orchestrator.web.hooks import answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 from orchestrator.web.keys import ATTENDANCE, JITSI, STOPPING
+from orchestrator.web.wording import accepted_language
 
 HEARTBEAT_SECONDS = 15.0
 CLIENT_CHECK_SECONDS = 1.0
@@ -77,12 +78,17 @@ async def override(request: web.Request) -> web.Response:
 
 async def record(request: web.Request) -> web.Response:
     """JSON, or CSV / XLSX by the path's suffix or the Accept header (Vietnamese headers by
-    default, `?lang=en` for English)."""
+    default, English with `?lang=en` or, without `?lang=`, an `Accept-Language` preferring it)."""
     principal = await principal_of(request)
     out = await request.app[ATTENDANCE].record(request.match_info["id"], principal)
     suffix = request.match_info.get("suffix", "")
     accept = request.headers.get("Accept", "")
-    language = "en" if request.query.get("lang") == "en" else "vi"
+    wanted = request.query.get("lang", "")
+    language = (
+        wanted
+        if wanted in ("vi", "en")
+        else accepted_language(request.headers.get("Accept-Language"), default="vi")
+    )
     name = f"attendance-{out.session_id}"
     if suffix == ".csv" or (not suffix and "text/csv" in accept):
         return web.Response(

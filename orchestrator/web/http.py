@@ -17,7 +17,14 @@ from orchestrator.domain.models import Principal
 from orchestrator.domain.text import unstorable, unstorable_fields
 from orchestrator.domain.wire import wire_json
 from orchestrator.store.base import RetryableStoreError
-from orchestrator.web.keys import ACCESS, METRICS, PRINCIPAL
+from orchestrator.web.keys import ACCESS, CATALOG, METRICS, PRINCIPAL
+from orchestrator.web.wording import (
+    Words,
+    accepted_language,
+    http_refusal,
+    invalid,
+    refusal,
+)
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -89,24 +96,44 @@ _TITLES = {
 }
 
 
+def _reader(request: web.Request) -> tuple[Words | None, str]:
+    """The catalog and the language of the caller (`Accept-Language`; English when absent)."""
+    words = request.app.get(CATALOG)
+    lang = accepted_language(request.headers.get("Accept-Language"))
+    return words, (lang if words is not None else "en")
+
+
 def validation_problem(exc: ValidationError, request: web.Request, where: str) -> web.Response:
+    """422 listing every field refused; `message` and `detail` in the caller's language,
+    `field` and `type` as they are."""
+    words, lang = _reader(request)
     errors = [
         {
             "field": ".".join(str(p) for p in err["loc"]) or where,
-            "message": err["msg"],
+            "message": (
+                invalid(words, lang, err) if words is not None and lang != "en" else err["msg"]
+            ),
             "type": err["type"],
         }
         for err in exc.errors(include_url=False, include_input=False)
     ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    detail = f"invalid {where}: {summary}"
+    if words is not None and lang != "en":
+        detail = words.text(lang, "refused.validation", summary=summary)
     return problem(
         422,
         _TITLES[422],
-        f"invalid {where}: {summary}",
+        detail,
         code="validation_error",
         instance=request.path,
         errors=errors,
     )
+
+
+def _said(request: web.Request, key: str, english: str) -> str:
+    words, lang = _reader(request)
+    return english if words is None or lang == "en" else words.text(lang, key)
 
 
 @web.middleware
@@ -115,10 +142,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except OrchestratorError as exc:
+        words, lang = _reader(request)
         return problem(
             exc.status,
             _TITLES.get(exc.status, "Error"),
-            exc.message,
+            refusal(words, lang, exc) if words is not None else exc.message,
             code=exc.code,
             instance=request.path,
             **exc.extra(),
@@ -127,24 +155,33 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return validation_problem(exc, request, "request")
     except RetryableStoreError:
         response = problem(
-            503, "Busy", "the database is busy; retry shortly", code="busy", instance=request.path
+            503,
+            "Busy",
+            _said(request, "refused.busy", "the database is busy; retry shortly"),
+            code="busy",
+            instance=request.path,
         )
         response.headers["Retry-After"] = "1"
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        words, lang = _reader(request)
+        text = exc.text or exc.reason
         return problem(
             exc.status,
             _TITLES.get(exc.status, exc.reason),
-            exc.text or exc.reason,
+            http_refusal(words, lang, exc.status, text) if words is not None else text,
             code=exc.reason.lower().replace(" ", "_"),
             instance=request.path,
         )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(
-            500, _TITLES[500], "the service failed; the error is logged", code="internal_error"
+            500,
+            _TITLES[500],
+            _said(request, "refused.internal", "the service failed; the error is logged"),
+            code="internal_error",
         )
 
 

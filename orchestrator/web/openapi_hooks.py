@@ -1,6 +1,6 @@
 """What `/openapi.json` says of the endpoints that do not answer like the JSON API: the video
 platforms' hooks (in the platform's own shapes: `Message` when refusing) and the service's own
-`/openapi.json` and `/metrics`; with the schemas and security schemes only they use.
+`/openapi.json`, `/metrics` and `/readyz`; with the schemas and security schemes only they use.
 
 Each is keyed by its handler in the route table (`routes.py`); a hook or service route without an
 entry here stops the build.
@@ -45,7 +45,8 @@ class Hook:
 
 
 REFUSED = {
-    400: 'The body is not what the platform sends (`{"message"}`)',
+    400: 'The body is not what the platform sends (`{"message", "field"}`: `field` names the'
+    " missing or bad field, e.g. `occupant.occupant_jid`, when there is one)",
     401: 'The platform\'s token or signature is missing or wrong (`{"message"}`)',
     403: 'The session was cancelled, has ended or does not open yet (`{"message"}`, shown to'
     " the person entering)",
@@ -244,7 +245,33 @@ def _metrics() -> Schema:
     }
 
 
-_SERVICE: dict[Handler, Callable[[], Schema]] = {ops.openapi: _document, ops.metrics: _metrics}
+def _readiness() -> Schema:
+    return {
+        "summary": "Readiness: the database is reachable and migrated to the latest revision",
+        "description": "Who: anyone. For load balancers: 503 until this instance may take"
+        " traffic (`/healthz` is liveness). The answer is kept for a second, so frequent polls"
+        " cost the database little.",
+        "operationId": "readyz",
+        "responses": {
+            "200": {
+                "description": "Ready",
+                "content": {JSON: {"schema": ref("Ready")}},
+            },
+            "422": problem_answer(WHY[422], 422),
+            "503": problem_answer(
+                "Not ready: the database cannot be reached, or its schema is not at the latest"
+                " revision (`orchestrator db upgrade`); `detail` says which",
+                503,
+            ),
+        },
+    }
+
+
+_SERVICE: dict[Handler, Callable[[], Schema]] = {
+    ops.openapi: _document,
+    ops.metrics: _metrics,
+    ops.readyz: _readiness,
+}
 
 
 def service_operation(method: str, path: str, handler: Handler) -> Schema:
@@ -256,10 +283,19 @@ def service_operation(method: str, path: str, handler: Handler) -> Schema:
 
 
 HOOK_SCHEMAS: dict[str, Schema] = {
+    "Ready": {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "const": "ready"},
+            "database": {"type": "string", "const": "migrated"},
+        },
+        "required": ["status", "database"],
+    },
     "Message": {
         "type": "object",
-        "description": "A video platform's refusal; Prosody shows `message` to the person",
-        "properties": {"message": STRING},
+        "description": "A video platform's refusal; Prosody shows `message` to the person."
+        " A refused body also names the missing or bad `field` (a dotted path)",
+        "properties": {"message": STRING, "field": STRING},
         "required": ["message"],
     },
     "Reservation": {

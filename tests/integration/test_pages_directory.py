@@ -190,7 +190,7 @@ async def test_a_bad_file_changes_nothing_and_names_line_and_field(office: Brows
         r"<tr>\s*<td>(\d+|—)</td>\s*<td><code>(.*?)</code></td>\s*<td>(.*?)</td>", r.text, re.S
     )
     found = {(line, field): message for line, field, message in problems}
-    assert "unknown region 'tay-nguyen'" in html.unescape(found["8", "sites[1].region"])
+    assert "Không có vùng «tay-nguyen»" in html.unescape(found["8", "sites[1].region"])
     assert "Asia/Nowhere" in found["9", "sites[1].timezone"]
     assert await office.site_ids() == before  # gia-lai, valid on its own, is not imported
 
@@ -200,7 +200,7 @@ async def test_a_bad_file_changes_nothing_and_names_line_and_field(office: Brows
     [
         (b"", "Hãy chọn một tệp danh bạ"),
         ("[[sites]]\nid = 'x'\nname = 'Sở'\n".encode("utf-16"), "không phải văn bản UTF-8"),
-        (b"[[sites]\nid = 1\n", "TOML syntax error"),
+        (b"[[sites]\nid = 1\n", "Lỗi cú pháp TOML"),
     ],
 )
 async def test_unusable_uploads_are_refused_in_words(

@@ -16,12 +16,22 @@ from aiohttp import web
 
 from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
 from orchestrator.web.keys import CATALOG, PRINCIPAL, SIGNIN, WEB
-from orchestrator.web.pages.common import SESSION_COOKIE, Catalog, protect, render
+from orchestrator.web.pages.common import SESSION_COOKIE, Catalog, language, protect, render
+from orchestrator.web.wording import refusal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Paths that are not pages (the route table checks that its page routes are outside them).
-NOT_PAGES = ("/api/", "/hooks/", "/static/", "/openapi.json", "/metrics", "/healthz", "/rsvp/")
+NOT_PAGES = (
+    "/api/",
+    "/hooks/",
+    "/static/",
+    "/openapi.json",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/rsvp/",
+)
 
 
 def _is_page(path: str) -> bool:
@@ -60,7 +70,8 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
     except AuthenticationRequired:
         raise web.HTTPSeeOther(f"/signin?next={quote(request.path_qs, safe='/')}") from None
     except OrchestratorError as exc:
-        response = _error_page(request, exc.status, exc.message)
+        said = refusal(request.app[CATALOG], language(request), exc)
+        response = _error_page(request, exc.status, said)
     protect(response)
     return response
 

@@ -19,11 +19,14 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from orchestrator.access.signin import WebSession, safe_local_path
 from orchestrator.domain.models import Principal, Role
 from orchestrator.domain.text import as_sent, unstorable
-from orchestrator.web.keys import CATALOG, CLOCK, PUBLIC_URL, SITE_ZONE, WEB
+from orchestrator.web.keys import CATALOG, CLOCK, PUBLIC_URL, SITE_NAME, SITE_ZONE, WEB
+from orchestrator.web.wording import invalid
 
 SESSION_COOKIE = "orch_session"
 PRE_COOKIE = "orch_pre"  # double-submit CSRF token for forms shown before signing in
@@ -197,6 +200,7 @@ def render(
         "when": when,
         "now": now,
         "viewer": session.principal if session else None,
+        "site_name": request.get(SITE_NAME),
         "home": HOME[session.principal.role] if session else "/signin",
         "csrf": session.csrf if session else pre,
         "path": request.path_qs,
@@ -220,6 +224,16 @@ def render(
 def text_of(request: web.Request, key: str, **values: Any) -> str:
     """A catalog string in the viewer's language (for messages built in handlers)."""
     return request.app[CATALOG].text(language(request), key, **values)
+
+
+def invalid_text(request: web.Request, error: ErrorDetails) -> str:
+    """One of pydantic's validation errors in the viewer's language, to put beside its field."""
+    return invalid(request.app[CATALOG], language(request), error)
+
+
+def invalid_summary(request: web.Request, exc: ValidationError) -> str:
+    """Every error of `exc` in the viewer's language, one sentence after another."""
+    return " ".join(dict.fromkeys(invalid_text(request, e) for e in exc.errors(include_url=False)))
 
 
 def local_path(value: str | None, default: str = "/") -> str:

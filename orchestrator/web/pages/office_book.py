@@ -39,6 +39,7 @@ from orchestrator.web.pages.common import (
     form_of,
     form_time,
     format_when,
+    invalid_text,
     language,
     local_instant,
     render,
@@ -52,6 +53,7 @@ from orchestrator.web.pages.office_common import (
     Names,
     directory_of,
     range_label,
+    site_order,
     today_in,
 )
 
@@ -246,7 +248,7 @@ def booking_request(request: web.Request, form: BookingForm) -> BookSessionReque
             name = {"chair": "chair_email", "start": "start_time", "end": "end_time"}.get(
                 where, where
             )
-            errors.setdefault(name, say("office.err.invalid", detail=problem["msg"]))
+            errors.setdefault(name, invalid_text(request, problem))
         if not errors:
             errors["title"] = say("office.err.invalid", detail=str(exc))
         return None
@@ -304,13 +306,16 @@ def _form_context(
     request: web.Request, directory: DirectoryOut, form: BookingForm, **extra: Any
 ) -> dict[str, Any]:
     regions = [
-        (r.id, r.name, [s for s in directory.sites if s.region == r.id]) for r in directory.regions
+        (r.id, r.name, site_order([s for s in directory.sites if s.region == r.id], r.head_site))
+        for r in directory.regions
     ]
-    loose = [
-        s
-        for s in directory.sites
-        if not s.region or s.region not in {r.id for r in directory.regions}
-    ]
+    loose = site_order(
+        [
+            s
+            for s in directory.sites
+            if not s.region or s.region not in {r.id for r in directory.regions}
+        ]
+    )
     if loose:
         regions.append(("", text_of(request, "office.lane_none"), loose))
     zone = form.values["timezone"]

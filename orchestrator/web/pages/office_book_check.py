@@ -22,7 +22,14 @@ from orchestrator.booking.slots import SUGGEST_WITHIN
 from orchestrator.domain.errors import InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Chair, ConflictPolicy, Principal, Role, SessionKind
 from orchestrator.web.keys import BOOKINGS, CLOCK
-from orchestrator.web.pages.common import language, render, text_of, viewer_for, zone_name
+from orchestrator.web.pages.common import (
+    invalid_summary,
+    language,
+    render,
+    text_of,
+    viewer_for,
+    zone_name,
+)
 from orchestrator.web.pages.office_book import (
     BookingForm,
     conflict_sentences,
@@ -89,11 +96,7 @@ def draft_request(request: web.Request, form: BookingForm, zone: str) -> BookSes
             override_reason=v["override_reason"] or None,
         )
     except ValueError as exc:  # pydantic's ValidationError is one too
-        detail = (
-            "; ".join(e["msg"] for e in exc.errors())
-            if isinstance(exc, ValidationError)
-            else str(exc)
-        )
+        detail = invalid_summary(request, exc) if isinstance(exc, ValidationError) else str(exc)
         return text_of(request, "office.err.invalid", detail=detail)
 
 
@@ -145,6 +148,7 @@ async def book_check(request: web.Request) -> web.StreamResponse:
                     "end": f"{s.end.astimezone(tz):%H:%M}",
                     "label": f"{day_heading(s.start.astimezone(tz).date(), lang)} "
                     f"{range_label(s.start, s.end, tz)}",
+                    "over_lunch": s.over_lunch,
                 }
                 for s in slots
             ],

@@ -14,8 +14,9 @@ from multidict import MultiDictProxy
 
 from orchestrator.directory.loader import DirectoryFileError, DirectoryProblem, parse_directory
 from orchestrator.domain.models import Principal, Role
-from orchestrator.web.keys import DIRECTORY
-from orchestrator.web.pages.common import form_of, render, viewer_for
+from orchestrator.web.keys import CATALOG, DIRECTORY
+from orchestrator.web.pages.common import form_of, language, render, viewer_for
+from orchestrator.web.wording import coded
 
 COUNTS = ("regions", "sites", "leader_groups", "policies")
 MAX_NAME = 200
@@ -64,11 +65,28 @@ async def _show(
         "groups": directory.leader_groups,
         "region": region,
         "counts": _counts(request),
-        "problems": problems,
+        "problems": _said(request, problems),
         "error": error,
         "filename": filename,
     }
     return render(request, "directory/page.html", context, status=status)
+
+
+def _said(
+    request: web.Request, problems: list[DirectoryProblem] | None
+) -> list[dict[str, Any]] | None:
+    """Each problem by line and field, in the viewer's language."""
+    if problems is None:
+        return None
+    words, lang = request.app[CATALOG], language(request)
+    return [
+        {
+            "line": p.line,
+            "field": p.field,
+            "message": coded(words, lang, p.code, dict(p.values), p.message),
+        }
+        for p in problems
+    ]
 
 
 async def directory_page(request: web.Request) -> web.StreamResponse:

@@ -4,11 +4,10 @@ on the timeline's grid beside the sessions already booked, and commits the round
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,17 +23,21 @@ from orchestrator.booking.schemas import (
 )
 from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.errors import (
+    NO_ROOM_RULES,
     BookingConflict,
     IdempotencyMismatch,
     InvalidRequest,
+    NoRoomForRegion,
     OrchestratorError,
 )
-from orchestrator.domain.models import Principal, Role
+from orchestrator.domain.models import Chair, Principal, Role
+from orchestrator.domain.policy import holiday_name
 from orchestrator.web.keys import BOOKINGS
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
     format_when,
+    invalid_summary,
     language,
     render,
     text_of,
@@ -85,6 +88,7 @@ def read_plan(
         "idempotency_key": str(data.get("idempotency_key", "")).strip() or uuid.uuid4().hex,
     }
     form = PlanForm(values)
+    chairs = _read_chairs(request, data, values["regions"], form)
     if not values["regions"]:
         form.errors["regions"] = text_of(request, "office.plan.err_regions")
     regions = {r.id: r for r in directory.regions}
@@ -97,7 +101,7 @@ def read_plan(
         head = sites.get(region.head_site or "")
         if head is None or head.region != region.id:
             form.errors["regions"] = text_of(request, "office.plan.err_head", region=region.name)
-        elif not (region.chair_email or head.coordinator.email):
+        elif not (region.chair_email or head.coordinator.email or region_id in chairs):
             form.errors["regions"] = text_of(request, "office.plan.err_chair", region=region.name)
     first, last = form_date(values["from"]), form_date(values["to"])
     if first is None:
@@ -117,7 +121,11 @@ def read_plan(
         duration = 0
     if values["provider"] not in PROVIDERS:
         form.errors["provider"] = text_of(request, "office.err.provider", name=values["provider"])
-    if form.errors or first is None or last is None:
+    # A chair typed wrong is marked beside it and the round proposed again, never booked.
+    chair_trouble = any(k.startswith("chair-") for k in form.errors)
+    if chair_trouble:
+        commit = False
+    if {k for k in form.errors if not k.startswith("chair-")} or first is None or last is None:
         return form
     tz = ZoneInfo(zone_name(request))
     try:
@@ -130,13 +138,38 @@ def read_plan(
             title=values["title"] or text_of(request, "office.plan.default_title"),
             timezone=zone_name(request),
             provider=values["provider"],
+            chairs=chairs,
             commit=commit,
         )
     except ValidationError as exc:
         form.errors["regions"] = text_of(
-            request, "office.err.invalid", detail="; ".join(e["msg"] for e in exc.errors())
+            request, "office.err.invalid", detail=invalid_summary(request, exc)
         )
     return form
+
+
+def _read_chairs(
+    request: web.Request, data: MultiMapping[Any], regions: Sequence[str], form: PlanForm
+) -> dict[str, Chair]:
+    """The chairs typed in the proposal's table (`chair_name-<region>`, `chair_email-<region>`),
+    kept as typed in `form.values["chairs"]`; a wrong one is marked on its region."""
+    typed: dict[str, dict[str, str]] = {}
+    chairs: dict[str, Chair] = {}
+    for region_id in regions:
+        name = str(data.get(f"chair_name-{region_id}", "")).strip()
+        email = str(data.get(f"chair_email-{region_id}", "")).strip()
+        if not (name or email):
+            continue
+        typed[region_id] = {"name": name, "email": email}
+        if not name:
+            form.errors[f"chair-{region_id}"] = text_of(request, "office.plan.err_chair_name")
+            continue
+        try:
+            chairs[region_id] = Chair(name=name, email=email)
+        except ValidationError:
+            form.errors[f"chair-{region_id}"] = text_of(request, "office.err.email")
+    form.values["chairs"] = typed
+    return chairs
 
 
 def _plan_defaults(request: web.Request, directory: DirectoryOut) -> dict[str, Any]:
@@ -152,21 +185,77 @@ def _plan_defaults(request: web.Request, directory: DirectoryOut) -> dict[str, A
         "duration": "180",
         "title": text_of(request, "office.plan.default_title"),
         "provider": "static",
+        "chairs": {},
         "idempotency_key": uuid.uuid4().hex,
     }
-
-
-NO_SLOT = re.compile(r"no free slot for region (\S+) between")
 
 
 def _plan_problem(request: web.Request, exc: OrchestratorError, names: Names) -> str:
     if isinstance(exc, BookingConflict):
         return text_of(request, "office.plan.err_taken")
-    found = NO_SLOT.search(exc.message)
-    if found:
-        region = names.regions.get(found.group(1), found.group(1))
-        return text_of(request, "office.plan.err_no_slot", region=region)
+    if isinstance(exc, NoRoomForRegion):
+        return no_room_words(request, exc, names)
     return text_of(request, "office.err.invalid", detail=exc.message)
+
+
+def no_room_words(request: web.Request, exc: NoRoomForRegion, names: Names) -> str:
+    """Why a region found no time, in the page's language and the request's zone."""
+    lang = language(request)
+    zone = exc.zone
+    first, last = exc.window[0], exc.window[1] - timedelta(microseconds=1)
+    window = format_when(first, lang, zone, "date")
+    if first.astimezone(ZoneInfo(zone)).date() != last.astimezone(ZoneInfo(zone)).date():
+        window = f"{window} – {format_when(last, lang, zone, 'date')}"
+    said: dict[str, Any] = {
+        "region": names.regions.get(exc.region, exc.region),
+        "window": window,
+        "zone": zone,
+        "minutes": exc.duration_minutes,
+    }
+    if exc.rule == "min_notice" and exc.earliest is not None:
+        said.update(days=f"{exc.notice_days:g}", earliest=format_when(exc.earliest, lang, zone))
+    elif exc.rule == "max_duration":
+        said.update(max=exc.max_minutes)
+    elif exc.rule in ("weekend", "holiday"):
+        holiday_language = "vi" if lang == "vi" else "en_US"
+        said.update(
+            days=", ".join(
+                text_of(
+                    request,
+                    "office.plan.day_holiday",
+                    day=format_when(_noon(d.day, zone), lang, zone, "date"),
+                    name=holiday_name(d.country, d.day, holiday_language) or d.name,
+                )
+                if d.name
+                else text_of(
+                    request,
+                    "office.plan.day_weekend",
+                    day=format_when(_noon(d.day, zone), lang, zone, "date"),
+                )
+                for d in exc.days_off
+            )
+        )
+    elif exc.rule == "working_hours":
+        said.update(hours=exc.hours)
+    elif exc.rule == "conflict":
+        said.update(
+            held="; ".join(
+                f"«{h.title}» {format_when(h.start, lang, zone)}–"
+                f"{format_when(h.end, lang, zone, 'time')}"
+                for h in exc.holders[:5]
+            )
+        )
+    elif exc.rule == "round":
+        said.update(placed=", ".join(names.regions.get(r, r) for r in exc.placed))
+    key = f"office.plan.no_room.{exc.rule}"
+    if exc.rule not in NO_ROOM_RULES or (exc.rule == "min_notice" and exc.earliest is None):
+        key = "office.plan.no_room.round"
+        said.setdefault("placed", "")
+    return text_of(request, key, **said)
+
+
+def _noon(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=ZoneInfo(zone))
 
 
 def _plan_context(
@@ -185,9 +274,15 @@ def _plan_context(
     lang = language(request)
     if plan is not None and plan.proposals:
         booked = {s.region: s.id for s in plan.sessions}
+        typed = form.values.get("chairs", {})
         for p in plan.proposals:
+            shown = typed.get(p.region) or {"name": p.chair.name, "email": p.chair.email}
             rows.append(
                 {
+                    "region_id": p.region,
+                    "chair_source": p.chair_source,
+                    "chair_typed": shown,
+                    "chair_error": form.errors.get(f"chair-{p.region}"),
                     "region": names.regions.get(p.region, p.region),
                     "day": format_when(p.start, lang, zone, "date"),
                     "time": range_label(p.start, p.end, tz),
@@ -317,5 +412,5 @@ async def _run_plan(
         request,
         "office/plan.html",
         _plan_context(request, directory, form, plan=plan, existing=existing),
-        status=201 if plan.committed else 200,
+        status=201 if plan.committed else 422 if form.errors else 200,
     )

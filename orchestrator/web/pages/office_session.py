@@ -27,16 +27,20 @@ from orchestrator.domain.errors import (
     PolicyViolation,
 )
 from orchestrator.domain.models import Principal, Role, SessionStatus
-from orchestrator.web.keys import BOOKINGS, DIRECTORY, INVITES, PREPARATION
+from orchestrator.web.keys import BOOKINGS, CATALOG, DIRECTORY, INVITES, PREPARATION
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
     form_time,
+    invalid_summary,
+    language,
     local_instant,
     render,
     viewer_for,
     zone_name,
 )
+from orchestrator.web.pages.preparation_words import due_words
+from orchestrator.web.wording import refusal
 
 DONE = ("rescheduled", "sites_added", "sites_removed", "cancelled")
 # A task's status on the board, as the shared badge classes name it.
@@ -84,6 +88,7 @@ async def _context(request: web.Request, session: SessionOut, viewer: Principal)
         "removed": [i for i in invites.sites if not i.in_session],
         "pending_changes": invites.pending_changes,
         "board": board,
+        "due_words": lambda task: due_words(request, task, session.created_at),
         "task_badge": TASK_BADGE,
         "site_names": {i: s.name for i, s in sites.items()},
         "region_names": {r.id: r.name for r in directory.regions},
@@ -210,10 +215,10 @@ async def _change(
         problem.update(kind="state")
         return await _show(request, viewer, session_id, problem=problem, status=409)
     except InvalidRequest as exc:
-        problem.update(kind="invalid", detail=exc.message)
+        problem.update(kind="invalid", detail=refusal(request.app[CATALOG], language(request), exc))
         return await _show(request, viewer, session_id, problem=problem, status=422)
     except ValidationError as exc:
-        detail = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        detail = invalid_summary(request, exc)
         problem.update(kind="invalid", detail=detail)
         return await _show(request, viewer, session_id, problem=problem, status=422)
     raise web.HTTPSeeOther(f"{_path(session_id)}?done={done}")
