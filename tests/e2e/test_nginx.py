@@ -37,8 +37,6 @@ from tests.e2e.serve_process import (
     prepare,
 )
 
-pytestmark = pytest.mark.postgres
-
 LIMIT = ServerSettings().max_body_bytes
 
 
@@ -126,6 +124,7 @@ def sites_in(events: list[tuple[str, str, float]]) -> set[str]:
     return found
 
 
+@pytest.mark.postgres
 def test_the_kit_in_front_of_two_instances(nginx: str, pg_url: str, tmp_path: Path) -> None:
     prepared = prepare(pg_url, tmp_path / "var", soon=True)
     with (
