@@ -31,6 +31,7 @@ from orchestrator.web.keys import (
     METRICS,
     PREPARATION,
     PUBLIC_URL,
+    READINESS,
     ROOMS,
     SERVER,
     SIGNIN,
@@ -39,6 +40,7 @@ from orchestrator.web.keys import (
     STORE,
 )
 from orchestrator.web.openapi import build_spec
+from orchestrator.web.ops import Readiness
 from orchestrator.web.pages import pages_middleware, setup_pages
 from orchestrator.web.routes import add_routes
 from orchestrator.web.services import Services
@@ -96,14 +98,40 @@ class Repeating:
                 await self._task
 
 
+class Following:
+    """Work that runs until it is stopped (`work()` returns only when cancelled), in a task."""
+
+    def __init__(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        self.name = name
+        self._work = work
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        try:
+            await self._work()
+        except Exception:  # logged, not raised: the service goes on without it
+            log.exception("%s failed", self.name)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 def background_services(
     services: Services, *, deliver: bool, extra: Sequence[Background] = ()
 ) -> list[Background]:
     """Everything that runs beside the HTTP service, in the order it starts (it stops in
-    reverse): `extra` (the scheduler of `serve`), then with `deliver` the presence poller
-    (`[jitsi] muc_size_url`) and the outbox's delivery (`[invites] worker`)."""
+    reverse): the boards' feed of what other instances log (always: boards are served with or
+    without `deliver`), `extra` (the scheduler of `serve`), then with `deliver` the presence
+    poller (`[jitsi] muc_size_url`) and the outbox's delivery (`[invites] worker`)."""
     settings = services.settings
-    parts = list(extra)
+    parts: list[Background] = [Following("board feed", services.attendance.follow)]
+    parts.extend(extra)
     if deliver and settings.jitsi.muc_size_url:
         poll = services.attendance.poll_live
         parts.append(Repeating("presence poll", poll, settings.attendance.poll_seconds))
@@ -159,6 +187,7 @@ def init_app(
     app[JAAS] = settings.jaas
     app[PUBLIC_URL] = settings.server.base_url
     app[METRICS] = Metrics()
+    app[READINESS] = Readiness(services.store, services.clock)
     app[SPEC] = json.dumps(build_spec(), ensure_ascii=False)
     app[BACKGROUND] = tuple(background_services(services, deliver=deliver, extra=background))
     app.cleanup_ctx.append(run_background)

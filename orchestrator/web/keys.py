@@ -1,7 +1,7 @@
 """Every typed key of the web application and of its requests, in one place.
 
 `init_app` and `setup_pages` fill the app's keys once, from the `Services` they are given; handlers
-and middlewares only read them. Three keys hold types of the web layer whose modules read keys
+and middlewares only read them. Four keys hold types of the web layer whose modules read keys
 themselves: those types are imported for type checking only.
 """
 
@@ -28,6 +28,7 @@ from orchestrator.store.base import Store
 if TYPE_CHECKING:
     from orchestrator.web.app import Background
     from orchestrator.web.http import Metrics
+    from orchestrator.web.ops import Readiness
     from orchestrator.web.pages.common import Catalog
 
 # the use cases ----------------------------------------------------------------------------
@@ -50,6 +51,7 @@ PUBLIC_URL = web.AppKey("public_url", str)  # `[server] base_url`, for links in 
 
 # the app's own parts ----------------------------------------------------------------------
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")  # `/readyz`, its answer cached
 SPEC = web.AppKey("openapi", str)  # `/openapi.json`, built once when the app is
 CATALOG: web.AppKey[Catalog] = web.AppKey("catalog")
 BACKGROUND: web.AppKey[tuple[Background, ...]] = web.AppKey("background")
@@ -61,3 +63,4 @@ STOPPING = web.AppKey("attendance_streams_stopping", asyncio.Event)
 PRINCIPAL = web.RequestKey("principal", Principal)  # the authenticated caller, once looked up
 WEB = web.RequestKey("web_session", WebSession)  # a signed-in browser's session
 SITE_ZONE = web.RequestKey("site_zone", str)  # the time zone a coordinator's pages show
+SITE_NAME = web.RequestKey("site_name", str)  # the coordinator's site, as the header names it
