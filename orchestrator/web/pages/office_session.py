@@ -81,7 +81,7 @@ async def _context(request: web.Request, session: SessionOut, viewer: Principal)
             "sent": cancels["sent"],
             "queued": cancels["queued"],
             "failed": cancels["failed"],
-            "count": sum(cancels.values()),
+            "count": cancels["sent"] + cancels["queued"] + cancels["failed"],
         },
         "s": session,
         "invite_of": invite_of,
