@@ -8,23 +8,28 @@ and never translated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from orchestrator.domain.errors import (
+    NO_ROOM_RULES,
     AuthenticationRequired,
     BookingConflict,
     IdempotencyMismatch,
     InvalidRequest,
     InvalidState,
+    NoRoomForRegion,
     NotFound,
     OrchestratorError,
     PermissionDenied,
     PolicyViolation,
 )
+from orchestrator.domain.policy import holiday_name
 
 LANGUAGES = ("vi", "en")
 
@@ -182,6 +187,8 @@ def refusal(words: Words, lang: str, exc: OrchestratorError) -> str:
         return words.text(lang, "refused.unauthenticated")
     if isinstance(exc, PermissionDenied):
         return words.text(lang, "refused.forbidden")
+    if isinstance(exc, NoRoomForRegion):
+        return no_room(words, lang, exc)
     if isinstance(exc, InvalidState):
         return words.text(lang, "refused.state", detail=exc.message)
     if isinstance(exc, InvalidRequest):
@@ -205,3 +212,80 @@ def http_refusal(words: Words, lang: str, status: int, text: str) -> str:
         return text
     key = f"refused.http_{status}"
     return words.text(lang, key) if key in words.known() else words.text(lang, "refused.http")
+
+
+Say = Callable[[datetime, str], str]  # an instant in words: `what` is "date", "time" or "datetime"
+
+
+_ISO = {"date": "%Y-%m-%d", "time": "%H:%M", "datetime": "%Y-%m-%d %H:%M"}
+
+
+def _iso_words(zone: str) -> Say:
+    def say(at: datetime, what: str) -> str:
+        return at.astimezone(ZoneInfo(zone)).strftime(_ISO[what])
+
+    return say
+
+
+def no_room(
+    words: Words,
+    lang: str,
+    exc: NoRoomForRegion,
+    regions: Mapping[str, str] | None = None,
+    when: Say | None = None,
+) -> str:
+    """Why the planner found no time for a region, in `lang`, its times in the request's zone
+    (`when` words an instant; pages pass their own; by default `2026-12-08 09:00`)."""
+    zone, names = exc.zone, regions or {}
+    say = when or _iso_words(zone)
+    first, last = exc.window[0], exc.window[1] - timedelta(microseconds=1)
+    window = say(first, "date")
+    if first.astimezone(ZoneInfo(zone)).date() != last.astimezone(ZoneInfo(zone)).date():
+        window = f"{window} – {say(last, 'date')}"
+    said: dict[str, Any] = {
+        "region": names.get(exc.region, exc.region),
+        "window": window,
+        "zone": zone,
+        "minutes": exc.duration_minutes,
+    }
+    if exc.rule == "min_notice" and exc.earliest is not None:
+        said.update(days=f"{exc.notice_days:g}", earliest=say(exc.earliest, "datetime"))
+    elif exc.rule == "max_duration":
+        said.update(max=exc.max_minutes)
+    elif exc.rule in ("weekend", "holiday"):
+        holiday_language = "vi" if lang == "vi" else "en_US"
+        said.update(
+            days=", ".join(
+                words.text(
+                    lang,
+                    "office.plan.day_holiday",
+                    day=say(_noon(d.day, zone), "date"),
+                    name=holiday_name(d.country, d.day, holiday_language) or d.name,
+                )
+                if d.name
+                else words.text(
+                    lang, "office.plan.day_weekend", day=say(_noon(d.day, zone), "date")
+                )
+                for d in exc.days_off
+            )
+        )
+    elif exc.rule == "working_hours":
+        said.update(hours=exc.hours)
+    elif exc.rule == "conflict":
+        said.update(
+            held="; ".join(
+                f"«{h.title}» {say(h.start, 'datetime')}–{say(h.end, 'time')}"
+                for h in exc.holders[:5]
+            )
+        )
+    elif exc.rule == "round":
+        said.update(placed=", ".join(names.get(r, r) for r in exc.placed))
+    key = f"office.plan.no_room.{exc.rule}"
+    if exc.rule not in NO_ROOM_RULES or (exc.rule == "min_notice" and exc.earliest is None):
+        key = "office.plan.no_room.round"
+        said.setdefault("placed", "")
+    return words.text(lang, key, **said)
+
+
+def _noon(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=ZoneInfo(zone))

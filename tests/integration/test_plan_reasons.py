@@ -170,3 +170,21 @@ def test_a_plan_request_keeps_its_chairs() -> None:
     req = plan("2026-12-14", "2026-12-19", SOUTH, chairs={SOUTH: {"name": "B", "email": "b@x.org"}})
     assert req.chairs[SOUTH].email == "b@x.org"
     assert datetime(2026, 12, 13, 17, tzinfo=UTC) == req.from_
+
+
+async def test_the_api_says_the_rule_in_vietnamese_when_asked(container: Container) -> None:
+    tokens = await issue_tokens(container)
+    body = {
+        "regions": [SOUTH],
+        "from": "2026-11-30T00:00:00+07:00",
+        "to": "2026-12-08T00:00:00+07:00",
+        "duration_minutes": 180,
+    }
+    headers = {**bearer(tokens.office), "Accept-Language": "vi"}
+    async with client(container) as http:
+        r = await http.post("/api/plans/regional", json=body, headers=headers)
+    assert r.status_code == 422
+    problem = r.json()
+    assert "Giao ban vùng phải đặt trước ít nhất 15 ngày" in problem["detail"]
+    assert "2026-12-08 09:00 (Asia/Ho_Chi_Minh)" in problem["detail"]
+    assert problem["rule"] == "min_notice"  # data, never translated

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,6 @@ from orchestrator.booking.schemas import (
 )
 from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.errors import (
-    NO_ROOM_RULES,
     BookingConflict,
     IdempotencyMismatch,
     InvalidRequest,
@@ -31,8 +30,7 @@ from orchestrator.domain.errors import (
     OrchestratorError,
 )
 from orchestrator.domain.models import Chair, Principal, Role
-from orchestrator.domain.policy import holiday_name
-from orchestrator.web.keys import BOOKINGS
+from orchestrator.web.keys import BOOKINGS, CATALOG
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
@@ -63,6 +61,7 @@ from orchestrator.web.pages.office_timeline import (
     lanes_of,
     session_item,
 )
+from orchestrator.web.wording import no_room
 
 
 @dataclass
@@ -201,61 +200,13 @@ def _plan_problem(request: web.Request, exc: OrchestratorError, names: Names) ->
 def no_room_words(request: web.Request, exc: NoRoomForRegion, names: Names) -> str:
     """Why a region found no time, in the page's language and the request's zone."""
     lang = language(request)
-    zone = exc.zone
-    first, last = exc.window[0], exc.window[1] - timedelta(microseconds=1)
-    window = format_when(first, lang, zone, "date")
-    if first.astimezone(ZoneInfo(zone)).date() != last.astimezone(ZoneInfo(zone)).date():
-        window = f"{window} – {format_when(last, lang, zone, 'date')}"
-    said: dict[str, Any] = {
-        "region": names.regions.get(exc.region, exc.region),
-        "window": window,
-        "zone": zone,
-        "minutes": exc.duration_minutes,
-    }
-    if exc.rule == "min_notice" and exc.earliest is not None:
-        said.update(days=f"{exc.notice_days:g}", earliest=format_when(exc.earliest, lang, zone))
-    elif exc.rule == "max_duration":
-        said.update(max=exc.max_minutes)
-    elif exc.rule in ("weekend", "holiday"):
-        holiday_language = "vi" if lang == "vi" else "en_US"
-        said.update(
-            days=", ".join(
-                text_of(
-                    request,
-                    "office.plan.day_holiday",
-                    day=format_when(_noon(d.day, zone), lang, zone, "date"),
-                    name=holiday_name(d.country, d.day, holiday_language) or d.name,
-                )
-                if d.name
-                else text_of(
-                    request,
-                    "office.plan.day_weekend",
-                    day=format_when(_noon(d.day, zone), lang, zone, "date"),
-                )
-                for d in exc.days_off
-            )
-        )
-    elif exc.rule == "working_hours":
-        said.update(hours=exc.hours)
-    elif exc.rule == "conflict":
-        said.update(
-            held="; ".join(
-                f"«{h.title}» {format_when(h.start, lang, zone)}–"
-                f"{format_when(h.end, lang, zone, 'time')}"
-                for h in exc.holders[:5]
-            )
-        )
-    elif exc.rule == "round":
-        said.update(placed=", ".join(names.regions.get(r, r) for r in exc.placed))
-    key = f"office.plan.no_room.{exc.rule}"
-    if exc.rule not in NO_ROOM_RULES or (exc.rule == "min_notice" and exc.earliest is None):
-        key = "office.plan.no_room.round"
-        said.setdefault("placed", "")
-    return text_of(request, key, **said)
-
-
-def _noon(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time(12), tzinfo=ZoneInfo(zone))
+    return no_room(
+        request.app[CATALOG],
+        lang,
+        exc,
+        names.regions,
+        lambda at, what: format_when(at, lang, exc.zone, what),
+    )
 
 
 def _plan_context(
