@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,3 +179,79 @@ def test_the_command_line_books_the_chair_it_is_given(db_url: str, tmp_path: Pat
     )
     assert wrong.exit_code == 2
     assert "REGION=" in wrong.stderr
+
+
+CURL_STAND_IN = r"""
+curl() {
+  local method=GET url="" data="" key=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -X) method=$2; shift 2 ;;
+      -H) case "$2" in Idempotency-Key:*) key=${2#Idempotency-Key: } ;; esac; shift 2 ;;
+      --data) data=$2; shift 2 ;;
+      -o) shift 2 ;;
+      -*) shift ;;
+      *) url=$1; shift ;;
+    esac
+  done
+  case "$data" in @*) data=$(cat "${data#@}") ;; esac
+  "$PY" -c 'import json, sys; print(json.dumps(dict(zip(("method", "url", "data", "key"),
+    sys.argv[1:]))))' "$method" "$url" "$data" "$key"
+}
+"""
+
+
+def readme_tour_calls(workdir: Path) -> list[dict[str, str]]:
+    """Each request the README's API tour makes today (its blocks that need no session id from
+    an earlier answer), in order, as its shell lines build them."""
+    text = README.read_text(encoding="utf-8")
+    tour = text[text.index("## A short tour of the API") : text.index("**A regional round**")]
+    blocks = re.findall(r"```sh\n(.*?)```", tour, re.S)
+    kept = [b for b in blocks if not re.search(r"\$ID|\$COORD|\$CHAIR|326c6f3e", b)]
+    script = "\n".join(kept)
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"set -eu\ncd '{workdir}'\nTOKEN=x PY='{sys.executable}'\n{CURL_STAND_IN}\n{script}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+async def test_the_readmes_api_tour_answers_as_it_says_today(
+    today: Container, tmp_path: Path
+) -> None:
+    calls = readme_tour_calls(tmp_path)
+    tokens = await issue_tokens(today)
+    answers = []
+    async with client(today) as http:
+        for call in calls:
+            path = call["url"].removeprefix("http://127.0.0.1:8080")
+            headers = bearer(tokens.office)
+            if call["key"]:
+                headers["Idempotency-Key"] = call["key"]
+            if call["method"] == "POST":
+                r = await http.post(
+                    path,
+                    content=call["data"].encode(),
+                    headers={**headers, "Content-Type": "application/json"},
+                )
+            else:
+                r = await http.get(path, headers=headers)
+            answers.append((call["method"], path, r.status_code, r.json()))
+    statuses = [(m, p.split("?")[0], s) for m, p, s, _ in answers]
+    # book, the conflict, the weekend refused, the weekend overridden, free slots (as the README)
+    assert statuses == [
+        ("POST", "/api/sessions", 201),
+        ("POST", "/api/sessions", 409),
+        ("POST", "/api/sessions", 422),
+        ("POST", "/api/sessions", 201),
+        ("GET", "/api/slots", 200),
+    ], answers
+    assert answers[2][3]["rule"] == "weekend"
+    assert answers[4][3]["slots"][0]["start"].endswith("T13:30:00+07:00")  # after the morning's
