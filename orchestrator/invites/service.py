@@ -30,6 +30,7 @@ from orchestrator.domain.models import (
     may_see,
 )
 from orchestrator.invites.dispatch import OutboxDispatcher
+from orchestrator.invites.failures import FailureKind, failure_kind
 from orchestrator.invites.ics import render_calendar, render_feed
 from orchestrator.invites.letters import (
     InviteLetters,
@@ -56,7 +57,18 @@ class SiteInviteOut(BaseModel):
         description="Why a skipped invite is not sent: `ended`, the session was already over",
     )
     attempts: int = 0
-    last_error: str | None = None
+    last_error: str | None = Field(
+        default=None, description="Why the latest try failed, as the mail server or network said"
+    )
+    error_kind: FailureKind | None = Field(
+        default=None,
+        description=(
+            "What kind of failure `last_error` is, a stable code to word it by: "
+            "`connection_refused`, `timeout`, `host_unknown`, `tls`, `auth_refused`, "
+            "`recipient_refused`, `message_refused`, `disconnected`, `no_address` (the site "
+            "has no coordinator email) or `other`"
+        ),
+    )
     sent_at: datetime | None = None
     rsvp: Literal["needs-action", "accepted", "declined"] = "needs-action"
     rsvp_comment: str = ""
@@ -144,6 +156,7 @@ class Invites:
                     reason="ended" if skipped else None,
                     attempts=d.attempts if d else 0,
                     last_error=d.last_error if d and not skipped else None,
+                    error_kind=failure_kind(d.last_error) if d and not skipped else None,
                     sent_at=d.sent_at if d else None,
                     rsvp=r.response if r else "needs-action",
                     rsvp_comment=r.comment if r else "",
