@@ -20,7 +20,7 @@ async def test_the_live_check_says_the_end_is_before_the_start(page: Page, live:
     await page.get_by_label("Kết thúc").fill("08:00")
     await expect(check).to_contain_text("trước giờ bắt đầu")
     await expect(check).not_to_contain_text("còn trống")
-    await screenshot(page, "office-book-end-before-start")
+    await _look(page, "office-book-end-before-start")
 
 
 async def _look(page: Page, name: str) -> None:
