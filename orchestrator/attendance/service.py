@@ -164,7 +164,7 @@ class Attendance(EventLog):
             session.status is SessionStatus.CANCELLED, opens, closes, self._clock.now()
         )
         if state == "cancelled":
-            raise InvalidState("the session is cancelled")
+            raise InvalidState("the session is cancelled", reason="cancelled")
         if state != "open":
             window = local_range(opens, closes, session.timezone)
             raise InvalidState(f"check-in is open {window}, from the connection test to the end")
@@ -215,7 +215,9 @@ class Attendance(EventLog):
             raise NotFound("site of this session", site_id)
         async with self._store.read() as uow:
             if await uow.attendance.get_record(session_id) is not None:
-                raise InvalidState("the record is frozen; it was sent to the chair as it stands")
+                raise InvalidState(
+                    "the record is frozen; it was sent to the chair as it stands", reason="frozen"
+                )
         await self._log_own(
             session,
             EventSource.OVERRIDE,
@@ -319,7 +321,9 @@ class Attendance(EventLog):
         session = await self._session(session_id)
         now = self._clock.now()
         if now < session.end:
-            raise InvalidState("a session's record is frozen once it has ended")
+            raise InvalidState(
+                "a session's record is frozen once it has ended", reason="freeze_early"
+            )
         async with self._store.write() as uow:
             # two freezes at once (two instances, a click and the clock) queue one mail only
             await uow.claims.lock([f"freeze:{session_id}"])

@@ -84,25 +84,38 @@ class SessionChanges:
             raise SessionNotFound(session_id)
         now = self._clock.now()
         if old.status is SessionStatus.CANCELLED:
-            raise InvalidState(f"session {session_id} is cancelled and cannot be changed")
+            raise InvalidState(
+                f"session {session_id} is cancelled and cannot be changed",
+                reason="cancelled_no_change",
+            )
         if old.end <= now:
-            raise InvalidState(f"session {session_id} has ended and cannot be changed")
+            raise InvalidState(
+                f"session {session_id} has ended and cannot be changed", reason="ended_no_change"
+            )
         unknown_removed = [s for s in req.remove_sites if s not in old.site_ids]
         if unknown_removed:
             raise InvalidRequest(
-                f"not sites of this session: {', '.join(unknown_removed)}", field="remove_sites"
+                f"not sites of this session: {', '.join(unknown_removed)}",
+                field="remove_sites",
+                reason="not_in_session",
+                values={"ids": ", ".join(unknown_removed)},
             )
         new = _apply(old, req, now)
         if _same(old, new):  # nothing to change: no new version, no invites sent again
             return self._out(old, await sites_of(uow, [old]))
         if not new.sites:
-            raise InvalidRequest("a session needs at least one site", field="remove_sites")
+            raise InvalidRequest(
+                "a session needs at least one site", field="remove_sites", reason="no_sites"
+            )
         if new.host_site not in new.site_ids:
             raise InvalidRequest(
-                f"the host site {new.host_site} must take part in the session", field="host_site"
+                f"the host site {new.host_site} must take part in the session",
+                field="host_site",
+                reason="host_outside",
+                values={"site": new.host_site},
             )
         if new.end <= new.start:
-            raise InvalidRequest("end must be after start", field="end")
+            raise InvalidRequest("end must be after start", field="end", reason="end_before_start")
         check_span(new)
         check_speakers(new)
         sites = await sites_for(uow, list(new.site_ids), "add_sites")
@@ -164,7 +177,10 @@ class SessionChanges:
                     return self._out(session, sites)
                 now = self._clock.now()
                 if session.end <= now:
-                    raise InvalidState(f"session {session_id} has ended and cannot be cancelled")
+                    raise InvalidState(
+                        f"session {session_id} has ended and cannot be cancelled",
+                        reason="ended_no_cancel",
+                    )
                 cancelled = session.model_copy(
                     update={
                         "status": SessionStatus.CANCELLED,

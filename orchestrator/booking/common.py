@@ -75,7 +75,12 @@ async def sites_for(uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str
     found = await uow.directory.get_sites(ids)
     missing = [i for i in ids if i not in found]
     if missing:
-        raise InvalidRequest(f"unknown site(s): {', '.join(missing)}", field=field)
+        raise InvalidRequest(
+            f"unknown site(s): {', '.join(missing)}",
+            field=field,
+            reason="unknown_sites",
+            values={"ids": ", ".join(missing)},
+        )
     return found
 
 
@@ -84,7 +89,10 @@ async def check_groups(uow: UnitOfWork, ids: Sequence[str]) -> None:
     missing = [g for g in ids if g not in known]
     if missing:
         raise InvalidRequest(
-            f"unknown leader group(s): {', '.join(missing)}", field="leader_groups"
+            f"unknown leader group(s): {', '.join(missing)}",
+            field="leader_groups",
+            reason="unknown_groups",
+            values={"ids": ", ".join(missing)},
         )
 
 
@@ -92,7 +100,12 @@ async def region_of(uow: UnitOfWork, region_id: str) -> Region:
     for region in await uow.directory.list_regions():
         if region.id == region_id:
             return region
-    raise InvalidRequest(f"unknown region: {region_id}", field="region")
+    raise InvalidRequest(
+        f"unknown region: {region_id}",
+        field="region",
+        reason="unknown_regions",
+        values={"ids": region_id},
+    )
 
 
 async def sites_of(uow: UnitOfWork, sessions: Sequence[Session]) -> dict[str, Site]:
@@ -135,6 +148,8 @@ def check_speakers(session: Session) -> None:
         raise InvalidRequest(
             f"speaking sites must take part in the session: {', '.join(strangers)}",
             field="speaking_sites",
+            reason="speakers_outside",
+            values={"ids": ", ".join(strangers)},
         )
 
 
@@ -145,6 +160,8 @@ def check_span(session: Session) -> None:
             f"a session with its buffers may span at most {MAX_CLAIM_SPAN.days} days; "
             "book a long event as one session per day",
             field="end",
+            reason="span_too_long",
+            values={"days": MAX_CLAIM_SPAN.days},
         )
 
 

@@ -27,6 +27,8 @@ class JoinLinks:
                 f"provider {name!r} is not configured on this service "
                 f"(available: {', '.join(sorted(self._providers))})",
                 field="provider",
+                reason="provider_off",
+                values={"provider": name, "available": ", ".join(sorted(self._providers))},
             )
         return provider
 
@@ -42,6 +44,8 @@ class JoinLinks:
                 f"{len(speaking)} speaking sites (the host included) exceed the {limit} "
                 f"participants {provider.name} allows; the others join as visitors",
                 field="speaking_sites",
+                reason="speakers_over_limit",
+                values={"count": len(speaking), "limit": limit, "provider": provider.name},
             )
         return provider
 

@@ -95,7 +95,12 @@ class RegionalPlanner:
         regions = {r.id: r for r in await uow.directory.list_regions()}
         unknown = [r for r in req.regions if r not in regions]
         if unknown:
-            raise InvalidRequest(f"unknown region(s): {', '.join(unknown)}", field="regions")
+            raise InvalidRequest(
+                f"unknown region(s): {', '.join(unknown)}",
+                field="regions",
+                reason="unknown_regions",
+                values={"ids": ", ".join(unknown)},
+            )
         await check_groups(uow, req.leader_groups)
         policy = (await policies(uow))[SessionKind.REGIONAL]
         before = timedelta(
@@ -114,6 +119,8 @@ class RegionalPlanner:
                 raise InvalidRequest(
                     f"region {region.id} has no head site among its sites; set head_site",
                     field="regions",
+                    reason="no_head_site",
+                    values={"region": region.name},
                 )
             head = next(s for s in members if s.id == region.head_site)
             chair, source = _chair_of(req, region, head)
@@ -226,4 +233,6 @@ def _chair_of(req: RegionalPlanRequest, region: Region, head: Site) -> tuple[Cha
         f"region {region.id} has no chair: set chair_email in the directory or name one in "
         "the plan's chairs",
         field="chairs",
+        reason="no_chair",
+        values={"region": region.name},
     )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from orchestrator.domain.errors import invalid_value
 from orchestrator.domain.models import (
     DEFAULT_TIMEZONE,
     Chair,
@@ -36,7 +37,12 @@ LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 def _in_calendar(value: datetime) -> datetime:
     if not EARLIEST <= value < LATEST:
-        raise ValueError(f"time must fall between {EARLIEST:%Y} and {LATEST.year - 1}")
+        raise invalid_value(
+            "time_range",
+            f"time must fall between {EARLIEST:%Y} and {LATEST.year - 1}",
+            first=f"{EARLIEST:%Y}",
+            last=LATEST.year - 1,
+        )
     return value
 
 
@@ -79,11 +85,11 @@ class BookSessionRequest(Request):
     @model_validator(mode="after")
     def _check(self) -> BookSessionRequest:
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise invalid_value("end_before_start", "end must be after start")
         if self.kind is SessionKind.REGIONAL and not self.region:
-            raise ValueError("a regional session needs its region")
+            raise invalid_value("region_needed", "a regional session needs its region")
         if self.override_reason is not None and not self.override_reason.strip():
-            raise ValueError("override_reason must not be empty")
+            raise invalid_value("override_empty", "override_reason must not be empty")
         return self
 
 
@@ -108,9 +114,13 @@ class UpdateSessionRequest(Request):
     def _check(self) -> UpdateSessionRequest:
         both = set(self.add_sites) & set(self.remove_sites)
         if both:
-            raise ValueError(f"sites both added and removed: {', '.join(sorted(both))}")
+            raise invalid_value(
+                "added_and_removed",
+                f"sites both added and removed: {', '.join(sorted(both))}",
+                ids=", ".join(sorted(both)),
+            )
         if self.start and self.end and self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise invalid_value("end_before_start", "end must be after start")
         return self
 
 
@@ -136,11 +146,13 @@ class SlotQuery(Request):
     @model_validator(mode="after")
     def _check(self) -> SlotQuery:
         if not self.sites and not self.groups:
-            raise ValueError("name at least one site or leader group")
+            raise invalid_value("nothing_to_search", "name at least one site or leader group")
         if self.to <= self.from_:
-            raise ValueError("'to' must be after 'from'")
+            raise invalid_value("to_before_from", "'to' must be after 'from'")
         if (self.to - self.from_).days > 400:
-            raise ValueError("the search window is at most 400 days")
+            raise invalid_value(
+                "window_too_long", "the search window is at most 400 days", days=400
+            )
         return self
 
 
@@ -169,12 +181,16 @@ class RegionalPlanRequest(Request):
     @model_validator(mode="after")
     def _check(self) -> RegionalPlanRequest:
         if self.to <= self.from_:
-            raise ValueError("'to' must be after 'from'")
+            raise invalid_value("to_before_from", "'to' must be after 'from'")
         if len(set(self.regions)) != len(self.regions):
-            raise ValueError("regions must not repeat")
+            raise invalid_value("regions_repeat", "regions must not repeat")
         strangers = sorted(set(self.chairs) - set(self.regions))
         if strangers:
-            raise ValueError(f"chairs name regions not planned: {', '.join(strangers)}")
+            raise invalid_value(
+                "chairs_not_planned",
+                f"chairs name regions not planned: {', '.join(strangers)}",
+                ids=", ".join(strangers),
+            )
         return self
 
 

@@ -228,7 +228,12 @@ class _Parser:
         """Validate each table of an array section; the raw table is kept for cross-checks."""
         raw = data.get(name, [])
         if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-            self._add((name,), f"must be an array of tables: start each entry with [[{name}]]")
+            self._add(
+                (name,),
+                f"must be an array of tables: start each entry with [[{name}]]",
+                "not_array",
+                section=name,
+            )
             return []
         out: list[tuple[M | None, Mapping[str, Any]]] = []
         for index, item in enumerate(raw):
@@ -258,7 +263,11 @@ class _Parser:
                     message += f" (got {value!r})"
                 # pydantic adds tags such as 'function-after[_slug(), str]' for validator steps.
                 loc = tuple(p for p in loc if isinstance(p, int) or "[" not in p)
-                if kind == "value_error":
+                if kind == "value_error" and isinstance(ctx.get("reason"), str):
+                    # a validator's refusal as data (`domain.errors.invalid_value`)
+                    kind = ctx["reason"]
+                    values = {k: v for k, v in ctx.items() if k not in ("reason", "message")}
+                elif kind == "value_error":
                     values = {"detail": message}
             self._add(prefix + loc, message, kind, **values)
 
@@ -312,19 +321,41 @@ class _Parser:
                 )
             elif (actual := region_of_site[head]) != region_id:
                 where = f"its region is {actual!r}" if actual is not None else "it has no region"
-                self._add(loc, f"site {head!r} is not in region {region_id!r} ({where})")
+                self._add(
+                    loc,
+                    f"site {head!r} is not in region {region_id!r} ({where})",
+                    "head_other_region" if actual is not None else "head_no_region",
+                    site=head,
+                    region=region_id,
+                    actual=actual if actual is not None else "",
+                )
 
     def _policies(self, raw: object) -> dict[SessionKind, BookingPolicy]:
         kinds = ", ".join(k.value for k in SessionKind)
         if not isinstance(raw, dict):
-            self._add(("policies",), f"must be a table with one sub-table per kind ({kinds})")
+            self._add(
+                ("policies",),
+                f"must be a table with one sub-table per kind ({kinds})",
+                "policies_not_table",
+                kinds=kinds,
+            )
             return {}
         out: dict[SessionKind, BookingPolicy] = {}
         for name, table in raw.items():
             if name not in {k.value for k in SessionKind}:
-                self._add(("policies", name), f"unknown session kind (allowed: {kinds})")
+                self._add(
+                    ("policies", name),
+                    f"unknown session kind (allowed: {kinds})",
+                    "unknown_kind",
+                    allowed=kinds,
+                )
             elif not isinstance(table, dict):
-                self._add(("policies", name), f"must be a table: write [policies.{name}]")
+                self._add(
+                    ("policies", name),
+                    f"must be a table: write [policies.{name}]",
+                    "policy_not_table",
+                    kind=name,
+                )
             elif (policy := self._policy(SessionKind(name), table)) is not None:
                 out[SessionKind(name)] = policy
         return out
@@ -346,7 +377,12 @@ class _Parser:
             elif key in _PLAIN_POLICY_KEYS:
                 converted = value
             else:
-                self._add(loc, f"unknown key (allowed: {', '.join(_POLICY_KEYS)})")
+                self._add(
+                    loc,
+                    f"unknown key (allowed: {', '.join(_POLICY_KEYS)})",
+                    "unknown_key",
+                    allowed=", ".join(_POLICY_KEYS),
+                )
             if converted is None:
                 ok = False
             else:
@@ -360,17 +396,27 @@ class _Parser:
 
     def _working_days(self, loc: Loc, value: object) -> tuple[int, ...] | None:
         if not isinstance(value, list) or not value:
-            self._add(loc, 'must be a non-empty list of day names, e.g. ["mon", "tue", "wed"]')
+            self._add(
+                loc,
+                'must be a non-empty list of day names, e.g. ["mon", "tue", "wed"]',
+                "days_list",
+            )
             return None
         days: list[int] = []
         ok = True
         for index, name in enumerate(value):
             day = name.strip().lower() if isinstance(name, str) else None
             if day not in DAY_NAMES:
-                self._add((*loc, index), f"unknown day {name!r} (use {', '.join(DAY_NAMES)})")
+                self._add(
+                    (*loc, index),
+                    f"unknown day {name!r} (use {', '.join(DAY_NAMES)})",
+                    "unknown_day",
+                    day=name,
+                    allowed=", ".join(DAY_NAMES),
+                )
                 ok = False
             elif DAY_NAMES.index(day) in days:
-                self._add((*loc, index), f"day {name!r} is listed twice")
+                self._add((*loc, index), f"day {name!r} is listed twice", "day_twice", day=name)
                 ok = False
             else:
                 days.append(DAY_NAMES.index(day))
@@ -378,46 +424,59 @@ class _Parser:
 
     def _working_hours(self, loc: Loc, value: object) -> tuple[WorkingWindow, ...] | None:
         if not isinstance(value, list) or not value:
-            self._add(loc, 'must be a non-empty list of windows, e.g. ["07:30-11:30"]')
+            self._add(
+                loc, 'must be a non-empty list of windows, e.g. ["07:30-11:30"]', "hours_list"
+            )
             return None
         windows: list[WorkingWindow] = []
         ok = True
         for index, text in enumerate(value):
             window = _window(text)
-            if isinstance(window, str):
-                self._add((*loc, index), window)
+            if isinstance(window, tuple):
+                self._add((*loc, index), window[1], window[0], got=text)
                 ok = False
             else:
                 windows.append(window)
         windows.sort(key=lambda w: w.start)
         for earlier, later in pairwise(windows):
             if later.start < earlier.end:
-                self._add(loc, f"windows overlap: {_hhmm(earlier)} and {_hhmm(later)}")
+                self._add(
+                    loc,
+                    f"windows overlap: {_hhmm(earlier)} and {_hhmm(later)}",
+                    "windows_overlap",
+                    first=_hhmm(earlier),
+                    second=_hhmm(later),
+                )
                 ok = False
         return tuple(windows) if ok else None
 
     def _notice_days(self, loc: Loc, value: object, *, both: bool) -> int | None:
         if both:
-            self._add(loc, "give min_notice_days or min_notice_minutes, not both")
+            self._add(loc, "give min_notice_days or min_notice_minutes, not both", "notice_both")
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self._add(loc, f"must be a whole number of days, 0 or more (got {value!r})")
+            self._add(
+                loc,
+                f"must be a whole number of days, 0 or more (got {value!r})",
+                "notice_days",
+                got=value,
+            )
             return None
         return value * 24 * 60
 
 
-def _window(text: object) -> WorkingWindow | str:
-    """A "HH:MM-HH:MM" window, or the reason it is not one."""
+def _window(text: object) -> WorkingWindow | tuple[str, str]:
+    """A "HH:MM-HH:MM" window, or the code and words of why it is not one."""
     match = _HOURS_RE.match(text) if isinstance(text, str) else None
     if match is None:
-        return f'must look like "07:30-11:30" (got {text!r})'
+        return "window_format", f'must look like "07:30-11:30" (got {text!r})'
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     try:
         start, end = time(h1, m1), time(h2, m2)
     except ValueError:
-        return f"not a time of day between 00:00 and 23:59 (got {text!r})"
+        return "window_time", f"not a time of day between 00:00 and 23:59 (got {text!r})"
     if start >= end:
-        return f"must end after it starts (got {text!r})"
+        return "window_backwards", f"must end after it starts (got {text!r})"
     return WorkingWindow(start=start, end=end)
 
 

@@ -13,9 +13,12 @@ OrchestratorError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from pydantic_core import PydanticCustomError
 
 from orchestrator.domain.timewords import local_range, local_time
 
@@ -26,14 +29,22 @@ def _iso(when: datetime) -> str:
 
 
 class OrchestratorError(Exception):
-    """Base of every error the use cases raise on purpose."""
+    """Base of every error the use cases raise on purpose.
+
+    `message` is English. `reason` (a stable code such as `unknown_sites`) and `values` (its
+    facts, as text) say the same as data, for readers that word it in another language; the API's
+    `code` stays the class's."""
 
     status = 500
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self, message: str, *, reason: str | None = None, values: Mapping[str, object] = {}
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
+        self.values = {key: str(value) for key, value in values.items()}
 
     def extra(self) -> dict[str, object]:
         """Fields added to the problem+json body."""
@@ -59,8 +70,15 @@ class InvalidRequest(OrchestratorError):
     status = 422
     code = "invalid_request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        values: Mapping[str, object] = {},
+    ) -> None:
+        super().__init__(message, reason=reason, values=values)
         self.field = field
 
     def extra(self) -> dict[str, object]:
@@ -308,3 +326,13 @@ class SkippedSite:
 
     def as_json(self) -> dict[str, object]:
         return {"site_id": self.site_id, "conflicts": [c.as_json() for c in self.conflicts]}
+
+
+def invalid_value(reason: str, message: str, **values: object) -> PydanticCustomError:
+    """A validator's refusal as data: pydantic's `value_error` with `message` (English) as its
+    words, as a `ValueError`'s would be, and `reason` and `values` in its context, for readers
+    that word it in another language. Raise it where a validator would raise `ValueError`."""
+    context = {key: str(value) for key, value in values.items()}
+    return PydanticCustomError(
+        "value_error", "Value error, {message}", {**context, "message": message, "reason": reason}
+    )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.domain.errors import PermissionDenied
+from orchestrator.domain.errors import PermissionDenied, invalid_value
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -21,8 +21,10 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def _slug(value: str) -> str:
     if not SLUG_RE.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid id: use 1-64 lowercase ASCII letters, digits and '-'"
+        raise invalid_value(
+            "slug",
+            f"{value!r} is not a valid id: use 1-64 lowercase ASCII letters, digits and '-'",
+            value=value,
         )
     return value
 
@@ -31,8 +33,10 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)"
+        raise invalid_value(
+            "zone",
+            f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)",
+            value=value,
         ) from exc
     return value
 
@@ -131,7 +135,7 @@ class WorkingWindow(Frozen):
     @model_validator(mode="after")
     def _ordered(self) -> WorkingWindow:
         if self.end <= self.start:
-            raise ValueError("a working window must end after it starts")
+            raise invalid_value("window_order", "a working window must end after it starts")
         return self
 
 

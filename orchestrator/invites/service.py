@@ -240,7 +240,9 @@ class Invites:
             if session is None or site_id not in session.site_ids:
                 raise SessionNotFound(session_id)
             if session.status is SessionStatus.CANCELLED:
-                raise InvalidState("the session was cancelled: there is nothing to answer")
+                raise InvalidState(
+                    "the session was cancelled: there is nothing to answer", reason="rsvp_cancelled"
+                )
             await uow.invites.put_rsvp(
                 session_id, Rsvp(site_id, req.response, req.comment, now, actor)
             )

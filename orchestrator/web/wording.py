@@ -131,6 +131,11 @@ def coded(words: Words, lang: str, code: str, values: Mapping[str, str], message
 
 
 def _typed(words: Words, lang: str, kind: str, ctx: Mapping[str, Any], message: str) -> str:
+    reason = ctx.get("reason") if kind == "value_error" else (None if kind in _TYPES else kind)
+    if isinstance(reason, str) and f"invalid.{reason}" in words.known():
+        # a validator's own refusal (`domain.errors.invalid_value`), or a loader's code
+        values = {k: v for k, v in ctx.items() if k not in ("reason", "message")}
+        return words.text(lang, f"invalid.{reason}", **values)
     if kind == "value_error" and "email" in message.lower():
         return words.text(lang, "invalid.email")
     key = _TYPES.get(kind)
@@ -162,11 +167,24 @@ _KINDS = {
 }
 
 
+def reason_words(words: Words, lang: str, exc: OrchestratorError) -> str | None:
+    """What the error says in `lang` (English too), worded from its `reason` and `values`;
+    None when it has no reason the catalog words (`refused.<reason>`)."""
+    key = f"refused.{exc.reason}"
+    if exc.reason is not None and key in words.known():
+        return words.text(lang, key, **exc.values)
+    return None
+
+
 def refusal(words: Words, lang: str, exc: OrchestratorError) -> str:
     """The domain's refusal in `lang`: its own message in English; in Vietnamese worded from its
-    fields (what only exists as English text is quoted after the Vietnamese words)."""
+    fields, or from its `reason` and `values` (what only exists as English text is quoted after
+    the Vietnamese words)."""
     if lang == "en":
         return exc.message
+    said = reason_words(words, lang, exc)
+    if said is not None:
+        return said
     if isinstance(exc, NotFound):
         kind = _KINDS.get(exc.kind)
         what = words.text(lang, kind) if kind else exc.kind

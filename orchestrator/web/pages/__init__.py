@@ -17,7 +17,7 @@ from aiohttp import web
 from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
 from orchestrator.web.keys import CATALOG, PRINCIPAL, SIGNIN, WEB
 from orchestrator.web.pages.common import SESSION_COOKIE, Catalog, language, protect, render
-from orchestrator.web.wording import refusal
+from orchestrator.web.wording import reason_words, refusal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,7 +70,8 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
     except AuthenticationRequired:
         raise web.HTTPSeeOther(f"/signin?next={quote(request.path_qs, safe='/')}") from None
     except OrchestratorError as exc:
-        said = refusal(request.app[CATALOG], language(request), exc)
+        words, lang = request.app[CATALOG], language(request)
+        said = reason_words(words, lang, exc) or refusal(words, lang, exc)
         response = _error_page(request, exc.status, said)
     protect(response)
     return response

@@ -32,7 +32,7 @@ from orchestrator.domain.errors import (
     PolicyViolation,
 )
 from orchestrator.domain.models import Chair, ConflictPolicy, Principal, Role, SessionKind
-from orchestrator.web.keys import BOOKINGS
+from orchestrator.web.keys import BOOKINGS, CATALOG
 from orchestrator.web.pages.common import (
     ZONES,
     form_date,
@@ -56,6 +56,7 @@ from orchestrator.web.pages.office_common import (
     site_order,
     today_in,
 )
+from orchestrator.web.wording import reason_words
 
 # the form, as typed --------------------------------------------------------------------------
 
@@ -398,7 +399,8 @@ async def _refusing(
 def invalid_words(request: web.Request, exc: InvalidRequest) -> str:
     if exc.field == "provider":
         return text_of(request, "office.err.provider_off")
-    return text_of(request, "office.err.invalid", detail=exc.message)
+    said = reason_words(request.app[CATALOG], language(request), exc)
+    return said or text_of(request, "office.err.invalid", detail=exc.message)
 
 
 def _refused(

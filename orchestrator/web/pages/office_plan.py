@@ -61,7 +61,7 @@ from orchestrator.web.pages.office_timeline import (
     lanes_of,
     session_item,
 )
-from orchestrator.web.wording import no_room
+from orchestrator.web.wording import no_room, reason_words
 
 
 @dataclass
@@ -194,7 +194,8 @@ def _plan_problem(request: web.Request, exc: OrchestratorError, names: Names) ->
         return text_of(request, "office.plan.err_taken")
     if isinstance(exc, NoRoomForRegion):
         return no_room_words(request, exc, names)
-    return text_of(request, "office.err.invalid", detail=exc.message)
+    said = reason_words(request.app[CATALOG], language(request), exc)
+    return said or text_of(request, "office.err.invalid", detail=exc.message)
 
 
 def no_room_words(request: web.Request, exc: NoRoomForRegion, names: Names) -> str:

@@ -40,7 +40,7 @@ from orchestrator.web.pages.common import (
     zone_name,
 )
 from orchestrator.web.pages.preparation_words import due_words
-from orchestrator.web.wording import refusal
+from orchestrator.web.wording import reason_words, refusal
 
 DONE = ("rescheduled", "sites_added", "sites_removed", "cancelled")
 # A task's status on the board, as the shared badge classes name it.
@@ -215,7 +215,9 @@ async def _change(
         problem.update(kind="state")
         return await _show(request, viewer, session_id, problem=problem, status=409)
     except InvalidRequest as exc:
-        problem.update(kind="invalid", detail=refusal(request.app[CATALOG], language(request), exc))
+        words, lang = request.app[CATALOG], language(request)
+        said = reason_words(words, lang, exc) or refusal(words, lang, exc)
+        problem.update(kind="invalid", detail=said)
         return await _show(request, viewer, session_id, problem=problem, status=422)
     except ValidationError as exc:
         detail = invalid_summary(request, exc)
