@@ -31,13 +31,17 @@ from orchestrator.store.base import SessionQuery
 from orchestrator.web.keys import (
     ATTENDANCE,
     BOOKINGS,
+    CATALOG,
     CLOCK,
     DIRECTORY,
     INVITES,
     PREPARATION,
+    SITE_NAME,
     SITE_ZONE,
 )
-from orchestrator.web.pages.common import form_of, render, text_of, viewer_for
+from orchestrator.web.pages.common import form_of, language, render, text_of, viewer_for
+from orchestrator.web.pages.preparation_words import due_words
+from orchestrator.web.wording import reason_words, refusal
 
 PAST_DAYS = 180
 PAST_SHOWN = 30
@@ -65,6 +69,7 @@ async def _coordinator(request: web.Request) -> tuple[Principal, Site]:
     if site is None:
         raise web.HTTPForbidden(text=text_of(request, "site.no_site"))
     request[SITE_ZONE] = site.timezone
+    request[SITE_NAME] = site.name
     return principal, site
 
 
@@ -143,6 +148,7 @@ async def _session_page(
     invite = await _invite(request, session.id, principal)
     board = await request.app[PREPARATION].board(session.id, principal)
     window, opens, closes = _checkin_window(session, now)
+    checked = await request.app[ATTENDANCE].last_checkin(session.id, principal)
     done = request.query.get("done", "")
     return render(
         request,
@@ -164,6 +170,9 @@ async def _session_page(
             else "",
             "accept": ",".join(sorted(ALLOWED_SUFFIXES)),
             "suffixes": ", ".join(sorted(ALLOWED_SUFFIXES)),
+            "file_size": lambda size: file_size(size, language(request)),
+            "checked": checked,
+            "due_words": lambda task: due_words(request, task, session.created_at),
         },
         status=status,
     )
@@ -230,13 +239,21 @@ async def checkin(request: web.Request) -> web.StreamResponse:
     except ValidationError:
         forms.errors["headcount"] = text_of(request, "site.headcount_bad")
         return await _session_page(request, forms, status=422)
-    except InvalidState:  # the window closed between the page and the press
-        forms.errors["checkin"] = text_of(request, "site.checkin_closed")
+    except InvalidState as exc:  # the window closed, or it was cancelled, since the page
+        closed = "cancelled" if exc.reason == "cancelled" else "closed"
+        forms.errors["checkin"] = text_of(request, f"site.checkin_{closed}")
         return await _session_page(request, forms, status=409)
     raise _after(request, "checkin", n=str(headcount))
 
 
-_AT_MOST = re.compile(r"at most (\d+)")
+def file_size(size: int, lang: str) -> str:
+    """A file's size as people read it: "812 byte", "12,3 KB", "4,5 MB" (a decimal point in
+    English)."""
+    if size < 1024:
+        return f"{size} byte" if lang == "vi" or size == 1 else f"{size} bytes"
+    value, unit = (size / 1024, "KB") if size < 1024 * 1024 else (size / (1024 * 1024), "MB")
+    text = f"{value:.1f}"
+    return f"{text.replace('.', ',') if lang == 'vi' else text} {unit}"
 
 
 def _size(size: int) -> str:
@@ -286,15 +303,16 @@ async def upload(request: web.Request) -> web.StreamResponse:
     except PermissionDenied:
         raise web.HTTPForbidden(text=text_of(request, "site.not_your_task")) from None
     except InvalidRequest as exc:  # type and emptiness were checked above
-        if exc.field == "filename":
+        if exc.reason == "file_too_large":
+            most = int(exc.values["limit"])
+            forms.errors["file"] = text_of(request, "site.file_too_large", size=_size(most))
+        elif exc.field == "filename":
             forms.errors["file"] = text_of(
                 request, "site.file_name_bad", name=storable(file.filename)
             )
-            return await _session_page(request, forms, status=422)
-        limit = _AT_MOST.search(exc.message)
-        forms.errors["file"] = text_of(
-            request, "site.file_too_large", size=_size(int(limit.group(1))) if limit else "?"
-        )
+        else:
+            words, lang = request.app[CATALOG], language(request)
+            forms.errors["file"] = reason_words(words, lang, exc) or refusal(words, lang, exc)
         return await _session_page(request, forms, status=422)
     raise _after(request, "upload")
 
