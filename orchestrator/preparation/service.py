@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePath
 
 from pydantic import BaseModel
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import InvalidRequest, NotFound, PermissionDenied, SessionNotFound
 from orchestrator.domain.models import Principal, Role, Session, SessionKind, may_see
-from orchestrator.domain.text import unstorable
+from orchestrator.domain.text import storable, unstorable
 from orchestrator.preparation.rules import TaskDue, TaskRule, rules_for, status_of, tasks_for
 from orchestrator.store.base import Documents, Store, Submission
 
@@ -47,6 +47,13 @@ class TaskOut(BaseModel):
     submitted_at: datetime | None = None
     filename: str | None = None
     size: int | None = None
+    # How the due date came about, so pages can say it in words: the rule (`days` counted
+    # `counting` days `anchor` the meeting), the date it counted and the date it is due.
+    anchor: str | None = None
+    days: int | None = None
+    counting: str | None = None
+    counted_date: date | None = None
+    due_date: date | None = None
 
 
 class BoardOut(BaseModel):
@@ -87,6 +94,9 @@ class Preparation:
         self._max = max_bytes
         self._rules = dict(rules or {})
 
+    def _rules_of(self, kind: SessionKind) -> dict[str, TaskRule]:
+        return {r.kind: r for r in rules_for(kind, self._rules)}
+
     async def _tasks(self, session_id: str, principal: Principal) -> tuple[Session, list[TaskDue]]:
         async with self._store.read() as uow:
             session = await uow.sessions.get(session_id)
@@ -107,7 +117,9 @@ class Preparation:
             submissions = await uow.preparation.get_submissions(session_id)
         now = self._clock.now()
         out: list[TaskOut] = []
+        rules = self._rules_of(session.kind)
         for task in tasks:
+            rule = rules.get(task.kind)
             if principal.role is Role.COORDINATOR and task.site_id != principal.site_id:
                 continue
             sub = submissions.get(task.id)
@@ -124,6 +136,11 @@ class Preparation:
                     submitted_at=sub.submitted_at if sub else None,
                     filename=sub.filename if sub else None,
                     size=sub.size if sub else None,
+                    anchor=task.anchor.value,
+                    days=rule.days if rule else None,
+                    counting=rule.counting.value if rule else None,
+                    counted_date=task.rolled_from or task.due_date,
+                    due_date=task.due_date,
                 )
             )
         return BoardOut(
@@ -148,11 +165,15 @@ class Preparation:
         what the client said, kept as a bare media type (application/octet-stream when it is
         not one)."""
         if not filename:
-            raise InvalidRequest("the document needs its file name", field="filename")
+            raise InvalidRequest(
+                "the document needs its file name", field="filename", reason="file_unnamed"
+            )
         if unstorable(filename):
             raise InvalidRequest(
                 "the file name holds a character that cannot be stored (NUL or undecodable bytes)",
                 field="filename",
+                reason="file_name_bad",
+                values={"name": storable(filename)},
             )
         content_type = media_type(content_type)
         _, tasks = await self._tasks(session_id, principal)
@@ -168,12 +189,19 @@ class Preparation:
             raise InvalidRequest(
                 f"{filename!r}: send a document ({', '.join(sorted(ALLOWED_SUFFIXES))})",
                 field="file",
+                reason="file_type",
+                values={"name": filename, "suffixes": ", ".join(sorted(ALLOWED_SUFFIXES))},
             )
         if not data:
-            raise InvalidRequest("the file is empty", field="file")
+            raise InvalidRequest(
+                "the file is empty", field="file", reason="file_empty", values={"name": filename}
+            )
         if len(data) > self._max:
             raise InvalidRequest(
-                f"the file is {len(data)} bytes; at most {self._max} are accepted", field="file"
+                f"the file is {len(data)} bytes; at most {self._max} are accepted",
+                field="file",
+                reason="file_too_large",
+                values={"size": len(data), "limit": self._max},
             )
         digest = hashlib.sha256(data).hexdigest()
         location = await self._documents.save(
