@@ -28,7 +28,7 @@ from orchestrator.attendance.merge.record import AttendanceEvent, EventSource, T
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal, Session
 from orchestrator.domain.ports import LoggedEvents
-from orchestrator.store.base import Store, StoredEvent
+from orchestrator.store.base import RetryableStoreError, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
+READ_RETRIES = (0.2, 0.5, 1.0)  # seconds between tries of a log read the database could not serve
 _NO_SITES = ',"sites":[]'
 
 
@@ -313,13 +314,11 @@ class Boards:
                 board.stale = False
             after = 0 if reread else board.read_to
             while True:
-                async with self._store.read() as uow:
-                    if await uow.attendance.get_record(board.session.id) is not None:
-                        self._frozen.add(board.session.id)
-                        return True
-                    rows = await uow.attendance.list_events(
-                        board.session.id, after_id=after, limit=LOG_PAGE
-                    )
+                page = await self._page_of_log(board.session.id, after)
+                if page is None:
+                    self._frozen.add(board.session.id)
+                    return True
+                rows = page
                 live = board.live
                 new = [
                     as_event(r)
@@ -331,6 +330,25 @@ class Boards:
                     after = board.read_to = max(board.read_to, rows[-1].id or 0)
                 if len(rows) < LOG_PAGE:
                     return False
+
+    async def _page_of_log(self, session_id: str, after: int) -> Sequence[StoredEvent] | None:
+        """The session's next page of logged events after `after`, or None once its record is
+        frozen. A read the database could not serve for a moment (a restart drops every
+        connection of the pool) is tried again, so an open board outlives it."""
+        for wait in (*READ_RETRIES, None):
+            try:
+                async with self._store.read() as uow:
+                    if await uow.attendance.get_record(session_id) is not None:
+                        return None
+                    return await uow.attendance.list_events(
+                        session_id, after_id=after, limit=LOG_PAGE
+                    )
+            except RetryableStoreError:
+                if wait is None:
+                    raise
+                log.warning("reading the attendance log failed for a moment; again in %s s", wait)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
 
     def feed(self, rows: Sequence[StoredEvent]) -> None:
         """Give the boards watching these rows' sessions the rows just logged."""

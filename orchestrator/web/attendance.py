@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 
 from aiohttp import web
 
@@ -17,10 +18,13 @@ from orchestrator.attendance.service import (
 )
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 from orchestrator.domain.text import as_sent
+from orchestrator.store.base import StoreError
 from orchestrator.web.hooks import answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 from orchestrator.web.keys import ATTENDANCE, JITSI, STOPPING
 from orchestrator.web.wording import accepted_language
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 CLIENT_CHECK_SECONDS = 1.0
@@ -157,6 +161,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
             pending = asyncio.ensure_future(anext(messages))
     except (ConnectionResetError, StopAsyncIteration):
         pass
+    except StoreError as exc:
+        # The answer's head is sent: no problem+json can follow. The stream ends and the page's
+        # EventSource connects again, which reads the whole record afresh.
+        log.warning("a live board's stream ended: the database failed: %s", exc)
     finally:
         pending.cancel()
         with contextlib.suppress(BaseException):

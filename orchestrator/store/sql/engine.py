@@ -82,6 +82,10 @@ def is_overlap_error(exc: DBAPIError) -> bool:
 def is_retryable_error(exc: DBAPIError) -> bool:
     if _sqlstate(exc) in _PG_RETRYABLE:
         return True
+    if exc.connection_invalidated:
+        # the server went away (a restart, a killed backend): SQLAlchemy has dropped the pool's
+        # connections with it, so the next attempt connects afresh
+        return True
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
