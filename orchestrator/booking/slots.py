@@ -26,7 +26,7 @@ from orchestrator.domain.models import (
     group_resource,
     site_resource,
 )
-from orchestrator.domain.slots import find_free_slots
+from orchestrator.domain.slots import find_free_slots, spans_break
 from orchestrator.store.base import Store, UnitOfWork
 
 SLOT_CHUNK = timedelta(days=7)
@@ -77,7 +77,12 @@ class SlotFinder:
         zone = ZoneInfo(q.timezone)
         return SlotsOut(
             slots=[
-                SlotOut(start=s.start.astimezone(zone), end=s.end.astimezone(zone)) for s in slots
+                SlotOut(
+                    start=s.start.astimezone(zone),
+                    end=s.end.astimezone(zone),
+                    over_lunch=s.over_lunch,
+                )
+                for s in slots
             ],
             duration_minutes=q.duration_minutes,
             resources=resources,
@@ -159,6 +164,7 @@ class SlotFinder:
                 limit=limit - len(found),
             ):
                 if slot.start < chunk_end:
-                    found.append(SlotOut(start=slot.start, end=slot.end))
+                    lunch = spans_break(slot.start, slot.end, (z for _, z in zones), policy)
+                    found.append(SlotOut(start=slot.start, end=slot.end, over_lunch=lunch))
             chunk_start = chunk_end
         return found[:limit]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orchestrator.domain.errors import InvalidRequest
@@ -195,6 +196,30 @@ class _Grid:
             begin, after = after, self._start(day + _DAY)
         candidate = begin - ((begin - t) // self._step) * self._step
         return min(candidate, after)
+
+
+def spans_break(
+    start: datetime, end: datetime, zones: Iterable[str], policy: BookingPolicy
+) -> bool:
+    """Whether `[start, end)` runs through a break between two working-hour windows (the lunch
+    break of 07:30-11:30, 13:30-17:00) on the wall clock of any of `zones`."""
+    hours = sorted(policy.working_hours, key=lambda w: w.start)
+    breaks = [
+        (a.end.replace(tzinfo=None), b.start.replace(tzinfo=None))
+        for a, b in pairwise(hours)
+        if a.end < b.start
+    ]
+    if not breaks:
+        return False
+    for name in set(zones):
+        zone = ZoneInfo(name)
+        ls, le = start.astimezone(zone), end.astimezone(zone)
+        if ls.date() != le.date():
+            continue
+        st, et = ls.time().replace(tzinfo=None), le.time().replace(tzinfo=None)
+        if any(st < gap_start and gap_end < et for gap_start, gap_end in breaks):
+            return True
+    return False
 
 
 class _Calendar:

@@ -7,10 +7,16 @@ import html
 from aiohttp import web
 from pydantic import BaseModel
 
-from orchestrator.domain.errors import AuthenticationRequired, InvalidState, NotFound
+from orchestrator.domain.errors import (
+    AuthenticationRequired,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+)
 from orchestrator.invites.service import InvitesOut, RsvpRequest
+from orchestrator.web.downloads import attachment, session_file_stem
 from orchestrator.web.http import json_body, json_response, principal_of
-from orchestrator.web.keys import INVITES
+from orchestrator.web.keys import BOOKINGS, INVITES
 
 ICS = "text/calendar"
 
@@ -19,12 +25,12 @@ class FeedOut(BaseModel):
     url: str
 
 
-def _ics(body: bytes, filename: str) -> web.Response:
+def _ics(body: bytes, filename: str, disposition: str | None = None) -> web.Response:
     return web.Response(
         body=body,
         content_type=ICS,
         charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": disposition or f'attachment; filename="{filename}"'},
     )
 
 
@@ -36,10 +42,18 @@ async def invite_status(request: web.Request) -> web.Response:
 
 async def invite_ics(request: web.Request) -> web.Response:
     principal = await principal_of(request)
-    body = await request.app[INVITES].invite_ics(
-        request.match_info["id"], request.match_info["site"], principal
+    session_id, site_id = request.match_info["id"], request.match_info["site"]
+    body = await request.app[INVITES].invite_ics(session_id, site_id, principal)
+    # named for the session and the site: hoi-nghi-truc-tuyen-2026-12-10-da-nang.ics
+    try:
+        session = await request.app[BOOKINGS].get(session_id, principal)
+    except (NotFound, PermissionDenied):  # the invite's own rule let them see it; keep a name
+        return _ics(body, "invite.ics")
+    name = next((s.name for s in session.sites if s.site_id == site_id), None)
+    ascii_stem, readable = session_file_stem(
+        session.title, session.start, session.timezone, site_id, name
     )
-    return _ics(body, "invite.ics")
+    return _ics(body, f"{ascii_stem}.ics", attachment(ascii_stem, readable, ".ics"))
 
 
 async def rsvp(request: web.Request) -> web.Response:

@@ -3,6 +3,8 @@ read, the days they show, and the names they put in sentences."""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -11,7 +13,7 @@ from aiohttp import web
 
 from orchestrator.booking.schemas import SessionOut
 from orchestrator.directory.service import DirectoryOut
-from orchestrator.domain.models import Principal
+from orchestrator.domain.models import Principal, Site
 from orchestrator.store.base import SessionQuery
 from orchestrator.web.keys import BOOKINGS, CLOCK, DIRECTORY
 from orchestrator.web.pages.common import WEEKDAYS, text_of
@@ -53,6 +55,19 @@ def day_start(day: date, tz: ZoneInfo) -> datetime:
 def day_heading(day: date, lang: str) -> str:
     weekday = WEEKDAYS[lang][day.weekday()]
     return f"{weekday} {day:%d/%m}" if lang == "vi" else f"{weekday} {day:%m-%d}"
+
+
+def name_key(name: str) -> tuple[str, str]:
+    """Vietnamese alphabetical order, near enough: letters without their marks (Đ as D) first,
+    the marks only to break ties."""
+    plain = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
+    base = "".join(c for c in plain if not unicodedata.combining(c))
+    return base.casefold(), name.casefold()
+
+
+def site_order(sites: Sequence[Site], head: str | None = None) -> list[Site]:
+    """A region's sites as lists show them: its head site first, then the others by name."""
+    return sorted(sites, key=lambda s: (s.id != head, name_key(s.name), s.id))
 
 
 def range_label(start: datetime, end: datetime, tz: ZoneInfo) -> str:
