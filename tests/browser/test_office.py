@@ -192,7 +192,7 @@ async def test_timeline_on_a_phone_and_roles_kept_apart(browser: Browser, live: 
         )
         assert widths[0] <= 390, widths
         assert widths[1] > widths[2], widths
-        await assert_accessible(page)
+        await assert_accessible(page, scripts=False)
         await screenshot(page, "office-timeline-phone")
 
         coordinator = await live.container.access.create_token(Role.COORDINATOR, site_id="can-tho")
