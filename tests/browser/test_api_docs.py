@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Page, Request
 
-from tests.browser.conftest import Live, screenshot
+from tests.browser.conftest import Live, assert_axe, screenshot
 
 
 async def test_the_api_reader_lists_the_booking_and_asks_nothing_of_other_hosts(
@@ -41,3 +41,6 @@ async def test_the_api_reader_lists_the_booking_and_asks_nothing_of_other_hosts(
     assert "/openapi.json" in {urlsplit(url).path for url in asked}
     assert not [r.url for r in failed], [r.url for r in failed]
     assert not [text for text in refused if "Content Security Policy" in text], refused
+    # the reader is a page like any other: no serious or critical violation axe-core finds
+    await page.set_viewport_size({"width": 1366, "height": 768})
+    await assert_axe(page)
