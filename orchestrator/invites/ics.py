@@ -8,6 +8,9 @@ An invite is put together from folded UTF-8 blocks. What every site of a session
 VTIMEZONE, times, title, organizer, chair, alarms, the description around the site's own lines)
 is written once and cached; each invite writes only its own lines (UID, LOCATION, URL, the
 site's part of DESCRIPTION, the coordinator's ATTENDEE).
+
+About 500 lines on purpose: the blocks, their cache and the folding they share are one writer;
+apart they would hand half-written lines across modules.
 """
 
 from __future__ import annotations
