@@ -39,9 +39,9 @@ A policy key left out keeps that kind's default (`DEFAULT_POLICIES`); a kind lef
 from `Directory.policies`. Problems are reported as `file:line: field: message`, where `field` is
 a dotted path with 0-based indexes such as `sites[3].timezone` (the fourth `[[sites]]` table).
 
-Over 500 lines on purpose: a third of it is this description of the file and the problem codes
-the pages word; the checks read top to bottom as the file does, and split apart they would only
-pass the same line map and problem list between modules.
+Over 500 lines on purpose: this description of the file, then checks that read top to bottom as
+the file does, each with the problem code the pages word; split apart they would only pass the
+same line map and problem list between modules.
 """
 
 from __future__ import annotations
