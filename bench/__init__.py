@@ -1,4 +1,5 @@
-"""Benchmarks of DESIGN section 9: each prints its figure, its target and a reference.
+"""Benchmarks of DESIGN section 9: each prints its figure, a same-run reference and the ratio,
+judged by the ratio target (memory by its absolute target; tiny runs judge nothing).
 
 Run them all with `python -m bench`; see bench/README.md.
 """

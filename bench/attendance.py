@@ -17,20 +17,24 @@ loads its session with every site.
    a new device, odd rounds three sites in four leave again; blocks of 50 sites, four rounds at a
    time, so any prefix mixes joins, leaves and sites with several devices. Every tenth post
    repeats one of the last few (a Prosody retry). Figures: posts per second (duplicates
-   included) completed in the timed window (target >= 3,000) and their p99 latency (target
-   < 50 ms). Then the plan goes on for 5 s more with the chair's live board (one SSE client)
-   open on the same session: same figures, same targets; right after it, the server's resident
-   memory with the board still open (target < 200 MB; reference: the bare handler's after its
-   load). Reference, same run: a bare aiohttp handler (read the body, `json.loads`, answer 200
-   with a small JSON) in another process, under the same load generator for 10 s.
+   included) completed in the timed window and their p99 latency. Then the plan goes on for 5 s
+   more with the chair's live board (one SSE client) open on the same session: same figures,
+   same targets; right after it, the server's resident memory with the board still open
+   (absolute target < 200 MB, memory not being noisy; the bare handler's after its load is
+   printed beside it). Reference, same run: a bare aiohttp handler (read the body,
+   `json.loads`, answer 200 with a small JSON) in another process, under the same load
+   generator for 10 s. Judged by the ratio (DESIGN 9): the rate at least 0.4 x the bare
+   handler's, the p99 at most 4 x its p99 (on a quiet run >= 5,000 events/s and p99 < 25 ms,
+   printed for information).
 2. Webhook to live board. An SSE client reads `GET /api/sessions/{id}/attendance/stream` (office
    token); one webhook at a time (a join, later the leave of the same device, 50 ms apart) and
    the time from sending it until the stream delivers the event (`attendance`, the whole record,
    or `changes`, the rows of the sites that changed) in which that site's connection changed
    (taken when the event's last byte arrives, before parsing). On the 100-site session (200
    times) and on the 10,000-site session after the loads (20 times, on the
-   20 sites the loads left alone; its record then holds every event of the loads). Target p99
-   < 200 ms; reference: the plain request latency of the same webhooks.
+   20 sites the loads left alone; its record then holds every event of the loads). Reference:
+   the p99 of the plain requests of the same webhooks; judged by the ratio (DESIGN 9): p99 at
+   most 2 x the reference (on a quiet run < 100 ms, printed for information).
 3. Checked (a failure makes the run fail): no 5xx, nor any other non-200, anywhere; the
    `accepted` counts of all answers add up to exactly the number of distinct events sent
    (repeats, even concurrent ones, counted once); the record afterwards shows every site as the
@@ -89,10 +93,13 @@ from bench.webhook_load import Expected, big_site, board_site, expected, payload
 
 NAME = "attendance"
 TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to live board"
-RATE_TARGET = 3000.0
-P99_TARGET_S = 0.050
-BOARD_TARGET_S = 0.200
-MEMORY_TARGET_MB = 200.0
+RATE_RATIO = 0.4  # x the bare handler's rate, at least (DESIGN 9)
+P99_RATIO = 4.0  # x the bare handler's p99, at most
+BOARD_RATIO = 2.0  # x the p99 of the plain webhook requests, at most
+QUIET_RATE = 5000.0  # on a quiet run (DESIGN 9): information only
+QUIET_P99_S = 0.025
+QUIET_BOARD_S = 0.100
+MEMORY_TARGET_MB = 200.0  # absolute: memory is not noisy
 CONCURRENCY = 32
 RESERVED = 20  # sites of the big session the load leaves alone, for the live-board part
 REQUEST_TIMEOUT_S = 300.0
@@ -401,9 +408,10 @@ async def _backend(
                         ),
                         value=round(result.rate),
                         unit="events/s",
-                        target=RATE_TARGET,
                         reference_what="bare aiohttp JSON handler, same load",
                         reference=round(bare.rate),
+                        ratio_target=RATE_RATIO,
+                        absolute=QUIET_RATE,
                         lower_is_better=False,
                     )
                 )
@@ -413,9 +421,10 @@ async def _backend(
                         what=f"{label}: same, p99 latency",
                         value=result.p99,
                         unit="s",
-                        target=P99_TARGET_S,
                         reference_what="bare handler p99",
                         reference=bare.p99,
+                        ratio_target=P99_RATIO,
+                        absolute=QUIET_P99_S,
                         note=f"p50 {result.p50 * 1000:.1f} ms, max {result.max * 1000:.0f} ms",
                     )
                 )
@@ -428,9 +437,10 @@ async def _backend(
                     ),
                     value=round(rss, 1),
                     unit="MB",
-                    target=MEMORY_TARGET_MB,
                     reference_what="bare aiohttp handler after its load",
                     reference=round(bare.rss, 1),
+                    ratio_target=None,
+                    absolute=MEMORY_TARGET_MB,
                     note=f"peak {peak:.0f} MB",
                 )
             )
@@ -452,9 +462,10 @@ async def _backend(
                         what=f"{label}: webhook to live board, {what}, p99 of {times}",
                         value=percentile(res.board, 99),
                         unit="s",
-                        target=BOARD_TARGET_S,
                         reference_what="p99 of the same webhook requests",
                         reference=percentile(res.request, 99),
+                        ratio_target=BOARD_RATIO,
+                        absolute=QUIET_BOARD_S,
                         note=(
                             f"p50 {median(res.board) * 1000:.1f} ms; "
                             f"requests p50 {median(res.request) * 1000:.1f} ms"

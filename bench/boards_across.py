@@ -9,10 +9,10 @@ instance one at a time (a join, later the leave of the same device, 50 ms apart)
 from sending it until each stream delivers the event in which that site's connection changed
 (taken when the event's last byte arrives). The figure: the p99 on the other instance's board
 (the change went through the log, PostgreSQL's NOTIFY on commit and the other instance's read of
-the announced rows), target < 100 ms at 10,000 sites. Reference, measured on the same webhooks:
-the p99 on the first instance's own board (fed in-process). The ratio is what is judged (DESIGN
-9: at most 2 × the plain webhook request p99 + 20 ms across instances; the requests' p99 is in
-the note).
+the announced rows). Reference, measured on the same webhooks: the p99 of their plain requests.
+The ratio is what is judged (DESIGN 9): at most 2 x the reference + 20 ms across instances; on a
+quiet run under 100 ms at 10,000 sites, printed for information. The p99 on the first
+instance's own board (fed in-process) is in the note.
 
 Checked: every webhook answered 200 and accepted once; both boards show every change.
 
@@ -47,7 +47,9 @@ from bench.webhook_load import big_site, board_site
 
 NAME = "boards_across"
 TITLE = "webhook to a live board on the other instance (two serve processes, PostgreSQL)"
-TARGET_S = 0.100
+RATIO_TARGET = 2.0  # x the p99 of the plain webhook requests (DESIGN 9)
+ALLOWANCE_S = 0.020  # + 20 ms across instances
+QUIET_S = 0.100  # on a quiet run at 10,000 sites: information only
 GAP_S = 0.05
 WAIT_S = 60.0
 
@@ -178,13 +180,15 @@ async def run(ctx: Context) -> None:
                                 ),
                                 value=percentile(other, 99),
                                 unit="s",
-                                target=TARGET_S,
-                                reference_what="the same webhooks on the same instance's board",
-                                reference=percentile(own, 99),
+                                reference_what="p99 of the same webhook requests",
+                                reference=percentile(request, 99),
+                                ratio_target=RATIO_TARGET,
+                                allowance=ALLOWANCE_S,
+                                absolute=QUIET_S,
                                 note=(
-                                    f"p50 {median(other) * 1000:.1f} ms, same instance p50 "
-                                    f"{median(own) * 1000:.1f} ms; requests p99 "
-                                    f"{percentile(request, 99) * 1000:.1f} ms"
+                                    f"p50 {median(other) * 1000:.1f} ms; same instance's board "
+                                    f"p50 {median(own) * 1000:.1f} ms, p99 "
+                                    f"{percentile(own, 99) * 1000:.1f} ms"
                                 ),
                             )
                         )

@@ -1,4 +1,7 @@
-"""Book one session with 10,000 sites (every claim checked and written): target < 1 s.
+"""Book one session with 10,000 sites (every claim checked and written).
+
+Judged by the ratio to the reference (DESIGN 9): at most 5 x a plain Core executemany of as many
+rows; on a quiet run that is under 0.5 s, printed for information.
 
 On SQLite (a temporary file) and on PostgreSQL (a fresh database). Only the `book` call is
 timed; the directory is imported beforehand. Reference: a plain SQLAlchemy Core executemany
@@ -40,7 +43,8 @@ from orchestrator.store.sql import SqlStore
 
 NAME = "book_10k"
 TITLE = "book one session with 10,000 sites"
-TARGET_S = 1.0
+RATIO_TARGET = 5.0  # x the Core executemany reference
+QUIET_S = 0.5  # DESIGN 9, on a quiet run: information only
 # Monday 1 March 2027, 09:00 in Hà Nội: the clock of this benchmark.
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 GROUP = "lanh-dao-bo"
@@ -153,9 +157,10 @@ async def _measure(ctx: Context, backend: str, url: str, data_dir: Path) -> None
             what=f"{backend}: book 1 session x {sites} sites (median of {repeats})",
             value=median(times),
             unit="s",
-            target=TARGET_S,
             reference_what=f"Core executemany of {sites} rows",
             reference=median(refs),
+            ratio_target=RATIO_TARGET,
+            absolute=QUIET_S,
             note="runs " + ", ".join(f"{x * 1000:.0f}" for x in times) + " ms",
         )
     )

@@ -6,8 +6,9 @@ same six sites: exactly one must answer 201, every other one 409 with problem+js
 conflicting claims and the winner, none 5xx. A last round books 200 sessions at distinct times
 and then fires 200 concurrent `PATCH /api/sessions/{id}` moving each into one and the same slot:
 exactly one may move. Afterwards `GET /api/sessions` must show no two live sessions overlapping
-on any claim. Figure: the p99 latency of each round's racing requests (target < 100 ms);
-reference: the p99 of 200 concurrent `GET /healthz` against the same servers, just before.
+on any claim. Figure: the p99 latency of each round's racing requests; reference: the p99 of
+200 concurrent `GET /healthz` against the same servers, just before. Judged by the ratio (DESIGN
+9): at most 3 x the reference (DESIGN 9 gives no absolute target here).
 
 The servers use the system clock, so the sessions go on working days 20+ days from today.
 The client is this process (aiohttp); the servers are separate processes.
@@ -52,7 +53,7 @@ from bench.serving import (
 
 NAME = "race"
 TITLE = "200 clients racing for one slot, two instances, PostgreSQL"
-TARGET_S = 0.100
+RATIO_TARGET = 3.0  # x the p99 of as many concurrent GET /healthz
 POOL_SIZE = 8  # per instance: up to 3x that with overflow; two instances stay well under 100
 SITES = ["ha-noi", "da-nang", "tp-ho-chi-minh", "can-tho", "thai-nguyen", "nghe-an"]
 GROUP = "lanh-dao-bo"
@@ -292,9 +293,9 @@ def _p99(what: str, times: list[float], healthz_p99: float) -> Figure:
         what=what,
         value=percentile(times, 99),
         unit="s",
-        target=TARGET_S,
         reference_what=f"p99 of {len(times)} concurrent GET /healthz",
         reference=healthz_p99,
+        ratio_target=RATIO_TARGET,
         note=f"p50 {median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
     )
 

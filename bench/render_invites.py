@@ -1,4 +1,8 @@
-"""Render 10,000 personalised invites for one session: target >= 5,000 per second on one core.
+"""Render 10,000 personalised invites for one session, on one core.
+
+Judged by the ratio (DESIGN 9): at least 5 x the rate of plain icalendar building one calendar
+per invite (the reference below); on a quiet run at least 8,000 per second, printed for
+information.
 
 One invite is what the outbox worker makes for one site: the site's join link with its own
 HS256 token (PyJWT; claims as DESIGN 6.1: iss, aud, sub, room, nbf, exp, context.user), two
@@ -13,8 +17,10 @@ Reference, same run: plain icalendar building one Calendar with one Event per in
 properties, attendees and alarms; without VTIMEZONE, which icalendar does not add by itself)
 and `to_ical()`, the naive way; a side line gives the same with `add_missing_timezones()` on 20
 invites, the naive way to a VTIMEZONE. The JaaS variant signs RS256 instead (an RSA 2048 key
-generated here, loaded once), target >= 800 per second, same reference; its note gives the rate
-of the RS256 link alone.
+generated here, loaded once), same reference; DESIGN 9 gives it only a quiet-run figure (at
+least 1,500 per second), so its ratio target is derived from the HS256 one in the same
+proportion: at least 5 x 1,500 / 8,000 = 0.9375 x the reference. Its note gives the rate of the
+RS256 link alone.
 
 Checked afterwards: every UID and every join link distinct; for a sample of sites, the object
 parses back with icalendar (METHOD, UID, TZID with its VTIMEZONE, DTSTART at the session's UTC
@@ -65,8 +71,10 @@ from orchestrator.invites.ics import describe
 
 NAME = "render_invites"
 TITLE = "render 10,000 personalised invites (ICS + token + email)"
-TARGET_HS256 = 5000.0  # invites per second
-TARGET_RS256 = 800.0
+RATIO_HS256 = 5.0  # x the plain icalendar rate (DESIGN 9)
+QUIET_HS256 = 8000.0  # invites per second on a quiet run (DESIGN 9): information only
+QUIET_RS256 = 1500.0
+RATIO_RS256 = RATIO_HS256 * QUIET_RS256 / QUIET_HS256  # derived: DESIGN 9 has no RS256 ratio
 RUNS = 3
 WARM_UP = 50
 CHUNK = 500  # invites between two yields to the event loop
@@ -437,9 +445,10 @@ async def run(ctx: Context) -> None:
             + (f", median of {runs}" if runs > 1 else ""),
             value=round(median(rates)),
             unit="invites/s",
-            target=TARGET_HS256,
             reference_what=reference,
             reference=round(naive),
+            ratio_target=RATIO_HS256,
+            absolute=QUIET_HS256,
             lower_is_better=False,
             note=f"runs {', '.join(f'{r:.0f}' for r in rates)}/s; {size / 1024:.1f} KiB per email",
         )
@@ -450,9 +459,10 @@ async def run(ctx: Context) -> None:
             what=f"jaas RS256: {count} invites (token + ICS + email as_bytes)",
             value=round(count / jaas.seconds),
             unit="invites/s",
-            target=TARGET_RS256,
             reference_what=reference,
             reference=round(naive),
+            ratio_target=RATIO_RS256,
+            absolute=QUIET_RS256,
             lower_is_better=False,
             note=f"the RS256 link alone: {rs256:.0f}/s",
         )

@@ -1,4 +1,7 @@
-"""Free-slot search over 100 resources with 50,000 sessions in the year: first 10 slots < 50 ms.
+"""Free-slot search over 100 resources with 50,000 sessions in the year: the first 10 slots.
+
+Judged by the ratio (DESIGN 9): the median and the p95 each at most 4 x the same call's on an
+empty calendar; on a quiet run under 25 ms, printed for information.
 
 The calendar: 95 sites and 5 leader groups; 50,000 sessions over the year around "now" (half
 of it past), each claiming 1-3 of the 100 resources (plus its own chair) for a 30-90 minute
@@ -48,7 +51,8 @@ from orchestrator.store.sql import SqlStore, resource_key
 
 NAME = "slots"
 TITLE = "free-slot search, 100 resources, 50,000 sessions in the year"
-TARGET_S = 0.050
+RATIO_TARGET = 4.0  # x the same call on an empty calendar, median and p95
+QUIET_S = 0.025  # DESIGN 9, on a quiet run: information only
 SITES = 95
 GROUPS = [f"group-{g}" for g in range(5)]
 RESOURCES = [f"site:{site_id(i)}" for i in range(SITES)] + [f"group:{g}" for g in GROUPS]
@@ -302,9 +306,10 @@ async def _measure(
             what=f"{backend}: first 10 slots, {len(cal.sessions)} sessions, median of {runs}",
             value=median(times),
             unit="s",
-            target=TARGET_S,
             reference_what="same call, empty calendar",
             reference=median(ref_times),
+            ratio_target=RATIO_TARGET,
+            absolute=QUIET_S,
             note=f"first slot {days_out} days out, 10th {spread} days later",
         )
     )
@@ -314,9 +319,10 @@ async def _measure(
             what=f"{backend}: first 10 slots, {len(cal.sessions)} sessions, p95 of {runs}",
             value=percentile(times, 95),
             unit="s",
-            target=TARGET_S,
             reference_what="same call, empty calendar, p95",
             reference=percentile(ref_times, 95),
+            ratio_target=RATIO_TARGET,
+            absolute=QUIET_S,
         )
     )
 
