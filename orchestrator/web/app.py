@@ -60,7 +60,26 @@ class Background(Protocol):
         ...
 
 
-class Repeating:
+class _InTask:
+    """Background work run in one task of its own: `_run` is the work; stopping cancels it."""
+
+    name: str
+    _task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class Repeating(_InTask):
     """A round of work run again and again in a task: at once while a round reports work done
     (`busy`), else after `pause` seconds. A failing round is logged; the next one tries again."""
 
@@ -76,9 +95,8 @@ class Repeating:
         self._work = work
         self._pause = pause
         self._busy = busy
-        self._task: asyncio.Task[None] | None = None
 
-    async def _forever(self) -> None:
+    async def _run(self) -> None:
         while True:
             try:
                 busy = self._busy(await self._work())
@@ -88,38 +106,19 @@ class Repeating:
             if not busy:
                 await asyncio.sleep(self._pause)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._forever())
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-class Following:
+class Following(_InTask):
     """Work that runs until it is stopped (`work()` returns only when cancelled), in a task."""
 
     def __init__(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
         self.name = name
         self._work = work
-        self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         try:
             await self._work()
         except Exception:  # logged, not raised: the service goes on without it
             log.exception("%s failed", self.name)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 def background_services(

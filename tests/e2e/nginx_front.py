@@ -70,6 +70,8 @@ def postgres_database(pg_template: str | None) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database (several instances need one: SQLite is one)."""
     admin = _pg_admin_url()
     if admin is None or pg_template is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("two instances need PostgreSQL, which CI must have: ORCH_TEST_DATABASE_URL")
         pytest.skip("two instances need PostgreSQL: ORCH_TEST_DATABASE_URL")
     name = f"orch_t_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
