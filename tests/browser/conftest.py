@@ -19,46 +19,21 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from bench.browser import CHROMIUM_ARGS, chromium_path
 from orchestrator.bootstrap import Container
 from tests.builders import base_url, issue_tokens, serving
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(os.environ.get("ORCH_ARTIFACTS", ROOT / "var" / "test-artifacts")) / "screenshots"
 CHAIR_EMAIL = "chair@moet.example.org"
-
-
-def _install_chromium() -> str | None:
-    found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is None:
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in ([apt, "install", "-y", "-q", "chromium"], [apt, "update", "-q"]):
-        subprocess.run(command, check=False, env=env, capture_output=True, timeout=900)
-        if shutil.which("chromium"):
-            break
-    if not shutil.which("chromium"):
-        subprocess.run(
-            [apt, "install", "-y", "-q", "chromium"],
-            check=False,
-            env=env,
-            capture_output=True,
-            timeout=900,
-        )
-    return shutil.which("chromium")
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's Chromium, installed with apt-get when missing (a failure on CI, else a skip)."""
-    path = _install_chromium()
+    path = chromium_path()
     if path is None:
         if os.environ.get("CI") == "true":
             pytest.fail("Debian's chromium could not be installed: browser tests must run on CI")
