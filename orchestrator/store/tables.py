@@ -112,6 +112,12 @@ sessions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # An occurrence of a series (DESIGN 10): the series, the occurrence's original start (its
+    # RECURRENCE-ID forever), and the fields changed on this occurrence alone.
+    sa.Column("series_id", sa.String(36), nullable=True),
+    sa.Column("occurrence", UTCDateTime, nullable=True),
+    sa.Column("exception_fields", sa.JSON, nullable=True),
+    sa.Index("ix_sessions_series_occurrence", "series_id", "occurrence", unique=True),
 )
 
 session_sites = sa.Table(
@@ -149,6 +155,51 @@ claims = sa.Table(
     sa.Index("ix_claims_resource_start", "resource", "starts_at"),
     sa.Index("ix_claims_session", "session_id"),
     sa.CheckConstraint("starts_at < ends_at", name="ck_claims_range"),
+)
+
+# Series ------------------------------------------------------------------------------------
+# The same meeting on a rhythm (DESIGN 10): the rule, its zone and the first occurrence never
+# change; the occurrences are sessions naming the series. `skipped` lists the occurrences the
+# rule names that were never booked, each with why.
+series = sa.Table(
+    "series",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("agenda", sa.Text, nullable=False, server_default=""),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("region_id", sa.String(64), nullable=True),
+    sa.Column("recurrence", sa.Text, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("first_start", UTCDateTime, nullable=False, index=True),
+    sa.Column("first_end", UTCDateTime, nullable=False),
+    sa.Column("host_site_id", sa.String(64), nullable=False),
+    sa.Column("chair_name", sa.String(200), nullable=False),
+    sa.Column("chair_email", sa.String(320), nullable=False, index=True),
+    sa.Column("leader_groups", sa.JSON, nullable=False),
+    sa.Column("speaking_sites", sa.JSON, nullable=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("buffer_before_minutes", sa.Integer, nullable=False),
+    sa.Column("buffer_after_minutes", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("skipped", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+series_sites = sa.Table(
+    "series_sites",
+    metadata,
+    sa.Column(
+        "series_id",
+        sa.String(36),
+        sa.ForeignKey("series.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_series_sites_site", "site_id"),
 )
 
 api_tokens = sa.Table(
