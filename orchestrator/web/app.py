@@ -17,6 +17,7 @@ from typing import Protocol
 from aiohttp import web
 
 from orchestrator.web import attendance
+from orchestrator.web.compression import compression_middleware
 from orchestrator.web.http import Metrics, errors_middleware, metrics_middleware, text_middleware
 from orchestrator.web.keys import (
     ACCESS,
@@ -168,7 +169,13 @@ def init_app(
     """
     settings = services.settings
     app = web.Application(
-        middlewares=[metrics_middleware, errors_middleware, text_middleware, pages_middleware],
+        middlewares=[
+            metrics_middleware,
+            compression_middleware,
+            errors_middleware,
+            text_middleware,
+            pages_middleware,
+        ],
         client_max_size=settings.server.max_body_bytes,
     )
     app[BOOKINGS] = services.bookings

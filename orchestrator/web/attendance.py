@@ -19,6 +19,7 @@ from orchestrator.attendance.service import (
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 from orchestrator.domain.text import as_sent
 from orchestrator.store.base import StoreError
+from orchestrator.web.compression import EventStream
 from orchestrator.web.hooks import answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of
 from orchestrator.web.keys import ATTENDANCE, JITSI, STOPPING
@@ -124,17 +125,18 @@ async def stream(request: web.Request) -> web.StreamResponse:
     principal = await principal_of(request)
     messages = request.app[ATTENDANCE].stream(request.match_info["id"], principal)
     first = await anext(messages)  # errors (404, 403) still answer as problem+json
-    response = web.StreamResponse(
-        headers={
+    events = EventStream(
+        request,
+        {
             "Content-Type": "text/event-stream; charset=utf-8",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
-        }
+        },
     )
-    await response.prepare(request)
+    await events.prepare()
 
     async def send(message: BoardMessage) -> None:
-        await response.write(f"event: {message.event}\ndata: {message.data}\n\n".encode())
+        await events.send(f"event: {message.event}\ndata: {message.data}\n\n".encode())
 
     # One pending read of the next event at a time; a quiet 15 s only sends a comment, so
     # proxies keep the connection open. A client that went away is noticed within a second
@@ -153,7 +155,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             done, _ = await asyncio.wait({pending}, timeout=CLIENT_CHECK_SECONDS)
             if not done:
                 if loop.time() - quiet_since >= HEARTBEAT_SECONDS:
-                    await response.write(b": still here\n\n")
+                    await events.send(b": still here\n\n")
                     quiet_since = loop.time()
                 continue
             await send(pending.result())
@@ -171,7 +173,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await pending
         with contextlib.suppress(Exception):
             await messages.aclose()  # type: ignore[attr-defined]
-    return response
+    return events.response
 
 
 async def stop_streams(app: web.Application) -> None:
