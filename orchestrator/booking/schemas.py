@@ -248,6 +248,13 @@ class SessionOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    series_id: str | None = Field(
+        default=None, description="The series this session is an occurrence of, if any"
+    )
+    occurrence: datetime | None = Field(
+        default=None,
+        description="An occurrence's original start (its RECURRENCE-ID), whatever it was moved to",
+    )
 
     @classmethod
     def build(
@@ -301,6 +308,8 @@ class SessionOut(BaseModel):
             version=session.version,
             created_at=session.created_at,
             updated_at=session.updated_at,
+            series_id=session.series_id,
+            occurrence=session.occurrence.astimezone(zone) if session.occurrence else None,
         )
 
 

@@ -195,6 +195,11 @@ class Session(Frozen):
     created_at: Instant
     updated_at: Instant
     version: int = 1
+    # An occurrence of a series (DESIGN 10): the series, the occurrence's original start (its
+    # RECURRENCE-ID forever, whatever it is moved to) and the fields changed on it alone.
+    series_id: str | None = None
+    occurrence: Instant | None = None
+    exception_fields: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _ordered(self) -> Session:
@@ -264,6 +269,62 @@ class Claim(Frozen):
     session_id: str
     start: Instant
     end: Instant
+
+
+class SeriesStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"  # never stored: every occurrence is over
+    CANCELLED = "cancelled"
+
+
+class SkippedOccurrence(Frozen):
+    """An occurrence the rule names that was never booked: the claims in its way (`conflicts`)
+    or the booking-policy rule it breaks (`rule`, e.g. `holiday`, with its `detail`)."""
+
+    occurrence: Instant
+    rule: str | None = None
+    detail: str = ""
+    conflicts: tuple[Claim, ...] = ()
+
+
+class Series(Frozen):
+    """The same meeting on a rhythm (DESIGN 10). `recurrence` is an RFC 5545 RRULE value
+    expanded in `timezone` from `start`; the rule and the first occurrence (`start`, `end`)
+    never change. Each occurrence is a session naming the series; `sites` and the other fields
+    are what every occurrence gets unless it was changed alone."""
+
+    id: str
+    title: str
+    agenda: str = ""
+    kind: SessionKind
+    region: Slug | None = None
+    recurrence: str
+    timezone: ZoneName
+    start: Instant
+    end: Instant
+    host_site: Slug
+    chair: Chair
+    sites: tuple[Slug, ...]
+    leader_groups: tuple[Slug, ...] = ()
+    speaking_sites: tuple[Slug, ...] = ()
+    provider: str = "static"
+    buffer_before_minutes: int = Field(default=0, ge=0)
+    buffer_after_minutes: int = Field(default=0, ge=0)
+    status: SeriesStatus = SeriesStatus.ACTIVE
+    skipped: tuple[SkippedOccurrence, ...] = ()
+    created_at: Instant
+    updated_at: Instant
+    version: int = 1
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Series:
+        if self.end <= self.start:
+            raise ValueError("a series' occurrences must end after they start")
+        return self
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
 
 
 def site_resource(site_id: str) -> str:

@@ -26,6 +26,14 @@ class OutboxKind(enum.StrEnum):
     """A reminder of a preparation document to the site that owes it."""
     ATTENDANCE_RECORD = "attendance-record"
     """A frozen attendance record, to the session's chair."""
+    SERIES_INVITES = "series-invites"
+    """A series change (DESIGN 10): `session_id` is the series' id, `version` its version after
+    the change, the payload `{"series_id", "message", "occurrence", "site_ids"}` with `message`
+    one of `series` (booked, or the series changed: the whole object to each site),
+    `occurrence` (one occurrence moved or changed alone), `cancel-occurrence` (one occurrence
+    cancelled, or `site_ids` removed from it), `cancel-series` (the series cancelled, or
+    `site_ids` removed from it); `occurrence` is the occurrence's original start (RFC 3339) or
+    null, `site_ids` the sites concerned or null for every site of the series."""
 
 
 # What mailing needs of other use cases: the use case that mails depends on these ports only,

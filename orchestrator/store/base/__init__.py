@@ -23,6 +23,7 @@ from orchestrator.store.base.errors import (
 from orchestrator.store.base.invites import Delivery, Invites, Rsvp
 from orchestrator.store.base.outbox import Outbox, OutboxItem
 from orchestrator.store.base.preparation import Submission, Submissions
+from orchestrator.store.base.series import SeriesQuery, SeriesRepository
 from orchestrator.store.base.sessions import SessionQuery, Sessions
 from orchestrator.store.base.tokens import TokenRecord, Tokens
 from orchestrator.store.base.unit import Documents, SchemaState, Store, UnitOfWork
@@ -45,6 +46,8 @@ __all__ = [
     "RetryableStoreError",
     "Rsvp",
     "SchemaState",
+    "SeriesQuery",
+    "SeriesRepository",
     "SessionQuery",
     "Sessions",
     "Store",

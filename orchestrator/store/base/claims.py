@@ -30,6 +30,17 @@ class Claims(Protocol):
         session's, one `Conflict` per claim."""
         ...
 
+    async def conflicts_over(
+        self,
+        resources: Sequence[str],
+        ranges: Sequence[tuple[datetime, datetime]],
+        exclude_sessions: Sequence[str] = (),
+    ) -> list[Conflict]:
+        """The active claims on `resources` overlapping any of `ranges` (each `[start, end)`),
+        bar the excluded sessions', one `Conflict` per claim: `conflicts` for many ranges at
+        once (a series' occurrences)."""
+        ...
+
     async def add(
         self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
     ) -> None:
@@ -41,6 +52,20 @@ class Claims(Protocol):
         self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
     ) -> None:
         """Drop the session's active claims and claim `resources` over `[start, end)` instead.
+        Raises `ClaimOverlap` (the unit of work is then spoiled)."""
+        ...
+
+    async def add_many(
+        self, claims: Sequence[tuple[str, Sequence[str], datetime, datetime]]
+    ) -> None:
+        """`add` for several sessions at once: each `(session_id, resources, start, end)`.
+        Raises `ClaimOverlap` (the unit of work is then spoiled)."""
+        ...
+
+    async def replace_many(
+        self, claims: Sequence[tuple[str, Sequence[str], datetime, datetime]]
+    ) -> None:
+        """`replace` for several sessions at once: each `(session_id, resources, start, end)`.
         Raises `ClaimOverlap` (the unit of work is then spoiled)."""
         ...
 

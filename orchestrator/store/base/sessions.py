@@ -44,6 +44,16 @@ class Sessions(Protocol):
         from `session.sites`) and refresh every site's join link. The session must exist."""
         ...
 
+    async def add_many(self, sessions: Sequence[Session]) -> None:
+        """Store new sessions and their sites at once (a series' occurrences)."""
+        ...
+
+    async def update_many(
+        self, changes: Sequence[tuple[Session, Sequence[str], Sequence[str]]]
+    ) -> None:
+        """`update` of several sessions at once: each `(session, added_sites, removed_sites)`."""
+        ...
+
     async def get(self, session_id: str) -> Session | None:
         """The session, or None."""
         ...

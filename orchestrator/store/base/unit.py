@@ -15,6 +15,7 @@ from orchestrator.store.base.directory import Directory
 from orchestrator.store.base.invites import Invites
 from orchestrator.store.base.outbox import Outbox
 from orchestrator.store.base.preparation import Submissions
+from orchestrator.store.base.series import SeriesRepository
 from orchestrator.store.base.sessions import Sessions
 from orchestrator.store.base.tokens import Tokens
 
@@ -35,6 +36,11 @@ class UnitOfWork(Protocol):
     @property
     def sessions(self) -> Sessions:
         """Booked sessions and their sites."""
+        ...
+
+    @property
+    def series(self) -> SeriesRepository:
+        """Meetings on a rhythm; their occurrences are sessions."""
         ...
 
     @property

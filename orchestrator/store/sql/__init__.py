@@ -24,6 +24,7 @@ from orchestrator.store.sql.engine import (
 from orchestrator.store.sql.invites import SqlInvites
 from orchestrator.store.sql.outbox import SqlOutbox
 from orchestrator.store.sql.preparation import SqlSubmissions
+from orchestrator.store.sql.series import SqlSeries
 from orchestrator.store.sql.sessions import SqlSessions
 from orchestrator.store.sql.store import SqlStore, SqlUnitOfWork
 from orchestrator.store.sql.tokens import SqlTokens
@@ -40,6 +41,7 @@ __all__ = [
     "SqlDoneActions",
     "SqlInvites",
     "SqlOutbox",
+    "SqlSeries",
     "SqlSessions",
     "SqlStore",
     "SqlSubmissions",

@@ -83,6 +83,65 @@ class SqlClaims:
         ]
         await self._tx.guard_overlap(self._c.execute(t.claims.insert(), rows))
 
+    async def conflicts_over(
+        self,
+        resources: Sequence[str],
+        ranges: Sequence[tuple[datetime, datetime]],
+        exclude_sessions: Sequence[str] = (),
+    ) -> list[Conflict]:
+        if not ranges:
+            return []
+        c = t.claims.c
+        # One scan from the earliest range to the latest, then each claim kept only if it
+        # overlaps one of the ranges: a weekly series reads its weeks, not the gaps between.
+        first = min(r[0] for r in ranges)
+        last = max(r[1] for r in ranges)
+        spans = sorted(ranges)
+        out: list[Conflict] = []
+        excluded = set(exclude_sessions)
+        for cond in self._tx.in_(c.resource, list(dict.fromkeys(resources))):
+            stmt = sa.select(c.resource, c.session_id, c.starts_at, c.ends_at).where(
+                cond,
+                _overlapping(first, last),
+                sa.or_(*(sa.and_(c.starts_at < e, c.ends_at > b) for b, e in _merged(spans))),
+            )
+            for r in await self._c.execute(stmt):
+                if r.session_id not in excluded:
+                    out.append(
+                        Conflict(
+                            resource=r.resource,
+                            session_id=r.session_id,
+                            start=r.starts_at,
+                            end=r.ends_at,
+                        )
+                    )
+        return out
+
+    async def add_many(
+        self, claims: Sequence[tuple[str, Sequence[str], datetime, datetime]]
+    ) -> None:
+        records = [
+            (session_id, r, resource_key(r), start, end, True)
+            for session_id, resources, start, end in claims
+            for r in resources
+        ]
+        if not records:
+            return
+        columns = ("session_id", "resource", "resource_key", "starts_at", "ends_at", "active")
+        if self._tx.pg and len(records) >= COPY_THRESHOLD:
+            await self._tx.copy("claims", columns, records)
+            return
+        rows = [dict(zip(columns, r, strict=True)) for r in records]
+        await self._tx.guard_overlap(self._c.execute(t.claims.insert(), rows))
+
+    async def replace_many(
+        self, claims: Sequence[tuple[str, Sequence[str], datetime, datetime]]
+    ) -> None:
+        c = t.claims.c
+        for cond in self._tx.in_(c.session_id, [x[0] for x in claims]):
+            await self._c.execute(t.claims.delete().where(cond, c.active.is_(True)))
+        await self.add_many(claims)
+
     async def replace(
         self, session_id: str, resources: Sequence[str], start: datetime, end: datetime
     ) -> None:
@@ -109,3 +168,14 @@ class SqlClaims:
             stmt = sa.select(c.starts_at, c.ends_at).where(cond, _overlapping(start, end))
             out.extend((r.starts_at, r.ends_at) for r in await self._c.execute(stmt))
         return out
+
+
+def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted ranges with those that touch or overlap joined (fewer terms in the query)."""
+    out: list[tuple[datetime, datetime]] = []
+    for b, e in spans:
+        if out and b <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((b, e))
+    return out

@@ -17,9 +17,11 @@ from orchestrator.domain.models import (
     Coordinator,
     LeaderGroup,
     Region,
+    Series,
     Session,
     SessionSite,
     Site,
+    SkippedOccurrence,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +128,9 @@ def session_values(s: Session) -> dict[str, Any]:
         "created_at": s.created_at,
         "updated_at": s.updated_at,
         "version": s.version,
+        "series_id": s.series_id,
+        "occurrence": s.occurrence,
+        "exception_fields": list(s.exception_fields) if s.series_id else None,
     }
 
 
@@ -149,6 +154,64 @@ def session_from(row: Any, sites: tuple[SessionSite, ...]) -> Session:
         buffer_after_minutes=row.buffer_after_minutes,
         status=row.status,
         room=row.room,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        series_id=row.series_id,
+        occurrence=row.occurrence,
+        exception_fields=tuple(row.exception_fields or ()),
+    )
+
+
+def series_values(s: Series) -> dict[str, Any]:
+    """The series' own row (its sites are rows of `series_sites`)."""
+    return {
+        "id": s.id,
+        "title": s.title,
+        "agenda": s.agenda,
+        "kind": s.kind.value,
+        "region_id": s.region,
+        "recurrence": s.recurrence,
+        "timezone": s.timezone,
+        "first_start": s.start,
+        "first_end": s.end,
+        "host_site_id": s.host_site,
+        "chair_name": s.chair.name,
+        "chair_email": s.chair.email,
+        "leader_groups": list(s.leader_groups),
+        "speaking_sites": list(s.speaking_sites),
+        "provider": s.provider,
+        "buffer_before_minutes": s.buffer_before_minutes,
+        "buffer_after_minutes": s.buffer_after_minutes,
+        "status": s.status.value,
+        "skipped": [k.model_dump(mode="json") for k in s.skipped],
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "version": s.version,
+    }
+
+
+def series_from(row: Any, sites: tuple[str, ...]) -> Series:
+    return Series(
+        id=row.id,
+        title=row.title,
+        agenda=row.agenda,
+        kind=row.kind,
+        region=row.region_id,
+        recurrence=row.recurrence,
+        timezone=row.timezone,
+        start=row.first_start,
+        end=row.first_end,
+        host_site=row.host_site_id,
+        chair=Chair(name=row.chair_name, email=row.chair_email),
+        sites=sites,
+        leader_groups=tuple(row.leader_groups),
+        speaking_sites=tuple(row.speaking_sites or ()),
+        provider=row.provider,
+        buffer_before_minutes=row.buffer_before_minutes,
+        buffer_after_minutes=row.buffer_after_minutes,
+        status=row.status,
+        skipped=tuple(SkippedOccurrence.model_validate(k) for k in row.skipped),
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,

@@ -66,6 +66,80 @@ class SqlSessions:
         await self._c.execute(t.sessions.insert().values(session_values(session)))
         await self._insert_sites(session.id, session.sites, 0)
 
+    async def add_many(self, sessions: Sequence[Session]) -> None:
+        if not sessions:
+            return
+        await self._c.execute(t.sessions.insert(), [session_values(s) for s in sessions])
+        rows = [
+            (s.id, site.site_id, i, site.join_url)
+            for s in sessions
+            for i, site in enumerate(s.sites)
+        ]
+        if self._tx.pg and len(rows) >= COPY_THRESHOLD:
+            await self._tx.copy(
+                "session_sites", ("session_id", "site_id", "position", "join_url"), rows
+            )
+        elif rows:
+            keys = ("session_id", "site_id", "position", "join_url")
+            await self._c.execute(
+                t.session_sites.insert(), [dict(zip(keys, r, strict=True)) for r in rows]
+            )
+
+    async def update_many(
+        self, changes: Sequence[tuple[Session, Sequence[str], Sequence[str]]]
+    ) -> None:
+        if not changes:
+            return
+        s, ss = t.sessions.c, t.session_sites.c
+        rows = []
+        for session, _, _ in changes:
+            row = session_values(session)
+            row.pop("created_at")
+            row["_id"] = row.pop("id")
+            rows.append(row)
+        columns = [k for k in rows[0] if k != "_id"]
+        await self._c.execute(
+            t.sessions.update()
+            .where(s.id == sa.bindparam("_id"))
+            .values({k: sa.bindparam(k) for k in columns}),
+            rows,
+        )
+        removed = [
+            {"_s": session.id, "_site": site} for session, _, gone in changes for site in gone
+        ]
+        if removed:
+            await self._c.execute(
+                t.session_sites.delete().where(
+                    ss.session_id == sa.bindparam("_s"), ss.site_id == sa.bindparam("_site")
+                ),
+                removed,
+            )
+        adding = [(session, set(added)) for session, added, _ in changes if added]
+        if adding:
+            tops: dict[str, int] = {}
+            for cond in self._tx.in_(ss.session_id, [a.id for a, _ in adding]):
+                res = await self._c.execute(
+                    sa.select(ss.session_id, sa.func.max(ss.position))
+                    .where(cond)
+                    .group_by(ss.session_id)
+                )
+                tops.update({r[0]: int(r[1]) for r in res})
+            for session, wanted in adding:
+                new = [x for x in session.sites if x.site_id in wanted]
+                await self._insert_sites(session.id, new, tops.get(session.id, -1) + 1)
+        urls = [
+            {"_s": session.id, "_site": x.site_id, "join_url": x.join_url}
+            for session, _, _ in changes
+            for x in session.sites
+        ]
+        if urls:
+            await self._c.execute(
+                t.session_sites.update()
+                .where(ss.session_id == sa.bindparam("_s"), ss.site_id == sa.bindparam("_site"))
+                .values(join_url=sa.bindparam("join_url")),
+                urls,
+            )
+
     async def update(
         self,
         session: Session,
@@ -101,8 +175,9 @@ class SqlSessions:
                 urls,
             )
 
-    async def _load(self, rows: Sequence[Any]) -> list[Session]:
-        """The sessions of `rows`, each with its sites (one query per chunk of sessions)."""
+    async def load(self, rows: Sequence[Any]) -> list[Session]:
+        """The sessions of `rows` (of `sessions`), each with its sites (one query per chunk of
+        sessions)."""
         if not rows:
             return []
         ids = [r.id for r in rows]
@@ -122,7 +197,7 @@ class SqlSessions:
         rows = (
             await self._c.execute(sa.select(t.sessions).where(t.sessions.c.id == session_id))
         ).all()
-        found = await self._load(rows)
+        found = await self.load(rows)
         return found[0] if found else None
 
     async def set_status(self, session_id: str, status: SessionStatus, at: datetime) -> None:
@@ -138,7 +213,7 @@ class SqlSessions:
                 sa.select(t.sessions).where(t.sessions.c.room == room).order_by(t.sessions.c.id)
             )
         ).all()
-        found = await self._load(rows[:1])
+        found = await self.load(rows[:1])
         return found[0] if found else None
 
     async def find(self, query: SessionQuery) -> list[Session]:
@@ -158,4 +233,4 @@ class SqlSessions:
             ss = t.session_sites.c
             stmt = stmt.where(sa.exists().where(ss.session_id == s.id, ss.site_id == query.site))
         stmt = stmt.order_by(s.starts_at, s.id).limit(query.limit).offset(query.offset)
-        return await self._load((await self._c.execute(stmt)).all())
+        return await self.load((await self._c.execute(stmt)).all())

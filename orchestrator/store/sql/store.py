@@ -21,6 +21,7 @@ from orchestrator.store.sql.engine import Transaction, transaction
 from orchestrator.store.sql.invites import SqlInvites
 from orchestrator.store.sql.outbox import SqlOutbox
 from orchestrator.store.sql.preparation import SqlSubmissions
+from orchestrator.store.sql.series import SqlSeries
 from orchestrator.store.sql.sessions import SqlSessions
 from orchestrator.store.sql.tokens import SqlTokens
 
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.directory = SqlDirectory(tx)
         self.claims = SqlClaims(tx)
         self.sessions = SqlSessions(tx)
+        self.series = SqlSeries(tx, self.sessions)
         self.tokens = SqlTokens(tx)
         self.audit = SqlAuditLog(tx)
         self.outbox = SqlOutbox(tx)
