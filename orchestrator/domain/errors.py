@@ -1,11 +1,11 @@
 """The product's error tree. Each error is data: it builds its message from its fields.
 
 OrchestratorError
-├── NotFound                 (SessionNotFound, SiteNotFound, ...)
+├── NotFound                 (SessionNotFound, SeriesNotFound, ...)
 ├── InvalidRequest           input that parses but makes no sense (unknown site, end before start)
-├── BookingConflict          rule 1: claims already held (409)
+├── BookingConflict          rule 1: claims already held (409); SeriesConflict per occurrence
 ├── InvalidState             the session's state forbids the change (409)
-├── PolicyViolation          rule 4: a booking-policy breach (422)
+├── PolicyViolation          rule 4: a booking-policy breach (422); SeriesPolicyViolation
 ├── IdempotencyMismatch      an Idempotency-Key reused with another request (422)
 ├── AuthenticationRequired   no or bad credentials (401)
 └── PermissionDenied         the caller's role may not do this (403)
@@ -64,6 +64,11 @@ class NotFound(OrchestratorError):
 class SessionNotFound(NotFound):
     def __init__(self, session_id: str) -> None:
         super().__init__("session", session_id)
+
+
+class SeriesNotFound(NotFound):
+    def __init__(self, series_id: str) -> None:
+        super().__init__("series", series_id)
 
 
 class InvalidRequest(OrchestratorError):
@@ -260,6 +265,35 @@ class BookingConflict(OrchestratorError):
 
 
 @dataclass(frozen=True)
+class OccurrenceConflict:
+    """A claim one occurrence of a series wanted and another session holds. `occurrence` is the
+    occurrence's original start, in the series' zone."""
+
+    occurrence: datetime
+    conflict: Conflict
+
+    def as_json(self) -> dict[str, object]:
+        return {"occurrence": self.occurrence.isoformat(), **self.conflict.as_json()}
+
+
+class SeriesConflict(BookingConflict):
+    """Rule 1 for a series: claims of its occurrences already held (409), each named with the
+    occurrence that wanted it."""
+
+    def __init__(self, conflicts: list[OccurrenceConflict]) -> None:
+        super().__init__([c.conflict for c in conflicts])
+        dates = list(dict.fromkeys(c.occurrence.isoformat() for c in conflicts))
+        shown = ", ".join(dates[:5]) + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
+        if shown:
+            self.message = f"{len(dates)} occurrence(s) overlap existing bookings: {shown}"
+            self.args = (self.message,)
+        self.occurrences = conflicts
+
+    def extra(self) -> dict[str, object]:
+        return {"conflicts": [c.as_json() for c in self.occurrences]}
+
+
+@dataclass(frozen=True)
 class Breach:
     """One broken booking rule (DESIGN rule 4)."""
 
@@ -290,6 +324,37 @@ class PolicyViolation(OrchestratorError):
 
     def extra(self) -> dict[str, object]:
         return {"rule": self.rule, "violations": [b.as_json() for b in self.breaches]}
+
+
+@dataclass(frozen=True)
+class OccurrenceBreach:
+    """A booking rule one occurrence of a series breaks; `occurrence` in the series' zone."""
+
+    occurrence: datetime
+    breach: Breach
+
+    def as_json(self) -> dict[str, object]:
+        return {"occurrence": self.occurrence.isoformat(), **self.breach.as_json()}
+
+
+class SeriesPolicyViolation(PolicyViolation):
+    """Rule 4 for a series (422): every occurrence's breaches, each naming the occurrence."""
+
+    def __init__(self, breaches: list[OccurrenceBreach]) -> None:
+        super().__init__([b.breach for b in breaches])
+        first = breaches[0]
+        self.message = (
+            f"booking policy breached by the occurrence of {first.occurrence.isoformat()} "
+            f"({first.breach.rule}): {first.breach.detail}"
+            + (f" and {len(breaches) - 1} more" if len(breaches) > 1 else "")
+            + "; an office user may book anyway with a reason (override_reason in the API, "
+            "--override-reason on the command line)"
+        )
+        self.args = (self.message,)
+        self.occurrences = breaches
+
+    def extra(self) -> dict[str, object]:
+        return {"rule": self.rule, "violations": [b.as_json() for b in self.occurrences]}
 
 
 class IdempotencyMismatch(OrchestratorError):
