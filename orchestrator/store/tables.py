@@ -379,3 +379,29 @@ task_submissions = sa.Table(
     sa.Column("submitted_at", UTCDateTime, nullable=False),
     sa.Column("actor", sa.String(400), nullable=False),
 )
+
+# Join gateway -----------------------------------------------------------------------------
+# The nonce of each (series or session, site) gateway link (DESIGN 10): a site without a row has
+# nonce 0; rotating the link raises it, and the key signed with the old nonce stops working.
+join_nonces = sa.Table(
+    "join_nonces",
+    metadata,
+    sa.Column("subject_id", sa.String(36), primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("nonce", sa.Integer, nullable=False),
+    sa.Column("rotated_at", UTCDateTime, nullable=False),
+)
+
+# Every opening of a gateway link: the occurrence it opened (or named as the next; none after
+# the last) and what it answered, so the chair's board can say when a site opened its link.
+link_openings = sa.Table(
+    "link_openings",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("subject_id", sa.String(36), nullable=False),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("session_id", sa.String(36), nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Index("ix_link_openings_session", "session_id", "at"),
+)

@@ -21,6 +21,7 @@ from orchestrator.store.base.errors import (
     StoreFailure,
 )
 from orchestrator.store.base.invites import Delivery, Invites, Rsvp
+from orchestrator.store.base.joins import JoinLinks, LinkOpening
 from orchestrator.store.base.outbox import Outbox, OutboxItem
 from orchestrator.store.base.preparation import Submission, Submissions
 from orchestrator.store.base.series import SeriesQuery, SeriesRepository
@@ -41,6 +42,8 @@ __all__ = [
     "DoneActions",
     "DuplicateAnswer",
     "Invites",
+    "JoinLinks",
+    "LinkOpening",
     "Outbox",
     "OutboxItem",
     "RetryableStoreError",

@@ -13,6 +13,7 @@ from orchestrator.store.base.audit import AuditLog
 from orchestrator.store.base.claims import Claims
 from orchestrator.store.base.directory import Directory
 from orchestrator.store.base.invites import Invites
+from orchestrator.store.base.joins import JoinLinks
 from orchestrator.store.base.outbox import Outbox
 from orchestrator.store.base.preparation import Submissions
 from orchestrator.store.base.series import SeriesRepository
@@ -61,6 +62,11 @@ class UnitOfWork(Protocol):
     @property
     def invites(self) -> Invites:
         """What each site was sent and answered."""
+        ...
+
+    @property
+    def joins(self) -> JoinLinks:
+        """The join gateway's link nonces and openings."""
         ...
 
     @property

@@ -22,6 +22,7 @@ from orchestrator.store.sql.engine import (
     resource_key,
 )
 from orchestrator.store.sql.invites import SqlInvites
+from orchestrator.store.sql.joins import SqlJoinLinks
 from orchestrator.store.sql.outbox import SqlOutbox
 from orchestrator.store.sql.preparation import SqlSubmissions
 from orchestrator.store.sql.series import SqlSeries
@@ -40,6 +41,7 @@ __all__ = [
     "SqlDirectory",
     "SqlDoneActions",
     "SqlInvites",
+    "SqlJoinLinks",
     "SqlOutbox",
     "SqlSeries",
     "SqlSessions",

@@ -19,6 +19,7 @@ from orchestrator.store.sql.claims import SqlClaims
 from orchestrator.store.sql.directory import SqlDirectory
 from orchestrator.store.sql.engine import Transaction, transaction
 from orchestrator.store.sql.invites import SqlInvites
+from orchestrator.store.sql.joins import SqlJoinLinks
 from orchestrator.store.sql.outbox import SqlOutbox
 from orchestrator.store.sql.preparation import SqlSubmissions
 from orchestrator.store.sql.series import SqlSeries
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(tx)
         self.outbox = SqlOutbox(tx)
         self.invites = SqlInvites(tx)
+        self.joins = SqlJoinLinks(tx)
         self.attendance = SqlAttendanceLog(tx)
         self.actions = SqlDoneActions(tx)
         self.preparation = SqlSubmissions(tx)
