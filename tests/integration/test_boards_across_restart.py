@@ -23,13 +23,7 @@ import pytest
 from orchestrator.domain.clock import ManualClock
 from tests.builders import bearer
 from tests.integration.attendance_kit import EVENTS_TOKEN, START, sync
-from tests.integration.test_boards_across import (  # noqa: F401  (`pair` is a fixture)
-    WITHIN,
-    Pair,
-    Stream,
-    pair,
-    until_listening,
-)
+from tests.integration.two_instances import WITHIN, Pair, Stream, until_listening
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 
@@ -73,7 +67,7 @@ async def _post_until_taken(http: httpx.AsyncClient, endpoint: str, body: object
 
 
 async def test_boards_across_instances_survive_a_restart_of_the_database(
-    pair: Pair,  # noqa: F811
+    pair: Pair,
     clock: ManualClock,
 ) -> None:
     cluster = _cluster_of(pair.db_url)
