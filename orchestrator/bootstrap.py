@@ -21,9 +21,12 @@ from orchestrator.access.signin import SignIn
 from orchestrator.attendance.mail import StoredRecordMailParts
 from orchestrator.attendance.merge import Thresholds
 from orchestrator.attendance.service import Attendance
+from orchestrator.booking.gateway import JoinGateway
+from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.service import BookingDefaults, Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock, SystemClock
+from orchestrator.domain.join_keys import GatewayLinks
 from orchestrator.domain.models import SessionKind
 from orchestrator.domain.outbox import OutboxKind, RecordMailParts
 from orchestrator.domain.ports import ChangeFeed
@@ -71,6 +74,7 @@ class Container:
     lifecycle: Lifecycle
     preparation: Preparation
     signin: SignIn
+    gateway: JoinGateway
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -150,11 +154,12 @@ def build_composers(
     letters: InviteLetters,
     links: MailLinks,
     records: RecordMailParts,
+    gateway: GatewayLinks | None = None,
 ) -> dict[OutboxKind, Composer]:
     """The composer of each outbox kind: the one table of what mail the service sends."""
     s = letters.settings
     return {
-        OutboxKind.INVITES: InviteComposer(store, clock, mailer, letters, links),
+        OutboxKind.INVITES: InviteComposer(store, clock, mailer, letters, links, gateway),
         OutboxKind.REMINDER: ReminderComposer(store, clock, mailer, s, links),
         OutboxKind.TASK_REMINDER: TaskReminderComposer(store, clock, mailer, s),
         OutboxKind.ATTENDANCE_RECORD: AttendanceRecordComposer(store, mailer, s, links, records),
@@ -231,6 +236,13 @@ def build(
         poll_lease=timedelta(seconds=3 * settings.attendance.poll_seconds),
     )
     signin = SignIn(store, clock, settings.server.base_url)
+    gateway = JoinGateway(
+        store,
+        clock,
+        JoinLinks(providers, b.link_grace_minutes),
+        settings.server.base_url,
+        sessions_enabled=settings.invites.join_gateway,
+    )
     letters = InviteLetters(invite_settings(settings), clock)
     links = MailLinks(store, pages=signin)  # the mail's links sign their addressees in
     composers = build_composers(
@@ -240,6 +252,7 @@ def build(
         letters,
         links,
         records=StoredRecordMailParts(store),  # the chair's mail reads the frozen record
+        gateway=gateway,  # the invites carry the join gateway's links
     )
     outbox = OutboxDispatcher(store, clock, composers, delivery_retries(settings))
     return Container(
@@ -250,8 +263,9 @@ def build(
         directory=DirectoryService(store, clock),
         access=Access(store, clock),
         signin=signin,
+        gateway=gateway,
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),
-        invites=Invites(store, clock, letters, links, outbox),
+        invites=Invites(store, clock, letters, links, outbox, gateway),
         outbox=outbox,
         attendance=attendance,
         lifecycle=Lifecycle(

@@ -127,6 +127,10 @@ class InviteSettings(Section):
     backoff_seconds: float = Field(
         default=30.0, gt=0, description="First retry delay; doubles each try, at most an hour"
     )
+    join_gateway: bool = Field(
+        default=False,
+        description="Single sessions' invites carry the join gateway's link (series' always do)",
+    )
 
 
 class AttendanceSettings(Section):

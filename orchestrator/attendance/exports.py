@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from orchestrator.attendance.merge.record import (
 )
 from orchestrator.attendance.merge.wording import CSV_HEADERS
 from orchestrator.domain.models import Session
+from orchestrator.store.base import LinkOpening
 
 
 class SiteRecordOut(BaseModel):
@@ -33,6 +35,11 @@ class SiteRecordOut(BaseModel):
     names: list[str]
     override: dict[str, str] | None = None
     intervals: list[tuple[datetime, datetime]]
+    link_opened_at: datetime | None = Field(
+        default=None,
+        description="When the site first opened its join gateway link inside this session's"
+        " window (DESIGN 10; the chair's board says: opened the link at 07:58), else null",
+    )
 
 
 class UnmatchedOut(BaseModel):
@@ -73,6 +80,18 @@ def record_out(
         sites=[site_out(s) for s in rec.sites],
         unmatched=[unmatched_out(u) for u in rec.unmatched],
     )
+
+
+def with_link_openings(out: AttendanceOut, openings: Sequence[LinkOpening]) -> AttendanceOut:
+    """`out` with each site's first opening of its gateway link that opened this session."""
+    first: dict[str, datetime] = {}
+    for o in openings:
+        if o.outcome == "opened" and o.session_id == out.session_id:
+            first[o.site_id] = min(o.at, first.get(o.site_id, o.at))
+    if not first:
+        return out
+    sites = [s.model_copy(update={"link_opened_at": first.get(s.site_id)}) for s in out.sites]
+    return out.model_copy(update={"sites": sites})
 
 
 def site_out(s: SiteAttendance) -> SiteRecordOut:

@@ -25,7 +25,14 @@ from orchestrator.attendance.boards import (
     InProcessFeed,
 )
 from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, as_event, merged
-from orchestrator.attendance.exports import AttendanceOut, record_out, rows, to_csv, to_xlsx
+from orchestrator.attendance.exports import (
+    AttendanceOut,
+    record_out,
+    rows,
+    to_csv,
+    to_xlsx,
+    with_link_openings,
+)
 from orchestrator.attendance.merge.full import merge_session
 from orchestrator.attendance.merge.live import live_session
 from orchestrator.attendance.merge.record import (
@@ -281,6 +288,7 @@ class Attendance(EventLog):
         late = 0
         async with self._store.read() as uow:
             stored = await uow.attendance.get_record(session_id)
+            openings = await uow.joins.openings(session_id)
             after = 0
             while True:  # a page at a time: a long log is never held whole, as rows or events
                 rows = await uow.attendance.list_events(session_id, after_id=after, limit=LOG_PAGE)
@@ -292,11 +300,12 @@ class Attendance(EventLog):
                 after = rows[-1].id or 0
         if stored is not None:
             out = AttendanceOut.model_validate_json(stored[1])
-            return out.model_copy(update={"late_events": late})
+            return with_link_openings(out.model_copy(update={"late_events": late}), openings)
         # a big session's merge takes a while: off the event loop, so webhooks keep flowing
-        return await _off_loop(
+        out = await _off_loop(
             len(live), lambda: record_out(session, live.record(now), frozen_at=None)
         )
+        return with_link_openings(out, openings)
 
     def _merge(
         self, session: Session, events: Sequence[StoredEvent], now: datetime | None = None

@@ -4,7 +4,7 @@ provider's participant limit decides who speaks; each caller sees only the links
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from connectors.base import Attendee, Meeting, MeetingProvider
 from orchestrator.booking.schemas import SessionOut
@@ -55,35 +55,56 @@ class JoinLinks:
 
         Raises InvalidRequest (see `check_capacity`)."""
         provider = self.check_capacity(session)
-        meeting = Meeting(
+        meeting = self._meeting(session)
+        visitors = session.visitors(provider.max_participants)
+        linked = [
+            SessionSite(
+                site_id=s.site_id,
+                join_url=provider.join_url(meeting, _attendee(session, sites[s.site_id], visitors)),
+            )
+            for s in session.sites
+        ]
+        return session.model_copy(update={"sites": tuple(linked)})
+
+    def link(self, session: Session, site: Site) -> str:
+        """One site's link to the session, minted now as `issue` mints it (the join gateway
+        opens it). Raises InvalidRequest (see `provider`) and PermanentConnectorError (the
+        provider cannot link the session)."""
+        provider = self.provider(session.provider)
+        visitors = session.visitors(provider.max_participants)
+        return provider.join_url(self._meeting(session), _attendee(session, site, visitors))
+
+    def closes_at(self, session: Session) -> datetime:
+        """When the session's links stop working: its end plus the grace."""
+        return session.end + self._grace
+
+    def _meeting(self, session: Session) -> Meeting:
+        """The meeting the links open: from the claimed start to the end plus the grace."""
+        return Meeting(
             session_id=session.id,
             title=session.title,
             room=session.room or "",
             start=session.start,
             end=session.end,
             opens_at=session.claimed_range.start,
-            closes_at=session.end + self._grace,
+            closes_at=self.closes_at(session),
         )
-        visitors = session.visitors(provider.max_participants)
-        linked = []
-        for s in session.sites:
-            site = sites[s.site_id]
-            attendee = Attendee(
-                site_id=site.id,
-                name=site.name,
-                email=site.coordinator.email,
-                moderator=site.id == session.host_site,
-                visitor=site.id in visitors,
-            )
-            linked.append(
-                SessionSite(site_id=s.site_id, join_url=provider.join_url(meeting, attendee))
-            )
-        return session.model_copy(update={"sites": tuple(linked)})
 
     def visitors(self, session: Session) -> frozenset[str]:
         """The sites that join as visitors (none when the provider is no longer configured)."""
         provider = self._providers.get(session.provider)
         return session.visitors(provider.max_participants) if provider else frozenset()
+
+
+def _attendee(session: Session, site: Site, visitors: frozenset[str]) -> Attendee:
+    """The site as the provider names it: the host as moderator, visitors beyond the limit."""
+    return Attendee(
+        site_id=site.id,
+        name=site.name,
+        email=site.coordinator.email,
+        moderator=site.id == session.host_site,
+        visitor=site.id in visitors,
+    )
 
 
 def links_for(principal: Principal, out: SessionOut) -> SessionOut:

@@ -15,7 +15,9 @@ import enum
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 SECRET_NAME = "join-gateway"
 _MAC_BYTES = 16  # 128 bits: enough against forgery, short enough for a calendar's URL field
@@ -89,3 +91,19 @@ def open_join_key(secret: bytes, text: str) -> JoinKey | None:
 def join_gateway_url(base_url: str, secret: bytes, key: JoinKey) -> str:
     """`{base_url}/join/{key}`."""
     return f"{base_url.rstrip('/')}/join/{sign_join_key(secret, key)}"
+
+
+class GatewayLinks(Protocol):
+    """Where invites get the sites' gateway links (the join gateway's use case implements it)."""
+
+    @property
+    def sessions_enabled(self) -> bool:
+        """Whether single sessions' invites carry gateway links (`[invites] join_gateway`)."""
+        ...
+
+    async def urls(
+        self, subject: JoinSubject, subject_id: str, site_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Each site's current gateway link to the series' or session's occurrences, by site
+        id. May raise the store's errors."""
+        ...

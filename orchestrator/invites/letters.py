@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -146,10 +146,17 @@ class InviteLetters:
         return f"{self._s.base}/api/sessions/{session.id}"
 
     def targets(
-        self, session: Session, sites: dict[str, Site], removed: Sequence[str], version: int
+        self,
+        session: Session,
+        sites: dict[str, Site],
+        removed: Sequence[str],
+        version: int,
+        links: Mapping[str, str] | None = None,
     ) -> list[Target]:
         """Every current site's invite (a CANCEL once the session is cancelled), then a CANCEL
-        for each site `removed` from it by the change at `version`."""
+        for each site `removed` from it by the change at `version`. `links` are the sites' join
+        gateway links when invites carry those (`[invites] join_gateway`) instead of their own."""
+        links = links or {}
         method = (
             InviteMethod.CANCEL
             if session.status is SessionStatus.CANCELLED
@@ -160,7 +167,7 @@ class InviteLetters:
                 sites[s.site_id],
                 method,
                 sequence_of(session.version),
-                s.join_url or self.session_page(session),
+                links.get(s.site_id) or s.join_url or self.session_page(session),
             )
             for s in session.sites
             if s.site_id in sites
@@ -197,10 +204,14 @@ class InviteLetters:
         target: Target,
         key: bytes,
         page_of: Callable[[Session, Site], str | None],
+        *,
+        message_id: str | None = None,
     ) -> tuple[bytes, EmailMessage]:
         """The target's iCalendar object and its email: a REQUEST carries the answer links
         (signed with `key`) and the link to the site's page (`page_of`, asked for a REQUEST
-        only). Raises ValueError as `event`."""
+        only). `message_id` replaces the one made of the UID, method and SEQUENCE (an invite
+        sent again at the same SEQUENCE must not look like a copy of the first). Raises
+        ValueError as `event`."""
         event = self.event(session, target)
         ics = render_calendar(event)
         request = target.method is InviteMethod.REQUEST
@@ -215,5 +226,6 @@ class InviteLetters:
             if request
             else None,
             page_url=page_of(session, target.site) if request else None,
+            message_id=message_id,
         )
         return ics, message

@@ -22,6 +22,7 @@ from orchestrator.domain.errors import (
     PermissionDenied,
     SessionNotFound,
 )
+from orchestrator.domain.join_keys import GatewayLinks
 from orchestrator.domain.models import (
     Principal,
     Role,
@@ -29,6 +30,7 @@ from orchestrator.domain.models import (
     SessionStatus,
     may_see,
 )
+from orchestrator.invites.composers.invites import gateway_links
 from orchestrator.invites.dispatch import OutboxDispatcher
 from orchestrator.invites.failures import FailureKind, failure_kind
 from orchestrator.invites.ics import render_calendar, render_feed
@@ -100,12 +102,14 @@ class Invites:
         letters: InviteLetters,
         links: MailLinks,
         outbox: OutboxDispatcher,
+        gateway: GatewayLinks | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._letters = letters
         self._links = links
         self._outbox = outbox
+        self._gateway = gateway
 
     async def deliver_due(self, limit: int = 10) -> int:
         """Deliver up to `limit` due outbox items (`OutboxDispatcher.deliver_due`); the number
@@ -177,7 +181,8 @@ class Invites:
             sites = await uow.directory.get_sites([site_id])
         if site_id not in session.site_ids or site_id not in sites:
             raise NotFound("site of this session", site_id)
-        targets = self._letters.targets(session, sites, (), session.version)
+        gateway = await gateway_links(self._gateway, session)
+        targets = self._letters.targets(session, sites, (), session.version, gateway)
         return session, next(t for t in targets if t.site.id == site_id)
 
     async def invite_ics(self, session_id: str, site_id: str, principal: Principal) -> bytes:
@@ -194,8 +199,9 @@ class Invites:
             session = await self._session(uow, session_id, principal)
             sites = await uow.directory.get_sites(list(session.site_ids))
         key = await self._links.load()
+        gateway = await gateway_links(self._gateway, session)
         out: dict[str, tuple[bytes, bytes]] = {}
-        for target in self._letters.targets(session, sites, (), session.version):
+        for target in self._letters.targets(session, sites, (), session.version, gateway):
             try:
                 ics, message = self._letters.email(session, target, key, self._links.page)
             except ValueError as exc:
@@ -284,7 +290,9 @@ class Invites:
         site = sites[site_id]
         events = []
         for session in sessions:
-            target = self._letters.targets(session, {site_id: site}, (), session.version)[0]
+            gateway = await gateway_links(self._gateway, session)
+            targets = self._letters.targets(session, {site_id: site}, (), session.version, gateway)
+            target = targets[0]
             try:
                 events.append(self._letters.event(session, target))
             except ValueError:

@@ -26,6 +26,7 @@ from orchestrator.web.keys import (
     BOOKINGS,
     CLOCK,
     DIRECTORY,
+    GATEWAY,
     INVITES,
     JAAS,
     JITSI,
@@ -183,6 +184,7 @@ def init_app(
     app[ACCESS] = services.access
     app[ROOMS] = services.rooms
     app[INVITES] = services.invites
+    app[GATEWAY] = services.gateway
     app[ATTENDANCE] = services.attendance
     app[PREPARATION] = services.preparation
     app[SIGNIN] = services.signin

@@ -15,6 +15,7 @@ from aiohttp import web
 from orchestrator.access.service import Access
 from orchestrator.access.signin import SignIn, WebSession
 from orchestrator.attendance.service import Attendance
+from orchestrator.booking.gateway import JoinGateway
 from orchestrator.booking.service import Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock
@@ -42,6 +43,7 @@ PREPARATION = web.AppKey("preparation", Preparation)
 SIGNIN = web.AppKey("signin", SignIn)
 STORE = web.AppKey("store", Store)  # only `/healthz` uses it, to ping the database
 CLOCK = web.AppKey("clock", Clock)
+GATEWAY = web.AppKey("join_gateway", JoinGateway)
 
 # settings sections ------------------------------------------------------------------------
 SERVER = web.AppKey("server", ServerSettings)

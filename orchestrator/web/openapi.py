@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from orchestrator.web import api, attendance, invites, ops, preparation
+from orchestrator.web import api, attendance, invites, joins, ops, preparation
 from orchestrator.web.attendance import XLSX
 from orchestrator.web.http import Handler
 from orchestrator.web.openapi_hooks import (
@@ -106,6 +106,19 @@ _KNOWN: dict[Handler, _Known] = {
         (403, 404, 409),
         why=_HTML_ERRORS,
         query=(_query("sig", "The link's signature", required=True),),
+    ),
+    joins.open_link: _Known(
+        (302, 404, 410),
+        why={
+            302: "Inside an occurrence's window: `Location` is the site's own link to it (with"
+            " a short page holding the same link)",
+            404: "The key was not made here, or the site's link was rotated since (an HTML page)",
+            410: "After the last occurrence, or every one was cancelled (an HTML page)",
+        },
+    ),
+    joins.rotate_series_link: _Known((403, 404)),
+    joins.rotate_session_link: _Known(
+        (403, 404), why={404: "No such session or site, or `[invites] join_gateway` is off"}
     ),
     attendance.checkin: _Known((403, 404, 409, 422)),
     attendance.override: _Known((403, 404, 409, 422)),

@@ -20,6 +20,7 @@ CHALLENGE = {"WWW-Authenticate": {"description": "`Bearer`", "schema": STRING}}
 
 # Why a status may come (problem+json), unless an operation says more in `why`.
 WHY: dict[int, str] = {
+    302: "Found: `Location` says where to go",
     400: "The body is not JSON, or not a JSON object (`bad_request`)",
     401: "No `Authorization: Bearer`, or an unknown or revoked token (`unauthenticated`)",
     403: "The caller's role may not do this (`forbidden`)",
@@ -27,6 +28,7 @@ WHY: dict[int, str] = {
     409: "Claims held by other sessions (`booking_conflict`, see `conflicts`), or the session's"
     " state forbids it (`invalid_state`)",
     413: "The body is over `[server] max_body_bytes` (`request_entity_too_large`)",
+    410: "Gone: what the link named is over",
     415: "The body is not sent as `application/json` (`unsupported_media_type`)",
     422: "Invalid input: a field missing, malformed or unknown (`validation_error`, see `errors`),"
     " well-formed but meaningless (`invalid_request`, see `field`), a booking-policy breach"

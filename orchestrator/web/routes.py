@@ -22,6 +22,7 @@ from orchestrator.attendance.service import (
     CheckinRequest,
     OverrideRequest,
 )
+from orchestrator.booking.gateway import RotatedLinkOut
 from orchestrator.booking.schemas import (
     BookingOut,
     BookSessionRequest,
@@ -38,7 +39,7 @@ from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.models import require_office
 from orchestrator.invites.service import InvitesOut, RsvpRequest
 from orchestrator.preparation.service import BoardOut, TaskOut
-from orchestrator.web import api, attendance, hooks, invites, ops, preparation
+from orchestrator.web import api, attendance, hooks, invites, joins, ops, preparation
 from orchestrator.web.http import Handler, principal_of
 from orchestrator.web.pages import (
     NOT_PAGES,
@@ -275,6 +276,33 @@ ROUTES: tuple[Route, ...] = (
         "whoever holds the signed link",
         answer_type="text/html",
         auth=False,
+    ),
+    Route(
+        "GET",
+        "/join/{key}",
+        joins.open_link,
+        "A site's join gateway link: inside an occurrence's window (its connection test to its"
+        " end plus the link grace) a redirect to the site's own link to it; outside every window"
+        " a page naming the next occurrence; after the last a page saying so",
+        "whoever holds the site's gateway link",
+        answer_type="text/html",
+        auth=False,
+    ),
+    Route(
+        "POST",
+        "/api/series/{id}/sites/{site}/rotate-link",
+        joins.rotate_series_link,
+        "A new gateway link for the site (the old one stops working); its invite is sent again",
+        "office",
+        answer=RotatedLinkOut,
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/sites/{site}/rotate-link",
+        joins.rotate_session_link,
+        "A new gateway link for the site of a single session, with `[invites] join_gateway` on",
+        "office",
+        answer=RotatedLinkOut,
     ),
     Route(
         "POST",

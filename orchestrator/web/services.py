@@ -11,6 +11,7 @@ from typing import Protocol
 from orchestrator.access.service import Access
 from orchestrator.access.signin import SignIn
 from orchestrator.attendance.service import Attendance
+from orchestrator.booking.gateway import JoinGateway
 from orchestrator.booking.service import Bookings
 from orchestrator.directory.service import DirectoryService
 from orchestrator.domain.clock import Clock
@@ -69,3 +70,8 @@ class Services(Protocol):
 
     @property
     def signin(self) -> SignIn: ...
+
+    @property
+    def gateway(self) -> JoinGateway:
+        """The join gateway: `/join/{key}` and the rotation of a site's link."""
+        ...

@@ -1,7 +1,9 @@
 """The invites of one booking change: one per site at the change's SEQUENCE, sent in batches,
 each site's result recorded, so a retry or a restart sends each site's invite of one change at
 most once. A session already over invites nobody: its sites' invites are recorded `skipped`
-(reason `ended`), whether it was booked in the past or ended while a retry waited."""
+(reason `ended`), whether it was booked in the past or ended while a retry waited. With
+`[invites] join_gateway` on, each invite carries the site's gateway link; a rotated link sends
+that site's invite again (`resend_sites`) at the same SEQUENCE, under a Message-ID of its own."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from email.message import EmailMessage
 
 from connectors.base import ConnectorError, Mailer, PermanentConnectorError
 from orchestrator.domain.clock import Clock
+from orchestrator.domain.join_keys import GatewayLinks, JoinSubject
 from orchestrator.domain.models import Session, Site
 from orchestrator.invites.dispatch import Outcome
 from orchestrator.invites.letters import InviteLetters, Target
@@ -34,13 +37,20 @@ class InviteComposer:
     """Delivers the `invites` kind: every site's invite of a booking change."""
 
     def __init__(
-        self, store: Store, clock: Clock, mailer: Mailer, letters: InviteLetters, links: MailLinks
+        self,
+        store: Store,
+        clock: Clock,
+        mailer: Mailer,
+        letters: InviteLetters,
+        links: MailLinks,
+        gateway: GatewayLinks | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._mailer = mailer
         self._letters = letters
         self._links = links
+        self._gateway = gateway
 
     async def deliver(self, item: OutboxItem, *, final: bool) -> Outcome:
         async with self._store.read() as uow:
@@ -54,10 +64,14 @@ class InviteComposer:
                 deliveries = await uow.invites.deliveries(session.id)
         if session is None:
             return Outcome("failed", "session gone")
+        if session.series_id is not None:  # DESIGN 10: its series' invite carries it
+            return Outcome("done", "not sent: an occurrence of a series")
+        resend = {str(s) for s in item.payload.get("resend_sites", [])}
+        gateway = await gateway_links(self._gateway, session)
         targets = [
             t
-            for t in self._letters.targets(session, sites, removed, item.version)
-            if not _already_sent(deliveries.get(t.site.id), t)
+            for t in self._letters.targets(session, sites, removed, item.version, gateway)
+            if (t.site.id in resend if resend else not _already_sent(deliveries.get(t.site.id), t))
         ]
         if self._clock.now() >= session.end:
             await self._skip(session, targets, deliveries)
@@ -72,7 +86,9 @@ class InviteComposer:
         tally = _Tally()
         for start in range(0, len(targets), BATCH):
             batch = targets[start : start + BATCH]
-            await self._send_batch(session, batch, deliveries, key, tally, final)
+            await self._send_batch(
+                session, batch, deliveries, key, tally, final, resend=item.id if resend else None
+            )
         log.info(
             "invites of session %s v%d: %d sent, %d failed, %d to retry",
             session.id,
@@ -119,13 +135,27 @@ class InviteComposer:
         key: bytes,
         tally: _Tally,
         final: bool,
+        *,
+        resend: int | None = None,
     ) -> None:
         messages: list[EmailMessage] = []
         sendable: list[Target] = []
         results: list[tuple[Target, ConnectorError | None]] = []
+        domain = self._letters.settings.domain
         for target in batch:
+            # An invite sent again (its link rotated) at the same SEQUENCE gets its own
+            # Message-ID: mail services drop a message whose Message-ID they have seen.
+            message_id = (
+                f"<resend-{resend}.{session.id}.{target.site.id}@{domain}>"
+                if resend is not None
+                else None
+            )
             try:
-                messages.append(self._letters.email(session, target, key, self._links.page)[1])
+                messages.append(
+                    self._letters.email(
+                        session, target, key, self._links.page, message_id=message_id
+                    )[1]
+                )
                 sendable.append(target)
             except ValueError as exc:  # e.g. a site without a coordinator email
                 results.append((target, PermanentConnectorError(str(exc))))
@@ -172,3 +202,11 @@ def _already_sent(previous: Delivery | None, target: Target) -> bool:
         and previous.sequence >= target.sequence
         and previous.state in ("sent", "failed", "skipped")
     )
+
+
+async def gateway_links(gateway: GatewayLinks | None, session: Session) -> dict[str, str]:
+    """The session's sites' gateway links when single sessions' invites carry them, else none
+    (each invite then carries the site's own link)."""
+    if gateway is None or not gateway.sessions_enabled or session.series_id is not None:
+        return {}
+    return await gateway.urls(JoinSubject.SESSION, session.id, session.site_ids)

@@ -31,6 +31,7 @@ NOT_PAGES = (
     "/healthz",
     "/readyz",
     "/rsvp/",
+    "/join/",
 )
 
 
