@@ -20,6 +20,11 @@ from orchestrator.booking.common import (
 )
 from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.schemas import SessionOut, UpdateSessionRequest
+from orchestrator.booking.series.exceptions import (
+    as_exception,
+    occurrence_cancelled,
+    occurrence_changed,
+)
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
     BookingConflict,
@@ -133,12 +138,15 @@ class SessionChanges:
         conflicts = await uow.claims.conflicts(resources, claimed.start, claimed.end, old.id)
         if conflicts:
             raise BookingConflict(conflicts)
-        new = self._links.issue(new, sites)
+        new = as_exception(old, self._links.issue(new, sites))
         await uow.claims.replace(old.id, resources, claimed.start, claimed.end)
         await uow.sessions.update(new, added_sites=added, removed_sites=removed)
-        await uow.outbox.add(
-            INVITES, new.id, new.version, {"change": "updated", "removed_sites": removed}, now
-        )
+        if old.series_id is not None:  # an occurrence changed alone: its series' invites say so
+            await occurrence_changed(uow, old, new, removed, now)
+        else:
+            await uow.outbox.add(
+                INVITES, new.id, new.version, {"change": "updated", "removed_sites": removed}, now
+            )
         changes = {
             k: v
             for k, v in req.model_dump(mode="json", exclude_unset=True).items()
@@ -154,6 +162,7 @@ class SessionChanges:
                 "changes": changes,
                 "version": new.version,
                 "policy_overridden": [b.as_json() for b in breaches],
+                **({"series_id": old.series_id} if old.series_id else {}),
             },
         )
         return self._out(new, sites)
@@ -190,9 +199,12 @@ class SessionChanges:
                 )
                 await uow.claims.release(session.id)
                 await uow.sessions.update(cancelled)
-                await uow.outbox.add(
-                    INVITES, session.id, cancelled.version, {"change": "cancelled"}, now
-                )
+                if session.series_id is not None:
+                    await occurrence_cancelled(uow, session, now)
+                else:
+                    await uow.outbox.add(
+                        INVITES, session.id, cancelled.version, {"change": "cancelled"}, now
+                    )
                 await uow.audit.record(
                     at=now,
                     actor=principal.actor,

@@ -53,8 +53,9 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class BookSessionRequest(Request):
-    """A booking (DESIGN 5.2). Times carry an offset; `timezone` is the zone it is shown in."""
+class BookingFields(Request):
+    """What a session's booking and a series' booking both say (DESIGN 5.2). Times carry an
+    offset; `timezone` is the zone it is shown in."""
 
     title: str = Field(min_length=1, max_length=500)
     agenda: str = Field(default="", max_length=20000)
@@ -79,11 +80,10 @@ class BookSessionRequest(Request):
     provider: Provider = "static"
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
-    conflict_policy: ConflictPolicy = ConflictPolicy.ALL_OR_NOTHING
     override_reason: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
-    def _check(self) -> BookSessionRequest:
+    def _check(self) -> Self:
         if self.end <= self.start:
             raise invalid_value("end_before_start", "end must be after start")
         if self.kind is SessionKind.REGIONAL and not self.region:
@@ -91,6 +91,12 @@ class BookSessionRequest(Request):
         if self.override_reason is not None and not self.override_reason.strip():
             raise invalid_value("override_empty", "override_reason must not be empty")
         return self
+
+
+class BookSessionRequest(BookingFields):
+    """A booking (DESIGN 5.2). Times carry an offset; `timezone` is the zone it is shown in."""
+
+    conflict_policy: ConflictPolicy = ConflictPolicy.ALL_OR_NOTHING
 
 
 class UpdateSessionRequest(Request):

@@ -41,6 +41,7 @@ from orchestrator.booking.schemas import (
     SlotsOut,
     UpdateSessionRequest,
 )
+from orchestrator.booking.series.service import SeriesBookings
 from orchestrator.booking.slots import SlotFinder
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import BookingConflict, Conflict, NotFound, SessionNotFound
@@ -68,6 +69,8 @@ class Bookings:
         self._steps = BookingSteps(clock, self._links, self._defaults)
         self._slots = SlotFinder(store, clock, self._defaults)
         self._changes = SessionChanges(store, clock, self._links)
+        self.series = SeriesBookings(store, clock, self._links, self._steps, self._idempotency)
+        """The series use cases (DESIGN 10), on the same links, steps and idempotency."""
         self._planner = RegionalPlanner(
             clock,
             self._defaults,

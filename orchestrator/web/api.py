@@ -1,5 +1,5 @@
-"""The JSON API's handlers of sessions, slots, plans, the directory and the audit log: parse into
-a model, call one use case, serialise. The route table (`routes.py`) names them."""
+"""The JSON API's handlers of sessions, series, slots, plans, the directory and the audit log:
+parse into a model, call one use case, serialise. The route table (`routes.py`) names them."""
 
 from __future__ import annotations
 
@@ -14,10 +14,15 @@ from orchestrator.booking.schemas import (
     SlotQuery,
     UpdateSessionRequest,
 )
+from orchestrator.booking.series.schemas import (
+    BookSeriesRequest,
+    SeriesListOut,
+    UpdateSeriesRequest,
+)
 from orchestrator.directory.loader import DirectoryFileError, parse_directory
 from orchestrator.domain.errors import InvalidRequest
-from orchestrator.domain.models import AuditEntry, Instant, SessionStatus, Slug
-from orchestrator.store.base import SessionQuery
+from orchestrator.domain.models import AuditEntry, Instant, SeriesStatus, SessionStatus, Slug
+from orchestrator.store.base import SeriesQuery, SessionQuery
 from orchestrator.web.http import (
     json_body,
     json_response,
@@ -41,6 +46,15 @@ class SessionListQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
     # Bounded so every backend can bind it (SQLite and PostgreSQL stop at 64-bit integers);
     # no listing holds more sessions than this.
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class SeriesListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site: Slug | None = None
+    status: SeriesStatus | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
@@ -156,6 +170,48 @@ async def cancel_session(request: web.Request) -> web.Response:
     req = await json_body(request, CancelRequest) if request.can_read_body else CancelRequest()
     out = await request.app[BOOKINGS].cancel(request.match_info["id"], principal, req.reason)
     return json_response(out)
+
+
+async def book_series(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, BookSeriesRequest)
+    answer = await request.app[BOOKINGS].series.book(
+        req, principal, idempotency_key=_idempotency_key(request)
+    )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return json_response(answer.value, answer.status, **headers)
+
+
+async def list_series(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    q = query_model(request, SeriesListQuery)
+    stored = SeriesStatus.ACTIVE if q.status is SeriesStatus.ENDED else q.status
+    found = await request.app[BOOKINGS].series.list_series(
+        SeriesQuery(site=q.site, status=stored, limit=q.limit, offset=q.offset), principal
+    )
+    # active and ended are both stored active: the clock tells them apart
+    found = [s for s in found if q.status is None or s.status is q.status]
+    return json_response(SeriesListOut(series=found, count=len(found)))
+
+
+async def get_series(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    series = request.app[BOOKINGS].series
+    return json_response(await series.get(request.match_info["id"], principal))
+
+
+async def update_series(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, UpdateSeriesRequest)
+    out = await request.app[BOOKINGS].series.update(request.match_info["id"], req, principal)
+    return json_response(out)
+
+
+async def cancel_series(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, CancelRequest) if request.can_read_body else CancelRequest()
+    series = request.app[BOOKINGS].series
+    return json_response(await series.cancel(request.match_info["id"], principal, req.reason))
 
 
 async def find_slots(request: web.Request) -> web.Response:

@@ -87,6 +87,20 @@ _KNOWN: dict[Handler, _Known] = {
     api.get_session: _Known((404,)),
     api.update_session: _Known((403, 404, 409, 422)),
     api.cancel_session: _Known((403, 404, 409, 422)),
+    api.book_series: _Known(
+        (403, 409, 422),
+        why={
+            409: "Occurrences in conflict (`booking_conflict`; each of `conflicts` names its"
+            " `occurrence`)",
+            422: "An invalid rule or request (`invalid_request` with its `reason`), or"
+            " occurrences breaking the booking policy (`policy_violation`; each of `violations`"
+            " names its `occurrence`)",
+        },
+    ),
+    api.list_series: _Known((422,)),
+    api.get_series: _Known((404,)),
+    api.update_series: _Known((403, 404, 409, 422)),
+    api.cancel_series: _Known((403, 404, 409, 422)),
     api.find_slots: _Known((403, 422)),
     api.plan_regional: _Known((403, 409, 422)),
     api.audit_log: _Known((403, 422)),

@@ -35,6 +35,12 @@ from orchestrator.booking.schemas import (
     SlotsOut,
     UpdateSessionRequest,
 )
+from orchestrator.booking.series.schemas import (
+    BookSeriesRequest,
+    SeriesListOut,
+    SeriesOut,
+    UpdateSeriesRequest,
+)
 from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.models import require_office
 from orchestrator.invites.service import InvitesOut, RsvpRequest
@@ -185,6 +191,53 @@ ROUTES: tuple[Route, ...] = (
         "office",
         body=CancelRequest,
         answer=SessionOut,
+    ),
+    Route(
+        "POST",
+        "/api/series",
+        api.book_series,
+        "Book a series: every occurrence of an RRULE, in one transaction (DESIGN 10)",
+        "office",
+        body=BookSeriesRequest,
+        answer=SeriesOut,
+        status=201,
+        idempotent_create=True,
+    ),
+    Route(
+        "GET",
+        "/api/series",
+        api.list_series,
+        "List series, earliest first occurrence first",
+        "office (all); chairs (their own); coordinators (their site's)",
+        query=api.SeriesListQuery,
+        answer=SeriesListOut,
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}",
+        api.get_series,
+        "Read one series with its occurrences and the dates skipped",
+        "office; its chair; its sites' coordinators",
+        answer=SeriesOut,
+    ),
+    Route(
+        "PATCH",
+        "/api/series/{id}",
+        api.update_series,
+        "Change every occurrence not yet started (title, agenda, time of day, duration, sites, "
+        "host, chair, buffers), all or nothing",
+        "office",
+        body=UpdateSeriesRequest,
+        answer=SeriesOut,
+    ),
+    Route(
+        "POST",
+        "/api/series/{id}/cancel",
+        api.cancel_series,
+        "Cancel every occurrence not yet started and release their claims",
+        "office",
+        body=CancelRequest,
+        answer=SeriesOut,
     ),
     Route(
         "GET",

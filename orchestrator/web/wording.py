@@ -8,7 +8,7 @@ and never translated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -28,6 +28,8 @@ from orchestrator.domain.errors import (
     OrchestratorError,
     PermissionDenied,
     PolicyViolation,
+    SeriesConflict,
+    SeriesPolicyViolation,
 )
 from orchestrator.domain.policy import holiday_name
 
@@ -160,6 +162,7 @@ def invalid_list(words: Words, lang: str, exc: ValidationError) -> list[str]:
 
 _KINDS = {
     "session": "kind.session",
+    "series": "kind.series",
     "site": "kind.site",
     "site of this session": "kind.site_of_session",
     "task": "kind.task",
@@ -189,6 +192,17 @@ def refusal(words: Words, lang: str, exc: OrchestratorError) -> str:
         kind = _KINDS.get(exc.kind)
         what = words.text(lang, kind) if kind else exc.kind
         return words.text(lang, "refused.not_found", what=what, ident=exc.ident)
+    if isinstance(exc, SeriesConflict) and exc.occurrences:
+        dates = _occurrences(c.occurrence for c in exc.occurrences)
+        return words.text(
+            lang, "refused.series_conflict", dates=dates, held=_held(words, lang, exc)
+        )
+    if isinstance(exc, SeriesPolicyViolation):
+        dates = _occurrences(b.occurrence for b in exc.occurrences)
+        rules = "; ".join(
+            dict.fromkeys(words.text(lang, f"office.rule.{b.rule}") for b in exc.breaches)
+        )
+        return words.text(lang, "refused.series_policy", dates=dates, rules=rules)
     if isinstance(exc, BookingConflict):
         held = _held(words, lang, exc)
         if not held:
@@ -212,6 +226,11 @@ def refusal(words: Words, lang: str, exc: OrchestratorError) -> str:
     if isinstance(exc, InvalidRequest):
         return words.text(lang, "refused.invalid", detail=exc.message)
     return words.text(lang, "refused.other", detail=exc.message)
+
+
+def _occurrences(when: Iterable[datetime]) -> str:
+    """A series' occurrences as their local dates and times (they carry the series' zone)."""
+    return ", ".join(dict.fromkeys(at.strftime("%Y-%m-%d %H:%M") for at in when))
 
 
 def _held(words: Words, lang: str, exc: BookingConflict) -> str:
