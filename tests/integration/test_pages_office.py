@@ -8,7 +8,7 @@ import itertools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -128,8 +128,10 @@ async def test_timeline_default_is_this_week_and_prev_next_move_it(pages: Pages)
     month = (await pages.http.get("/office", params={"view": "month", "date": "2026-12-10"})).text
     assert "12/2026" in month
     assert 'date=2026-11-01" rel="prev"' in month
-    assert month.count('<li class="cal-day') == 31  # a calendar: every day of December
+    # a calendar: every weekday of December (its weekends have no session, so no column)
+    assert month.count('<li class="cal-day') == 23
     assert "cal-day start-2" in month  # 1 December 2026 is a Tuesday
+    assert 'class="cal-wrap cols-5"' in month
 
 
 async def test_timeline_in_another_zone_moves_the_labels(pages: Pages) -> None:
@@ -173,33 +175,40 @@ async def test_the_timeline_in_english(pages: Pages) -> None:
     assert "Lịch các phiên họp" not in html
 
 
-def test_grid_stacks_overlaps_and_marks_them() -> None:
-    day = date(2026, 12, 10)
+def test_grid_lists_each_lane_day_in_time_order_and_hides_empty_weekends() -> None:
+    days = [date(2026, 12, 7) + timedelta(days=i) for i in range(7)]  # Monday to Sunday
 
-    def at(h: int, m: int = 0) -> datetime:
-        return datetime(2026, 12, 10, h - 7, m, tzinfo=UTC)
+    def at(d: int, h: int, m: int = 0) -> datetime:
+        return datetime(2026, 12, d, h - 7, m, tzinfo=UTC)
 
     items = [
-        Item("a", "A", at(8), at(10), ("r1", GROUPS_LANE)),
-        Item("b", "B", at(9), at(11), ("r1",)),
-        Item("c", "C", at(10), at(12), ("r1",)),  # touches A: the same track
-        Item("d", "D", at(13), at(14), ("r2",)),
+        Item("b", "B", at(10, 9), at(10, 11), ("r1",)),
+        Item("a", "A", at(10, 8), at(10, 10), ("r1", GROUPS_LANE)),
+        Item("c", "C", at(10, 10), at(10, 12), ("r1",), clashes=("x",)),
+        Item("d", "D", at(12, 13), at(12, 14), ("r2",)),  # a Saturday
     ]
     grid = build_grid(
-        [day], [("r1", "R1"), ("r2", "R2"), (GROUPS_LANE, "G")], items, "Asia/Ho_Chi_Minh"
+        days, [("r1", "R1"), ("r2", "R2"), (GROUPS_LANE, "G")], items, "Asia/Ho_Chi_Minh"
     )
-    r1 = grid.lanes[0].cells[0]
-    assert [(b.item.key, b.track, b.overlap) for b in r1.blocks] == [
-        ("a", 0, True),
-        ("b", 1, True),
-        ("c", 0, True),
+    # the empty Sunday is left out, the busy Saturday kept
+    assert grid.days == days[:6]
+    assert grid.hidden == (days[6],)
+    thursday = grid.lanes[0].cells[3]
+    assert [(b.item.key, b.label, b.item.clash) for b in thursday.blocks] == [
+        ("a", "08:00–10:00", False),
+        ("b", "09:00–11:00", False),
+        ("c", "10:00–12:00", True),
     ]
-    assert r1.tracks == 2
-    assert grid.lanes[1].cells[0].blocks[0].overlap is False
-    a = r1.blocks[0]
-    assert a.label == "08:00–10:00"
-    assert (a.left, a.width) == (round(100 * 60 / 660, 2), round(100 * 120 / 660, 2))
     assert [lane.id for lane in grid.lanes] == ["r1", "r2", GROUPS_LANE]
+    assert [lane.count for lane in grid.lanes] == [3, 1, 1]
+    assert grid.day_count(days[3]) == 3
+    # a month keeps the Saturday column and leaves out the Sundays
+    month = build_grid(days, [("r1", "R1"), ("r2", "R2")], items, "Asia/Ho_Chi_Minh", compact=True)
+    assert month.weekdays == (0, 1, 2, 3, 4, 5)
+    assert [(c.day.day, c.column, c.count) for c in month.calendar if c.blocks] == [
+        (10, 4, 3),
+        (12, 6, 1),
+    ]
 
 
 # the booking form ----------------------------------------------------------------------------
