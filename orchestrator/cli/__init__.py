@@ -24,6 +24,7 @@ from orchestrator.cli import (
     invites,
     jobs,
     plan,
+    series,
     serve,
     sessions,
     signin,
@@ -48,6 +49,7 @@ app.command("audit")(audit.audit)
 app.add_typer(db.app, name="db")
 app.add_typer(directory.app, name="directory")
 app.add_typer(sessions.app, name="sessions")
+app.add_typer(series.app, name="series")
 app.add_typer(slots.app, name="slots")
 app.add_typer(plan.app, name="plan")
 app.add_typer(tokens.app, name="tokens")

@@ -22,7 +22,13 @@ from rich.table import Table
 
 from connectors.base import ConnectorError
 from orchestrator.bootstrap import Container, build, upgrade_database
-from orchestrator.domain.errors import BookingConflict, OrchestratorError, PolicyViolation
+from orchestrator.domain.errors import (
+    BookingConflict,
+    OrchestratorError,
+    PolicyViolation,
+    SeriesConflict,
+    SeriesPolicyViolation,
+)
 from orchestrator.domain.models import Principal, Role
 from orchestrator.settings import Settings, load_settings
 from orchestrator.store.base import RetryableStoreError, StoreFailure
@@ -81,10 +87,20 @@ def cli_principal() -> Principal:
 
 def report(exc: OrchestratorError) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-    if isinstance(exc, BookingConflict):
+    if isinstance(exc, SeriesConflict):
+        for o in exc.occurrences:
+            c = o.conflict
+            err.print(
+                f"  {o.occurrence:%Y-%m-%d %H:%M}: {c.resource} held by session {c.session_id} "
+                f"({c.start} - {c.end})"
+            )
+    elif isinstance(exc, BookingConflict):
         for c in exc.conflicts:
             err.print(f"  {c.resource}: held by session {c.session_id} ({c.start} - {c.end})")
-    if isinstance(exc, PolicyViolation):
+    if isinstance(exc, SeriesPolicyViolation):
+        for v in exc.occurrences:
+            err.print(f"  {v.occurrence:%Y-%m-%d %H:%M}: {v.breach.rule}: {v.breach.detail}")
+    elif isinstance(exc, PolicyViolation):
         for b in exc.breaches:
             err.print(f"  {b.rule}: {b.detail}")
     raise typer.Exit(1)
