@@ -4,11 +4,11 @@ as a person reads it, beside a quiet week (10 sessions) of the same service in t
 Two figures. **Readable titles**: the share of the busy week's sessions whose title can be read
 without hovering anywhere on the week's page at 1366 × 768: its whole text on screen inside its
 block, clipped by nothing (no ellipsis, no line clamp, no scrolling box, no closed `<details>`),
-at least 11 px; judged by its ratio to the same share on the quiet week (at least 0.8, and the
-quiet week is all readable, so at least 80 %). **Render time**: from the navigation's start to
-the first frame after the load event (the server's answer, parsing, style, layout and paint, by
-the browser's own clock), median of several loads taken in turns, judged by its ratio to the
-quiet week's.
+at least 11 px; a share does not move with the machine's load, so it is judged as it is (at
+least 80 %), the quiet week's share printed beside it. **Render time**: from the navigation's
+start to the first frame after the load event (the server's answer, parsing, style, layout and
+paint, by the browser's own clock), median of several loads taken in turns, judged by its ratio
+to the quiet week's.
 
 The service is set up as an operator would (`orchestrator tokens create`, `orchestrator
 directory import config/directory.provinces.toml`, `orchestrator serve` on SQLite), and the
@@ -369,7 +369,7 @@ async def run(ctx: Context) -> None:
             "%",
             f"week of {quiet_n} sessions",
             round(100 * reference, 1),
-            0.8,
+            None,  # a share, not a time: the same on a busy machine, so judged as it is
             absolute=80,
             lower_is_better=False,
         )
