@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, time
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -13,7 +13,9 @@ from orchestrator.booking.schemas import (
     MAX_BUFFER_MINUTES,
     BookingFields,
     BookSessionRequest,
+    BreachOut,
     ConflictOut,
+    HolderOut,
     Request,
 )
 from orchestrator.domain.errors import invalid_value
@@ -187,3 +189,33 @@ class SeriesOut(BaseModel):
 class SeriesListOut(BaseModel):
     series: list[SeriesOut]
     count: int
+
+
+class OccurrenceCheckOut(BaseModel):
+    """One occurrence of a series' dry run: the rules it breaks, the claims others hold over it,
+    and whether booking the series now would book it."""
+
+    occurrence: datetime = Field(description="Its original start, in the series' zone")
+    start: datetime
+    end: datetime
+    booked: bool = Field(description="Booking the series now would book this occurrence")
+    conflicts: list[ConflictOut] = Field(description="Claims others hold over it")
+    breaches: list[BreachOut] = Field(description="The booking rules it breaks")
+    overridden: bool = Field(description="Its breaches are overridden by override_reason")
+
+
+class SeriesCheckOut(BaseModel):
+    """A series' dry run (the booking form's preview): every occurrence with its conflicts and
+    breaches, and what booking it now would answer, with nothing written."""
+
+    recurrence: str = Field(description="The rule as it would be stored")
+    timezone: str
+    resources: list[str] = Field(description="Every claim each occurrence would hold")
+    occurrences: list[OccurrenceCheckOut]
+    refused: Literal["policy", "conflict"] | None = Field(
+        description="Booking now would be refused: for the policy (422) or a conflict (409)"
+    )
+    holders: list[HolderOut] = Field(
+        description="The sessions holding the occurrences' conflicts, earliest first"
+    )
+    holiday_country: str = Field(description="Whose public holidays the policy observes")

@@ -12,9 +12,11 @@ from orchestrator.booking.idempotency import Created, Idempotency
 from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.series.book import SeriesSteps
 from orchestrator.booking.series.changes import SeriesChanges
+from orchestrator.booking.series.check import check_series
 from orchestrator.booking.series.common import may_see_series, series_out
 from orchestrator.booking.series.schemas import (
     BookSeriesRequest,
+    SeriesCheckOut,
     SeriesConflictPolicy,
     SeriesOut,
     UpdateSeriesRequest,
@@ -43,6 +45,7 @@ class SeriesBookings:
         self._store = store
         self._clock = clock
         self._steps = SeriesSteps(clock, links, steps)
+        self._booking_steps = steps
         self._idempotency = idempotency
         self._changes = SeriesChanges(store, clock, links)
 
@@ -71,6 +74,15 @@ class SeriesBookings:
             # The database refused a claim another booking took after the check (the locks make
             # that rare): name what stands in the way now.
             raise await self._details(req) from exc
+
+    async def check(self, req: BookSeriesRequest, principal: Principal) -> SeriesCheckOut:
+        """A dry run of `book`: every occurrence with the rules it breaks and the claims others
+        hold over it, and what booking now would answer, with nothing locked or written.
+
+        Raises PermissionDenied, InvalidRequest (whatever `book` would refuse as invalid)."""
+        require_office(principal)
+        async with self._store.read() as uow:
+            return await check_series(uow, self._booking_steps, req, self._clock.now())
 
     async def _details(self, req: BookSeriesRequest) -> BookingConflict:
         strict = req.model_copy(update={"conflict_policy": SeriesConflictPolicy.ALL_OR_NOTHING})
