@@ -596,3 +596,22 @@ async def test_the_api_names_each_occurrence_of_a_refusal_in_either_language(
         assert r.json()["code"] == "invalid_request"
         assert r.json()["field"] == "start"
         assert "không phải một buổi của quy tắc lặp" in r.json()["detail"]
+
+
+async def test_a_long_series_moves_with_every_link_kept(container: Container) -> None:
+    """40 occurrences × 6 sites: enough rows for the bulk statements (COPY, arrays)."""
+    out = await book_series(container, override_reason="ok", recurrence="FREQ=WEEKLY;COUNT=40")
+    before = {
+        o.session_id: (await container.bookings.session(o.session_id)).sites
+        for o in out.occurrences
+    }
+    assert all(s.join_url for sites in before.values() for s in sites)
+    moved = await container.bookings.series.update(
+        out.id, UpdateSeriesRequest(start_time=time(9, 0), override_reason="ok"), OFFICE
+    )
+    assert {o.start.time() for o in moved.occurrences} == {time(9, 0)}
+    for o in moved.occurrences:
+        session = await container.bookings.session(o.session_id)
+        assert session.sites == before[o.session_id]
+        assert session.start == o.start
+    assert await active_claims(container) == 40 * 8

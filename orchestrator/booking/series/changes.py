@@ -73,6 +73,13 @@ def _moved(o: Session, req: UpdateSeriesRequest, zone: ZoneInfo) -> tuple[dateti
     return start, start + length
 
 
+def _site_changes(old: Session, new: Session) -> tuple[list[str], list[str]]:
+    """The sites `new` adds to `old` and those it removes, each in its order."""
+    before, after = old.site_ids, new.site_ids
+    kept_before, kept_after = set(before), set(after)
+    return [s for s in after if s not in kept_before], [s for s in before if s not in kept_after]
+
+
 def _check_apart(sessions: Sequence[Session], zone: ZoneInfo) -> None:
     ranges = sorted(sessions, key=lambda s: s.claimed_range.start)
     for a, b in pairwise(ranges):
@@ -277,14 +284,7 @@ class SeriesChanges:
             [(n.id, resources[n.id], r.start, r.end) for n, r in zip(news, ranges, strict=True)]
         )
         await uow.sessions.update_many(
-            [
-                (
-                    new,
-                    [s for s in new.site_ids if s not in old.site_ids],
-                    [s for s in old.site_ids if s not in new.site_ids],
-                )
-                for (old, _), new in zip(changes, news, strict=True)
-            ]
+            [(new, *_site_changes(old, new)) for (old, _), new in zip(changes, news, strict=True)]
         )
         await uow.series.update(new_series)
         await queue_invites(uow, series.id, new_series.version, "series", now)

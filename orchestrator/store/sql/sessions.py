@@ -127,18 +127,33 @@ class SqlSessions:
             for session, wanted in adding:
                 new = [x for x in session.sites if x.site_id in wanted]
                 await self._insert_sites(session.id, new, tops.get(session.id, -1) + 1)
-        urls = [
-            {"_s": session.id, "_site": x.site_id, "join_url": x.join_url}
-            for session, _, _ in changes
-            for x in session.sites
-        ]
-        if urls:
+        await self._refresh_links([session for session, _, _ in changes])
+
+    async def _refresh_links(self, sessions: Sequence[Session]) -> None:
+        """Write every site's join link of `sessions`: one statement over arrays on PostgreSQL
+        (thousands of rows), an executemany on SQLite (in-process, already cheap)."""
+        rows = [(s.id, x.site_id, x.join_url) for s in sessions for x in s.sites]
+        if not rows:
+            return
+        if self._tx.pg and len(rows) >= COPY_THRESHOLD:
+            ids, site_ids, urls = (list(column) for column in zip(*rows, strict=True))
             await self._c.execute(
-                t.session_sites.update()
-                .where(ss.session_id == sa.bindparam("_s"), ss.site_id == sa.bindparam("_site"))
-                .values(join_url=sa.bindparam("join_url")),
-                urls,
+                sa.text(
+                    "UPDATE session_sites AS ss SET join_url = v.url "
+                    "FROM unnest(CAST(:ids AS text[]), CAST(:sites AS text[]), "
+                    "CAST(:urls AS text[])) AS v(id, site, url) "
+                    "WHERE ss.session_id = v.id AND ss.site_id = v.site"
+                ),
+                {"ids": ids, "sites": site_ids, "urls": urls},
             )
+            return
+        ss = t.session_sites.c
+        await self._c.execute(
+            t.session_sites.update()
+            .where(ss.session_id == sa.bindparam("_s"), ss.site_id == sa.bindparam("_site"))
+            .values(join_url=sa.bindparam("join_url")),
+            [{"_s": i, "_site": site, "join_url": url} for i, site, url in rows],
+        )
 
     async def update(
         self,
