@@ -34,12 +34,14 @@ from orchestrator.invites.composers import (
     AttendanceRecordComposer,
     InviteComposer,
     ReminderComposer,
+    SeriesInviteComposer,
     TaskReminderComposer,
 )
 from orchestrator.invites.dispatch import Composer, OutboxDispatcher, Retries
 from orchestrator.invites.letters import InviteLetters
 from orchestrator.invites.letters import InviteSettings as InviteConfig
 from orchestrator.invites.links import MailLinks
+from orchestrator.invites.series_letters import SeriesLetters
 from orchestrator.invites.service import Invites
 from orchestrator.lifecycle.service import Lifecycle
 from orchestrator.preparation.service import Preparation
@@ -154,12 +156,15 @@ def build_composers(
     letters: InviteLetters,
     links: MailLinks,
     records: RecordMailParts,
-    gateway: GatewayLinks | None = None,
+    gateway: GatewayLinks,
 ) -> dict[OutboxKind, Composer]:
     """The composer of each outbox kind: the one table of what mail the service sends."""
     s = letters.settings
     return {
         OutboxKind.INVITES: InviteComposer(store, clock, mailer, letters, links, gateway),
+        OutboxKind.SERIES_INVITES: SeriesInviteComposer(
+            store, clock, mailer, SeriesLetters(s), links, gateway
+        ),
         OutboxKind.REMINDER: ReminderComposer(store, clock, mailer, s, links),
         OutboxKind.TASK_REMINDER: TaskReminderComposer(store, clock, mailer, s),
         OutboxKind.ATTENDANCE_RECORD: AttendanceRecordComposer(store, mailer, s, links, records),

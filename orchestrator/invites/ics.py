@@ -472,13 +472,19 @@ def render_calendar(event: InviteEvent) -> bytes:
 
 
 def render_feed(
-    events: Iterable[InviteEvent], *, name: str | None = None, refresh_minutes: int = 60
+    events: Iterable[InviteEvent],
+    *,
+    name: str | None = None,
+    refresh_minutes: int = 60,
+    extra: Iterable[tuple[str, int, int, list[bytes]]] = (),
 ) -> bytes:
     """A subscription feed: METHOD:PUBLISH, one VEVENT per invite, a VTIMEZONE per TZID used.
 
     Cancelled invites stay in the feed with STATUS:CANCELLED so subscribed calendars drop them.
     RFC 5546 3.2.1 forbids ATTENDEE in a PUBLISH, so the feed names only the organizer, and it
-    carries no alarms. Raises ValueError when two events share a UID.
+    carries no alarms. `extra` are VEVENT blocks written elsewhere (a series' master and its
+    overrides, `ics_series.series_feed_blocks`), each with the zone and local years its
+    VTIMEZONE must cover. Raises ValueError when two events share a UID.
     """
     if refresh_minutes < 1:
         raise ValueError("refresh_minutes must be at least 1")
@@ -494,6 +500,12 @@ def render_feed(
         ranges[event.timezone] = (
             (first, last) if known is None else (min(known[0], first), max(known[1], last))
         )
+    written = list(extra)
+    for tzid, first, last, _ in written:
+        known = ranges.get(tzid)
+        ranges[tzid] = (
+            (first, last) if known is None else (min(known[0], first), max(known[1], last))
+        )
     refresh = f"PT{refresh_minutes}M" if refresh_minutes % 60 else f"PT{refresh_minutes // 60}H"
     blocks = [
         _calendar_head("PUBLISH"),
@@ -504,5 +516,7 @@ def render_feed(
     blocks += (vtimezone_block(tzid, *ranges[tzid]) for tzid in sorted(ranges))
     for event in items:
         _vevent(event, blocks, scheduling=False)
+    for *_, vevents in written:
+        blocks += vevents
     blocks.append(b"END:VCALENDAR")
     return _serialise(blocks)

@@ -257,7 +257,7 @@ def _attendee_line(attendee: Party) -> bytes:
     )
 
 
-def _words_event(series: SeriesEvent, instance: Instance, method: InviteMethod) -> InviteEvent:
+def mail_event(series: SeriesEvent, instance: Instance, method: InviteMethod) -> InviteEvent:
     """The occurrence as a single invite, in the site's zone: its description is written as a
     session's is (time, connection test, site, link, agenda)."""
     return InviteEvent(
@@ -284,7 +284,7 @@ def _words_event(series: SeriesEvent, instance: Instance, method: InviteMethod) 
 def occurrence_event(series: SeriesEvent, recurrence_id: datetime) -> InviteEvent:
     """One occurrence of the series as a single invite (its time, the site's words): what the
     mail about that occurrence says. Raises ValueError for an excluded occurrence."""
-    return _words_event(series, series.instance(recurrence_id), InviteMethod.REQUEST)
+    return mail_event(series, series.instance(recurrence_id), InviteMethod.REQUEST)
 
 
 def series_description(series: SeriesEvent) -> str:
@@ -337,7 +337,7 @@ def _vevent(
         blocks += (_fold(f"EXDATE;TZID={zone}:{_local(moment, tz)}") for moment in series.exdates)
         description = _text(series_description(series))
     else:
-        description = _description(_words_event(series, instance, method))
+        description = _description(mail_event(series, instance, method))
     blocks += (
         _fold(f"LOCATION:{_text(series.effective_location)}"),
         _fold(f"URL:{series.join_url}"),
@@ -421,13 +421,15 @@ def render_series_cancel(series: SeriesEvent) -> bytes:
     return _calendar(series, InviteMethod.CANCEL, body)
 
 
-def series_feed_blocks(series: SeriesEvent) -> list[bytes]:
+def series_feed_blocks(series: SeriesEvent, *, cancelled: bool = False) -> list[bytes]:
     """The series' VEVENTs for a `METHOD:PUBLISH` feed (no attendees, no alarms; RFC 5546
-    3.2.1): the master and its overrides. The feed writes the VTIMEZONE (`series_zone_years`)."""
+    3.2.1): the master and its overrides, `STATUS:CANCELLED` once the series is cancelled (so
+    subscribed calendars drop it). The feed writes the VTIMEZONE (`series_zone_years`)."""
+    method = InviteMethod.CANCEL if cancelled else InviteMethod.REQUEST
     body: list[bytes] = []
-    _vevent(series, body, instance=None, method=InviteMethod.REQUEST, scheduling=False)
+    _vevent(series, body, instance=None, method=method, scheduling=False)
     for override in series.overrides:
-        _vevent(series, body, instance=override, method=InviteMethod.REQUEST, scheduling=False)
+        _vevent(series, body, instance=override, method=method, scheduling=False)
     return body
 
 

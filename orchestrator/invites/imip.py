@@ -274,6 +274,7 @@ def build_invite_email(
     page_url: str | None = None,
     attach_ics: bool = True,
     message_id: str | None = None,
+    when: str | None = None,
 ) -> EmailMessage:
     """The iMIP message of one invite, ready for `as_bytes()` or an SMTP client.
 
@@ -284,7 +285,8 @@ def build_invite_email(
     in the site's zone with the zone's name, the connection test, the join link, the agenda and,
     in a request, the RSVP links and the link to the site's page on the service when given.
     `message_id` defaults to one derived from the UID,
-    method and SEQUENCE, so a retried delivery of one change carries the same Message-ID.
+    method and SEQUENCE, so a retried delivery of one change carries the same Message-ID. `when`
+    replaces the time the bodies give (a series' invite states its occurrences there).
     """
     method = event.method.value
     found = _method_of(ics)
@@ -308,6 +310,8 @@ def build_invite_email(
         sender,
         event.sequence > 0,
     )
+    if when is not None:
+        shared = shared._replace(when=when)
     site: _SiteValues = (
         recipient.name,
         recipient.email,

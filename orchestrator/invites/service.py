@@ -8,10 +8,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
@@ -22,17 +20,18 @@ from orchestrator.domain.errors import (
     PermissionDenied,
     SessionNotFound,
 )
-from orchestrator.domain.join_keys import GatewayLinks
+from orchestrator.domain.join_keys import GatewayLinks, JoinSubject
 from orchestrator.domain.models import (
     Principal,
     Role,
     Session,
     SessionStatus,
+    Site,
     may_see,
 )
 from orchestrator.invites.composers.invites import gateway_links
 from orchestrator.invites.dispatch import OutboxDispatcher
-from orchestrator.invites.failures import FailureKind, failure_kind
+from orchestrator.invites.failures import failure_kind
 from orchestrator.invites.ics import render_calendar, render_feed
 from orchestrator.invites.letters import (
     InviteLetters,
@@ -41,54 +40,14 @@ from orchestrator.invites.letters import (
     sequence_of,
 )
 from orchestrator.invites.links import MailLinks
+from orchestrator.invites.schemas import InvitesOut, RsvpRequest, SiteInviteOut
+from orchestrator.invites.series_letters import SeriesLetters, SeriesState
+from orchestrator.invites.series_service import SeriesDownload, SeriesInvites, load_series
 from orchestrator.store.base import Rsvp, SessionQuery, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 FEED_PAST = timedelta(days=90)
-
-
-class SiteInviteOut(BaseModel):
-    site_id: str
-    in_session: bool = Field(description="False for a site removed from the session")
-    method: Literal["REQUEST", "CANCEL"]
-    sequence: int = Field(description="The SEQUENCE this site's invite has (or will have)")
-    state: Literal["queued", "sent", "failed", "skipped"]
-    reason: Literal["ended"] | None = Field(
-        default=None,
-        description="Why a skipped invite is not sent: `ended`, the session was already over",
-    )
-    attempts: int = 0
-    last_error: str | None = Field(
-        default=None, description="Why the latest try failed, as the mail server or network said"
-    )
-    error_kind: FailureKind | None = Field(
-        default=None,
-        description=(
-            "What kind of failure `last_error` is, a stable code to word it by: "
-            "`connection_refused`, `timeout`, `host_unknown`, `tls`, `auth_refused`, "
-            "`recipient_refused`, `message_refused`, `disconnected`, `no_address` (the site "
-            "has no coordinator email) or `other`"
-        ),
-    )
-    sent_at: datetime | None = None
-    rsvp: Literal["needs-action", "accepted", "declined"] = "needs-action"
-    rsvp_comment: str = ""
-    rsvp_at: datetime | None = None
-
-
-class InvitesOut(BaseModel):
-    session_id: str
-    version: int
-    pending_changes: int
-    sites: list[SiteInviteOut]
-
-
-class RsvpRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    response: Literal["accepted", "declined"]
-    comment: str = Field(default="", max_length=2000)
 
 
 class Invites:
@@ -102,7 +61,8 @@ class Invites:
         letters: InviteLetters,
         links: MailLinks,
         outbox: OutboxDispatcher,
-        gateway: GatewayLinks | None = None,
+        gateway: GatewayLinks,
+        series: SeriesLetters | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -110,6 +70,8 @@ class Invites:
         self._links = links
         self._outbox = outbox
         self._gateway = gateway
+        self._series_letters = series or SeriesLetters(letters.settings)
+        self._series = SeriesInvites(store, clock, self._series_letters, gateway)
 
     async def deliver_due(self, limit: int = 10) -> int:
         """Deliver up to `limit` due outbox items (`OutboxDispatcher.deliver_due`); the number
@@ -125,9 +87,13 @@ class Invites:
 
     async def status(self, session_id: str, principal: Principal) -> InvitesOut:
         """Each site's invite: queued, sent, failed (with the reason) or skipped (a session
-        already over invites nobody), and its RSVP."""
+        already over invites nobody), and its RSVP. An occurrence of a series answers its
+        series' invites (it has none of its own), with its own answers where it has them."""
         async with self._store.read() as uow:
             session = await self._session(uow, session_id, principal)
+        if session.series_id is not None:
+            return await self._series.status(session.series_id, principal, occurrence=session)
+        async with self._store.read() as uow:
             deliveries = await uow.invites.deliveries(session_id)
             rsvps = await uow.invites.rsvps(session_id)
             pending = await uow.outbox.pending(session_id)
@@ -186,7 +152,15 @@ class Invites:
         return session, next(t for t in targets if t.site.id == site_id)
 
     async def invite_ics(self, session_id: str, site_id: str, principal: Principal) -> bytes:
-        """The site's current invite as an .ics (REQUEST, or CANCEL once cancelled)."""
+        """The site's current invite as an .ics (REQUEST, or CANCEL once cancelled); for an
+        occurrence of a series, the series' (DESIGN 10)."""
+        async with self._store.read() as uow:
+            session = await self._session(uow, session_id, principal)
+            state = await load_series(uow, session.series_id) if session.series_id else None
+        if state is not None:
+            if site_id not in session.site_ids:
+                raise NotFound("site of this session", site_id)
+            return await self._series.ics_of(state, site_id, principal)
         session, target = await self._site_target(session_id, site_id, principal)
         try:
             return render_calendar(self._letters.event(session, target))
@@ -194,11 +168,15 @@ class Invites:
             raise InvalidRequest(str(exc), field="site") from exc
 
     async def export(self, session_id: str, principal: Principal) -> dict[str, tuple[bytes, bytes]]:
-        """Every site's (.ics, .eml) of the session's current state, by site id."""
+        """Every site's (.ics, .eml) of the session's current state, by site id (an occurrence
+        of a series: every site's invite to the series)."""
         async with self._store.read() as uow:
             session = await self._session(uow, session_id, principal)
             sites = await uow.directory.get_sites(list(session.site_ids))
+            state = await load_series(uow, session.series_id) if session.series_id else None
         key = await self._links.load()
+        if state is not None:
+            return await self._export_series(state, sites, key)
         gateway = await gateway_links(self._gateway, session)
         out: dict[str, tuple[bytes, bytes]] = {}
         for target in self._letters.targets(session, sites, (), session.version, gateway):
@@ -209,6 +187,44 @@ class Invites:
                 continue
             out[target.site.id] = (ics, message.as_bytes())
         return out
+
+    async def _export_series(
+        self, state: SeriesState, sites: dict[str, Site], key: bytes
+    ) -> dict[str, tuple[bytes, bytes]]:
+        series = state.series
+        now = self._clock.now()
+        letters = self._series_letters
+        urls = await self._gateway.urls(JoinSubject.SERIES, series.id, list(sites))
+        out: dict[str, tuple[bytes, bytes]] = {}
+        for site in sites.values():
+            try:
+                event = letters.event(state, site, urls[site.id], series.version, now)
+                composed, mail = letters.email(
+                    state, event, "series", None, now, key, self._links.page, site
+                )
+            except ValueError as exc:
+                log.warning("no invite for site %s: %s", site.id, exc)
+                continue
+            out[site.id] = (composed.ics, mail.as_bytes())
+        return out
+
+    # series ----------------------------------------------------------------------------
+    async def series_status(self, series_id: str, principal: Principal) -> InvitesOut:
+        """Each site's invite to the series, and its answer for the whole series."""
+        return await self._series.status(series_id, principal)
+
+    async def series_ics(
+        self, series_id: str, site_id: str, principal: Principal
+    ) -> SeriesDownload:
+        """The site's invite to the series as it stands (the whole object; its CANCEL once
+        the series is cancelled)."""
+        return await self._series.ics(series_id, site_id, principal)
+
+    async def series_rsvp(
+        self, series_id: str, site_id: str, req: RsvpRequest, principal: Principal
+    ) -> InvitesOut:
+        """A coordinator accepts or declines the whole series for their site."""
+        return await self._series.rsvp(series_id, site_id, req, principal)
 
     # RSVP ------------------------------------------------------------------------------
     async def rsvp(
@@ -223,19 +239,18 @@ class Invites:
     async def rsvp_by_link(
         self, session_id: str, site_id: str, response: str, signature: str
     ) -> None:
-        """The one-click answer from the email's signed link. Raises AuthenticationRequired."""
+        """The one-click answer from the email's signed link (a session's, or a series' for
+        the whole series). Raises AuthenticationRequired."""
         if response not in ("accepted", "declined"):
             raise NotFound("answer", response)
         key = await self._links.load()
         expected = rsvp_signature(key, session_id, site_id, response)
         if not hmac.compare_digest(expected, signature or ""):
             raise AuthenticationRequired("this answer link is not valid")
-        await self._record_rsvp(
-            session_id,
-            site_id,
-            RsvpRequest.model_validate({"response": response}),
-            f"link:{site_id}",
-        )
+        answer = RsvpRequest.model_validate({"response": response})
+        if await self._series.record_rsvp(session_id, site_id, answer, f"link:{site_id}"):
+            return
+        await self._record_rsvp(session_id, site_id, answer, f"link:{site_id}")
 
     async def _record_rsvp(
         self, session_id: str, site_id: str, req: RsvpRequest, actor: str
@@ -287,9 +302,13 @@ class Invites:
             sessions = await uow.sessions.find(
                 SessionQuery(site=site_id, start_from=self._clock.now() - FEED_PAST, limit=1000)
             )
-        site = sites[site_id]
+            site = sites[site_id]
+            # a series is one entry (its occurrences are not listed again on their own)
+            series = await self._series.feed_blocks(uow, site)
         events = []
         for session in sessions:
+            if session.series_id is not None:
+                continue
             gateway = await gateway_links(self._gateway, session)
             targets = self._letters.targets(session, {site_id: site}, (), session.version, gateway)
             target = targets[0]
@@ -297,8 +316,12 @@ class Invites:
                 events.append(self._letters.event(session, target))
             except ValueError:
                 continue
-        return render_feed(events, name=site.name)
+        return render_feed(events, name=site.name, extra=series)
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# The invite endpoints' models are defined in `schemas`; the web layer imports them from here.
+__all__ = ["Invites", "InvitesOut", "RsvpRequest", "SeriesDownload", "SiteInviteOut"]

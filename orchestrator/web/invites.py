@@ -56,6 +56,32 @@ async def invite_ics(request: web.Request) -> web.Response:
     return _ics(body, f"{ascii_stem}.ics", attachment(ascii_stem, readable, ".ics"))
 
 
+async def series_invite_status(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    out = await request.app[INVITES].series_status(request.match_info["id"], principal)
+    return json_response(out)
+
+
+async def series_invite_ics(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    series_id, site_id = request.match_info["id"], request.match_info["site"]
+    got = await request.app[INVITES].series_ics(series_id, site_id, principal)
+    # named for the series (its first date) and the site, like a session's invite
+    ascii_stem, readable = session_file_stem(
+        got.series.title, got.series.start, got.site.timezone, site_id, got.site.name
+    )
+    return _ics(got.body, f"{ascii_stem}.ics", attachment(ascii_stem, readable, ".ics"))
+
+
+async def series_rsvp(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    req = await json_body(request, RsvpRequest)
+    out = await request.app[INVITES].series_rsvp(
+        request.match_info["id"], request.match_info["site"], req, principal
+    )
+    return json_response(out)
+
+
 async def rsvp(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     req = await json_body(request, RsvpRequest)

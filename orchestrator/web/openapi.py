@@ -109,6 +109,11 @@ _KNOWN: dict[Handler, _Known] = {
         (403, 404, 422), why={422: "The site has no coordinator email (`invalid_request`)"}
     ),
     invites.rsvp: _Known((403, 404, 409, 422)),
+    invites.series_invite_status: _Known((404,)),
+    invites.series_invite_ics: _Known(
+        (403, 404, 422), why={422: "The site has no coordinator email (`invalid_request`)"}
+    ),
+    invites.series_rsvp: _Known((403, 404, 409, 422)),
     invites.create_feed: _Known((403, 404)),
     invites.feed: _Known(
         (401,), why={401: "The `token` is missing, unknown, replaced or another site's"}

@@ -286,6 +286,32 @@ ROUTES: tuple[Route, ...] = (
         answer_type="text/calendar",
     ),
     Route(
+        "GET",
+        "/api/series/{id}/invites",
+        invites.series_invite_status,
+        "Each site's invite to the series: queued, sent or failed, SEQUENCE, RSVP",
+        "office; the chair; a coordinator (their site only)",
+        answer=InvitesOut,
+    ),
+    Route(
+        "GET",
+        "/api/series/{id}/sites/{site}/invite.ics",
+        invites.series_invite_ics,
+        "The site's invite to the series as iCalendar: the whole current series (REQUEST with"
+        " RRULE, EXDATEs and overrides), or its CANCEL once cancelled",
+        "office; that site's coordinator; the chair",
+        answer_type="text/calendar",
+    ),
+    Route(
+        "POST",
+        "/api/series/{id}/sites/{site}/rsvp",
+        invites.series_rsvp,
+        "Accept or decline every occurrence of the series for the site",
+        "that site's coordinator",
+        body=RsvpRequest,
+        answer=InvitesOut,
+    ),
+    Route(
         "POST",
         "/api/sessions/{id}/sites/{site}/rsvp",
         invites.rsvp,

@@ -4,11 +4,13 @@ each recipient. The dispatcher (`invites.dispatch`) runs them; bootstrap registe
 from orchestrator.invites.composers.attendance_record import AttendanceRecordComposer
 from orchestrator.invites.composers.invites import InviteComposer
 from orchestrator.invites.composers.reminder import ReminderComposer
+from orchestrator.invites.composers.series_invites import SeriesInviteComposer
 from orchestrator.invites.composers.task_reminder import TaskReminderComposer
 
 __all__ = [
     "AttendanceRecordComposer",
     "InviteComposer",
     "ReminderComposer",
+    "SeriesInviteComposer",
     "TaskReminderComposer",
 ]
