@@ -1,11 +1,13 @@
 """Live boards: each session watched on this instance kept in memory (`LiveMerge`), fed by what
 this instance logs, by what other instances announce they logged (`domain.ports.ChangeFeed`) and
-by reading the log, and streamed as server-sent events, whole or as the lines that changed.
+by reading the log, and streamed as server-sent events, whole or as the lines that changed; a
+board's page reads it as it stands (`BoardSnapshot`): every site's state, the lines it shows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
@@ -24,7 +26,12 @@ from orchestrator.attendance.exports import (
     unmatched_out,
 )
 from orchestrator.attendance.merge.live import Changed, LiveMerge, live_session
-from orchestrator.attendance.merge.record import AttendanceEvent, EventSource, Thresholds
+from orchestrator.attendance.merge.record import (
+    AttendanceEvent,
+    EventSource,
+    SiteAttendance,
+    Thresholds,
+)
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal, Session
 from orchestrator.domain.ports import LoggedEvents
@@ -37,7 +44,46 @@ CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stre
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
 READ_RETRIES = (0.2, 0.5, 1.0)  # seconds between tries of a log read the database could not serve
+# seconds a board stays in memory once nobody watches it: the page, its stream and a reload
+# share one read of the log and one merge of every site
+KEEP_WARM = 120.0
 _NO_SITES = ',"sites":[]'
+# The words of a site's state (`state_of`): its connection, then its verdict's flags.
+STATE_WORDS = ("connected", "dropped", "waiting", "unknown", "absent", "late", "left_early")
+
+
+def state_of(connection: str, status: str, late: bool, left_early: bool, overridden: bool) -> str:
+    """A site's state as a board counts and filters it, in words: its connection (`connected`,
+    `dropped`, `waiting`, `unknown`), then `absent` when its verdict is absent, `late` and
+    `left_early` when flagged; the chair's verdict settles the flags, as in the summary."""
+    words = [connection]
+    if status == "absent":
+        words.append("absent")
+    if not overridden:
+        if late:
+            words.append("late")
+        if left_early:
+            words.append("left_early")
+    return " ".join(words)
+
+
+def line_state(line: SiteAttendance) -> str:
+    return state_of(
+        line.connection.value,
+        line.status.value,
+        line.late,
+        line.left_early,
+        line.override is not None,
+    )
+
+
+def row_state(row: SiteRecordOut) -> str:
+    return state_of(row.connection, row.status, row.late, row.left_early, row.override is not None)
+
+
+def with_states(data: str, states: dict[str, str]) -> str:
+    """The JSON object `data` with `states` added as its last member."""
+    return "".join((data[:-1], ',"states":', json.dumps(states, separators=(",", ":")), "}"))
 
 
 class AttendanceChangesOut(BaseModel):
@@ -71,33 +117,91 @@ class _Listener:
     everything: bool = True
     whole_at: float = 0.0  # loop time of its last whole record
     before_start: bool = False  # its last whole record was from before the session's start
+    sites: frozenset[str] | None = None  # the sites whose lines it sends (None: every site)
+
+
+@dataclass(frozen=True)
+class SiteLabel:
+    """A site as a board names and groups it: its name and region in the directory (None when
+    the directory no longer has it)."""
+
+    name: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class BoardLabels:
+    """Who a board's sites are: each site's label, and the name of each region. They live as
+    long as the board: `memo` keeps what a page derives from them (their order, say), so that
+    it is derived once per board, not once per page."""
+
+    sites: dict[str, SiteLabel]
+    regions: dict[str, str]
+    memo: dict[str, object] = field(default_factory=dict, compare=False)
 
 
 @dataclass(eq=False)
 class _Board:
     """A session watched live on this instance: its record kept in memory (`LiveMerge`), fed
-    by the events this instance logs and by reading the log."""
+    by the events this instance logs and by reading the log; each site's state as its last
+    line said it (`states`), and which sites changed since (`unstated`)."""
 
     session: Session
     live: LiveMerge
     listeners: list[_Listener] = field(default_factory=list)
     read_to: int = 0  # the log has been read up to this id
+    loaded: bool = False  # the log has been read once
     reading: asyncio.Lock = field(default_factory=asyncio.Lock)
     stale: bool = False  # announcements may have been missed: read the whole log again
     wanted: tuple[int, int] | None = None  # ids other instances announced, not read yet
     fetcher: asyncio.Task[None] | None = None  # reads `wanted`
+    states: dict[str, str] = field(default_factory=dict)
+    unstated: set[str] = field(default_factory=set)
+    all_unstated: bool = True
+    stated_before_start: bool | None = None  # the states were made before the start
+    labels: BoardLabels | None = None
+    expiry: asyncio.TimerHandle | None = None  # drops it, once nobody watches it
 
     def add(self, events: Sequence[AttendanceEvent], now: datetime) -> None:
         before = len(self.live)
         self.changed(self.live.add(events, now), news=len(self.live) > before)
 
     def changed(self, sites: Changed, *, news: bool = False) -> None:
+        if sites is None:
+            self.all_unstated = True
+        else:
+            self.unstated |= sites
         for listener in self.listeners:
             listener.news |= news
             if sites is None:
                 listener.everything = True
             else:
                 listener.changed |= sites
+
+    def lines(self, sites: Sequence[str], now: datetime) -> list[SiteAttendance]:
+        """The lines of `sites` at `now`, each kept as its site's state."""
+        out = self.live.lines(sites, now)
+        for line in out:
+            self.states[line.site_id] = line_state(line)
+            self.unstated.discard(line.site_id)
+        return out
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    """A board as it stands, for its page: the record's head, every site's state (`state_of`,
+    in the session's order), who the sites are, and `rows` to give the lines of the sites
+    the page shows (as the record has them)."""
+
+    session: Session
+    summary: str
+    summary_en: str
+    frozen_at: datetime | None
+    late_events: int
+    states: dict[str, str]
+    unmatched: list[UnmatchedOut]
+    labels: BoardLabels
+    rows: Callable[[Sequence[str]], list[SiteRecordOut]]
 
 
 class InProcessFeed:
@@ -176,27 +280,33 @@ class Boards:
         """Wake the streams of `session_id`: something of it changed."""
         self._broker.publish(session_id)
 
-    async def stream(self, session_id: str, principal: Principal) -> AsyncIterator[BoardMessage]:
+    async def stream(
+        self, session_id: str, principal: Principal, sites: Sequence[str] | None = None
+    ) -> AsyncIterator[BoardMessage]:
         """A live board (for server-sent events): the whole record now, then what changes.
 
         While the session runs the record is kept in memory for as long as a board watches it
-        (`LiveMerge`): a change sends only the lines of the sites it changed (`changes`), at
-        most every `CHANGES_GAP` or three times what the last one cost. A whole record
-        (`attendance`) comes first, then again every `WHOLE_EVERY` (the log read again, for
-        what other instances logged, and the minutes of sites that did not change moved on),
-        after a room-wide event, at the session's start (every site's status leaves
-        `not_started`), once the session has ended and when it is frozen.
+        (`LiveMerge`), and `KEEP_WARM` after: a change sends only the lines of the sites it
+        changed (`changes`), at most every `CHANGES_GAP` or three times what the last one
+        cost. A whole record (`attendance`) comes first, then again every `WHOLE_EVERY` (the
+        log read again, for what other instances logged, and the minutes of sites that did
+        not change moved on), after a room-wide event, at the session's start (every site's
+        status leaves `not_started`), once the session has ended and when it is frozen.
+
+        With `sites` (what a page shows), every event's `sites` holds only those sites' lines,
+        and carries `states`: the state (`state_of`) of every site in a whole record, of each
+        site that changed in `changes`; so a page of a 10,000-site board gets its counts and
+        the few tiles it draws, not 10,000 lines.
         """
         session = await self._readable(session_id, principal)
         changes = self._broker.listen(session_id)
         loop = asyncio.get_running_loop()
-        board = self._boards.get(session_id)
-        if board is None:
-            board = self._boards[session_id] = _Board(
-                session, live_session(session, thresholds=self._thresholds)
-            )
-        listener = _Listener()
+        board = self._board_of(session)
+        listener = _Listener(sites=None if sites is None else frozenset(sites))
         board.listeners.append(listener)
+        if board.expiry is not None:
+            board.expiry.cancel()
+            board.expiry = None
         # Every site's status moves from `not_started` at the start, with no event: wake then.
         wait = (session.start - self._clock.now()).total_seconds()
         at_start = loop.call_later(wait, self._broker.publish, session_id) if wait > 0 else None
@@ -222,9 +332,136 @@ class Boards:
             if at_start is not None:
                 at_start.cancel()
             board.listeners.remove(listener)
-            if not board.listeners and self._boards.get(session_id) is board:
-                del self._boards[session_id]  # nobody watches: free the memory
+            if not board.listeners:
+                self._keep_warm(board)
             await changes.aclose()
+
+    async def snapshot(self, session_id: str, principal: Principal) -> BoardSnapshot:
+        """The board of a session as it stands, for its page (see `BoardSnapshot`): from
+        memory while the session runs (the board is read and merged once, then kept
+        `KEEP_WARM` for the page's stream and the next reload), else from the record."""
+        session = await self._readable(session_id, principal)
+        board = self._board_of(session)
+        if not board.listeners:
+            self._keep_warm(board)
+        labels = await self._labels(board)
+        now = self._clock.now()
+        live = board.live
+        frozen = session.id in self._frozen
+        if now < session.end and not frozen and (not board.loaded or board.stale):
+            frozen = await self._read_log(board, now, reread=board.stale)
+        if now < session.end and not frozen:
+            board.changed(live.due(now))
+            await self._fresh_states(board, now)
+            unmatched = live.unmatched(now)
+
+            def rows(sites: Sequence[str]) -> list[SiteRecordOut]:
+                return [site_out(line) for line in board.lines(sites, now)]
+
+            return BoardSnapshot(
+                session=session,
+                summary=live.summary("vi", len(unmatched), now),
+                summary_en=live.summary("en", len(unmatched), now),
+                frozen_at=None,
+                late_events=0,
+                states={s: board.states[s] for s in live.sites},
+                unmatched=[unmatched_out(u) for u in unmatched],
+                labels=labels,
+                rows=rows,
+            )
+        out = await self._record(session.id, principal)
+        by_site = {row.site_id: row for row in out.sites}
+
+        def recorded(sites: Sequence[str]) -> list[SiteRecordOut]:
+            return [by_site[s] for s in dict.fromkeys(sites) if s in by_site]
+
+        return BoardSnapshot(
+            session=session,
+            summary=out.summary,
+            summary_en=out.summary_en,
+            frozen_at=out.frozen_at,
+            late_events=out.late_events,
+            states={row.site_id: row_state(row) for row in out.sites},
+            unmatched=out.unmatched,
+            labels=labels,
+            rows=recorded,
+        )
+
+    def _board_of(self, session: Session) -> _Board:
+        """The board of `session` on this instance, made if there is none (or if nobody
+        watches one made of an earlier version of the session)."""
+        board = self._boards.get(session.id)
+        if board is None or (not board.listeners and board.session.version != session.version):
+            if board is not None and board.expiry is not None:
+                board.expiry.cancel()
+            board = self._boards[session.id] = _Board(
+                session, live_session(session, thresholds=self._thresholds)
+            )
+        return board
+
+    def _keep_warm(self, board: _Board) -> None:
+        """Nobody watches `board`: drop it `KEEP_WARM` from now unless someone does by then."""
+        if board.expiry is not None:
+            board.expiry.cancel()
+        board.expiry = asyncio.get_running_loop().call_later(KEEP_WARM, self._drop, board)
+
+    def _drop(self, board: _Board) -> None:
+        board.expiry = None
+        if not board.listeners and self._boards.get(board.session.id) is board:
+            del self._boards[board.session.id]  # nobody watches: free the memory
+
+    async def _labels(self, board: _Board) -> BoardLabels:
+        """Who the board's sites are, read from the directory once per board."""
+        if board.labels is None:
+            ids = board.session.site_ids
+            async with self._store.read() as uow:
+                found = await uow.directory.get_sites(ids)
+                regions = await uow.directory.list_regions()
+            board.labels = BoardLabels(
+                sites={
+                    s: SiteLabel(found[s].name, found[s].region)
+                    if s in found
+                    else SiteLabel(s, None)
+                    for s in ids
+                },
+                regions={r.id: r.name for r in regions},
+            )
+        return board.labels
+
+    async def _every_line(self, board: _Board, now: datetime, *, rows: bool) -> list[str]:
+        """Every site's line, a slice at a time (webhooks are answered in between; no whole
+        merge of the log, nor the whole record's objects, is ever held at once), each kept as
+        its site's state; again if a room-wide event came meanwhile. With `rows`, the lines'
+        JSON."""
+        live = board.live
+        while True:
+            mark = live.pass_begins()
+            board.all_unstated = False
+            out: list[str] = []
+            for first in range(0, len(live.sites), WHOLE_SLICE):
+                if first:
+                    await asyncio.sleep(0)
+                lines = board.lines(live.sites[first : first + WHOLE_SLICE], now)
+                if rows:
+                    out.extend(site_out(line).model_dump_json() for line in lines)
+            if live.pass_ends(mark):
+                board.stated_before_start = now < board.session.start
+                return out
+
+    async def _fresh_states(self, board: _Board, now: datetime) -> None:
+        """Bring `board.states` up to date: the sites changed since (a slice at a time), or
+        every site after a room-wide event or across the session's start."""
+        if (
+            board.all_unstated
+            or not board.live.complete
+            or board.stated_before_start is not (now < board.session.start)
+        ):
+            await self._every_line(board, now, rows=False)
+        stale = sorted(board.unstated)
+        for first in range(0, len(stale), WHOLE_SLICE):
+            if first:
+                await asyncio.sleep(0)
+            board.lines(stale[first : first + WHOLE_SLICE], now)
 
     async def _next(
         self, board: _Board, listener: _Listener, principal: Principal
@@ -246,48 +483,56 @@ class Boards:
             return None
         sites, listener.changed, listener.news = sorted(listener.changed), set(), False
         live = board.live
-        lines = live.lines(sites, now)
+        lines = board.lines(sites, now)
+        shown = listener.sites
         unmatched = live.unmatched(now)
         out = AttendanceChangesOut(
             session_id=board.session.id,
             summary=live.summary("vi", len(unmatched), now),
             summary_en=live.summary("en", len(unmatched), now),
-            sites=[site_out(s) for s in lines],
+            sites=[site_out(s) for s in lines if shown is None or s.site_id in shown],
             unmatched=[unmatched_out(u) for u in unmatched],
         )
-        return BoardMessage("changes", out.model_dump_json())
+        data = out.model_dump_json()
+        if shown is not None:
+            data = with_states(data, {line.site_id: line_state(line) for line in lines})
+        return BoardMessage("changes", data)
 
     async def _whole(
         self, board: _Board, listener: _Listener, principal: Principal, *, reread: bool
     ) -> BoardMessage:
         """The whole record for a board: from memory while the session runs (after reading
-        the log: what is new in it, or all of it again with `reread`), else as `record`
-        gives it."""
+        the log: all of it again with `reread`, what is new in it if the board may have
+        missed some), else as `record` gives it; with the listener's `sites` only, and
+        every site's state."""
         session = board.session
         listener.whole_at = asyncio.get_running_loop().time()
         now = self._clock.now()
         listener.before_start = now < session.start
+        shown = listener.sites
         if now >= session.end or session.id in self._frozen:
             listener.everything, listener.changed, listener.news = False, set(), False
             out = await self._record(session.id, principal)
-            return BoardMessage("attendance", out.model_dump_json())
-        if await self._read_log(board, now, reread=reread):
+            if shown is None:
+                return BoardMessage("attendance", out.model_dump_json())
+            every = {row.site_id: row_state(row) for row in out.sites}
+            out = out.model_copy(update={"sites": [r for r in out.sites if r.site_id in shown]})
+            return BoardMessage("attendance", with_states(out.model_dump_json(), every))
+        if (reread or not board.loaded or board.stale) and await self._read_log(
+            board, now, reread=reread
+        ):
             return await self._whole(board, listener, principal, reread=False)  # now frozen
         # what changes from here on is in the next `changes` event
         listener.everything, listener.changed, listener.news = False, set(), False
         live = board.live
-        while True:
-            # Every site's line, a slice at a time: webhooks are answered in between, and no
-            # whole merge of the log (nor the whole record's objects) is ever held at once.
-            mark = live.pass_begins()
-            rows: list[str] = []
-            for first in range(0, len(live.sites), WHOLE_SLICE):
-                if first:
-                    await asyncio.sleep(0)
-                lines = live.lines(live.sites[first : first + WHOLE_SLICE], now)
-                rows.extend(site_out(line).model_dump_json() for line in lines)
-            if live.pass_ends(mark):
-                break
+        states: dict[str, str] | None = None
+        if shown is None:
+            rows = await self._every_line(board, now, rows=True)
+        else:
+            await self._fresh_states(board, now)
+            wanted = [s for s in live.sites if s in shown]
+            rows = [site_out(line).model_dump_json() for line in board.lines(wanted, now)]
+            states = {s: board.states[s] for s in live.sites}
         unmatched = live.unmatched(now)
         head = AttendanceOut(
             session_id=session.id,
@@ -302,7 +547,7 @@ class Boards:
         # no string in the JSON can hold this (its quotes would be escaped): the sites go there
         at = head.index(_NO_SITES)
         data = "".join((head[:at], ',"sites":[', ",".join(rows), "]", head[at + len(_NO_SITES) :]))
-        return BoardMessage("attendance", data)
+        return BoardMessage("attendance", data if states is None else with_states(data, states))
 
     async def _read_log(self, board: _Board, now: datetime, *, reread: bool) -> bool:
         """Add what the log holds that the board has not seen, a page at a time so webhooks
@@ -329,6 +574,7 @@ class Boards:
                 if rows:
                     after = board.read_to = max(board.read_to, rows[-1].id or 0)
                 if len(rows) < LOG_PAGE:
+                    board.loaded = True
                     return False
 
     async def _page_of_log(self, session_id: str, after: int) -> Sequence[StoredEvent] | None:

@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import RoomPresence
 from orchestrator.attendance.boards import (
+    STATE_WORDS,
     AttendanceChangesOut,
     BoardMessage,
     Boards,
+    BoardSnapshot,
     InProcessFeed,
 )
 from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, as_event, merged
@@ -145,10 +147,18 @@ class Attendance(EventLog):
         app runs it beside the HTTP service)."""
         await self._feed.follow(self._boards.heard, self._boards.resync)
 
-    def stream(self, session_id: str, principal: Principal) -> AsyncIterator[BoardMessage]:
+    def stream(
+        self, session_id: str, principal: Principal, sites: Sequence[str] | None = None
+    ) -> AsyncIterator[BoardMessage]:
         """A live board of the session, for server-sent events (`Boards.stream`): the whole
-        record, then what changes. Nothing is read until the first message is asked for."""
-        return self._boards.stream(session_id, principal)
+        record, then what changes; with `sites`, only their lines and every site's state.
+        Nothing is read until the first message is asked for."""
+        return self._boards.stream(session_id, principal, sites)
+
+    async def board(self, session_id: str, principal: Principal) -> BoardSnapshot:
+        """The session's board as it stands, for its page (`Boards.snapshot`): every site's
+        state, who the sites are, and the lines of the sites the page shows."""
+        return await self._boards.snapshot(session_id, principal)
 
     async def _session(self, session_id: str) -> Session:
         async with self._store.read() as uow:
@@ -368,10 +378,12 @@ OFF_LOOP_EVENTS = 2000
 # What the web layer and the command line import from here.
 __all__ = [
     "CSV_HEADERS",
+    "STATE_WORDS",
     "Attendance",
     "AttendanceChangesOut",
     "AttendanceOut",
     "BoardMessage",
+    "BoardSnapshot",
     "CheckinOut",
     "CheckinRequest",
     "InvalidRequest",

@@ -8,6 +8,7 @@ import hmac
 import logging
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.attendance.service import (
     BoardMessage,
@@ -17,11 +18,12 @@ from orchestrator.attendance.service import (
     to_xlsx,
 )
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
+from orchestrator.domain.models import Slug
 from orchestrator.domain.text import as_sent
 from orchestrator.store.base import StoreError
 from orchestrator.web.compression import EventStream
 from orchestrator.web.hooks import answer, signed_jaas_body
-from orchestrator.web.http import bearer, json_body, json_response, principal_of
+from orchestrator.web.http import bearer, json_body, json_response, principal_of, query_model
 from orchestrator.web.keys import ATTENDANCE, JITSI, STOPPING
 from orchestrator.web.wording import accepted_language
 
@@ -30,6 +32,19 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 CLIENT_CHECK_SECONDS = 1.0
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+STREAM_SITES_MAX = 1000
+
+
+class StreamQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sites: list[Slug] | None = Field(
+        default=None,
+        max_length=STREAM_SITES_MAX,
+        description="Comma-separated site ids (what a page shows): every event's `sites` holds "
+        "only their lines, and each event carries `states`, the state of every site (of each "
+        "changed site in `changes`) in words, e.g. `dropped late`; empty: states only",
+    )
 
 
 def refused_payload(exc: PayloadError) -> web.Response:
@@ -121,9 +136,11 @@ async def freeze(request: web.Request) -> web.Response:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: the whole record now (`attendance`), then what changes (`changes`,
-    or `attendance` again); see docs/attendance.md for the format."""
+    or `attendance` again), of every site or of `?sites=` only; see docs/attendance.md for the
+    format."""
     principal = await principal_of(request)
-    messages = request.app[ATTENDANCE].stream(request.match_info["id"], principal)
+    query = query_model(request, StreamQuery, lists=("sites",))
+    messages = request.app[ATTENDANCE].stream(request.match_info["id"], principal, query.sites)
     first = await anext(messages)  # errors (404, 403) still answer as problem+json
     events = EventStream(
         request,

@@ -148,7 +148,7 @@ _KNOWN: dict[Handler, _Known] = {
         formats={".json": JSON, ".csv": "text/csv", ".xlsx": XLSX},
     ),
     attendance.stream: _Known(
-        (403, 404), why={403: "A coordinator of one of the session's sites (`forbidden`)"}
+        (403, 404, 422), why={403: "A coordinator of one of the session's sites (`forbidden`)"}
     ),
     attendance.freeze: _Known((403, 404, 409)),
     preparation.board: _Known((404,)),

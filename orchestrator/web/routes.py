@@ -423,6 +423,7 @@ ROUTES: tuple[Route, ...] = (
         attendance.stream,
         "Server-sent events: the record now, then one `attendance` event per change",
         "office; the session's chair",
+        query=attendance.StreamQuery,
         answer_type="text/event-stream",
     ),
     Route(
