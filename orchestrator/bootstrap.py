@@ -264,7 +264,8 @@ def build(
         settings=settings,
         clock=clock,
         store=store,
-        bookings=Bookings(store, clock, providers, defaults),
+        # a series' answer carries each site's gateway link
+        bookings=Bookings(store, clock, providers, defaults, gateway=gateway),
         directory=DirectoryService(store, clock),
         access=Access(store, clock),
         signin=signin,

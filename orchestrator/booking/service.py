@@ -41,6 +41,7 @@ from orchestrator.booking.schemas import (
     SlotsOut,
     UpdateSessionRequest,
 )
+from orchestrator.booking.series.common import GatewayUrls
 from orchestrator.booking.series.service import SeriesBookings
 from orchestrator.booking.slots import SlotFinder
 from orchestrator.domain.clock import Clock
@@ -60,6 +61,8 @@ class Bookings:
         clock: Clock,
         providers: Mapping[str, MeetingProvider],
         defaults: BookingDefaults | None = None,
+        *,
+        gateway: GatewayUrls | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -69,7 +72,9 @@ class Bookings:
         self._steps = BookingSteps(clock, self._links, self._defaults)
         self._slots = SlotFinder(store, clock, self._defaults)
         self._changes = SessionChanges(store, clock, self._links)
-        self.series = SeriesBookings(store, clock, self._links, self._steps, self._idempotency)
+        self.series = SeriesBookings(
+            store, clock, self._links, self._steps, self._idempotency, gateway
+        )
         """The series use cases (DESIGN 10), on the same links, steps and idempotency."""
         self._planner = RegionalPlanner(
             clock,

@@ -59,10 +59,15 @@ def occurrence_table(s: SeriesOut) -> Table:
     return table
 
 
-def _say_skipped(s: SeriesOut) -> None:
-    for k in s.skipped:
-        why = k.rule or "held by " + ", ".join(
-            dict.fromkeys(f"{c.resource} (session {c.session_id})" for c in k.conflicts)
+def _say_skipped(s: SeriesOut, *, skipped: bool = True) -> None:
+    for k in s.skipped if skipped else ():
+        why = (
+            f"{k.rule}: {k.detail}"
+            if k.rule
+            else "held by "
+            + ", ".join(
+                dict.fromkeys(f"{c.resource} (session {c.session_id})" for c in k.conflicts)
+            )
         )
         err.print(f"skipped {k.occurrence:%Y-%m-%d %H:%M}: {why}", highlight=False)
     if s.policy_overridden:
@@ -284,7 +289,7 @@ def series_reschedule(
 
     changed = run(work)
     show(series_table([changed]))
-    _say_skipped(changed)
+    _say_skipped(changed, skipped=False)
 
 
 @app.command("cancel")

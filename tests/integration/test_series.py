@@ -524,8 +524,16 @@ async def test_the_api_books_reads_changes_and_cancels_a_series(container: Conta
         assert (await http.get(f"/api/series/{s['id']}", headers=office)).json() == s | {
             "policy_overridden": []
         }
+        # each site's join gateway link, a site's identity: a coordinator sees only their own
+        links = {x["site_id"]: x["join_gateway_url"] for x in s["sites"]}
+        assert all("/join/" in (u or "") for u in links.values())
+        assert len(set(links.values())) == 2
         mine = bearer(tokens.coordinators["da-nang"])
-        assert (await http.get(f"/api/series/{s['id']}", headers=mine)).status_code == 200
+        seen = (await http.get(f"/api/series/{s['id']}", headers=mine)).json()
+        assert {x["site_id"]: x["join_gateway_url"] for x in seen["sites"]} == {
+            "ha-noi": None,
+            "da-nang": links["da-nang"],
+        }
         other = bearer(tokens.coordinators["can-tho"])
         assert (await http.get("/api/series", headers=other)).json() == {"series": [], "count": 0}
         listed = (await http.get("/api/series?status=active", headers=mine)).json()

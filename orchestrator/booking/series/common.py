@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from orchestrator.booking.schemas import ConflictOut
@@ -15,6 +15,7 @@ from orchestrator.booking.series.schemas import (
     SeriesSiteOut,
     SkippedOccurrenceOut,
 )
+from orchestrator.domain.join_keys import JoinSubject
 from orchestrator.domain.models import (
     Principal,
     Role,
@@ -55,6 +56,34 @@ async def queue_invites(
         },
         at,
     )
+
+
+class GatewayUrls(Protocol):
+    """Where a series' answer gets each site's join gateway link (`booking.gateway`)."""
+
+    async def urls(
+        self, subject: JoinSubject, subject_id: str, site_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Each site's current gateway link, by site id. May raise the store's errors."""
+        ...
+
+
+async def with_gateway_links(
+    out: SeriesOut, principal: Principal, gateway: GatewayUrls | None
+) -> SeriesOut:
+    """`out` with each site's gateway link as the caller may see it: each link is the site's
+    identity (rule 7), so the office sees them all, a coordinator their site's, a chair the
+    host's."""
+    if gateway is None:
+        return out
+    if principal.role is Role.OFFICE:
+        shown = [s.site_id for s in out.sites]
+    else:
+        mine = principal.site_id if principal.role is Role.COORDINATOR else out.host_site
+        shown = [s.site_id for s in out.sites if s.site_id == mine]
+    urls = await gateway.urls(JoinSubject.SERIES, out.id, shown) if shown else {}
+    sites = [s.model_copy(update={"join_gateway_url": urls.get(s.site_id)}) for s in out.sites]
+    return out.model_copy(update={"sites": sites})
 
 
 def may_see_series(principal: Principal, series: Series) -> bool:

@@ -13,7 +13,12 @@ from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.series.book import SeriesSteps
 from orchestrator.booking.series.changes import SeriesChanges
 from orchestrator.booking.series.check import check_series
-from orchestrator.booking.series.common import may_see_series, series_out
+from orchestrator.booking.series.common import (
+    GatewayUrls,
+    may_see_series,
+    series_out,
+    with_gateway_links,
+)
 from orchestrator.booking.series.schemas import (
     BookSeriesRequest,
     SeriesCheckOut,
@@ -41,8 +46,10 @@ class SeriesBookings:
         links: JoinLinks,
         steps: BookingSteps,
         idempotency: Idempotency,
+        gateway: GatewayUrls | None = None,
     ) -> None:
         self._store = store
+        self._gateway = gateway
         self._clock = clock
         self._steps = SeriesSteps(clock, links, steps)
         self._booking_steps = steps
@@ -69,11 +76,13 @@ class SeriesBookings:
             return Created(out, 201)
 
         try:
-            return await self._idempotency.once(principal, idempotency_key, req, work, SeriesOut)
+            answer = await self._idempotency.once(principal, idempotency_key, req, work, SeriesOut)
         except ClaimOverlap as exc:
             # The database refused a claim another booking took after the check (the locks make
             # that rare): name what stands in the way now.
             raise await self._details(req) from exc
+        out = await with_gateway_links(answer.value, principal, self._gateway)
+        return replace(answer, value=out)
 
     async def check(self, req: BookSeriesRequest, principal: Principal) -> SeriesCheckOut:
         """A dry run of `book`: every occurrence with the rules it breaks and the claims others
@@ -101,7 +110,8 @@ class SeriesBookings:
                 raise SeriesNotFound(series_id)
             occurrences = await uow.series.occurrences(series_id)
             sites = await uow.directory.get_sites(list(series.sites))
-        return series_out(series, occurrences, sites, self._clock.now())
+        out = series_out(series, occurrences, sites, self._clock.now())
+        return await with_gateway_links(out, principal, self._gateway)
 
     async def list_series(self, query: SeriesQuery, principal: Principal) -> list[SeriesOut]:
         """The series matching `query` that the caller may see, earliest first occurrence first."""
@@ -119,7 +129,7 @@ class SeriesBookings:
                 occurrences = await uow.series.occurrences(series.id)
                 sites = await sites_of(uow, occurrences)
                 out.append(series_out(series, occurrences, sites, now))
-        return out
+        return [await with_gateway_links(s, principal, self._gateway) for s in out]
 
     async def update(
         self, series_id: str, req: UpdateSeriesRequest, principal: Principal
@@ -129,11 +139,13 @@ class SeriesBookings:
 
         Raises SeriesNotFound, InvalidRequest, InvalidState, SeriesPolicyViolation,
         SeriesConflict, PermissionDenied."""
-        return await self._changes.update(series_id, req, principal)
+        out = await self._changes.update(series_id, req, principal)
+        return await with_gateway_links(out, principal, self._gateway)
 
     async def cancel(
         self, series_id: str, principal: Principal, reason: str | None = None
     ) -> SeriesOut:
         """Cancel every occurrence that has not started and release their claims. Cancelling
         twice answers the same. Raises SeriesNotFound, InvalidState, PermissionDenied."""
-        return await self._changes.cancel(series_id, principal, reason)
+        out = await self._changes.cancel(series_id, principal, reason)
+        return await with_gateway_links(out, principal, self._gateway)
