@@ -53,9 +53,10 @@ from orchestrator.web.pages import (
     auth,
     board,
     office_book,
-    office_book_check,
+    office_book_series,
     office_directory,
     office_plan,
+    office_series,
     office_session,
     office_timeline,
     site,
@@ -118,6 +119,7 @@ def _page(method: str, path: str, handler: Handler) -> Route:
 
 _CONFERENCE = "/hooks/jitsi/reservations/conference"
 _SESSION_PAGE = "/office/sessions/{id}"
+_SERIES_PAGE = "/office/series/{id}"
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -475,8 +477,8 @@ ROUTES: tuple[Route, ...] = (
     _page("GET", "/tz", auth.choose_zone),
     _page("GET", "/office", office_timeline.timeline),
     _page("GET", "/office/book", office_book.book_form),
-    _page("POST", "/office/book", office_book.book_submit),
-    _page("GET", "/office/book/check", office_book_check.book_check),
+    _page("POST", "/office/book", office_book_series.book_submit),  # a session, a series, a preview
+    _page("GET", "/office/book/check", office_book_series.book_check),
     _page("GET", "/office/plan", office_plan.plan_page),
     _page("POST", "/office/plan", office_plan.plan_commit),
     _page("GET", _SESSION_PAGE, office_session.session_page),
@@ -489,6 +491,15 @@ ROUTES: tuple[Route, ...] = (
     _page("GET", _SESSION_PAGE + "/sites/remove", office_session.back_to_page),
     _page("POST", _SESSION_PAGE + "/cancel", office_session.cancel),
     _page("GET", _SESSION_PAGE + "/cancel", office_session.back_to_page),
+    _page("GET", _SERIES_PAGE, office_series.series_page),
+    _page("POST", _SERIES_PAGE + "/occurrences/move", office_series.move_one),
+    _page("GET", _SERIES_PAGE + "/occurrences/move", office_series.back_to_page),
+    _page("POST", _SERIES_PAGE + "/occurrences/cancel", office_series.cancel_one),
+    _page("GET", _SERIES_PAGE + "/occurrences/cancel", office_series.back_to_page),
+    _page("POST", _SERIES_PAGE + "/change", office_series.change_all),
+    _page("GET", _SERIES_PAGE + "/change", office_series.back_to_page),
+    _page("POST", _SERIES_PAGE + "/cancel", office_series.cancel_all),
+    _page("GET", _SERIES_PAGE + "/cancel", office_series.back_to_page),
     _page("GET", "/office/directory", office_directory.directory_page),
     _page("POST", "/office/directory/import", office_directory.import_directory),
     _page("GET", "/office/directory/import", office_directory.back_to_page),

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from orchestrator.booking.schemas import (
     MAX_BUFFER_MINUTES,
     BookSessionRequest,
-    CheckOut,
     ConflictOut,
+    HolderOut,
 )
 from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.errors import (
@@ -60,7 +60,7 @@ from orchestrator.web.wording import reason_words
 
 # the form, as typed --------------------------------------------------------------------------
 
-LIST_FIELDS = ("sites", "region_all", "leader_groups")
+LIST_FIELDS = ("sites", "region_all", "leader_groups", "byday")
 TEXT_FIELDS = (
     "title",
     "agenda",
@@ -79,6 +79,14 @@ TEXT_FIELDS = (
     "conflict_policy",
     "override_reason",
     "idempotency_key",
+    # a series (office_book_series): how it repeats and ends, what to do with occurrences in the way
+    "repeat",
+    "month_nth",
+    "month_day",
+    "ends",
+    "count",
+    "until",
+    "series_policy",
 )
 
 
@@ -133,6 +141,14 @@ def _default_values(request: web.Request, zone: str) -> dict[str, Any]:
         "conflict_policy": ConflictPolicy.ALL_OR_NOTHING.value,
         "override_reason": "",
         "idempotency_key": uuid.uuid4().hex,
+        "repeat": "none",
+        "byday": [],
+        "month_nth": "",
+        "month_day": "",
+        "ends": "count",
+        "count": "8",
+        "until": "",
+        "series_policy": "all_or_nothing",
     }
 
 
@@ -259,7 +275,10 @@ def booking_request(request: web.Request, form: BookingForm) -> BookSessionReque
 
 
 def conflict_sentences(
-    request: web.Request, names: Names, checked: CheckOut, conflicts: Sequence[ConflictOut]
+    request: web.Request,
+    names: Names,
+    holders: Sequence[HolderOut],
+    conflicts: Sequence[ConflictOut],
 ) -> list[str]:
     """'Sở GD&ĐT Đà Nẵng đã có phiên «…» 08:00–11:30 (T5 10/12/2026)', one per session holding
     some of `conflicts`, earliest first."""
@@ -271,7 +290,7 @@ def conflict_sentences(
     zone = zone_name(request)
     lang = language(request)
     lines = []
-    for holder in checked.holders:
+    for holder in holders:
         resources = held.get(holder.session_id)
         if not resources:
             continue
@@ -303,7 +322,7 @@ def breach_sentences(request: web.Request, names: Names, breaches: Sequence[Brea
     return lines
 
 
-def _form_context(
+def form_context(
     request: web.Request, directory: DirectoryOut, form: BookingForm, **extra: Any
 ) -> dict[str, Any]:
     regions = [
@@ -333,6 +352,8 @@ def _form_context(
         "problems": [],
         "breaches": [],
         "conflicts": [],
+        "chk": None,  # a preview shown under Availability: one session's check
+        "sp": None,  # or a series' occurrences
         **extra,
     }
 
@@ -341,7 +362,7 @@ async def book_form(request: web.Request) -> web.StreamResponse:
     viewer = await viewer_for(request, Role.OFFICE)
     directory = await directory_of(request, viewer)
     form = BookingForm(_default_values(request, zone_name(request)))
-    return render(request, "office/book.html", _form_context(request, directory, form))
+    return render(request, "office/book.html", form_context(request, directory, form))
 
 
 async def book_submit(request: web.Request) -> web.StreamResponse:
@@ -354,7 +375,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         return render(
             request,
             "office/book.html",
-            _form_context(
+            form_context(
                 request, directory, form, problems=[text_of(request, "office.err.fix_fields")]
             ),
             status=422,
@@ -393,7 +414,7 @@ async def _refusing(
         checked = await request.app[BOOKINGS].check(req, viewer)
     except OrchestratorError:
         return []
-    return conflict_sentences(request, names, checked, checked.conflicts)
+    return conflict_sentences(request, names, checked.holders, checked.conflicts)
 
 
 def invalid_words(request: web.Request, exc: InvalidRequest) -> str:
@@ -413,6 +434,6 @@ def _refused(
     return render(
         request,
         "office/book.html",
-        _form_context(request, directory, form, **shown),
+        form_context(request, directory, form, **shown),
         status=status,
     )

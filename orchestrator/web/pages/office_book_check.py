@@ -6,6 +6,7 @@ the earliest free times for the sites and groups picked.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from orchestrator.booking.schemas import (
     SlotQuery,
 )
 from orchestrator.booking.slots import SUGGEST_WITHIN
+from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.errors import InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Chair, ConflictPolicy, Principal, Role, SessionKind
 from orchestrator.web.keys import BOOKINGS, CLOCK
@@ -108,6 +110,14 @@ async def book_check(request: web.Request) -> web.StreamResponse:
     viewer = await viewer_for(request, Role.OFFICE)
     directory = await directory_of(request, viewer)
     form = read_booking(request, request.query, directory)
+    chk = await check_context(request, viewer, directory, form)
+    return render(request, "office/_check.html", {"chk": chk})
+
+
+async def check_context(
+    request: web.Request, viewer: Principal, directory: DirectoryOut, form: BookingForm
+) -> dict[str, Any]:
+    """What `_check.html` shows for the form as it stands (also under the form's preview)."""
     zone = form.values["timezone"] if "timezone" not in form.errors else zone_name(request)
     picked = bool(form.sites or form.groups)
     problem: str | None = None
@@ -128,33 +138,29 @@ async def book_check(request: web.Request) -> web.StreamResponse:
             slots = await _suggest(request, viewer, form, zone)
         else:
             names = Names.of(directory)
-            conflicts = conflict_sentences(request, names, checked, in_the_way(checked))
+            conflicts = conflict_sentences(request, names, checked.holders, in_the_way(checked))
             outside_policy = bool(checked.breaches)
             slots = checked.suggestions
     tz = ZoneInfo(zone)
     lang = language(request)
-    return render(
-        request,
-        "office/_check.html",
-        {
-            "picked": picked,
-            "problem": problem,
-            "conflicts": conflicts,
-            "outside_policy": outside_policy,
-            "slots": [
-                {
-                    "date": s.start.astimezone(tz).date().isoformat(),
-                    "start": f"{s.start.astimezone(tz):%H:%M}",
-                    "end": f"{s.end.astimezone(tz):%H:%M}",
-                    "label": f"{day_heading(s.start.astimezone(tz).date(), lang)} "
-                    f"{range_label(s.start, s.end, tz)}",
-                    "over_lunch": s.over_lunch,
-                }
-                for s in slots
-            ],
-            "slot_zone": zone,
-        },
-    )
+    return {
+        "picked": picked,
+        "problem": problem,
+        "conflicts": conflicts,
+        "outside_policy": outside_policy,
+        "slots": [
+            {
+                "date": s.start.astimezone(tz).date().isoformat(),
+                "start": f"{s.start.astimezone(tz):%H:%M}",
+                "end": f"{s.end.astimezone(tz):%H:%M}",
+                "label": f"{day_heading(s.start.astimezone(tz).date(), lang)} "
+                f"{range_label(s.start, s.end, tz)}",
+                "over_lunch": s.over_lunch,
+            }
+            for s in slots
+        ],
+        "slot_zone": zone,
+    }
 
 
 async def _suggest(

@@ -1,5 +1,6 @@
 // The booking form's helpers: "all of a region" boxes, a live check of conflicts and free times
-// (the server renders it at /office/book/check), and filling the time from a suggestion.
+// (the server renders it at /office/book/check; for a series, every occurrence), filling the
+// time from a suggestion, and showing only the repetition's parts that apply.
 (function () {
   "use strict";
   var form = document.getElementById("book-form");
@@ -10,10 +11,23 @@
 
   function params() {
     var data = new FormData(form);
+    var reason = String(data.get("override_reason") || "").trim();
     data.delete("csrf");
     data.delete("agenda");
     data.delete("override_reason");
+    // a series' preview judges the booking rules as overridden once a reason is given
+    if (reason) data.set("override", "1");
     return new URLSearchParams(data).toString();
+  }
+
+  // The repetition: only the parts of the one chosen show (all show without JavaScript).
+  function showRepeat() {
+    var chosen = form.querySelector('input[name="repeat"]:checked');
+    var kind = chosen ? chosen.value : "none";
+    form.querySelectorAll("[data-repeat]").forEach(function (part) {
+      var want = part.dataset.repeat;
+      part.hidden = want === "any" ? kind === "none" : want !== kind;
+    });
   }
 
   function check() {
@@ -50,7 +64,8 @@
     } else if (target.classList.contains("site")) {
       syncRegion(target.closest(".region-sites"));
     }
-    if (target.name !== "agenda" && target.name !== "override_reason" && target.name !== "title") later();
+    if (target.name === "repeat") showRepeat();
+    if (target.name !== "agenda" && target.name !== "title") later();
   });
   form.addEventListener("input", function (event) {
     if (event.target.type === "time" || event.target.type === "date" || event.target.type === "number" || event.target.type === "email") later();
@@ -70,5 +85,6 @@
     all.closest(".region-sites").querySelectorAll("input.site").forEach(function (s) { s.checked = true; });
   });
   form.querySelectorAll(".region-sites").forEach(syncRegion);
+  showRepeat();
   check();
 })();
