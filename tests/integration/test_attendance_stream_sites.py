@@ -1,0 +1,116 @@
+"""The live stream of the sites a page shows (`?sites=`), over HTTP on SQLite and PostgreSQL:
+their lines only, every site's state in words, the states of the sites that changed; without
+the parameter the events are as they always were; a bad id is refused before the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.attendance.service import OverrideRequest
+from orchestrator.domain.clock import ManualClock
+from tests.conftest import OFFICE
+from tests.integration.attendance_kit import MIN, START, Board, post, sync
+
+Events = AsyncIterator[tuple[str, dict[str, Any]]]
+
+
+@asynccontextmanager
+async def _stream(board: Board, query: str) -> AsyncIterator[Events]:
+    url = f"/api/sessions/{board.session.id}/attendance/stream{query}"
+    async with board.http.stream("GET", url, headers=board.auth(board.chair)) as r:
+        assert r.status_code == 200
+        lines = r.aiter_lines()
+
+        async def events() -> Events:
+            event = "message"
+            async for line in lines:
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    yield event, json.loads(line[6:])
+
+        yield events()
+
+
+async def _next(events: Events) -> tuple[str, dict[str, Any]]:
+    return await asyncio.wait_for(anext(events), 5)
+
+
+async def test_only_the_shown_sites_lines_and_every_sites_state(
+    board: Board, clock: ManualClock
+) -> None:
+    clock.set(START + 30 * MIN)
+    room = board.room
+    await post(board, *sync(room, "joined", "ha-noi", "hn@x/1", START - 5 * MIN))
+    await post(board, *sync(room, "joined", "can-tho", "ct@x/1", START + 20 * MIN))  # late
+    async with _stream(board, "?sites=ha-noi,da-nang,no-such-site") as events:
+        event, first = await _next(events)
+        assert event == "attendance"
+        whole = await board.record()
+        assert [s["site_id"] for s in first["sites"]] == ["ha-noi", "da-nang"]
+        assert first["sites"] == [
+            s for s in whole["sites"] if s["site_id"] in ("ha-noi", "da-nang")
+        ]
+        assert first["states"] == {
+            "ha-noi": "connected",
+            "da-nang": "waiting absent",
+            "tp-ho-chi-minh": "waiting absent",
+            "can-tho": "connected late",
+            "thai-nguyen": "waiting absent",
+            "nghe-an": "waiting absent",
+        }
+        assert first["summary"] == whole["summary"]
+        assert {k: v for k, v in first.items() if k not in ("sites", "states")} == {
+            k: v for k, v in whole.items() if k != "sites"
+        }
+
+        # a site not shown drops: no line, its state
+        await post(
+            board, *sync(room, "left", "can-tho", "ct@x/1", START + 20 * MIN, START + 25 * MIN)
+        )
+        event, second = await _next(events)
+        assert (event, second["sites"]) == ("changes", [])
+        assert second["states"] == {"can-tho": "dropped late left_early"}
+        # a shown site joins: its line and its state
+        await post(board, *sync(room, "joined", "da-nang", "dn@x/1", START + 26 * MIN))
+        event, third = await _next(events)
+        assert [(s["site_id"], s["connection"]) for s in third["sites"]] == [
+            ("da-nang", "connected")
+        ]
+        assert third["states"] == {"da-nang": "connected late"}
+        # the chair's verdict settles the flags, as the summary counts them
+        await board.container.attendance.override(
+            board.session.id, "can-tho", OverrideRequest(verdict="present", reason="đã báo"), OFFICE
+        )
+        event, fourth = await _next(events)
+        assert fourth["states"] == {"can-tho": "dropped"}
+
+
+async def test_without_sites_the_events_are_unchanged(board: Board, clock: ManualClock) -> None:
+    clock.set(START + timedelta(minutes=5))
+    async with _stream(board, "") as events:
+        event, first = await _next(events)
+        assert event == "attendance"
+        assert "states" not in first
+        assert len(first["sites"]) == 6
+        await post(board, *sync(board.room, "joined", "ha-noi", "hn@x/1", START))
+        event, second = await _next(events)
+        assert event == "changes"
+        assert "states" not in second
+    # an empty list: the states only
+    async with _stream(board, "?sites=") as events:
+        event, first = await _next(events)
+        assert (event, first["sites"]) == ("attendance", [])
+        assert first["states"]["ha-noi"] == "connected"
+
+
+async def test_a_bad_site_id_is_refused_before_the_stream(board: Board) -> None:
+    url = f"/api/sessions/{board.session.id}/attendance/stream?sites=ha-noi,Not%20An%20Id"
+    r = await board.http.get(url, headers=board.auth(board.chair))
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
