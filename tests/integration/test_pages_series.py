@@ -386,3 +386,25 @@ async def test_the_series_page_in_english_and_only_for_the_office(
         assert (await p.http.get(f"/office/series/{series.id}")).status_code == 403
     missing = await pages.http.get("/office/series/no-such-series")
     assert missing.status_code == 404
+
+
+async def test_an_occurrences_own_page_names_its_series(pages: Pages) -> None:
+    series = await book_series(pages.container)
+    second = series.occurrences[1].session_id
+    html = (await pages.http.get(f"/office/sessions/{second}")).text
+    assert f'<a href="/office/series/{series.id}">Giao ban tuần</a>' in html
+    assert "Buổi theo lịch gốc: T5 21/01/2027 08:00." in text(html)
+    alone = await pages.container.bookings.book(
+        BookSessionRequest(
+            title="Một phiên",
+            start=datetime(2027, 1, 15, 1, 0, tzinfo=UTC),
+            end=datetime(2027, 1, 15, 2, 0, tzinfo=UTC),
+            host_site="da-nang",
+            chair=CHAIR,
+        ),
+        OFFICE,
+    )
+    assert (
+        "Thuộc chuỗi phiên họp"
+        not in (await pages.http.get(f"/office/sessions/{alone.value.id}")).text
+    )

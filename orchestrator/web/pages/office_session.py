@@ -74,6 +74,13 @@ async def _context(request: web.Request, session: SessionOut, viewer: Principal)
     sites = {s.id: s for s in directory.sites}
     invite_of = {i.site_id: i for i in invites.sites}
     in_session = {s.site_id for s in session.sites}
+    # An occurrence of a series names it: changes here are to this occurrence alone.
+    series = None
+    if session.series_id is not None:
+        try:
+            series = await request.app[BOOKINGS].series.get(session.series_id, viewer)
+        except NotFound:
+            series = None
     # A cancelled session's banner counts what the rows show: cancellations sent, queued, failed.
     cancels = Counter(i.state for i in invites.sites if i.in_session and i.method == "CANCEL")
     return {
@@ -84,6 +91,7 @@ async def _context(request: web.Request, session: SessionOut, viewer: Principal)
             "count": cancels["sent"] + cancels["queued"] + cancels["failed"],
         },
         "s": session,
+        "series": series,
         "invite_of": invite_of,
         "removed": [i for i in invites.sites if not i.in_session],
         "pending_changes": invites.pending_changes,
