@@ -20,6 +20,7 @@ from orchestrator.access.service import Access
 from orchestrator.access.signin import SignIn
 from orchestrator.attendance.mail import StoredRecordMailParts
 from orchestrator.attendance.merge import Thresholds
+from orchestrator.attendance.results import LiveRecordResults
 from orchestrator.attendance.service import Attendance
 from orchestrator.booking.gateway import JoinGateway
 from orchestrator.booking.links import JoinLinks
@@ -45,6 +46,7 @@ from orchestrator.invites.series_letters import SeriesLetters
 from orchestrator.invites.service import Invites
 from orchestrator.lifecycle.service import Lifecycle
 from orchestrator.preparation.service import Preparation
+from orchestrator.reports.service import Reports
 from orchestrator.rooms.service import Rooms
 from orchestrator.scheduler.apscheduler_adapter import ApschedulerJobScheduler
 from orchestrator.scheduler.leader import Leadership
@@ -77,6 +79,7 @@ class Container:
     preparation: Preparation
     signin: SignIn
     gateway: JoinGateway
+    reports: Reports
     providers: dict[str, MeetingProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -291,6 +294,8 @@ def build(
             settings.preparation.max_upload_bytes,
             settings.preparation.rules(),
         ),
+        # the reports count a record not frozen yet as it stands, read live
+        reports=Reports(store, clock, LiveRecordResults(attendance), settings.preparation.rules()),
         providers=providers,
     )
 

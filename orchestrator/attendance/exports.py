@@ -17,7 +17,7 @@ from orchestrator.attendance.merge.record import (
 )
 from orchestrator.attendance.merge.wording import CSV_HEADERS
 from orchestrator.domain.models import Session
-from orchestrator.store.base import LinkOpening
+from orchestrator.store.base import LinkOpening, SiteResult
 
 
 class SiteRecordOut(BaseModel):
@@ -129,6 +129,21 @@ def unmatched_out(u: UnmatchedOccupant) -> UnmatchedOut:
         connected_now=u.connected_now,
         connected_minutes=round(u.connected_minutes, 1),
     )
+
+
+def site_results(out: AttendanceOut) -> list[SiteResult]:
+    """Each site's verdict in the record, as the reports sum them (DESIGN 11)."""
+    return [
+        SiteResult(
+            session_id=out.session_id,
+            site_id=s.site_id,
+            status=s.status,
+            late=s.late,
+            left_early=s.left_early,
+            connected_minutes=s.connected_minutes,
+        )
+        for s in out.sites
+    ]
 
 
 def rows(out: AttendanceOut) -> list[list[object]]:

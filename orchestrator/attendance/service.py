@@ -31,6 +31,7 @@ from orchestrator.attendance.exports import (
     AttendanceOut,
     record_out,
     rows,
+    site_results,
     to_csv,
     to_xlsx,
     with_link_openings,
@@ -352,6 +353,8 @@ class Attendance(EventLog):
             events = await uow.attendance.list_events(session_id)
             out = record_out(session, self._merge(session, events), frozen_at=now)
             await uow.attendance.save_record(session_id, now, out.model_dump_json())
+            # the reports sum these rows (DESIGN 11): written with the record, never apart
+            await uow.reports.save_results(session_id, site_results(out))
             # The chair gets the record by email, through the outbox (rule 8).
             await uow.outbox.add(OutboxKind.ATTENDANCE_RECORD, session_id, session.version, {}, now)
             await uow.audit.record(

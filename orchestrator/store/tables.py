@@ -341,6 +341,19 @@ attendance_records = sa.Table(
     sa.Column("record", sa.Text, nullable=False),
 )
 
+# Each site's result in each frozen record (DESIGN 11), written in the freeze's transaction: a
+# table made for aggregating, so a year's report is one GROUP BY over it and `sessions`.
+attendance_results = sa.Table(
+    "attendance_results",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("left_early", sa.Boolean, nullable=False),
+    sa.Column("connected_minutes", sa.Float, nullable=False),
+)
+
 # Which instance polls each live room (mod_muc_size): one at a time, while its lease runs; when
 # the holder stops renewing it (the instance died), another takes the room once it expires.
 poll_leases = sa.Table(

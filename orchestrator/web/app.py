@@ -34,6 +34,7 @@ from orchestrator.web.keys import (
     PREPARATION,
     PUBLIC_URL,
     READINESS,
+    REPORTS,
     ROOMS,
     SERVER,
     SIGNIN,
@@ -187,6 +188,7 @@ def init_app(
     app[GATEWAY] = services.gateway
     app[ATTENDANCE] = services.attendance
     app[PREPARATION] = services.preparation
+    app[REPORTS] = services.reports
     app[SIGNIN] = services.signin
     app[STORE] = services.store
     app[CLOCK] = services.clock

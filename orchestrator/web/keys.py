@@ -22,6 +22,7 @@ from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Principal
 from orchestrator.invites.service import Invites
 from orchestrator.preparation.service import Preparation
+from orchestrator.reports.service import Reports
 from orchestrator.rooms.service import Rooms
 from orchestrator.settings import JaasSettings, JitsiSettings, ServerSettings
 from orchestrator.store.base import Store
@@ -40,6 +41,7 @@ ROOMS = web.AppKey("rooms", Rooms)
 INVITES = web.AppKey("invites", Invites)
 ATTENDANCE = web.AppKey("attendance", Attendance)
 PREPARATION = web.AppKey("preparation", Preparation)
+REPORTS = web.AppKey("reports", Reports)
 SIGNIN = web.AppKey("signin", SignIn)
 STORE = web.AppKey("store", Store)  # only `/healthz` uses it, to ping the database
 CLOCK = web.AppKey("clock", Clock)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from orchestrator.web import api, attendance, invites, joins, ops, preparation
+from orchestrator.web import api, attendance, invites, joins, ops, preparation, reports
 from orchestrator.web.attendance import XLSX
 from orchestrator.web.http import Handler
 from orchestrator.web.openapi_hooks import (
@@ -156,6 +156,18 @@ _KNOWN: dict[Handler, _Known] = {
         (400, 403, 404, 422),
         why={400: "The body is not well-formed multipart/form-data (`bad_request`)"},
         query=(_query("filename", "The document's file name, when the body is the raw document"),),
+    ),
+    reports.attendance: _Known(
+        (403, 422),
+        why={403: "A coordinator (`forbidden`)"},
+        query=(_query("lang", "`en` for English column headers in CSV and XLSX, else Vietnamese"),),
+        formats={".json": JSON, ".csv": "text/csv", ".xlsx": XLSX},
+    ),
+    reports.preparation: _Known(
+        (403, 422),
+        why={403: "A coordinator (`forbidden`)"},
+        query=(_query("lang", "`en` for English column headers in CSV and XLSX, else Vietnamese"),),
+        formats={".json": JSON, ".csv": "text/csv", ".xlsx": XLSX},
     ),
 }
 

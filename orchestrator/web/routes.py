@@ -45,7 +45,13 @@ from orchestrator.directory.service import DirectoryOut
 from orchestrator.domain.models import require_office
 from orchestrator.invites.service import InvitesOut, RsvpRequest
 from orchestrator.preparation.service import BoardOut, TaskOut
-from orchestrator.web import api, attendance, hooks, invites, joins, ops, preparation
+from orchestrator.reports.service import (
+    AttendanceReportOut,
+    PreparationQuery,
+    PreparationReportOut,
+    ReportQuery,
+)
+from orchestrator.web import api, attendance, hooks, invites, joins, ops, preparation, reports
 from orchestrator.web.http import Handler, principal_of
 from orchestrator.web.pages import (
     NOT_PAGES,
@@ -453,6 +459,43 @@ ROUTES: tuple[Route, ...] = (
         answer=TaskOut,
         status=201,
         body_type="multipart/form-data",
+    ),
+    Route(
+        "GET",
+        "/api/reports/attendance",
+        reports.attendance,
+        "A school year's attendance per site, region and in total (CSV or XLSX by Accept;"
+        " `?lang=en` for English headers)",
+        "office (every session); a chair (the sessions they chair)",
+        query=ReportQuery,
+        answer=AttendanceReportOut,
+    ),
+    Route(
+        "GET",
+        "/api/reports/attendance{suffix:\\.(?:json|csv|xlsx)}",
+        reports.attendance,
+        "The attendance report as .json, .csv (the sites' table) or .xlsx (a sheet per table)",
+        "office (every session); a chair (the sessions they chair)",
+        query=ReportQuery,
+        answer_type="text/csv",
+    ),
+    Route(
+        "GET",
+        "/api/reports/preparation",
+        reports.preparation,
+        "Preparation tasks due in a range per site, region and in total (CSV or XLSX by Accept)",
+        "office (every session); a chair (the sessions they chair)",
+        query=PreparationQuery,
+        answer=PreparationReportOut,
+    ),
+    Route(
+        "GET",
+        "/api/reports/preparation{suffix:\\.(?:json|csv|xlsx)}",
+        reports.preparation,
+        "The preparation report as .json, .csv (the sites' table) or .xlsx (a sheet per table)",
+        "office (every session); a chair (the sessions they chair)",
+        query=PreparationQuery,
+        answer_type="text/csv",
     ),
     # the video platforms -----------------------------------------------------------------
     _hook("POST", _CONFERENCE, hooks.create_conference),

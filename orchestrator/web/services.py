@@ -18,6 +18,7 @@ from orchestrator.domain.clock import Clock
 from orchestrator.invites.dispatch import OutboxDispatcher
 from orchestrator.invites.service import Invites
 from orchestrator.preparation.service import Preparation
+from orchestrator.reports.service import Reports
 from orchestrator.rooms.service import Rooms
 from orchestrator.settings import Settings
 from orchestrator.store.base import Store
@@ -70,6 +71,9 @@ class Services(Protocol):
 
     @property
     def signin(self) -> SignIn: ...
+
+    @property
+    def reports(self) -> Reports: ...
 
     @property
     def gateway(self) -> JoinGateway:

@@ -24,6 +24,13 @@ from orchestrator.store.base.invites import Delivery, Invites, Rsvp
 from orchestrator.store.base.joins import JoinLinks, LinkOpening
 from orchestrator.store.base.outbox import Outbox, OutboxItem
 from orchestrator.store.base.preparation import Submission, Submissions
+from orchestrator.store.base.reports import (
+    ReportData,
+    ReportScope,
+    ScopedSession,
+    SiteResult,
+    SiteTotals,
+)
 from orchestrator.store.base.series import SeriesQuery, SeriesRepository
 from orchestrator.store.base.sessions import SessionQuery, Sessions
 from orchestrator.store.base.tokens import TokenRecord, Tokens
@@ -46,13 +53,18 @@ __all__ = [
     "LinkOpening",
     "Outbox",
     "OutboxItem",
+    "ReportData",
+    "ReportScope",
     "RetryableStoreError",
     "Rsvp",
     "SchemaState",
+    "ScopedSession",
     "SeriesQuery",
     "SeriesRepository",
     "SessionQuery",
     "Sessions",
+    "SiteResult",
+    "SiteTotals",
     "Store",
     "StoreError",
     "StoreFailure",

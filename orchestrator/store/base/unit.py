@@ -16,6 +16,7 @@ from orchestrator.store.base.invites import Invites
 from orchestrator.store.base.joins import JoinLinks
 from orchestrator.store.base.outbox import Outbox
 from orchestrator.store.base.preparation import Submissions
+from orchestrator.store.base.reports import ReportData
 from orchestrator.store.base.series import SeriesRepository
 from orchestrator.store.base.sessions import Sessions
 from orchestrator.store.base.tokens import Tokens
@@ -87,6 +88,11 @@ class UnitOfWork(Protocol):
     @property
     def answers(self) -> Answers:
         """Answers kept for idempotent writes."""
+        ...
+
+    @property
+    def reports(self) -> ReportData:
+        """Per-site results of frozen records, summed for the year's reports."""
         ...
 
 

@@ -22,6 +22,7 @@ from orchestrator.store.sql.invites import SqlInvites
 from orchestrator.store.sql.joins import SqlJoinLinks
 from orchestrator.store.sql.outbox import SqlOutbox
 from orchestrator.store.sql.preparation import SqlSubmissions
+from orchestrator.store.sql.reports import SqlReportData
 from orchestrator.store.sql.series import SqlSeries
 from orchestrator.store.sql.sessions import SqlSessions
 from orchestrator.store.sql.tokens import SqlTokens
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.actions = SqlDoneActions(tx)
         self.preparation = SqlSubmissions(tx)
         self.answers = SqlAnswers(tx)
+        self.reports = SqlReportData(tx)
 
 
 class SqlStore:
