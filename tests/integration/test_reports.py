@@ -17,10 +17,20 @@ from orchestrator.booking.schemas import BookingOut
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
 from orchestrator.domain.errors import PermissionDenied
-from orchestrator.reports.service import ReportQuery, school_year
+from orchestrator.reports.service import PreparationQuery, ReportQuery, school_year
 from orchestrator.store import migrate
 from orchestrator.store.sql import SqlStore
-from tests.builders import OFFICE, bearer, book, chair, client, coordinator, issue_tokens
+from tests.builders import (
+    OFFICE,
+    REGION,
+    bearer,
+    book,
+    book_regional,
+    chair,
+    client,
+    coordinator,
+    issue_tokens,
+)
 
 MIN = timedelta(minutes=1)
 A_START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)  # Thursday 10 December, 08:00 in Hà Nội
@@ -291,3 +301,42 @@ async def test_the_api_answers_json_csv_and_xlsx(container: Container, clock: Ma
             headers=bearer(tokens.office),
         )
         assert r.status_code == 422
+
+
+async def test_preparation_report_known_answer(container: Container, clock: ManualClock) -> None:
+    """Hà Nội heads Đồng bằng sông Hồng: it owes the regional meeting of 12 January 2027 three
+    documents due on 28 December (one sent on time, one late, one never) and a results report
+    due on 27 January (not due yet on 5 January)."""
+    session = await book_regional(container)
+    head = coordinator("ha-noi")
+
+    async def send(task: str) -> None:
+        await container.preparation.submit(
+            session.id, f"{task}:ha-noi", f"{task}.pdf", "application/pdf", b"%PDF-1.4", head
+        )
+
+    clock.set(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    await send("meeting_plan")
+    clock.set(datetime(2026, 12, 29, 3, 0, tzinfo=UTC))
+    await send("joint_report")
+    clock.set(AFTER)
+
+    async def report(**q: str) -> dict[str, Any]:
+        out = await container.reports.preparation(PreparationQuery.model_validate(q), OFFICE)
+        return out.model_dump(by_alias=True)
+
+    out = await report(**{"from": "2026-12-01", "to": "2027-01-31"})
+    counts = ("due", "on_time", "late", "missing", "open")
+    assert [(s["site_id"], *(s[k] for k in counts)) for s in out["sites"]] == [
+        ("ha-noi", 4, 1, 1, 1, 1)
+    ]
+    assert [(r["region"], r["due"]) for r in out["regions"]] == [(REGION, 4)]
+    assert out["totals"]["missing"] == 1
+    assert (await report(**{"from": "2026-12-28", "to": "2026-12-28"}))["totals"]["due"] == 3
+    assert (await report(**{"from": "2026-12-29", "to": "2027-01-26"}))["totals"]["due"] == 0
+    other = await report(**{"from": "2026-12-01", "to": "2027-01-31", "region": "dong-nam-bo"})
+    assert out["totals"]["due"] == 4
+    assert other["totals"]["due"] == 0
+    with pytest.raises(PermissionDenied):
+        await container.reports.preparation(PreparationQuery(), head)
+    assert (await container.reports.preparation(PreparationQuery(), chair())).totals.due == 0
