@@ -22,8 +22,6 @@ from orchestrator.store.base import SessionQuery, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
-FREEZE_MARGIN = timedelta(minutes=10)
-FROZEN_RECHECK = timedelta(seconds=30)
 # How long a site id that a room's session lacks is believed missing before the session is read
 # again (a site added to the session since is then found).
 STRANGER_RECHECK = timedelta(seconds=30)
@@ -89,8 +87,6 @@ class EventLog:
         self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._ends: dict[str, datetime] = {}  # the sessions' ends, as their rooms were read
-        self._checked: dict[str, datetime] = {}  # when each was last looked up as not frozen
 
     async def _sessions_of(self, observations: Sequence[Observation]) -> dict[str, _Room | None]:
         """The session of each room the observations name (None: no session owns it).
@@ -120,7 +116,6 @@ class EventLog:
                 found[room] = None
                 continue
             known = self._rooms[room] = found[room] = _Room(session.id, frozenset(session.site_ids))
-            self._ends[session.id] = session.end
             for site in sites - known.sites:
                 strangers[site] = now
         return found
@@ -201,27 +196,18 @@ class EventLog:
     async def _commit(self, every: list[StoredEvent]) -> set[tuple[str, str]]:
         """Log `every` in one transaction; the (source, key) of those that were new. Boards
         hear of the new ones once they are committed."""
-        now = self._clock.now()
-        async with self._store.write() as uow:
-            for session_id in {r.session_id for r in every if r.session_id}:
-                if not self._may_be_frozen(session_id, now):
-                    continue
-                if await uow.attendance.get_record(session_id) is not None:
-                    self._frozen.add(session_id)  # a session freezes once
-                else:
-                    self._checked[session_id] = now
-            frozen = self._frozen
-            if frozen and any(r.session_id in frozen for r in every):
-                every = [
-                    replace(r, after_freeze=True) if r.session_id in frozen else r for r in every
-                ]
-            added = await uow.attendance.add_events(every)
-            await uow.attendance.announce(self._origin)  # heard by the others on commit
+        added = await self._store.events.append(every, self._origin)
+        late = {r.session_id for r in every if r.session_id and added.get((r.source, r.dedupe_key))}
+        self._frozen.update(late)  # a session freezes once
         if self._watchers.watching:
             # boards merge after the webhooks are answered: their cost is not the platform's
-            fresh = [r for r in every if (r.source, r.dedupe_key) in added]
+            fresh = [
+                replace(r, after_freeze=True) if r.session_id in late else r
+                for r in every
+                if (r.source, r.dedupe_key) in added
+            ]
             asyncio.get_running_loop().call_soon(self._watchers.feed, fresh)
-        return added
+        return set(added)
 
     @staticmethod
     def _settle(
@@ -238,18 +224,6 @@ class EventLog:
             mine = {(r.source, r.dedupe_key) for r in rows} & outcome
             outcome -= mine
             done.set_result(len(mine))
-
-    def _may_be_frozen(self, session_id: str, now: datetime) -> bool:
-        """Whether a batch must look the session's record up. A record is frozen only once the
-        session has ended, so long before its end (as read with its room: another instance's
-        clock may run ahead, and the end may have been moved since) a look every
-        `FROZEN_RECHECK` is enough; near and after the end, every batch looks."""
-        if session_id in self._frozen:
-            return False
-        end, checked = self._ends.get(session_id), self._checked.get(session_id)
-        if end is None or checked is None or now >= end - FREEZE_MARGIN:
-            return True
-        return now - checked >= FROZEN_RECHECK
 
     async def poll_live(self) -> int:
         """Ask the video server who is in the room of every live Jitsi session this instance

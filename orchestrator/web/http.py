@@ -57,6 +57,20 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its time. Each (method, route, status)'s series are
+        looked up once: `labels()` costs more than the counting itself."""
+        key = (method, route, status)
+        series = self._answered.get(key)
+        if series is None:
+            series = self._answered[key] = (
+                self.latency.labels(method, route),
+                self.requests.labels(method, route, str(status)),
+            )
+        series[0].observe(seconds)
+        series[1].inc()
 
 
 def problem(
@@ -200,8 +214,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
-        metrics.latency.labels(request.method, name).observe(time.perf_counter() - started)
-        metrics.requests.labels(request.method, name, str(status)).inc()
+        metrics.answered(request.method, name, status, time.perf_counter() - started)
 
 
 def bearer(request: web.Request) -> str | None:

@@ -9,7 +9,7 @@ rule 1. The errors are drawn in `errors`.
 
 from orchestrator.store.base.actions import DoneActions
 from orchestrator.store.base.answers import Answers, StoredAnswer
-from orchestrator.store.base.attendance import AttendanceLog, StoredEvent
+from orchestrator.store.base.attendance import AttendanceLog, EventAppender, StoredEvent
 from orchestrator.store.base.audit import AuditLog
 from orchestrator.store.base.claims import Claims
 from orchestrator.store.base.directory import Directory, DirectoryCounts
@@ -48,6 +48,7 @@ __all__ = [
     "Documents",
     "DoneActions",
     "DuplicateAnswer",
+    "EventAppender",
     "Invites",
     "JoinLinks",
     "LinkOpening",

@@ -26,6 +26,24 @@ class StoredEvent:
     id: int | None = None  # its place in the log, once logged
 
 
+class EventAppender(Protocol):
+    """The event log's hot path (`Store.events`): webhooks' events appended outside any unit of
+    work, each batch in one transaction of its own (one statement where the backend allows), so
+    a group commit of webhooks costs one round trip to the database."""
+
+    async def append(
+        self, events: Sequence[StoredEvent], origin: str
+    ) -> dict[tuple[str, str], bool]:
+        """Log `events` in one transaction: repeats (of an event already logged, or within
+        `events`) are skipped; each new event is flagged `after_freeze` when its session's
+        record is frozen by then (the database looks, in the same transaction); the new ones
+        are announced to the other instances as `AttendanceLog.announce` does, heard on commit.
+        Returns the (source, dedupe_key) of each event added, with its `after_freeze` flag.
+        Raises `RetryableStoreError` (the database is busy, or the connection was lost: nothing
+        of `events` may be assumed logged) or `StoreFailure`."""
+        ...
+
+
 class AttendanceLog(Protocol):
     """The attendance event log and frozen records (`uow.attendance`). Database failures
     surface when the unit of work ends."""

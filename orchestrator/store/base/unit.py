@@ -8,7 +8,7 @@ from typing import Protocol
 
 from orchestrator.store.base.actions import DoneActions
 from orchestrator.store.base.answers import Answers
-from orchestrator.store.base.attendance import AttendanceLog
+from orchestrator.store.base.attendance import AttendanceLog, EventAppender
 from orchestrator.store.base.audit import AuditLog
 from orchestrator.store.base.claims import Claims
 from orchestrator.store.base.directory import Directory
@@ -139,6 +139,12 @@ class Store(Protocol):
 
     def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """A read-only unit of work; it never blocks writers. Raises as `write` does."""
+        ...
+
+    @property
+    def events(self) -> EventAppender:
+        """The attendance log's appends outside a unit of work, for webhooks' group commits
+        (`uow.attendance` reads the log and writes check-ins and overrides)."""
         ...
 
     async def ping(self) -> None:

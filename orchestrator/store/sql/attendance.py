@@ -1,19 +1,24 @@
 """The attendance log on SQL: events appended in one round trip per batch, repeats skipped by
 their (source, dedupe_key), and announced to the other instances (PostgreSQL's NOTIFY, in the
-same transaction); frozen records one row per session; the rooms' poll leases."""
+same transaction); frozen records one row per session; the rooms' poll leases. Webhooks' batches
+go through `SqlEventAppender`: one statement on a connection of its own, past SQLAlchemy."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.store import tables as t
 from orchestrator.store.base.attendance import StoredEvent
-from orchestrator.store.sql.engine import Transaction
+from orchestrator.store.sql.engine import Transaction, driver_error
 from orchestrator.store.sql.rows import record_from, values_of
 
 
@@ -148,3 +153,134 @@ class SqlAttendanceLog:
     async def release_poll_leases(self, holder: str) -> None:
         p = t.poll_leases.c
         await self._c.execute(sa.delete(t.poll_leases).where(p.holder == holder))
+
+
+# The event log's hot path (`Store.events`). A group commit of webhooks through a unit of work
+# costs a pool checkout, BEGIN, the INSERT, NOTIFY, COMMIT and the connection's reset: about ten
+# hand-offs to aiosqlite's thread, or four round trips to PostgreSQL, plus SQLAlchemy's work per
+# row, about 2 ms of CPU per batch in all. Here a batch is one statement in its own (implicit)
+# transaction on a connection kept for it, its rows passed as one JSON text (SQLite) or one
+# array per column (PostgreSQL): about 0.1-0.3 ms. The frozen check is in the statement (a
+# record, once saved, flags every later event), and so is NOTIFY (sent on commit).
+_COLUMNS = "session_id, room, source, kind, site_id, occupant, at, dedupe_key, data, received_at"
+_RETURNING = "RETURNING source, dedupe_key, session_id, after_freeze, id"
+_SQLITE_APPEND = f"""
+INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
+SELECT {", ".join(f"json_extract(e.value, '$[{i}]')" for i in range(10))},
+  EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = json_extract(e.value, '$[0]'))
+FROM json_each(?) AS e WHERE true
+ON CONFLICT (source, dedupe_key) DO NOTHING
+{_RETURNING}
+"""
+_PG_APPEND = f"""
+WITH added AS (
+  INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
+  SELECT u.*, EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = u.session_id)
+  FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[],
+              $6::varchar[], $7::timestamptz[], $8::varchar[], $9::json[], $10::timestamptz[])
+    AS u({_COLUMNS})
+  ON CONFLICT (source, dedupe_key) DO NOTHING
+  {_RETURNING}
+), told AS (
+  SELECT pg_notify('{CHANNEL}', json_build_object(
+    'o', $11::text, 's', session_id, 'f', min(id), 'l', max(id))::text)
+  FROM added WHERE session_id IS NOT NULL GROUP BY session_id
+)
+SELECT a.*, (SELECT count(*) FROM told) AS told FROM added a
+"""
+_MICROS = timedelta(microseconds=1)
+
+
+class SqlEventAppender:
+    """The `EventAppender` on SQLAlchemy's engine: its statements go to the driver's connection
+    (aiosqlite, asyncpg), one at a time, on a pooled connection held between batches and given
+    up when anything fails (a restart of the database: the next batch connects afresh)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._pg = engine.dialect.name == "postgresql"
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+        self._lock = asyncio.Lock()
+
+    async def append(
+        self, events: Sequence[StoredEvent], origin: str
+    ) -> dict[tuple[str, str], bool]:
+        if not events:
+            return {}
+        async with self._lock:
+            try:
+                if self._driver is None:
+                    self._conn = await self._engine.connect()
+                    self._driver = (await self._conn.get_raw_connection()).driver_connection
+                rows = await (self._pg_append if self._pg else self._sqlite_append)(
+                    self._driver, events, origin
+                )
+            except BaseException as exc:
+                await self._drop()
+                if isinstance(exc, Exception):
+                    raise driver_error(exc, pg=self._pg) from exc
+                raise
+        return {(r[0], r[1]): bool(r[3]) for r in rows}
+
+    @staticmethod
+    async def _sqlite_append(driver: Any, events: Sequence[StoredEvent], _origin: str) -> Any:
+        epoch, micro = t.EPOCH, _MICROS
+        batch = json.dumps(
+            [
+                (
+                    e.session_id,
+                    e.room,
+                    e.source,
+                    e.kind,
+                    e.site_id,
+                    e.occupant,
+                    (e.at - epoch) // micro,
+                    e.dedupe_key,
+                    e.data,
+                    (e.received_at - epoch) // micro,
+                )
+                for e in events
+            ]
+        )
+        return await driver.execute_fetchall(_SQLITE_APPEND, (batch,))
+
+    @staticmethod
+    async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
+        dumps = json.dumps
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for e in events:
+            for column, value in zip(
+                columns,
+                (
+                    e.session_id,
+                    e.room,
+                    e.source,
+                    e.kind,
+                    e.site_id,
+                    e.occupant,
+                    e.at,
+                    e.dedupe_key,
+                    dumps(e.data),
+                    e.received_at,
+                ),
+                strict=True,
+            ):
+                column.append(value)
+        return await driver.fetch(_PG_APPEND, *columns, origin)
+
+    async def _drop(self) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        """Give the held connection back (before the engine is disposed of)."""
+        async with self._lock:
+            conn, self._conn, self._driver = self._conn, None, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()

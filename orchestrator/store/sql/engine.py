@@ -12,6 +12,7 @@ triggers refuse overlaps.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -94,6 +95,21 @@ def as_store_error(exc: DBAPIError) -> StoreError:
     if is_retryable_error(exc):
         return RetryableStoreError(str(exc.orig))
     return StoreFailure(str(exc.orig))
+
+
+def driver_error(exc: BaseException, *, pg: bool) -> StoreError:
+    """The store's own error for an error the driver raised itself (asyncpg, sqlite3), for the
+    few statements that bypass SQLAlchemy: a lost connection or a busy database is retryable."""
+    state = getattr(exc, "sqlstate", None)
+    if pg:
+        if not isinstance(state, str):  # no answer from the server: the connection failed
+            return RetryableStoreError(f"the database connection failed: {exc!r}")
+        if state in _PG_RETRYABLE or state[:2] in ("08", "57"):  # connection, shutdown
+            return RetryableStoreError(str(exc))
+        return StoreFailure(str(exc))
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return RetryableStoreError(str(exc))
+    return StoreFailure(str(exc))
 
 
 def _translate_outside_units(context: sa.engine.ExceptionContext) -> StoreError | None:

@@ -13,7 +13,7 @@ from orchestrator.store.base.errors import StoreFailure
 from orchestrator.store.base.unit import SchemaState, UnitOfWork
 from orchestrator.store.sql.actions import SqlDoneActions
 from orchestrator.store.sql.answers import SqlAnswers
-from orchestrator.store.sql.attendance import SqlAttendanceLog
+from orchestrator.store.sql.attendance import SqlAttendanceLog, SqlEventAppender
 from orchestrator.store.sql.audit import SqlAuditLog
 from orchestrator.store.sql.claims import SqlClaims
 from orchestrator.store.sql.directory import SqlDirectory
@@ -55,6 +55,7 @@ class SqlStore:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._key_space = lock_key_space
+        self._events = SqlEventAppender(engine)
 
     @property
     def backend(self) -> str:
@@ -73,6 +74,10 @@ class SqlStore:
     def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return self._unit(readonly=True)
 
+    @property
+    def events(self) -> SqlEventAppender:
+        return self._events
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execution_options(orch_readonly=True)
@@ -86,4 +91,5 @@ class SqlStore:
         return SchemaState(current, migrate.head_revision())
 
     async def close(self) -> None:
+        await self._events.close()
         await self.engine.dispose()

@@ -1,0 +1,159 @@
+"""The event log's hot path (`Store.events`) on real SQLite and PostgreSQL: one statement per
+batch that skips repeats, flags what comes after a freeze, announces what it added, reads back
+exactly as written, and outlives its connection being cut."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+import sqlalchemy as sa
+
+from orchestrator.store.base import RetryableStoreError, StoredEvent
+from orchestrator.store.sql import SqlStore, create_engine
+from orchestrator.store.sql.attendance import CHANNEL
+
+AT = datetime(2026, 11, 23, 2, 0, 0, 123456, tzinfo=UTC)
+
+
+def event(key: str, session: str | None = "s-1", **changes: Any) -> StoredEvent:
+    values: dict[str, Any] = {
+        "source": "jitsi",
+        "kind": "join",
+        "at": AT + timedelta(seconds=len(key)),
+        "dedupe_key": key,
+        "received_at": AT + timedelta(minutes=1),
+        "session_id": session,
+        "room": "phong-hop",
+        "site_id": "ha-noi",
+        "occupant": f"{key}@meet.example.org/x",
+        "data": {"name": "Điểm cầu Hà Nội", "email": "hn@example.org", "breakout": None},
+    }
+    values.update(changes)
+    return StoredEvent(**values)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[SqlStore]:
+    s = SqlStore(create_engine(db_url))
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def test_a_batch_skips_repeats_and_reads_back_as_written(store: SqlStore) -> None:
+    first = [event("a"), event("b"), event("a")]  # a repeat within the batch
+    added = await store.events.append(first, "here")
+    assert added == {("jitsi", "a"): False, ("jitsi", "b"): False}
+    bare = event("c", site_id=None, occupant=None, data={})
+    again = [event("b"), bare, event("c", source="jaas")]
+    assert await store.events.append(again, "here") == {
+        ("jitsi", "c"): False,
+        ("jaas", "c"): False,
+    }
+    assert await store.events.append([], "here") == {}
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert [(e.source, e.dedupe_key) for e in logged] == [
+        ("jitsi", "a"),
+        ("jitsi", "b"),
+        ("jitsi", "c"),
+        ("jaas", "c"),
+    ]
+    assert [replace(e, id=None) for e in logged] == [
+        event("a"),
+        event("b"),
+        event("c", site_id=None, occupant=None, data={}),
+        event("c", source="jaas"),
+    ]
+    ids = [e.id or 0 for e in logged]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 4
+
+
+async def test_events_after_the_freeze_are_flagged_by_the_database(store: SqlStore) -> None:
+    assert await store.events.append([event("before")], "here") == {("jitsi", "before"): False}
+    async with store.write() as uow:
+        await uow.attendance.save_record("s-1", AT, "{}")
+    batch = [event("after"), event("elsewhere", session="s-2"), event("nowhere", session=None)]
+    assert await store.events.append(batch, "here") == {
+        ("jitsi", "after"): True,
+        ("jitsi", "elsewhere"): False,
+        ("jitsi", "nowhere"): False,
+    }
+    async with store.read() as uow:
+        flags = [(e.dedupe_key, e.after_freeze) for e in await uow.attendance.list_events("s-1")]
+    assert flags == [("before", False), ("after", True)]
+
+
+async def test_a_large_batch_is_one_statement(store: SqlStore) -> None:
+    batch = [event(f"k{i}", data={"name": f"Điểm {i}"}) for i in range(20_000)]
+    added = await store.events.append(batch, "here")
+    assert len(added) == 20_000
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert [e.data for e in logged[:2]] == [{"name": "Điểm 0"}, {"name": "Điểm 1"}]
+    assert len(logged) == 20_000
+
+
+@pytest.mark.postgres
+async def test_postgresql_announces_what_a_batch_added_on_commit(
+    store: SqlStore, db_url: str
+) -> None:
+    if store.backend != "postgresql":
+        pytest.skip("SQLite is one instance by design: nothing is announced")
+    heard: list[dict[str, Any]] = []
+    two = asyncio.Event()
+
+    def hear(*args: Any) -> None:
+        heard.append(json.loads(args[-1]))
+        if len(heard) >= 2:
+            two.set()
+
+    conn = await asyncpg.connect(db_url.replace("+asyncpg", ""))
+    try:
+        await conn.add_listener(CHANNEL, hear)
+        await store.events.append([event("a"), event("b", session="s-2")], "here")
+        await store.events.append([event("a")], "here")  # nothing new: nothing said
+        await store.events.append([event("c", session=None)], "here")  # no session: nothing
+        async with asyncio.timeout(5):
+            await two.wait()
+        await asyncio.sleep(0.2)  # anything more would have come by now
+    finally:
+        await conn.close()
+    async with store.read() as uow:
+        ids = {s: [e.id for e in await uow.attendance.list_events(s)] for s in ("s-1", "s-2")}
+    assert sorted((h["o"], h["s"], h["f"], h["l"]) for h in heard) == [
+        ("here", "s-1", ids["s-1"][0], ids["s-1"][0]),
+        ("here", "s-2", ids["s-2"][0], ids["s-2"][0]),
+    ]
+
+
+@pytest.mark.postgres
+async def test_a_cut_connection_fails_one_batch_then_the_next_connects_afresh(
+    store: SqlStore,
+) -> None:
+    if store.backend != "postgresql":
+        pytest.skip("a cut connection is PostgreSQL's (the server ends the backend)")
+    await store.events.append([event("a")], "here")
+    async with store.engine.connect() as conn:
+        # every other backend of this test's own database: the appender's held connection
+        await conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    with pytest.raises(RetryableStoreError):
+        await store.events.append([event("b")], "here")
+    assert await store.events.append([event("b"), event("c")], "here") == {
+        ("jitsi", "b"): False,
+        ("jitsi", "c"): False,
+    }
