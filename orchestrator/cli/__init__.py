@@ -24,6 +24,7 @@ from orchestrator.cli import (
     invites,
     jobs,
     plan,
+    report,
     series,
     serve,
     sessions,
@@ -52,6 +53,7 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(series.app, name="series")
 app.add_typer(slots.app, name="slots")
 app.add_typer(plan.app, name="plan")
+app.add_typer(report.app, name="report")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(invites.app, name="invites")
 app.add_typer(feeds.app, name="feeds")
