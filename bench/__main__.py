@@ -14,6 +14,7 @@ from bench.common import BenchError, BenchSkip, Context, pg_admin_url_from_env, 
 
 BENCHES = (
     "book_10k",
+    "report_year",
     "series_book",
     "slots",
     "race",
