@@ -415,15 +415,10 @@ class Boards:
         if board.labels is None:
             ids = board.session.site_ids
             async with self._store.read() as uow:
-                found = await uow.directory.get_sites(ids)
+                found = await uow.directory.site_names(ids)
                 regions = await uow.directory.list_regions()
             board.labels = BoardLabels(
-                sites={
-                    s: SiteLabel(found[s].name, found[s].region)
-                    if s in found
-                    else SiteLabel(s, None)
-                    for s in ids
-                },
+                sites={s: SiteLabel(*found.get(s, (s, None))) for s in ids},
                 regions={r.id: r.name for r in regions},
             )
         return board.labels

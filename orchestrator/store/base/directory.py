@@ -42,6 +42,11 @@ class Directory(Protocol):
         """All sites (of one region), ordered by id."""
         ...
 
+    async def site_names(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """The name and region of each site among `ids` that exists, by id: what a list of
+        10,000 sites needs of them, without reading them whole."""
+        ...
+
     async def list_regions(self) -> list[Region]:
         """All regions, ordered by id."""
         ...

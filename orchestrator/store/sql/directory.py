@@ -75,6 +75,14 @@ class SqlDirectory:
                 out[row.id] = site_from(row)
         return out
 
+    async def site_names(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        out: dict[str, tuple[str, str | None]] = {}
+        c = t.sites.c
+        for cond in self._tx.in_(c.id, list(dict.fromkeys(ids))):
+            rows = await self._c.execute(sa.select(c.id, c.name, c.region_id).where(cond))
+            out.update((row.id, (row.name, row.region_id)) for row in rows)
+        return out
+
     async def list_sites(self, region: str | None = None) -> list[Site]:
         stmt = sa.select(t.sites).order_by(t.sites.c.id)
         if region is not None:
