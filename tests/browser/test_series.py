@@ -112,6 +112,15 @@ async def test_book_a_weekly_series_move_one_and_cancel_the_rest(
     await expect(rows.nth(3)).to_contain_text("Ngày lễ: 29 Tết.")
     await assert_accessible(page)
 
+    # the timeline marks each occurrence, and only those
+    await page.goto(f"{live.url}/office?date=2027-01-18&view=month")
+    marked = page.locator("a.block.series")
+    await expect(marked).to_have_count(2)  # 14 and 28 January; 11 February is next month
+    await expect(marked.first).to_contain_text("↻")
+    await expect(marked.first).to_have_attribute("title", re.compile("buổi của chuỗi phiên họp"))
+    await expect(page.locator("a.block:not(.series)")).to_contain_text(HELD)
+    await page.goto(f"{live.url}/office/series/{series_id}")
+
     # move the occurrence of 28 January to the next afternoon
     await rows.nth(2).get_by_role("link", name=re.compile("^Dời")).click()
     move = page.locator("#change-move")
@@ -175,6 +184,16 @@ async def test_the_series_pages_read_well_in_both_languages_and_sizes(
     await page.locator('button[name="do"][value="book"]').click()
     await page.wait_for_url(re.compile(r"/office/series/[0-9a-f-]{36}$"))
     series_page = page.url
+    await live.container.bookings.book(  # a single session beside the series' first occurrence
+        BookSessionRequest(
+            title="Họp chuyên đề Sở GD&ĐT Đà Nẵng",
+            start=datetime(2027, 1, 13, 7, 0, tzinfo=UTC),
+            end=datetime(2027, 1, 13, 8, 30, tzinfo=UTC),
+            host_site="da-nang",
+            chair=Chair(name="Giám đốc", email="giamdoc@sgddt-da-nang.example.org"),
+        ),
+        OFFICE,
+    )
     for lang in ("vi", "en"):
         await page.context.add_cookies([{"name": "orch_lang", "value": lang, "url": live.url}])
         for size, (width, height) in SIZES.items():
@@ -187,6 +206,11 @@ async def test_the_series_pages_read_well_in_both_languages_and_sizes(
                     name = part.strip("#.").replace(".", "-")
                     shot = ARTIFACTS / f"series-page-{lang}-phone-{name}.png"
                     await page.locator(part).screenshot(path=shot)
-    english = await page.locator("table.occurrences").inner_text()
-    assert "Skipped" in english
-    assert "Public holiday:" in english
+            if lang == "en":
+                english = await page.locator("table.occurrences").inner_text()
+                assert "Skipped" in english
+                assert "Public holiday:" in english
+            await page.goto(f"{live.url}/office?date=2027-01-14")
+            await expect(page.locator("a.block.series").first).to_be_visible()
+            await fits(page, width)
+            await screenshot(page, f"series-timeline-{lang}-{size}")

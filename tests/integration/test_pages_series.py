@@ -408,3 +408,17 @@ async def test_an_occurrences_own_page_names_its_series(pages: Pages) -> None:
         "Thuộc chuỗi phiên họp"
         not in (await pages.http.get(f"/office/sessions/{alone.value.id}")).text
     )
+
+
+async def test_the_timeline_marks_the_occurrences_of_a_series(pages: Pages) -> None:
+    await hold_can_tho(pages.container, "2027-01-21")
+    series = await book_series(pages.container)
+    html = (await pages.http.get("/office", params={"date": "2027-01-18", "view": "month"})).text
+    marked = re.findall(r'<a class="block[^"]*series[^"]*" href="/office/sessions/([^"]+)"', html)
+    january = [o.session_id for o in series.occurrences if o.start.month == 1]
+    assert len(january) == 2  # 14 and 28 January: 21 January was taken
+    assert sorted(marked) == sorted(january)
+    single = re.findall(r'<a class="block" href="[^"]+" title="([^"]+)"', html)
+    assert [t for t in single if "Họp Sở Cần Thơ" in t]  # the session alone is not marked
+    assert "buổi của chuỗi phiên họp lặp lại" in html
+    assert "Buổi của một chuỗi phiên họp lặp lại" in text(html)  # the legend

@@ -58,6 +58,7 @@ class Item:
     cancelled: bool = False
     proposed: bool = False
     clashes: tuple[str, ...] = ()
+    series: bool = False  # an occurrence of a series (DESIGN 10), marked as such
 
     @property
     def clash(self) -> bool:
@@ -241,6 +242,7 @@ def session_item(
         href=f"/office/sessions/{s.id}",
         cancelled=s.status is SessionStatus.CANCELLED,
         clashes=clashes,
+        series=s.series_id is not None,
     )
 
 
