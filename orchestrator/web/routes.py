@@ -67,6 +67,7 @@ from orchestrator.web.pages import (
     office_timeline,
     site,
 )
+from orchestrator.web.pages import reports as report_pages
 
 
 class Kind(enum.Enum):
@@ -543,6 +544,7 @@ ROUTES: tuple[Route, ...] = (
     _page("GET", _SERIES_PAGE + "/change", office_series.back_to_page),
     _page("POST", _SERIES_PAGE + "/cancel", office_series.cancel_all),
     _page("GET", _SERIES_PAGE + "/cancel", office_series.back_to_page),
+    _page("GET", "/office/reports", report_pages.office_reports),
     _page("GET", "/office/directory", office_directory.directory_page),
     _page("POST", "/office/directory/import", office_directory.import_directory),
     _page("GET", "/office/directory/import", office_directory.back_to_page),
@@ -554,6 +556,7 @@ ROUTES: tuple[Route, ...] = (
     _page("POST", "/site/sessions/{id}/tasks/{task}/upload", site.upload),
     _page("GET", "/chair", board.chair_home),
     _page("GET", "/chair/sessions/{id}", board.board_page),
+    _page("GET", "/chair/reports", report_pages.chair_reports),
 )
 
 
