@@ -23,6 +23,7 @@ BENCHES = (
     "boards_across",
     "destroyed",
     "timeline_browser",
+    "board_browser",
 )
 # Each benchmark must end within this (seconds): first cancelled cleanly, then, if it is stuck
 # outside the event loop, the process dumps every thread's stack and exits non-zero.
