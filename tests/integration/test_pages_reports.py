@@ -14,6 +14,7 @@ import pytest
 from orchestrator.attendance.sources import Observation
 from orchestrator.bootstrap import Container
 from orchestrator.domain.clock import ManualClock
+from orchestrator.web.pages.reports import BAR
 from tests.builders import OFFICE, REGIONAL_START, book_regional, chair, coordinator
 from tests.integration.test_pages_office import Pages, _pages_for, _text
 from tests.integration.test_reports import NORTH_CENTRAL, OTHER_CHAIR, _year
@@ -98,7 +99,7 @@ async def test_the_regions_chart_is_svg_with_the_tables_numbers(office: Pages) -
     assert "Bắc Trung Bộ và Duyên hải miền Trung · Có mặt: 1</title>" in chart
     assert "Bắc Trung Bộ và Duyên hải miền Trung · Vắng: 2</title>" in chart
     widths = re.findall(r'class="seg absent" x="([\d.]+)" y="\d+" width="([\d.]+)"', chart)
-    assert any(abs(float(w) - 460 * 2 / 3) < 0.2 for _, w in widths)
+    assert any(abs(float(w) - BAR * 2 / 3) < 0.2 for _, w in widths)
 
 
 async def test_filters_narrow_the_tables_and_keep_the_exports(office: Pages) -> None:

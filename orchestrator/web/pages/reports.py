@@ -44,6 +44,7 @@ from orchestrator.web.pages.common import (
 SITES_SHOWN = 500  # rows of a per-site table; the exports hold every site
 GRID_SITES = 400  # rows of the grid
 VERDICTS = ("present", "partial", "absent", "unknown")
+BAR = 300.0  # the chart's bars' length, of a 420-wide drawing (the rate written beside)
 KINDS = ("national", "regional")
 
 
@@ -93,7 +94,7 @@ def _bar_row(
     parts = [f'<text class="name" x="0" y="{y + 14}">{escape(name)}</text>']
     total = counts.present + counts.partial + counts.absent + counts.unknown
     x = 0.0
-    width = 460.0
+    width = BAR
     if total:
         for verdict in VERDICTS:
             n = getattr(counts, verdict)
@@ -127,7 +128,7 @@ def region_chart(
         _bar_row(4 + 44 * i, name, counts, words, lang) for i, (name, counts) in enumerate(rows)
     )
     return Markup(
-        f'<svg class="region-chart" viewBox="0 0 640 {height}" role="img" '
+        f'<svg class="region-chart" viewBox="0 0 420 {height}" role="img" '
         f'aria-labelledby="chart-title chart-desc" preserveAspectRatio="xMinYMin meet">'
         f'<title id="chart-title">{escape(title)}</title>'
         f'<desc id="chart-desc">{escape(desc)}</desc>{body}</svg>'
