@@ -337,15 +337,28 @@ async def test_projector_and_phone(browser: Browser, live: Live, big: BookingOut
                 await context.add_cookies([{"name": "orch_lang", "value": "en", "url": live.url}])
             await page.goto(f"{live.url}/chair/sessions/{big.id}?projector=1")
             await expect(page.locator("body")).to_have_class("board-page projector")
-            # a thousand sites on a projector: the counts by state and by region, no tiles
-            await expect(page.locator("#board-regions")).to_be_visible()
+            # a thousand sites on a projector: the counts by state, each region a card, no tiles
             await expect(page.locator("#board-chips")).to_be_visible()
+            cards = page.locator("#board-regions [data-region]")
+            await expect(cards).to_have_count(len(PROVINCES))
             await expect(page.locator("#board .tile").first).to_be_hidden()
-            assert await page.locator("#board-regions tbody tr").count() == len(PROVINCES)
-            size = await page.locator("#board-regions td").first.evaluate(
-                "(td) => parseFloat(getComputedStyle(td).fontSize)"
+            _, by_region = await _counts(live, big)
+            for card in await cards.all():
+                name = (await card.locator("h3").inner_text()).strip()
+                shown = {
+                    key: _number(await b.inner_text())
+                    for b in await card.locator("[data-count]").all()
+                    if (key := await b.get_attribute("data-count"))
+                }
+                want = by_region[name]
+                assert shown == {k: want[k] for k in ("connected", "sites", "dropped", "waiting")}
+            size = await cards.first.locator(".region-card-main").evaluate(
+                "(p) => parseFloat(getComputedStyle(p).fontSize)"
             )
-            assert size >= 20, f"the regions' counts are {size}px on a projector"
+            assert size >= 20, f"a region's count is {size}px on a projector"
+            last = await cards.last.bounding_box()
+            assert last is not None
+            assert last["y"] + last["height"] <= 768, "the regions do not fit the screen"
             await expect(page.locator("#board-live")).to_be_hidden()
             await assert_accessible(page)
             await screenshot(page, f"board-scale-projector-{lang}", full_page=False)

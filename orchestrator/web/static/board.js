@@ -397,7 +397,7 @@
         a.href = link({ state: st, page: 1 });
         if (st === filter.state) a.setAttribute("aria-current", "true"); else a.removeAttribute("aria-current");
       });
-      Array.prototype.forEach.call(document.querySelectorAll("#board-regions tbody tr"), function (tr) {
+      Array.prototype.forEach.call(document.querySelectorAll("#board-regions [data-region]"), function (tr) {
         var r = regions[Number(tr.dataset.region)];
         var a = tr.querySelector("a");
         if (a) a.href = link({ region: r.id, page: 1 });
@@ -450,7 +450,7 @@
       Array.prototype.forEach.call(document.querySelectorAll("#board-chips [data-count]"), function (b) {
         setCount(b, totals[b.dataset.count]);
       });
-      Array.prototype.forEach.call(document.querySelectorAll("#board-regions tbody tr"), function (tr) {
+      Array.prototype.forEach.call(document.querySelectorAll("#board-regions [data-region]"), function (tr) {
         var c = per[Number(tr.dataset.region)];
         Array.prototype.forEach.call(tr.querySelectorAll("[data-count]"), function (td) {
           setCount(td, c[td.dataset.count]);
