@@ -197,6 +197,14 @@ def _sync_person(
     ]
 
 
+_SYNC_ENDPOINTS = {
+    "room/created": "muc-room-created",
+    "room/destroyed": "muc-room-destroyed",
+    "occupant/joined": "muc-occupant-joined",
+    "occupant/left": "muc-occupant-left",
+}
+
+
 def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     """Observations from one event-sync POST to `/events/<endpoint>` (e.g. `occupant/joined`).
 
@@ -209,13 +217,7 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
         ev = SyncEvent.model_validate_json(body)
     except ValidationError as exc:
         raise _invalid("an event-sync payload", exc) from exc
-    expected = {
-        "room/created": "muc-room-created",
-        "room/destroyed": "muc-room-destroyed",
-        "occupant/joined": "muc-occupant-joined",
-        "occupant/left": "muc-occupant-left",
-    }.get(endpoint)
-    if expected != ev.event_name:
+    if _SYNC_ENDPOINTS.get(endpoint) != ev.event_name:
         raise PayloadError(f"{ev.event_name} was posted to /events/{endpoint}", "event_name")
     _key_text(ev.room_name, "room_name", ROOM_MAX)
     breakout = None
