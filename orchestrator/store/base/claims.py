@@ -76,6 +76,7 @@ class Claims(Protocol):
     async def busy_ranges(
         self, resources: Sequence[str], start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
-        """The `(start, end)` of every active claim on any of `resources` that overlaps
-        `[start, end)`, in no particular order."""
+        """The time held by the active claims on any of `resources` that overlap `[start, end)`:
+        their `(start, end)` ranges in order of start, those that overlap or touch merged into
+        one (a busy week of a hundred resources is a few ranges a day, not thousands)."""
         ...

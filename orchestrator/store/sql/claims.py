@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -162,17 +163,55 @@ class SqlClaims:
     async def busy_ranges(
         self, resources: Sequence[str], start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
+        # A week of a hundred resources is thousands of claims but a few busy ranges a day, and
+        # turning each claim's row into two instants cost more than the query itself.
+        # PostgreSQL merges them (`_union`: window functions, one array of resources: one
+        # statement); on SQLite, whose window functions are slower than that here, the rows come
+        # as stored (integer microseconds) and are merged before they become instants.
         c = t.claims.c
-        out: list[tuple[datetime, datetime]] = []
+        spans: list[Any] = []
         for cond in self._tx.in_(c.resource, list(dict.fromkeys(resources))):
-            stmt = sa.select(c.starts_at, c.ends_at).where(cond, _overlapping(start, end))
-            out.extend((r.starts_at, r.ends_at) for r in await self._c.execute(stmt))
-        return out
+            if self._tx.pg:
+                spans.extend(
+                    (b, e) for b, e in await self._c.execute(_union(cond, _overlapping(start, end)))
+                )
+                continue
+            raw = sa.select(
+                sa.type_coerce(c.starts_at, sa.Integer()), sa.type_coerce(c.ends_at, sa.Integer())
+            )
+            stmt = raw.where(cond, _overlapping(start, end))
+            spans.extend((b, e) for b, e in await self._c.execute(stmt))  # plain tuples sort fast
+        spans.sort()
+        if self._tx.pg:
+            return _merged(spans)
+        return [(t.EPOCH + b * _MICRO, t.EPOCH + e * _MICRO) for b, e in _merged(spans)]
 
 
-def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def _union(*conditions: sa.ColumnElement[bool]) -> sa.Select[datetime, datetime]:
+    """The claims matching `conditions` merged into ranges (those that overlap or touch joined):
+    a claim starts a new range unless it starts at or before the furthest end of the claims
+    before it (in order of start); each range is the span of its claims."""
+    c = t.claims.c
+    claims = sa.select(c.starts_at, c.ends_at).where(*conditions).subquery()
+    order = (claims.c.starts_at, claims.c.ends_at)
+    reach = sa.func.max(claims.c.ends_at).over(order_by=order, rows=(None, -1))
+    fresh = sa.case((claims.c.starts_at <= reach, 0), else_=1)
+    marked = sa.select(*order, fresh.label("fresh")).subquery()
+    island = sa.func.sum(marked.c.fresh).over(
+        order_by=(marked.c.starts_at, marked.c.ends_at), rows=(None, 0)
+    )
+    numbered = sa.select(marked.c.starts_at, marked.c.ends_at, island.label("island")).subquery()
+    return sa.select(sa.func.min(numbered.c.starts_at), sa.func.max(numbered.c.ends_at)).group_by(
+        numbered.c.island
+    )
+
+
+_MICRO = timedelta(microseconds=1)
+
+
+def _merged(spans: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     """Sorted ranges with those that touch or overlap joined (fewer terms in the query)."""
-    out: list[tuple[datetime, datetime]] = []
+    out: list[tuple[Any, Any]] = []
     for b, e in spans:
         if out and b <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
