@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -242,14 +242,20 @@ class Broker:
             self._queues[session_id].discard(queue)
 
 
+class Readable(Protocol):
+    def __call__(
+        self, session_id: str, principal: Principal, *, sites: bool = True
+    ) -> Awaitable[Session]: ...
+
+
 class Boards:
     """The live boards of this instance: one per session watched, dropped when the last stream
     of it closes.
 
     `readable` gives the session a principal may read the attendance of (else raises what
-    refuses it); `record` the record as the use case answers it, for a session that has ended
-    or is frozen. `frozen` holds the sessions known to have a frozen record, shared with the
-    event log.
+    refuses it; with `sites=False` without its sites); `record` the record as the use case
+    answers it, for a session that has ended or is frozen. `frozen` holds the sessions known
+    to have a frozen record, shared with the event log.
     """
 
     def __init__(
@@ -259,7 +265,7 @@ class Boards:
         thresholds: Thresholds,
         frozen: set[str],
         *,
-        readable: Callable[[str, Principal], Awaitable[Session]],
+        readable: Readable,
         record: Callable[[str, Principal], Awaitable[AttendanceOut]],
     ) -> None:
         self._store = store
@@ -298,7 +304,7 @@ class Boards:
         site that changed in `changes`; so a page of a 10,000-site board gets its counts and
         the few tiles it draws, not 10,000 lines.
         """
-        session = await self._readable(session_id, principal)
+        session = await self._current(session_id, principal)
         changes = self._broker.listen(session_id)
         loop = asyncio.get_running_loop()
         board = self._board_of(session)
@@ -340,7 +346,7 @@ class Boards:
         """The board of a session as it stands, for its page (see `BoardSnapshot`): from
         memory while the session runs (the board is read and merged once, then kept
         `KEEP_WARM` for the page's stream and the next reload), else from the record."""
-        session = await self._readable(session_id, principal)
+        session = await self._current(session_id, principal)
         board = self._board_of(session)
         if not board.listeners:
             self._keep_warm(board)
@@ -386,6 +392,16 @@ class Boards:
             labels=labels,
             rows=recorded,
         )
+
+    async def _current(self, session_id: str, principal: Principal) -> Session:
+        """The session if `principal` may read its attendance (else raises what refuses it):
+        the board's copy while it is of the session's current version (the session read
+        without its sites, to decide), else read whole."""
+        head = await self._readable(session_id, principal, sites=False)
+        board = self._boards.get(session_id)
+        if board is not None and board.session.version == head.version:
+            return board.session
+        return await self._readable(session_id, principal)
 
     def _board_of(self, session: Session) -> _Board:
         """The board of `session` on this instance, made if there is none (or if nobody

@@ -161,9 +161,9 @@ class Attendance(EventLog):
         state, who the sites are, and the lines of the sites the page shows."""
         return await self._boards.snapshot(session_id, principal)
 
-    async def _session(self, session_id: str) -> Session:
+    async def _session(self, session_id: str, *, sites: bool = True) -> Session:
         async with self._store.read() as uow:
-            session = await uow.sessions.get(session_id)
+            session = await uow.sessions.get(session_id, sites=sites)
         if session is None:
             raise SessionNotFound(session_id)
         return session
@@ -281,10 +281,15 @@ class Attendance(EventLog):
         self._boards.feed([event] if added else [])
         self._boards.publish(session.id)
 
-    async def _readable(self, session_id: str, principal: Principal) -> Session:
+    async def _readable(
+        self, session_id: str, principal: Principal, *, sites: bool = True
+    ) -> Session:
         """The session, if `principal` may read its attendance: only the office and the
-        session's chair (issue 4, item 7). Raises SessionNotFound, PermissionDenied."""
-        session = await self._session(session_id)
+        session's chair (issue 4, item 7); with `sites=False` without its sites (a
+        coordinator's is read whole: whether it is one of the session's decides 404 or 403).
+        Raises SessionNotFound, PermissionDenied."""
+        whole = sites or principal.role is Role.COORDINATOR
+        session = await self._session(session_id, sites=whole)
         if not may_see(principal, session):
             raise SessionNotFound(session.id)
         if principal.role is Role.COORDINATOR:

@@ -54,8 +54,9 @@ class Sessions(Protocol):
         """`update` of several sessions at once: each `(session, added_sites, removed_sites)`."""
         ...
 
-    async def get(self, session_id: str) -> Session | None:
-        """The session, or None."""
+    async def get(self, session_id: str, *, sites: bool = True) -> Session | None:
+        """The session, or None. With `sites=False` its sites are left out (`sites` is empty):
+        enough to decide who may read it, without reading the 10,000 rows of a national one."""
         ...
 
     async def set_status(self, session_id: str, status: SessionStatus, at: datetime) -> None:

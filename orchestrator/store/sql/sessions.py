@@ -208,10 +208,12 @@ class SqlSessions:
                 by_session[r.session_id].append(SessionSite(site_id=r.site_id, join_url=r.join_url))
         return [session_from(r, tuple(by_session[r.id])) for r in rows]
 
-    async def get(self, session_id: str) -> Session | None:
+    async def get(self, session_id: str, *, sites: bool = True) -> Session | None:
         rows = (
             await self._c.execute(sa.select(t.sessions).where(t.sessions.c.id == session_id))
         ).all()
+        if not sites:
+            return session_from(rows[0], ()) if rows else None
         found = await self.load(rows)
         return found[0] if found else None
 
