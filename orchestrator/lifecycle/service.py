@@ -38,6 +38,12 @@ DEFAULT_REMINDERS: dict[SessionKind, tuple[int, ...]] = {
 LOOK_BACK = timedelta(days=1)  # ended sessions caught up after downtime
 TASK_LOOK_BACK = timedelta(days=40)  # results are due 15 days after; a missed one a day later
 TASK_LOOK_AHEAD = timedelta(days=40)  # plans are due 15 days before; the first reminder 7 before
+NEXT_WITHIN = timedelta(days=2)  # how far `next_at` looks (the tick catches up on anything later)
+
+
+def _next_after(now: datetime, pending: Sequence[Due]) -> datetime | None:
+    # what is overdue is the tick's to retry; a wake-up in the past would spin
+    return min((d.at for d in pending if d.at > now), default=None)
 
 
 @dataclass(frozen=True)
@@ -188,15 +194,23 @@ class Lifecycle:
     async def next_at(self) -> datetime | None:
         """When the next action falls due (for the scheduler's next wake-up)."""
         now = self._clock.now()
-        # what is overdue is the tick's to retry; a wake-up in the past would spin
-        upcoming = [d for d in await self.pending(ahead=timedelta(days=2)) if d.at > now]
-        return upcoming[0].at if upcoming else None
+        return _next_after(now, await self.pending(ahead=NEXT_WITHIN))
 
     async def tick(self) -> list[Due]:
         """Do every action due now that is not done; the ones done."""
+        return await self._do_due(self._clock.now(), await self.pending(ahead=timedelta(0)))
+
+    async def round(self) -> tuple[list[Due], datetime | None]:
+        """`tick`, then `next_at`, from one look at what is pending: a live national session's
+        10,000 sites are read once a round, not twice (the actions `tick` does are due by now,
+        so they never were the next one)."""
         now = self._clock.now()
+        pending = await self.pending(ahead=NEXT_WITHIN)
+        return await self._do_due(now, pending), _next_after(now, pending)
+
+    async def _do_due(self, now: datetime, pending: Sequence[Due]) -> list[Due]:
         done: list[Due] = []
-        for due in await self.pending(ahead=timedelta(0)):
+        for due in pending:
             if due.at > now:
                 continue
             try:

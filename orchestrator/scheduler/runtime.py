@@ -50,13 +50,9 @@ class SchedulerRuntime:
         await self._run(job_id)
 
     async def _run(self, why: str) -> None:
-        done = await self._lifecycle.tick()
+        done, when = await self._lifecycle.round()
         if done:
             log.info("scheduler (%s): %d action(s) done", why, len(done))
-        await self._plan_next()
-
-    async def _plan_next(self) -> None:
-        when = await self._lifecycle.next_at()
         if when is None:
             self._scheduler.cancel(NEXT)
         else:

@@ -172,3 +172,27 @@ async def test_preparation_reminders_before_due_and_once_when_missed(
             "Nhắc nộp tài liệu: Báo cáo chung của vùng – Giao ban vùng": 2,
         }
     )
+
+
+async def test_a_round_does_what_tick_does_and_says_what_next_at_says(
+    service: Container, mail_settings: Settings, clock: ManualClock
+) -> None:
+    """The scheduler's round (`round`: one look at what is pending) against `tick` then
+    `next_at` on a twin service over the same database and clock."""
+    await book(service)
+    await book(service, START + timedelta(days=1), END + timedelta(days=1))
+    twin = build(mail_settings, clock=clock)
+    try:
+        for at in (START - timedelta(days=3), START - timedelta(minutes=20), END + timedelta(1)):
+            clock.set(at)
+            expected_next = await twin.lifecycle.next_at()
+            done, when = await service.lifecycle.round()
+            assert when == await twin.lifecycle.next_at()
+            assert await twin.lifecycle.tick() == []  # what was due, the round did
+            if expected_next is not None and expected_next > at:
+                assert when == expected_next
+            assert all(d.at <= at for d in done)
+            if at == START - timedelta(minutes=20):  # the day, hour and half-hour reminders
+                assert sorted(d.minutes_before or 0 for d in done) == [30, 60, 1440]
+    finally:
+        await twin.close()
