@@ -352,8 +352,8 @@ async def test_projector_and_phone(browser: Browser, live: Live, big: BookingOut
                 }
                 want = by_region[name]
                 assert shown == {k: want[k] for k in ("connected", "sites", "dropped", "waiting")}
-            size = await cards.first.locator(".region-card-main").evaluate(
-                "(p) => parseFloat(getComputedStyle(p).fontSize)"
+            size = await cards.first.locator('[data-count="connected"]').evaluate(
+                "(b) => parseFloat(getComputedStyle(b).fontSize)"
             )
             assert size >= 20, f"a region's count is {size}px on a projector"
             last = await cards.last.bounding_box()
