@@ -82,16 +82,31 @@ def record_out(
     )
 
 
-def with_link_openings(out: AttendanceOut, openings: Sequence[LinkOpening]) -> AttendanceOut:
-    """`out` with each site's first opening of its gateway link that opened this session."""
+def first_openings(session_id: str, openings: Sequence[LinkOpening]) -> dict[str, datetime]:
+    """Per site, when it first opened its gateway link and was let into `session_id`."""
     first: dict[str, datetime] = {}
     for o in openings:
-        if o.outcome == "opened" and o.session_id == out.session_id:
+        if o.outcome == "opened" and o.session_id == session_id:
             first[o.site_id] = min(o.at, first.get(o.site_id, o.at))
+    return first
+
+
+def with_openings(
+    sites: Sequence[SiteRecordOut], first: dict[str, datetime]
+) -> list[SiteRecordOut]:
+    """`sites` with `link_opened_at` from `first` (see `first_openings`)."""
+    return [
+        s.model_copy(update={"link_opened_at": first[s.site_id]}) if s.site_id in first else s
+        for s in sites
+    ]
+
+
+def with_link_openings(out: AttendanceOut, openings: Sequence[LinkOpening]) -> AttendanceOut:
+    """`out` with each site's first opening of its gateway link that opened this session."""
+    first = first_openings(out.session_id, openings)
     if not first:
         return out
-    sites = [s.model_copy(update={"link_opened_at": first.get(s.site_id)}) for s in out.sites]
-    return out.model_copy(update={"sites": sites})
+    return out.model_copy(update={"sites": with_openings(out.sites, first)})
 
 
 def site_out(s: SiteAttendance) -> SiteRecordOut:

@@ -11,6 +11,7 @@ makes it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
@@ -29,12 +30,14 @@ from orchestrator.attendance.boards import (
 from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, as_event, merged
 from orchestrator.attendance.exports import (
     AttendanceOut,
+    first_openings,
     record_out,
     rows,
     site_results,
     to_csv,
     to_xlsx,
     with_link_openings,
+    with_openings,
 )
 from orchestrator.attendance.merge.full import merge_session
 from orchestrator.attendance.merge.live import live_session
@@ -159,7 +162,14 @@ class Attendance(EventLog):
     async def board(self, session_id: str, principal: Principal) -> BoardSnapshot:
         """The session's board as it stands, for its page (`Boards.snapshot`): every site's
         state, who the sites are, and the lines of the sites the page shows."""
-        return await self._boards.snapshot(session_id, principal)
+        snapshot = await self._boards.snapshot(session_id, principal)
+        async with self._store.read() as uow:
+            first = first_openings(session_id, await uow.joins.openings(session_id))
+        if not first:
+            return snapshot
+        rows = snapshot.rows
+        # "opened the link at 07:58" on the tiles the page shows (DESIGN 10)
+        return dataclasses.replace(snapshot, rows=lambda sites: with_openings(rows(sites), first))
 
     async def _session(self, session_id: str, *, sites: bool = True) -> Session:
         async with self._store.read() as uow:

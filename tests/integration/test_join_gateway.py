@@ -6,6 +6,7 @@ that is not one (tampered, or rotated); each opening is logged and read back on 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -325,6 +326,20 @@ async def test_each_opening_is_logged_and_the_record_shows_the_first(
     assert opened == first.start - timedelta(minutes=2)
     assert opened.astimezone(FIRST.tzinfo).strftime("%H:%M") == "07:58"
     assert lines["can-tho"]["link_opened_at"] is None
+    # The chair's board says it on the site's tile, in the session's zone, and on no other.
+    cookie = (await builders.sign_in(service, builders.OFFICE)).cookie
+    page = await http.get(
+        f"/chair/sessions/{first.id}", headers={"Cookie": f"orch_session={cookie}; orch_lang=vi"}
+    )
+    assert page.status_code == 200, page.text
+    tiles = {
+        m.group(1): m.group(2)
+        for m in re.finditer(
+            r'<li class="tile[^"]*" id="tile-([a-z-]+)"(.*?)</li>', page.text, re.S
+        )
+    }
+    assert "đã mở liên kết lúc 07:58" in tiles["da-nang"]
+    assert "đã mở liên kết" not in tiles["can-tho"]
     # The next occurrence's record knows nothing of it.
     r = await http.get(
         f"/api/sessions/{occurrences[1].id}/attendance", headers=builders.bearer(tokens.office)
