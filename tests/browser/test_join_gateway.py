@@ -78,4 +78,3 @@ async def test_the_pages_of_a_series_link(page: Page, live: Live) -> None:
     await assert_accessible(page)
     await _fits(page)
     await screenshot(page, "join-unknown-390")
-
