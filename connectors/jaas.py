@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Attendee, Meeting, PermanentConnectorError
 from connectors.jitsi import checked_room, link_fragment, secret_room_name, token_window
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+# PyJWT and cryptography (about 9 MB) are imported where a key is read or a token signed: a
+# service without JaaS configured never loads them.
 
 JAAS_BASE_URL = "https://8x8.vc"
 APP_ID_PREFIX = "vpaas-magic-cookie-"
@@ -99,6 +100,8 @@ class JaasProvider:
         return secret_room_name(title, salt)
 
     def join_url(self, meeting: Meeting, attendee: Attendee) -> str:
+        import jwt
+
         room = checked_room(meeting)
         token = jwt.encode(
             self.claims(meeting, attendee), self._key, algorithm="RS256", headers=self._headers
@@ -128,7 +131,17 @@ class JaasProvider:
         }
 
 
+def load_pem_private_key(data: bytes, password: bytes | None) -> Any:
+    """cryptography's own, imported when a key is read."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key as load
+
+    return load(data, password=password)
+
+
 def _load_private_key(pem: bytes | str) -> rsa.RSAPrivateKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         key = load_pem_private_key(data, password=None)

@@ -15,8 +15,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import jwt
-
 from connectors.base import Attendee, Meeting, PermanentConnectorError
 from connectors.static_link import slugify
 
@@ -152,6 +150,8 @@ class JitsiProvider:
 
     def join_url(self, meeting: Meeting, attendee: Attendee) -> str:
         room = checked_room(meeting)
+        import jwt  # here, not above: PyJWT brings cryptography (about 9 MB) with it
+
         token = jwt.encode(self.claims(meeting, attendee), self._secret, algorithm="HS256")
         fragment = link_fragment(meeting, attendee, subject=self._subject_in_url)
         return f"https://{self._domain}/{room}?jwt={token}{fragment}"
@@ -175,6 +175,8 @@ class JitsiProvider:
             "nbf": at - 60,
             "exp": at + lifetime,
         }
+        import jwt
+
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def claims(self, meeting: Meeting, attendee: Attendee) -> dict[str, Any]:

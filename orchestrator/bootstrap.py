@@ -13,7 +13,6 @@ from datetime import timedelta
 from connectors.base import Mailer, MeetingProvider, PermanentConnectorError, RoomPresence
 from connectors.jaas import JaasProvider
 from connectors.jitsi import JitsiProvider
-from connectors.muc_size import MucSizePresence
 from connectors.smtp import SmtpMailer
 from connectors.static_link import StaticLinkProvider
 from orchestrator.access.service import Access
@@ -56,7 +55,6 @@ from orchestrator.store import migrate
 from orchestrator.store.base import Store
 from orchestrator.store.files import FileDocuments
 from orchestrator.store.sql import SqlStore, create_engine
-from orchestrator.store.sql.feed import PgChangeFeed
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +193,8 @@ def build_presence(
         def token(room: str) -> str:
             return provider.presence_token(room, clock.now())
 
+    from connectors.muc_size import MucSizePresence  # httpx (4 MB): only when polls are set
+
     return MucSizePresence(j.muc_size_url, j.domain or "localhost", token=token)
 
 
@@ -202,6 +202,8 @@ def build_feed(store: Store) -> ChangeFeed | None:
     """How boards hear what other instances log: PostgreSQL's LISTEN/NOTIFY; None (in-process,
     one instance) on SQLite."""
     if isinstance(store, SqlStore) and store.backend == "postgresql":
+        from orchestrator.store.sql.feed import PgChangeFeed  # asyncpg: PostgreSQL's only
+
         return PgChangeFeed(store.engine)
     return None
 

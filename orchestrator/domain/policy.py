@@ -11,8 +11,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_calendars
-
 from orchestrator.domain.errors import Breach
 from orchestrator.domain.models import BookingPolicy
 from orchestrator.domain.timewords import local_time
@@ -20,6 +18,9 @@ from orchestrator.domain.timewords import local_time
 
 @lru_cache(maxsize=64)
 def _holidays(country: str, year: int, language: str | None) -> dict[date, str]:
+    # imported at the first question: the package's calendars are about 4 MB of a process
+    import holidays as holiday_calendars
+
     return dict(holiday_calendars.country_holidays(country, years=year, language=language).items())
 
 

@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# icalendar ships no type information; mypy sees Timezone as Any.
-from icalendar import Timezone  # type: ignore[import-untyped, unused-ignore]
-
 from orchestrator.invites.wording import (
     LANGUAGES,
     Language,
@@ -322,6 +319,9 @@ def vtimezone_block(tzid: str, first_year: int, last_year: int) -> bytes:
     Built by icalendar from the zone database (milliseconds per zone) and cached, so each zone
     costs that once per year range rather than once per invite. No trailing line break.
     """
+    # icalendar (about 3 MB) is imported at the first invite, not with the service
+    from icalendar import Timezone  # type: ignore[import-untyped, unused-ignore]
+
     component = Timezone.from_tzid(
         tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
     )

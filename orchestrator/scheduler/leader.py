@@ -26,7 +26,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,15 @@ _SQLALCHEMY_ONLY = (
 )
 
 Callback = Callable[[], Awaitable[None]]
-# what a lost or unreachable database raises; anything else is a bug and propagates
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _db_errors() -> tuple[type[BaseException], ...]:
+    """What a lost or unreachable database raises; anything else is a bug and propagates.
+    asyncpg (about 3 MB) is imported on PostgreSQL only: SQLite's instance is always the
+    leader."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    return (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Leadership:
@@ -152,7 +158,7 @@ class Leadership:
             got = bool(
                 await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *self._lock)
             )
-        except _DB_ERRORS as exc:
+        except _db_errors() as exc:
             log.warning("scheduler leadership: database unreachable (%s); retrying", exc)
             await self._close(release=False)
             return False
@@ -167,6 +173,8 @@ class Leadership:
             params.pop(name, None)
         settings = dict(params.pop("server_settings", None) or {})
         settings.setdefault("application_name", APPLICATION_NAME)
+        import asyncpg
+
         conn = await asyncpg.connect(**params, server_settings=settings, timeout=self._io_timeout)
 
         def closed(_: Any) -> None:
@@ -193,7 +201,7 @@ class Leadership:
         try:
             # the session holds the lock for as long as it lives
             await self._conn.fetchval("SELECT 1", timeout=self._io_timeout)
-        except _DB_ERRORS as exc:
+        except _db_errors() as exc:
             log.warning("scheduler leadership: health check failed (%s)", exc)
             self._leader = False
 
