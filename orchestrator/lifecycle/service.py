@@ -116,9 +116,13 @@ class Lifecycle:
         )
 
     async def _candidates(self, now: datetime, ahead: timedelta) -> list[Session]:
+        # without their sites: a round reads a live national session's 10,000 only if a task
+        # needs them (`_task_reminders`)
         async with self._store.read() as uow:
             sessions = await uow.sessions.find(
-                SessionQuery(start_from=now - LOOK_BACK, start_to=now + ahead, limit=10_000)
+                SessionQuery(
+                    start_from=now - LOOK_BACK, start_to=now + ahead, sites=False, limit=10_000
+                )
             )
         return [s for s in sessions if s.status is not SessionStatus.CANCELLED]
 
@@ -139,6 +143,9 @@ class Lifecycle:
 
     async def _task_reminders(self, now: datetime, ahead: timedelta) -> list[Due]:
         """Reminders of preparation tasks not submitted: before each due date, once when missed."""
+        kinds = tuple(k for k in SessionKind if rules_for(k, self._task_rules))
+        if not kinds:
+            return []
         async with self._store.read() as uow:
             sessions = [
                 s
@@ -146,10 +153,11 @@ class Lifecycle:
                     SessionQuery(
                         start_from=now - TASK_LOOK_BACK,
                         start_to=now + TASK_LOOK_AHEAD,
+                        kinds=kinds,  # national sessions owe no task by default
                         limit=10_000,
                     )
                 )
-                if s.status is not SessionStatus.CANCELLED and rules_for(s.kind, self._task_rules)
+                if s.status is not SessionStatus.CANCELLED
             ]
             if not sessions:
                 return []

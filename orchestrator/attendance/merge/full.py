@@ -133,11 +133,17 @@ def window_at(
 ) -> tuple[tuple[str, ...], _Window]:
     """The sites, each once, and the window of a merge at `now`; raises `InvalidRequest` for a
     naive instant or an end not after the start."""
+    return tuple(dict.fromkeys(sites)), window_of(session_start, session_end, now)
+
+
+def window_of(session_start: datetime, session_end: datetime, now: datetime) -> _Window:
+    """The window of a merge at `now` (`window_at` without the sites: a live board asks for it
+    at every event, and a national session's sites are 10,000)."""
     _check_aware(session_start=session_start, session_end=session_end, now=now)
     start, end, now = (t.astimezone(UTC) for t in (session_start, session_end, now))
     if end <= start:
         raise InvalidRequest("a session must end after it starts", field="session_end")
-    return tuple(dict.fromkeys(sites)), _Window(start=start, end=end, cap=min(now, end), now=now)
+    return _Window(start=start, end=end, cap=min(now, end), now=now)
 
 
 def read_events(events: Iterable[AnyEvent], known: frozenset[str], w: _Window) -> _Log:

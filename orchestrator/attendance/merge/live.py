@@ -14,6 +14,7 @@ from orchestrator.attendance.merge.full import (
     site_lines,
     unmatched_of,
     window_at,
+    window_of,
 )
 from orchestrator.attendance.merge.record import (
     DEFAULT_THRESHOLDS,
@@ -66,11 +67,16 @@ class LiveMerge:
         self.start, self.end = w.start, w.end
         self.thresholds = thresholds
         self._known = frozenset(self.sites)
-        self._events: dict[tuple[EventSource, str], KeptEvent] = {}
+        # by source, then key: no (source, key) tuple kept per event (56 bytes of about 500)
+        self._events: dict[EventSource, dict[str, KeptEvent]] = {}
+        self._kept = 0
         self._twins: list[KeptEvent] = []  # other events under a key already kept
         self._of_site: defaultdict[str, list[KeptEvent]] = defaultdict(list)
         self._room: list[KeptEvent] = []  # destroyed, room-level polls
-        self._named: dict[_DeviceKey, tuple[str | None, ...]] = {}  # sites a device named
+        # the sites each device named, by source then occupant (no key tuple kept per device),
+        # a device naming one site sharing that site's tuple in `_one`
+        self._named: dict[EventSource, dict[str, tuple[str | None, ...]]] = {}
+        self._one: dict[str | None, tuple[str | None]] = {}
         self._suspects: dict[_DeviceKey, list[KeptEvent]] = {}  # devices that may be unmatched
         self._guests: list[KeptEvent] = []  # polls that saw an occupant of no site
         self._first_occupant: datetime | None = None
@@ -87,10 +93,10 @@ class LiveMerge:
         self._all_changed_at = 0
 
     def __len__(self) -> int:
-        return len(self._events) + len(self._twins)
+        return self._kept + len(self._twins)
 
     def has(self, source: EventSource, dedupe_key: str) -> bool:
-        return (source, dedupe_key) in self._events
+        return dedupe_key in self._events.get(source, ())
 
     @property
     def complete(self) -> bool:
@@ -108,10 +114,11 @@ class LiveMerge:
         everything = False
         for event in events:
             e = self._keep(event)
-            key = (e.source, e.dedupe_key)
-            seen = self._events.get(key)
+            kept = self._events.setdefault(e.source, {})
+            seen = kept.get(e.dedupe_key)
             if seen is None:
-                self._events[key] = e
+                kept[e.dedupe_key] = e
+                self._kept += 1
             elif seen == e or e in self._twins:
                 continue
             else:
@@ -169,14 +176,16 @@ class LiveMerge:
         key = (e.source, e.occupant)
         if self._first_occupant is None or e.at < self._first_occupant:
             self._first_occupant = e.at
-        named = self._named.get(key, ())
+        devices = self._named.setdefault(e.source, {})
+        named = devices.get(e.occupant, ())
         if e.site_id not in named:
             # a site or a log newly concerned needs the device's whole log (its first site wins)
             if e.site_id in self._known:
                 self._of_site[e.site_id].extend(self._device_log(key, named))
             elif key not in self._suspects:
                 self._suspects[key] = self._device_log(key, named)
-            named = self._named[key] = (*named, e.site_id)
+            one = self._one.setdefault(e.site_id, (e.site_id,))
+            named = devices[e.occupant] = (*named, e.site_id) if named else one
         sites = {s for s in named if s is not None and s in self._known}
         for site in sites:
             self._of_site[site].append(e)
@@ -222,7 +231,7 @@ class LiveMerge:
 
     def events(self) -> list[KeptEvent]:
         """Every event added."""
-        return [*self._events.values(), *self._twins]
+        return [*(e for kept in self._events.values() for e in kept.values()), *self._twins]
 
     def record(self, now: datetime) -> AttendanceRecord:
         """The whole record at `now`, as `merge` makes it of every event added."""
@@ -255,7 +264,7 @@ class LiveMerge:
 
     def lines(self, sites: Iterable[str], now: datetime) -> list[SiteAttendance]:
         """The lines of `sites` (of this session) as `merge` gives them at `now`."""
-        w = window_at(self.sites, self.start, self.end, now)[1]
+        w = window_of(self.start, self.end, now)
         wanted = list(dict.fromkeys(sites))
         if self._twins:
             log = read_events(self.events(), self._known, w)
@@ -272,7 +281,7 @@ class LiveMerge:
 
     def unmatched(self, now: datetime) -> tuple[UnmatchedOccupant, ...]:
         """The `unmatched` of `merge` at `now`."""
-        w = window_at(self.sites, self.start, self.end, now)[1]
+        w = window_of(self.start, self.end, now)
         if self._twins:
             return unmatched_of(read_events(self.events(), self._known, w), w)
         events = [e for log in self._suspects.values() for e in log]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from orchestrator.domain.models import Session, SessionStatus
+from orchestrator.domain.models import Session, SessionKind, SessionStatus
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class SessionQuery:
     chair_email: str | None = None
     status: SessionStatus | None = None
     now: datetime | None = None  # needed with `status`: live and ended are decided by the clock
+    kinds: tuple[SessionKind, ...] | None = None  # only these kinds
+    sites: bool = True  # False: each session's `sites` left empty (its own fields only)
     limit: int = 200
     offset: int = 0
 

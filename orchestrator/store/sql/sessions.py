@@ -242,6 +242,8 @@ class SqlSessions:
             stmt = stmt.where(s.starts_at < query.start_to)
         if query.region is not None:
             stmt = stmt.where(s.region_id == query.region)
+        if query.kinds is not None:
+            stmt = stmt.where(s.kind.in_([k.value for k in query.kinds]))
         if query.chair_email is not None:
             stmt = stmt.where(sa.func.lower(s.chair_email) == query.chair_email.lower())
         if query.status is not None:
@@ -250,4 +252,7 @@ class SqlSessions:
             ss = t.session_sites.c
             stmt = stmt.where(sa.exists().where(ss.session_id == s.id, ss.site_id == query.site))
         stmt = stmt.order_by(s.starts_at, s.id).limit(query.limit).offset(query.offset)
-        return await self.load((await self._c.execute(stmt)).all())
+        rows = (await self._c.execute(stmt)).all()
+        if not query.sites:
+            return [session_from(r, ()) for r in rows]
+        return await self.load(rows)
