@@ -20,6 +20,7 @@ BENCHES = (
     "race",
     "render_invites",
     "attendance",
+    "memory",
     "boards_across",
     "destroyed",
     "timeline_browser",

@@ -111,7 +111,8 @@ def expected(sites: int, count: int) -> Expected:
 
 
 async def load(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Post the plan for `warmup` then `duration` seconds over `concurrency` connections."""
+    """Post the plan for `warmup` then `duration` seconds over `concurrency` connections (or
+    until `max_posts` were sent, when the config sets it)."""
     room, t0 = cfg["room"], cfg["t0"]
     host, port, headers = client_headers(cfg["base"], cfg["token"])
     names = [big_site(i) for i in range(cfg["sites"])]
@@ -119,6 +120,7 @@ async def load(cfg: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     measure_from = started + cfg["warmup"]
     deadline = measure_from + cfg["duration"]
+    most = cfg.get("max_posts")  # stop after this many posts (the memory benchmark's count)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: list[str] = []
@@ -127,7 +129,7 @@ async def load(cfg: dict[str, Any]) -> dict[str, Any]:
     async def worker() -> None:
         nonlocal sent, accepted, in_window
         conn = Connection(host, port, headers)
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and (most is None or sent < most):
             try:
                 _j, (s, r, join) = next(items)
             except StopIteration:
