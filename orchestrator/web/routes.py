@@ -5,6 +5,9 @@ Each route says what kind of endpoint it is: the JSON API (documented from its f
 models that validate it), a video platform's hook or one of the service's own endpoints
 (documented in their own shapes, `openapi_hooks.py`), or a page (HTML for browsers, outside the
 document).
+
+About 580 lines on purpose: most of it is the table itself, one entry per route, so that every
+path, its roles and its description are read (and reviewed) in one place.
 """
 
 from __future__ import annotations
