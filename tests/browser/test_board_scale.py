@@ -359,6 +359,9 @@ async def test_projector_and_phone(browser: Browser, live: Live, big: BookingOut
             last = await cards.last.bounding_box()
             assert last is not None
             assert last["y"] + last["height"] <= 768, "the regions do not fit the screen"
+            tall = await page.evaluate("() => document.documentElement.scrollHeight")
+            assert tall <= 768, f"the projector view scrolls: {tall}px on a 768px screen"
+            await _assert_exit_covers_nothing(page)
             await expect(page.locator("#board-live")).to_be_hidden()
             await assert_accessible(page)
             await screenshot(page, f"board-scale-projector-{lang}", full_page=False)
@@ -369,6 +372,8 @@ async def test_projector_and_phone(browser: Browser, live: Live, big: BookingOut
             await screenshot(page, f"board-scale-projector-dropped-{lang}", full_page=False)
 
             await page.set_viewport_size({"width": 390, "height": 844})
+            await page.goto(f"{live.url}/chair/sessions/{big.id}?projector=1")
+            await _assert_exit_covers_nothing(page)
             await page.goto(f"{live.url}/chair/sessions/{big.id}")
             wide = await page.evaluate("() => document.documentElement.scrollWidth")
             assert wide <= 390, f"the board is {wide}px wide on a 390px screen"
@@ -378,3 +383,32 @@ async def test_projector_and_phone(browser: Browser, live: Live, big: BookingOut
             await screenshot(page, f"board-scale-{lang}", full_page=False)
         finally:
             await context.close()
+
+
+async def _assert_exit_covers_nothing(page: Page) -> None:
+    """The projector's way out is on screen and lies over no region card, tile, chip or title."""
+    exit_link = page.locator(".board-exit a")
+    await expect(exit_link).to_be_visible()
+    box = await exit_link.bounding_box()
+    assert box is not None
+    covered = await page.evaluate(
+        """(b) => {
+          const over = (r) =>
+            r.left < b.x + b.width && b.x < r.right && r.top < b.y + b.height && b.y < r.bottom;
+          const text = (el) => {  // a heading's words, not its whole line
+            const range = document.createRange();
+            range.selectNodeContents(el);
+            return [...range.getClientRects()];
+          };
+          const boxes = [...document.querySelectorAll(
+              '#board-regions [data-region], #board .tile, .chip')]
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => [el, [el.getBoundingClientRect()]]);
+          const words = [...document.querySelectorAll('h1, #board-summary')]
+            .map((el) => [el, text(el)]);
+          return [...boxes, ...words].filter(([, rects]) => rects.some(over))
+            .map(([el]) => el.textContent.trim().slice(0, 40));
+        }""",
+        box,
+    )
+    assert covered == [], f"the way out of the projector view covers {covered}"
