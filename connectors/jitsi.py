@@ -6,14 +6,16 @@ fragment), so that JaaS links follow the same rules.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
+import hmac
 import json
 import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from connectors.base import Attendee, Meeting, PermanentConnectorError
 from connectors.static_link import slugify
@@ -83,11 +85,42 @@ def url_fragment(settings: Mapping[str, str]) -> str:
     """
     if not settings:
         return ""
-    parts = (
-        f"{key}={quote(json.dumps(value, ensure_ascii=False), safe='')}"
-        for key, value in settings.items()
-    )
-    return "#" + "&".join(parts)
+    return "#" + "&".join(f"{key}={_json_quoted(value)}" for key, value in settings.items())
+
+
+# `quote(text, safe="")` by table: what it leaves alone, else `%XX` (its output exactly)
+_QUOTED = tuple(
+    chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~") else f"%{b:02X}"
+    for b in range(256)
+)
+
+
+@functools.lru_cache(maxsize=4096)  # a meeting's subject is the same in each of its links
+def _json_quoted(value: str) -> str:
+    """`quote(json.dumps(value, ensure_ascii=False), safe="")`, a byte at a time by table (a
+    session's thousands of Vietnamese names: urllib's quoting calls Python per byte)."""
+    return "".join(map(_QUOTED.__getitem__, json.dumps(value, ensure_ascii=False).encode()))
+
+
+class HS256Signer:
+    """Signs a JWT with HS256, the key prepared once: the same token, byte for byte, as PyJWT's
+    `jwt.encode(claims, secret, algorithm="HS256")` (header `{"alg":"HS256","typ":"JWT"}`, claims
+    as compact JSON with ASCII escapes, base64url without padding, HMAC-SHA256), about five
+    times faster, which counts when a session's 10,000 links are minted at once. Tokens are
+    still verified with PyJWT (and by Prosody); the tests compare both ways."""
+
+    _HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=") + b"."
+
+    def __init__(self, secret: bytes) -> None:
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        body = json.dumps(claims, separators=(",", ":")).encode()
+        signing_input = self._HEADER + base64.urlsafe_b64encode(body).rstrip(b"=")
+        mac = self._mac.copy()
+        mac.update(signing_input)
+        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+        return (signing_input + b"." + signature).decode("ascii")
 
 
 def _naive(moment: datetime) -> bool:
@@ -131,7 +164,7 @@ class JitsiProvider:
             raise PermanentConnectorError("jitsi max_participants must be at least 1")
         self._domain = domain
         self._app_id = app_id
-        self._secret = app_secret.encode()
+        self._signer = HS256Signer(app_secret.encode())
         self._audience = audience or app_id
         self._sub = (token_sub or domain.split(":", 1)[0]).lower()
         self._max_participants = max_participants
@@ -150,9 +183,7 @@ class JitsiProvider:
 
     def join_url(self, meeting: Meeting, attendee: Attendee) -> str:
         room = checked_room(meeting)
-        import jwt  # here, not above: PyJWT brings cryptography (about 9 MB) with it
-
-        token = jwt.encode(self.claims(meeting, attendee), self._secret, algorithm="HS256")
+        token = self._signer.sign(self.claims(meeting, attendee))
         fragment = link_fragment(meeting, attendee, subject=self._subject_in_url)
         return f"https://{self._domain}/{room}?jwt={token}{fragment}"
 
@@ -175,9 +206,7 @@ class JitsiProvider:
             "nbf": at - 60,
             "exp": at + lifetime,
         }
-        import jwt
-
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return self._signer.sign(claims)
 
     def claims(self, meeting: Meeting, attendee: Attendee) -> dict[str, Any]:
         """The token body for `attendee` (public so tests and the bench can inspect it)."""

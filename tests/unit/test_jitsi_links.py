@@ -7,13 +7,15 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.base import Attendee, Meeting, PermanentConnectorError
-from connectors.jitsi import JitsiProvider
+from connectors.jitsi import HS256Signer, JitsiProvider, url_fragment
 
 DOMAIN = "meet.example.org"
 APP_ID = "orchestrator"
@@ -322,3 +324,63 @@ def test_bad_configuration_is_permanent(
 def test_participant_limit_must_be_positive() -> None:
     with pytest.raises(PermanentConnectorError, match="max_participants"):
         provider(max_participants=0)
+
+
+_CLAIM_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+_CLAIMS = st.fixed_dictionaries(
+    {
+        "iss": _CLAIM_TEXT,
+        "aud": _CLAIM_TEXT,
+        "sub": _CLAIM_TEXT,
+        "room": st.from_regex(ROOM_RE, fullmatch=True),
+        "nbf": st.integers(0, 2**33),
+        "exp": st.integers(0, 2**33),
+        "context": st.fixed_dictionaries(
+            {"user": st.dictionaries(st.sampled_from(["id", "name", "email"]), _CLAIM_TEXT)}
+        ),
+    }
+)
+
+
+@given(claims=_CLAIMS, secret=st.binary(min_size=32, max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_hs256_signer_gives_pyjwt_s_token_byte_for_byte(
+    claims: dict[str, Any], secret: bytes
+) -> None:
+    token = HS256Signer(secret).sign(claims)
+    assert token == jwt.encode(claims, secret, algorithm="HS256")
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    assert (
+        jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={
+                "verify_aud": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+        == claims
+    )
+
+
+def test_hs256_signer_is_refused_under_another_secret() -> None:
+    token = HS256Signer(SECRET.encode()).sign({"room": "r", "sub": DOMAIN})
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, SECRET.encode()[::-1], algorithms=["HS256"])
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(tampered, SECRET.encode(), algorithms=["HS256"])
+
+
+@given(
+    values=st.dictionaries(st.sampled_from(["config.subject", "userInfo.displayName"]), st.text())
+)
+@settings(max_examples=300, deadline=None)
+def test_url_fragment_quotes_as_urllib_does(values: dict[str, str]) -> None:
+    want = "&".join(
+        f"{k}={quote(json.dumps(v, ensure_ascii=False), safe='')}" for k, v in values.items()
+    )
+    assert url_fragment(values) == (f"#{want}" if values else "")
