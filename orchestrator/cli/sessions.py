@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +17,22 @@ from orchestrator.booking.schemas import (
     UpdateSessionRequest,
 )
 from orchestrator.bootstrap import Container
+from orchestrator.cli.booking_options import (
+    Agenda,
+    BufferAfter,
+    BufferBefore,
+    ChairEmail,
+    ChairName,
+    Groups,
+    Host,
+    Kind,
+    Provider,
+    Sites,
+    Speaking,
+    Title,
+    booking_fields,
+    read_body,
+)
 from orchestrator.cli.common import aware, cli_principal, csv_list, err, fail, print_json, run, show
 from orchestrator.domain.models import DEFAULT_TIMEZONE, SessionStatus
 from orchestrator.store.base import SessionQuery
@@ -44,29 +60,24 @@ def session_table(sessions: list[SessionOut]) -> Table:
 
 @app.command("book")
 def sessions_book(
-    title: Annotated[str | None, typer.Option(help="Title")] = None,
+    title: Title = None,
     start: Annotated[
         str | None, typer.Option(help="Start, ISO (zone from --timezone if no offset)")
     ] = None,
     end: Annotated[str | None, typer.Option(help="End, ISO")] = None,
-    host: Annotated[str | None, typer.Option("--host-site", help="Host site id")] = None,
-    sites: Annotated[
-        list[str] | None, typer.Option("--sites", help="Site ids (comma-separated or repeated)")
-    ] = None,
-    chair_name: Annotated[str | None, typer.Option(help="Chair's name")] = None,
-    chair_email: Annotated[str | None, typer.Option(help="Chair's email")] = None,
-    groups: Annotated[list[str] | None, typer.Option("--groups", help="Leader groups")] = None,
-    speaking: Annotated[
-        list[str] | None,
-        typer.Option("--speaking-sites", help="Sites that speak when the others must be visitors"),
-    ] = None,
-    kind: Annotated[str, typer.Option(help="national or regional")] = "national",
+    host: Host = None,
+    sites: Sites = None,
+    chair_name: ChairName = None,
+    chair_email: ChairEmail = None,
+    groups: Groups = None,
+    speaking: Speaking = None,
+    kind: Kind = "national",
     region: Annotated[str | None, typer.Option(help="Region (regional sessions)")] = None,
     timezone: Annotated[str, typer.Option(help="Zone the session is shown in")] = DEFAULT_TIMEZONE,
-    agenda: Annotated[str, typer.Option(help="Agenda")] = "",
-    provider: Annotated[str, typer.Option(help="static, jitsi or jaas")] = "static",
-    buffer_before: Annotated[int | None, typer.Option(help="Minutes reserved before")] = None,
-    buffer_after: Annotated[int | None, typer.Option(help="Minutes reserved after")] = None,
+    agenda: Agenda = "",
+    provider: Provider = "static",
+    buffer_before: BufferBefore = None,
+    buffer_after: BufferAfter = None,
     skip_conflicting: Annotated[
         bool, typer.Option(help="Book the free sites, list the rest")
     ] = False,
@@ -79,46 +90,37 @@ def sessions_book(
     as_json: Annotated[bool, typer.Option("--json", help="Print the booking as JSON")] = False,
 ) -> None:
     """Book a session across sites (all or nothing unless --skip-conflicting)."""
-    if file is not None:
-        try:
-            payload: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise fail(f"{file}: {exc}") from None
-    else:
-        missing = [
-            n
-            for n, v in {
-                "--title": title,
-                "--start": start,
-                "--end": end,
-                "--host-site": host,
-                "--chair-email": chair_email,
-            }.items()
-            if not v
-        ]
-        if missing:
-            raise fail(f"missing {', '.join(missing)} (or give --file)", code=2)
+    required = {
+        "--title": title,
+        "--start": start,
+        "--end": end,
+        "--host-site": host,
+        "--chair-email": chair_email,
+    }
+    payload = read_body(file, required)
+    if payload is None:
         assert start is not None
         assert end is not None
-        payload = {
-            "title": title,
-            "agenda": agenda,
-            "kind": kind,
-            "region": region,
-            "start": aware(start, timezone, "--start").isoformat(),
-            "end": aware(end, timezone, "--end").isoformat(),
-            "timezone": timezone,
-            "host_site": host,
-            "sites": csv_list(sites),
-            "chair": {"name": chair_name or chair_email, "email": chair_email},
-            "leader_groups": csv_list(groups),
-            "speaking_sites": csv_list(speaking),
-            "provider": provider,
-            "buffer_before_minutes": buffer_before,
-            "buffer_after_minutes": buffer_after,
-            "conflict_policy": "skip_conflicting" if skip_conflicting else "all_or_nothing",
-            "override_reason": override_reason,
-        }
+        payload = booking_fields(
+            title=title,
+            agenda=agenda,
+            kind=kind,
+            region=region,
+            start=start,
+            end=end,
+            timezone=timezone,
+            host=host,
+            sites=sites,
+            chair_name=chair_name,
+            chair_email=chair_email,
+            groups=groups,
+            speaking=speaking,
+            provider=provider,
+            buffer_before=buffer_before,
+            buffer_after=buffer_after,
+            override_reason=override_reason,
+        )
+        payload["conflict_policy"] = "skip_conflicting" if skip_conflicting else "all_or_nothing"
     try:
         req = BookSessionRequest.model_validate(payload)
     except ValidationError as exc:
