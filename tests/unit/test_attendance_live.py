@@ -20,6 +20,7 @@ from orchestrator.attendance import (
     merge,
 )
 from orchestrator.attendance.merge import LiveMerge, Verdict
+from orchestrator.attendance.merge.full import order_of
 
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)
 END = START + timedelta(hours=2)
@@ -254,6 +255,92 @@ def test_the_sites_reported_changed_are_the_only_ones_that_moved(
         assert changed is not None  # webhooks alone never change every site at once
         moved = {a.site_id for a, b in zip(before, after, strict=True) if a != b}
         assert moved <= changed
+
+
+def kept(kept_reads: int) -> LiveMerge:
+    """A live merge that keeps every site's read (`keep_from=0`) and takes it further as
+    events come, at most `kept_reads` of them at a time."""
+    return LiveMerge(
+        sites=SITES,
+        session_start=START,
+        session_end=END,
+        thresholds=TH,
+        keep_from=0,
+        kept_reads=kept_reads,
+    )
+
+
+@BOUNDED
+@given(
+    events=logs(rare=True),
+    in_order=st.booleans(),
+    kept_reads=st.sampled_from([1, 2, 100]),
+    now=st.integers(-20, 140),
+    data=st.data(),
+)
+def test_a_site_read_further_as_events_come_equals_the_full_merge(
+    events: list[AttendanceEvent], in_order: bool, kept_reads: int, now: int, data: st.DataObject
+) -> None:
+    """Each site's log is read once and taken further with what comes after it (a kept read),
+    and read again when an event comes before what it read: asked after every batch, at a
+    `now` that moves on (and now and then back), for some sites or all, the lines equal the
+    whole merge, with the events in time order or not, in batches, repeated."""
+    again = data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else []
+    if in_order:  # as a live room sends them, a few repeated
+        stream = sorted(events + again, key=order_of)
+    else:
+        stream = data.draw(st.permutations(events + again))
+    parts: list[list[AttendanceEvent]] = []
+    while len(stream) > sum(map(len, parts)):  # small batches: a read is taken further often
+        done = sum(map(len, parts))
+        parts.append(stream[done : done + data.draw(st.integers(1, 3))])
+    state, added = kept(kept_reads), []
+    for batch in parts:
+        state.add(batch, at(now))
+        added += batch
+        now += data.draw(st.sampled_from([0, 0, 1, 5, 30, -3]))
+        asked = data.draw(st.sampled_from([SITES, SITES[:1], SITES[1:]]))
+        expected = {line.site_id: line for line in full(added, at(now))[0]}
+        assert state.lines(asked, at(now)) == [expected[s] for s in asked]
+        assert state.unmatched(at(now)) == full(added, at(now))[1]
+    assert tuple(state.lines(SITES, at(now))) == full(events, at(now))[0]
+
+
+@BOUNDED
+@given(events=logs(), data=st.data())
+def test_a_live_room_read_as_it_happens_equals_the_full_merge(
+    events: list[AttendanceEvent], data: st.DataObject
+) -> None:
+    """Webhooks in time order, each site asked for as each event comes, `now` the event's
+    instant: every site's read is taken further, never read again, and its line is the
+    whole merge's."""
+    state = kept(100)
+    added: list[AttendanceEvent] = []
+    for event in sorted(events, key=order_of):
+        now = event.at + data.draw(st.sampled_from([timedelta(0), M]))
+        changed = state.add([event], now)
+        added.append(event)
+        assert changed is not None
+        lines = state.lines(SITES, now)
+        assert tuple(lines) == full(added, now)[0]
+
+
+def test_an_event_before_what_a_site_read_makes_it_read_again() -> None:
+    state = kept(100)
+    join = occupant_event("hn1", "join", 10, 0, 1)
+    leave = occupant_event("hn1", "leave", 50, 0, 2)
+    lost = occupant_event("hn2", "leave", 30, 0, 3)  # its join was lost: connected since 10
+    state.add([join, leave], at(60))
+    [first] = state.lines(["ha-noi"], at(60))
+    assert [(i.start, i.end) for i in first.intervals] == [(at(10), at(50))]
+    state.add([lost], at(60))
+    [line] = state.lines(["ha-noi"], at(60))
+    assert line == full([join, leave, lost], at(60))[0][0]
+    assert [(i.start, i.end) for i in line.intervals] == [(START, at(50))]
+    # `now` back before what was read: read again up to it
+    [back] = state.lines(["ha-noi"], at(20))
+    assert back == full([join, leave, lost], at(20))[0][0]
+    assert back.connection == "connected"
 
 
 def test_events_after_now_are_due_when_their_time_comes() -> None:

@@ -6,6 +6,7 @@ however often each arrived. `merge` documents how each source is read.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ def merge(
 
 
 def record_of(
-    events: Iterable[AnyEvent], site_ids: tuple[str, ...], w: _Window, th: Thresholds
+    events: Iterable[AnyEvent], site_ids: tuple[str, ...], w: Window, th: Thresholds
 ) -> AttendanceRecord:
     """The record of `events` in the window `w` (see `merge`)."""
     log = read_events(events, frozenset(site_ids), w)
@@ -130,32 +131,31 @@ def record_of(
 
 def window_at(
     sites: Sequence[str], session_start: datetime, session_end: datetime, now: datetime
-) -> tuple[tuple[str, ...], _Window]:
+) -> tuple[tuple[str, ...], Window]:
     """The sites, each once, and the window of a merge at `now`; raises `InvalidRequest` for a
     naive instant or an end not after the start."""
     return tuple(dict.fromkeys(sites)), window_of(session_start, session_end, now)
 
 
-def window_of(session_start: datetime, session_end: datetime, now: datetime) -> _Window:
+def window_of(session_start: datetime, session_end: datetime, now: datetime) -> Window:
     """The window of a merge at `now` (`window_at` without the sites: a live board asks for it
     at every event, and a national session's sites are 10,000)."""
     _check_aware(session_start=session_start, session_end=session_end, now=now)
     start, end, now = (t.astimezone(UTC) for t in (session_start, session_end, now))
     if end <= start:
         raise InvalidRequest("a session must end after it starts", field="session_end")
-    return _Window(start=start, end=end, cap=min(now, end), now=now)
+    return Window(start=start, end=end, cap=min(now, end), now=now)
 
 
-def read_events(events: Iterable[AnyEvent], known: frozenset[str], w: _Window) -> _Log:
+def read_events(events: Iterable[AnyEvent], known: frozenset[str], w: Window) -> Log:
     """`events` up to the window's `now`, read once each in order, for the sites `known`."""
-    log = _Log(known, w.start)
-    for event in _ordered(events, w.now):
+    log = Log(known, w.start)
+    for event in ordered(events, w.now):
         log.add(event)
-    log.close()
     return log
 
 
-def _by_site(log: _Log) -> defaultdict[str | None, list[_Track]]:
+def _by_site(log: Log) -> defaultdict[str | None, list[_Track]]:
     by_site: defaultdict[str | None, list[_Track]] = defaultdict(list)
     for track in log.tracks.values():
         by_site[track.site if track.site in log.known else None].append(track)
@@ -163,14 +163,14 @@ def _by_site(log: _Log) -> defaultdict[str | None, list[_Track]]:
 
 
 def site_lines(
-    log: _Log, sites: Sequence[str], w: _Window, th: Thresholds
+    log: Log, sites: Sequence[str], w: Window, th: Thresholds
 ) -> tuple[SiteAttendance, ...]:
     """The lines of `sites`, in that order, from a read log."""
     by_site = _by_site(log)
     return tuple(_site_line(log, s, by_site.get(s, []), w, th) for s in sites)
 
 
-def unmatched_of(log: _Log, w: _Window) -> tuple[UnmatchedOccupant, ...]:
+def unmatched_of(log: Log, w: Window) -> tuple[UnmatchedOccupant, ...]:
     """The occupants of no site of the session, from a read log, earliest first."""
     unmatched = [_guest_line(track, w) for track in _by_site(log).get(None, [])]
     if not log.tracks:
@@ -204,7 +204,12 @@ def _check_aware(**instants: datetime) -> None:
             raise InvalidRequest(f"{name} must carry a UTC offset or zone", field=name)
 
 
-def _ordered(events: Iterable[AnyEvent], now: datetime) -> list[AnyEvent]:
+def order_of(e: AnyEvent) -> tuple[datetime, int, str, str]:
+    """Where `e` is read among a log's events: by time, then `_RANK`, then source and key."""
+    return (e.at, _RANK[e.kind], e.source.value, e.dedupe_key)
+
+
+def ordered(events: Iterable[AnyEvent], now: datetime) -> list[AnyEvent]:
     """The events up to `now`, each once, in time order with a total tiebreak."""
     unique: dict[tuple[EventSource, str], AnyEvent] = {}
     for event in events:
@@ -215,14 +220,13 @@ def _ordered(events: Iterable[AnyEvent], now: datetime) -> list[AnyEvent]:
         # Two different events under one key: keep the same one whatever the arrival order.
         if seen is None or (seen != event and event.model_dump_json() < seen.model_dump_json()):
             unique[key] = event
-    return sorted(
-        unique.values(), key=lambda e: (e.at, _RANK[e.kind], e.source.value, e.dedupe_key)
-    )
+    return sorted(unique.values(), key=order_of)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Track:
-    """One webhook occupant: its site (the first its events name) and its spans."""
+    """One webhook occupant: its site (the first its events name) and its closed spans (one
+    still open runs from `open_since`)."""
 
     source: EventSource
     occupant: str
@@ -231,23 +235,34 @@ class _Track:
     email: str | None = None
     open_since: datetime | None = None
     last_close: datetime | None = None
-    spans: list[Span] = field(default_factory=list)
+    spans: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+    def all_spans(self) -> list[Span]:
+        """Its spans, the open one (end None) last."""
+        if self.open_since is None:
+            return list(self.spans)
+        return [*self.spans, (self.open_since, None)]
 
 
 @dataclass
-class _Window:
+class Window:
     start: datetime
     end: datetime
     cap: datetime  # min(now, end): where running intervals are cut for the record
     now: datetime
 
 
-class _Log:
-    """One pass over the ordered events, sorting them by what they speak of."""
+class Log:
+    """One pass over the ordered events, sorting them by what they speak of. It may be read
+    further at any time with later events (`add` in `order_of` order).
 
-    def __init__(self, known: frozenset[str], start: datetime) -> None:
+    With `kept` (one site of `known`), that site's closed spans are also kept merged as they
+    close (`Kept`), so a live site's line is measured without going over its whole log."""
+
+    def __init__(self, known: frozenset[str], start: datetime, kept: str | None = None) -> None:
         self.known = known
         self.start = start
+        self.kept = None if kept is None else Kept(kept, start)
         self.tracks: dict[tuple[EventSource, str], _Track] = {}
         self.open: dict[tuple[EventSource, str], _Track] = {}
         self.destroyed: list[datetime] = []
@@ -272,19 +287,15 @@ class _Log:
             book = self.checkins if e.kind is EventKind.CHECKIN else self.overrides
             book[e.site_id] = e  # in time order: the latest wins
 
-    def close(self) -> None:
-        for track in self.open.values():
-            assert track.open_since is not None
-            track.spans.append((track.open_since, None))
-        self.open.clear()
-
     def _occupant(self, e: AnyEvent) -> None:
         key = (e.source, e.occupant)
         track = self.tracks.get(key)
         if track is None:
             track = self.tracks[key] = _Track(e.source, e.occupant)
-        if track.site is None:
+        if track.site is None and e.site_id is not None:
             track.site = e.site_id
+            if self.kept is not None and track.site == self.kept.site:
+                self.kept.joined(track)
         track.name = e.name if e.name is not None else track.name
         track.email = e.email if e.email is not None else track.email
         if e.kind is EventKind.JOIN:
@@ -300,12 +311,16 @@ class _Log:
             since = max(t for t in (self.start, track.last_close, self._last_destroyed()) if t)
             track.spans.append((min(since, e.at), e.at))
             track.last_close = e.at
+            if self.kept is not None and track.site == self.kept.site:
+                self.kept.closed(min(since, e.at), e.at)
         if track.site in self.known:
             self.cuts[track.site].append(e.at)
 
     def _close(self, track: _Track, at: datetime) -> None:
         assert track.open_since is not None
         track.spans.append((track.open_since, at))
+        if self.kept is not None and track.site == self.kept.site:
+            self.kept.closed(track.open_since, at)
         track.open_since = None
         track.last_close = at
 
@@ -367,7 +382,7 @@ class _Measure:
     now: bool  # connected at now
 
 
-def _measure(spans: Sequence[Span], w: _Window) -> _Measure:
+def _measure(spans: Sequence[Span], w: Window) -> _Measure:
     kept = [(s, e) for s, e in spans if s < w.end]
     cut = [(s, w.cap if e is None else min(e, w.cap)) for s, e in kept]
     merged = merge_ranges(cut)
@@ -386,17 +401,145 @@ def _measure(spans: Sequence[Span], w: _Window) -> _Measure:
     )
 
 
+class Kept:
+    """A live site's closed spans, merged as they close (`Log` with `kept`): its occupants'
+    spans close in time order (a leave, a lost join's leave, the room destroyed, each at its
+    event's instant), so each joins the union at its end, in amortised constant time, with its
+    `Interval` made once. Its line is then measured without going over its log (`kept_line`):
+    the union's parts before the open spans' start as they are, the rest merged with them.
+
+    `dirty` when spans came out of that order (a device naming the site only after some of its
+    spans closed): the union is made again from the site's tracks when next measured."""
+
+    __slots__ = (
+        "after",
+        "before",
+        "count",
+        "dirty",
+        "ends",
+        "first",
+        "intervals",
+        "last",
+        "occupants",
+        "site",
+        "start",
+        "starts",
+    )
+
+    def __init__(self, site: str, start: datetime) -> None:
+        self.site = site
+        self.start = start  # the session's
+        self.occupants: list[str] = []  # sorted
+        self._empty()
+
+    def _empty(self) -> None:
+        self.starts: list[datetime] = []  # the union's parts, in order
+        self.ends: list[datetime] = []
+        self.intervals: list[Interval] = []
+        self.before: list[timedelta] = [timedelta(0)]  # connected time before each part
+        self.first: datetime | None = None  # the earliest start of any closed span
+        self.last: datetime | None = None  # the latest end of any closed span
+        self.count = 0  # closed spans
+        self.dirty = False
+        self.after = False  # a span ended after the session's start
+
+    def joined(self, track: _Track) -> None:
+        """`track` now belongs to the site."""
+        bisect.insort(self.occupants, track.occupant)
+        if track.spans:
+            self.dirty = True
+
+    def closed(self, a: datetime, b: datetime) -> None:
+        """A span `[a, b)` of the site closed; `b` is no earlier than any span's before."""
+        if self.dirty:
+            return
+        if self.last is not None and b < self.last:
+            self.dirty = True
+            return
+        self.count += 1
+        self.first = a if self.first is None or a < self.first else self.first
+        self.last = b
+        self.after = self.after or b > self.start
+        if a >= b:
+            return  # no time: not in the union
+        starts, ends = self.starts, self.ends
+        while ends and ends[-1] >= a:  # the parts it overlaps or touches: the last ones
+            a = min(a, starts.pop())
+            ends.pop()
+            self.intervals.pop()
+            self.before.pop()
+        starts.append(a)
+        ends.append(b)
+        self.intervals.append(Interval(start=a, end=b))
+        self.before.append(self.before[-1] + max(timedelta(0), b - max(a, self.start)))
+
+    def rebuild(self, tracks: Sequence[_Track]) -> None:
+        """Make the union again from the closed spans of `tracks`, the site's."""
+        self._empty()
+        for a, b in sorted((s for t in tracks for s in t.spans), key=lambda s: s[1]):
+            self.closed(a, b)
+
+    def measure(self, opens: Sequence[datetime], w: Window) -> _Measure:
+        """`_measure` of the site's spans, with `opens` the starts of those still open, while
+        `now` is before the end and every closed span ended by `now` (it was read up to it)."""
+        now, start = w.now, w.start
+        k = n = len(self.ends)
+        tail: Interval | None = None
+        connected = self.before[n]
+        first = self.first
+        if opens:
+            s0 = min(opens)
+            if s0 < now:
+                k = bisect.bisect_left(self.ends, s0)  # the parts touching [s0, now) on
+                a = min(s0, self.starts[k]) if k < n else s0
+                tail = Interval(start=a, end=now)
+                connected = self.before[k] + max(timedelta(0), now - max(a, start))
+            first = s0 if first is None or s0 < first else first
+        parts = self.intervals[:k] if k < n else self.intervals
+        return _Measure(
+            intervals=(*parts, tail) if tail is not None else tuple(parts),
+            connected=connected,
+            first_join=first,
+            last_leave=None if opens else self.last,
+            since_start=bool(opens) or self.after,
+            ever=bool(opens) or self.count > 0,
+            now=bool(opens),
+        )
+
+
+def kept_line(log: Log, site: str, w: Window, th: Thresholds) -> SiteAttendance:
+    """The line of the site `log` keeps (`Log` with `kept`), as `site_lines` gives it."""
+    kept = log.kept
+    assert kept is not None
+    assert kept.site == site
+    own = log.site_polls.get(site)
+    if w.now >= w.end or (own and EventKind.PRESENT in own.values()):
+        # cut at the end, or sample and hold: measured from every span
+        return _site_line(log, site, [t for t in log.tracks.values() if t.site == site], w, th)
+    if kept.dirty:
+        kept.rebuild([t for t in log.tracks.values() if t.site == site])
+    opens = [t.open_since for t in log.open.values() if t.site == site and t.open_since]
+    return _line(log, site, kept.measure(opens, w), tuple(kept.occupants), w, th)
+
+
 def _site_line(
-    log: _Log, site: str, tracks: Sequence[_Track], w: _Window, th: Thresholds
+    log: Log, site: str, tracks: Sequence[_Track], w: Window, th: Thresholds
 ) -> SiteAttendance:
-    spans: list[Span] = [s for t in tracks for s in t.spans]
+    spans: list[Span] = [s for t in tracks for s in t.all_spans()]
     own = log.site_polls.get(site, {})
     if EventKind.PRESENT in own.values():
         instants = own.keys() | log.room_polls.keys()
         samples = [(t, log.observation(site, t) is EventKind.PRESENT) for t in instants]
         spans += _held(samples, [*log.cuts.get(site, ()), *log.destroyed])
-    m = _measure(spans, w)
+    occupants = tuple(sorted(t.occupant for t in tracks))
+    return _line(log, site, _measure(spans, w), occupants, w, th)
 
+
+def _line(
+    log: Log, site: str, m: _Measure, occupants: tuple[str, ...], w: Window, th: Thresholds
+) -> SiteAttendance:
+    """A site's line, its spans measured."""
+    own = log.site_polls.get(site, {})
     instants = own.keys() | log.room_polls.keys()
     latest_poll = log.observation(site, max(instants)) if instants else None
     if m.now:
@@ -440,14 +583,14 @@ def _site_line(
         connected=m.connected,
         reconnects=max(0, len(m.intervals) - 1),
         intervals=m.intervals,
-        occupants=tuple(sorted(t.occupant for t in tracks)),
+        occupants=occupants,
         headcount=checkin.headcount if checkin else None,
         names=checkin.names if checkin else (),
     )
 
 
-def _guest_line(track: _Track, w: _Window) -> UnmatchedOccupant:
-    m = _measure(track.spans, w)
+def _guest_line(track: _Track, w: Window) -> UnmatchedOccupant:
+    m = _measure(track.all_spans(), w)
     return UnmatchedOccupant(
         source=track.source,
         occupant=track.occupant,
@@ -462,7 +605,7 @@ def _guest_line(track: _Track, w: _Window) -> UnmatchedOccupant:
     )
 
 
-def _poll_guest_line(log: _Log, occupant: str, w: _Window) -> UnmatchedOccupant:
+def _poll_guest_line(log: Log, occupant: str, w: Window) -> UnmatchedOccupant:
     seen = log.guest_polls[occupant]
     at = {e.at for e in seen}
     samples = [(t, t in at) for t in at | log.room_polls.keys()]

@@ -6,9 +6,15 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrator.attendance.merge.full import (
+    Log,
+    Window,
+    kept_line,
+    order_of,
+    ordered,
     read_events,
     record_of,
     site_lines,
@@ -34,6 +40,24 @@ from orchestrator.domain.models import Session
 
 Changed = frozenset[str] | None  # the sites whose lines may have changed; None: every site
 _DeviceKey = tuple[EventSource, str]
+# A site's log read so far is kept (`_Read`) once the site has this many events: shorter ones
+# are read again at each ask, as cheaply; at most `KEPT_READS` sites keep theirs (the sites
+# asked for most recently), so a national session's board does not keep 10,000 of them.
+KEEP_FROM = 12
+KEPT_READS = 2000
+
+
+@dataclass(slots=True)
+class _Read:
+    """A site's log read up to `last` (`order_of` of the last event read), to be read further
+    with what came since: its own events after the first `seen`, the room's after the first
+    `room`, and `held` (looked at, but after `now` then)."""
+
+    log: Log
+    last: tuple[datetime, int, str, str] | None
+    seen: int
+    room: int
+    held: list[KeptEvent]
 
 
 class LiveMerge:
@@ -43,7 +67,10 @@ class LiveMerge:
     far, at any `now` and whatever order the events came in; so does `record(now)`. A site's line
     depends only on its own events (its devices' joins and leaves, polls of it, its check-ins
     and overrides), on the room's (destroyed, room-level polls) and on the window, so it is
-    merged from just those: a change costs what the site's own log costs, not the session's.
+    merged from just those; and a site's log, once read, is kept as read (`Log` with its kept
+    spans) and read further with the events that come after what it read, so a change costs
+    what its new events cost, not what the site's log costs (an event before what was read, or
+    a `now` before it, has the site's log read again).
     `add` tells which sites a batch may have changed; room-level events concern every site. Two
     different events under one key (the platforms never send them) make every line come from the
     whole log, where `merge` chooses between them.
@@ -62,10 +89,15 @@ class LiveMerge:
         session_start: datetime,
         session_end: datetime,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        keep_from: int = KEEP_FROM,
+        kept_reads: int = KEPT_READS,
     ) -> None:
         self.sites, w = window_at(sites, session_start, session_end, session_start)
         self.start, self.end = w.start, w.end
         self.thresholds = thresholds
+        self._keep_from = keep_from
+        self._kept_reads = kept_reads
+        self._reads: dict[str, _Read] = {}  # least recently asked first
         self._known = frozenset(self.sites)
         # by source, then key: no (source, key) tuple kept per event (56 bytes of about 500)
         self._events: dict[EventSource, dict[str, KeptEvent]] = {}
@@ -270,14 +302,48 @@ class LiveMerge:
             log = read_events(self.events(), self._known, w)
             out = list(site_lines(log, wanted, w, self.thresholds))
         else:
-            out = []
-            for site in wanted:
-                log = read_events([*self._of_site.get(site, ()), *self._room], frozenset([site]), w)
-                out.extend(site_lines(log, [site], w, self.thresholds))
+            out = [kept_line(self._read(site, w), site, w, self.thresholds) for site in wanted]
         for line in out:
             self._count(line)
             self._stale.discard(line.site_id)
         return out
+
+    def _read(self, site: str, w: Window) -> Log:
+        """The site's log (its own events and the room's) read up to `w.now`: the kept read
+        taken further when what came since is all later than what it read (`order_of`), else
+        read afresh; kept for the next ask when the site's log is long enough to be worth it."""
+        own = self._of_site.get(site, ())
+        now = w.now
+        r = self._reads.pop(site, None)
+        if r is not None and r.last is not None and r.last[0] > now:
+            r = None  # read past `now`: read again
+        if r is not None:
+            fresh = [*r.held, *own[r.seen :], *self._room[r.room :]]
+            due = sorted((e for e in fresh if e.at <= now), key=order_of)
+            keys = [order_of(e) for e in due]
+            if all(a < b for a, b in zip([r.last, *keys], keys, strict=False) if a is not None):
+                for e in due:
+                    r.log.add(e)
+                if keys:
+                    r.last = keys[-1]
+                r.held = [e for e in fresh if e.at > now]
+                r.seen, r.room = len(own), len(self._room)
+            else:
+                r = None  # an event before what was read: read again
+        if r is None:
+            every = [*own, *self._room]
+            log = Log(frozenset([site]), self.start, kept=site)
+            read = ordered(every, now)
+            for e in read:
+                log.add(e)
+            last = order_of(read[-1]) if read else None
+            r = _Read(log, last, len(own), len(self._room), [e for e in every if e.at > now])
+            if len(every) < self._keep_from:
+                return log
+        self._reads[site] = r
+        if len(self._reads) > self._kept_reads:
+            del self._reads[next(iter(self._reads))]
+        return r.log
 
     def unmatched(self, now: datetime) -> tuple[UnmatchedOccupant, ...]:
         """The `unmatched` of `merge` at `now`."""
