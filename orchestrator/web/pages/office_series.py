@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from pydantic import ValidationError
 
 from orchestrator.booking.schemas import UpdateSessionRequest
 from orchestrator.booking.series.schemas import (
@@ -29,8 +28,6 @@ from orchestrator.booking.series.schemas import (
 )
 from orchestrator.domain.errors import (
     BookingConflict,
-    InvalidRequest,
-    InvalidState,
     NotFound,
     OrchestratorError,
     PolicyViolation,
@@ -39,12 +36,11 @@ from orchestrator.domain.errors import (
 )
 from orchestrator.domain.models import Principal, Role, SeriesStatus, SessionStatus
 from orchestrator.domain.policy import holiday_name
-from orchestrator.web.keys import ATTENDANCE, BOOKINGS, CATALOG, DIRECTORY
+from orchestrator.web.keys import ATTENDANCE, BOOKINGS, DIRECTORY
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
     form_time,
-    invalid_summary,
     language,
     local_instant,
     render,
@@ -52,8 +48,8 @@ from orchestrator.web.pages.common import (
     viewer_for,
     zone_name,
 )
+from orchestrator.web.pages.form_changes import FormPage, Problem, change, refuse
 from orchestrator.web.pages.series_words import rule_words
-from orchestrator.web.wording import reason_words, refusal
 
 DONE = ("moved", "cancelled_one", "changed", "cancelled")
 HOLIDAYS = "VN"  # whose public holidays a skipped date is named from
@@ -68,8 +64,6 @@ FIELD_OF = {
     "series.error.end_before_start": "end",
     "series.error.nothing": "title",
 }
-
-Problem = dict[str, Any]
 
 
 def series_path(series_id: str) -> str:
@@ -336,6 +330,26 @@ def _breaches(exc: PolicyViolation) -> list[dict[str, Any]]:
     return list(entries.values())
 
 
+def _page(request: web.Request, viewer: Principal) -> FormPage:
+    """This page's ways of answering its forms."""
+    series_id = request.match_info["id"]
+
+    async def show(problem: Problem, status: int) -> web.StreamResponse:
+        return await _show(request, viewer, series_id, problem=problem, status=status)
+
+    async def conflicts(exc: BookingConflict) -> list[dict[str, Any]]:
+        return await _conflicts(request, viewer, exc)
+
+    return FormPage(
+        show=show,
+        conflicts=conflicts,
+        breaches=_breaches,
+        path=series_path(series_id),
+        fields=FIELD_OF,
+        state_worded=True,
+    )
+
+
 async def _change(
     request: web.Request,
     viewer: Principal,
@@ -345,40 +359,14 @@ async def _change(
     done: str,
 ) -> web.StreamResponse:
     """Run `action`; on success back to the page with a notice, else the page with the problem."""
-    series_id = request.match_info["id"]
-    problem: Problem = {"form": form, "values": dict(values)}
-    try:
-        await action()
-    except BookingConflict as exc:
-        problem.update(kind="conflict", conflicts=await _conflicts(request, viewer, exc))
-        return await _show(request, viewer, series_id, problem=problem, status=409)
-    except PolicyViolation as exc:
-        problem.update(kind="policy", breaches=_breaches(exc))
-        return await _show(request, viewer, series_id, problem=problem, status=422)
-    except (InvalidState, InvalidRequest) as exc:
-        words, lang = request.app[CATALOG], language(request)
-        said = reason_words(words, lang, exc) or refusal(words, lang, exc)
-        problem.update(kind="invalid", detail=said)
-        status = 409 if isinstance(exc, InvalidState) else 422
-        return await _show(request, viewer, series_id, problem=problem, status=status)
-    except ValidationError as exc:
-        problem.update(kind="invalid", detail=invalid_summary(request, exc))
-        return await _show(request, viewer, series_id, problem=problem, status=422)
-    raise web.HTTPSeeOther(f"{series_path(series_id)}?done={done}")
+    return await change(request, _page(request, viewer), form, values, action, done)
 
 
 async def _refuse(
     request: web.Request, viewer: Principal, form: str, values: Mapping[str, Any], key: str
-) -> web.Response:
+) -> web.StreamResponse:
     """The form is wrong before any use case is asked: say which field, keep what was typed."""
-    problem: Problem = {
-        "form": form,
-        "values": dict(values),
-        "kind": "field",
-        "key": key,
-        "field": FIELD_OF.get(key),
-    }
-    return await _show(request, viewer, request.match_info["id"], problem=problem, status=422)
+    return await refuse(_page(request, viewer), form, values, key)
 
 
 def _text(data: MultiDictProxy[Any], name: str, limit: int = 100) -> str:

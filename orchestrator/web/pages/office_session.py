@@ -16,31 +16,26 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from pydantic import ValidationError
 
 from orchestrator.booking.schemas import SessionOut, UpdateSessionRequest
 from orchestrator.domain.errors import (
     BookingConflict,
-    InvalidRequest,
-    InvalidState,
     NotFound,
     PolicyViolation,
 )
 from orchestrator.domain.models import Principal, Role, SessionStatus
-from orchestrator.web.keys import BOOKINGS, CATALOG, DIRECTORY, INVITES, PREPARATION
+from orchestrator.web.keys import BOOKINGS, DIRECTORY, INVITES, PREPARATION
 from orchestrator.web.pages.common import (
     form_date,
     form_of,
     form_time,
-    invalid_summary,
-    language,
     local_instant,
     render,
     viewer_for,
     zone_name,
 )
+from orchestrator.web.pages.form_changes import FormPage, Problem, change, refuse
 from orchestrator.web.pages.preparation_words import due_words
-from orchestrator.web.wording import reason_words, refusal
 
 DONE = ("rescheduled", "sites_added", "sites_removed", "cancelled")
 # A task's status on the board, as the shared badge classes name it.
@@ -58,8 +53,6 @@ FIELD_OF = {
     "session.error.time": "start",
     "session.error.end_before_start": "end",
 }
-
-Problem = dict[str, Any]
 
 
 def _path(session_id: str) -> str:
@@ -200,6 +193,26 @@ def _describe_breaches(exc: PolicyViolation) -> list[dict[str, Any]]:
     return list(by_rule.values())
 
 
+def _page(request: web.Request, viewer: Principal) -> FormPage:
+    """This page's ways of answering its forms."""
+    session_id = request.match_info["id"]
+
+    async def show(problem: Problem, status: int) -> web.StreamResponse:
+        return await _show(request, viewer, session_id, problem=problem, status=status)
+
+    async def conflicts(exc: BookingConflict) -> list[dict[str, Any]]:
+        return await _describe_conflicts(request, viewer, exc)
+
+    return FormPage(
+        show=show,
+        conflicts=conflicts,
+        breaches=_describe_breaches,
+        path=_path(session_id),
+        fields=FIELD_OF,
+        state_worded=False,
+    )
+
+
 async def _change(
     request: web.Request,
     viewer: Principal,
@@ -209,43 +222,14 @@ async def _change(
     done: str,
 ) -> web.StreamResponse:
     """Run `action`; on success back to the page with a notice, else the page with the problem."""
-    session_id = request.match_info["id"]
-    problem: Problem = {"form": form, "values": dict(values)}
-    try:
-        await action()
-    except BookingConflict as exc:
-        problem.update(kind="conflict", conflicts=await _describe_conflicts(request, viewer, exc))
-        return await _show(request, viewer, session_id, problem=problem, status=409)
-    except PolicyViolation as exc:
-        problem.update(kind="policy", breaches=_describe_breaches(exc))
-        return await _show(request, viewer, session_id, problem=problem, status=422)
-    except InvalidState:
-        problem.update(kind="state")
-        return await _show(request, viewer, session_id, problem=problem, status=409)
-    except InvalidRequest as exc:
-        words, lang = request.app[CATALOG], language(request)
-        said = reason_words(words, lang, exc) or refusal(words, lang, exc)
-        problem.update(kind="invalid", detail=said)
-        return await _show(request, viewer, session_id, problem=problem, status=422)
-    except ValidationError as exc:
-        detail = invalid_summary(request, exc)
-        problem.update(kind="invalid", detail=detail)
-        return await _show(request, viewer, session_id, problem=problem, status=422)
-    raise web.HTTPSeeOther(f"{_path(session_id)}?done={done}")
+    return await change(request, _page(request, viewer), form, values, action, done)
 
 
 async def _refuse(
     request: web.Request, viewer: Principal, form: str, values: Mapping[str, Any], key: str
-) -> web.Response:
+) -> web.StreamResponse:
     """The form is wrong before any use case is asked: say which field, keep what was typed."""
-    problem: Problem = {
-        "form": form,
-        "values": dict(values),
-        "kind": "field",
-        "key": key,
-        "field": FIELD_OF.get(key),
-    }
-    return await _show(request, viewer, request.match_info["id"], problem=problem, status=422)
+    return await refuse(_page(request, viewer), form, values, key)
 
 
 def _parse_times(values: Mapping[str, str], zone: ZoneInfo) -> tuple[datetime, datetime] | str:
