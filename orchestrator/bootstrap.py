@@ -272,7 +272,7 @@ def build(
         # a series' answer carries each site's gateway link
         bookings=Bookings(store, clock, providers, defaults, gateway=gateway),
         directory=DirectoryService(store, clock),
-        access=Access(store, clock),
+        access=Access(store, clock, token_cache_seconds=settings.server.token_cache_seconds),
         signin=signin,
         gateway=gateway,
         rooms=Rooms(store, clock, timedelta(minutes=b.link_grace_minutes)),

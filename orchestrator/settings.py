@@ -41,6 +41,13 @@ class ServerSettings(Section):
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, description="Largest request body (uploads included)"
     )
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="An authenticated API token is trusted this long before it is looked up"
+        " again: a token revoked on another instance or with the CLI is refused within it",
+    )
 
 
 class DatabaseSettings(Section):

@@ -59,7 +59,8 @@ class Idempotency:
 
         `out` is the answer's model, to read a stored answer back. Raises IdempotencyMismatch (the
         key was used for another request) and whatever `work` raises."""
-        print_ = fingerprint(payload.model_dump_json())
+        # Without a key nothing is stored or compared: the request is not serialised again.
+        print_ = fingerprint(payload.model_dump_json()) if key else ""
 
         async def attempt() -> Created[M]:
             async with self._store.write() as uow:

@@ -14,7 +14,7 @@ from orchestrator.domain.models import (
     Site,
     require_office,
 )
-from orchestrator.store.base import DirectoryCounts, Store
+from orchestrator.store.base import DIRECTORY_AUDIT_TARGET, DirectoryCounts, Store
 
 
 class DirectoryOut(BaseModel):
@@ -34,7 +34,9 @@ class DirectoryService:
         self, directory: Directory, principal: Principal, *, source: str = ""
     ) -> DirectoryCounts:
         """Insert or update everything `directory` holds in one unit of work (idempotent), in the
-        name of `principal`. Raises PermissionDenied unless the principal is the office."""
+        name of `principal`, audited in the same unit (the stores' caches of the directory
+        see the change by its audit entry). Raises PermissionDenied unless the principal is
+        the office."""
         require_office(principal)
         async with self._store.write() as uow:
             counts = await uow.directory.upsert(
@@ -44,7 +46,7 @@ class DirectoryService:
                 at=self._clock.now(),
                 actor=principal.actor,
                 action="directory.import",
-                target="directory",
+                target=DIRECTORY_AUDIT_TARGET,  # the directory's version: see the port
                 detail={
                     "source": source,
                     "regions": counts.regions,

@@ -12,7 +12,7 @@ from orchestrator.store.base.answers import Answers, StoredAnswer
 from orchestrator.store.base.attendance import AttendanceLog, EventAppender, StoredEvent
 from orchestrator.store.base.audit import AuditLog
 from orchestrator.store.base.claims import Claims
-from orchestrator.store.base.directory import Directory, DirectoryCounts
+from orchestrator.store.base.directory import DIRECTORY_AUDIT_TARGET, Directory, DirectoryCounts
 from orchestrator.store.base.errors import (
     ClaimOverlap,
     DuplicateAnswer,
@@ -37,6 +37,7 @@ from orchestrator.store.base.tokens import TokenRecord, Tokens
 from orchestrator.store.base.unit import Documents, SchemaState, Store, UnitOfWork
 
 __all__ = [
+    "DIRECTORY_AUDIT_TARGET",
     "Answers",
     "AttendanceLog",
     "AuditLog",

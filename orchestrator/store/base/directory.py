@@ -6,7 +6,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from orchestrator.domain.models import BookingPolicy, LeaderGroup, Region, SessionKind, Site
+from orchestrator.domain.models import (
+    BookingPolicy,
+    LeaderGroup,
+    Region,
+    SessionKind,
+    Site,
+    SiteFacts,
+)
+
+DIRECTORY_AUDIT_TARGET = "directory"
+"""The audit target of every change to the directory. Each change is audited in the unit that
+makes it (rule 6); the SQL store's directory cache reads the directory's version from these
+entries, so a change without its entry would go unseen by the other units and instances."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +43,17 @@ class Directory(Protocol):
         policies: Mapping[SessionKind, BookingPolicy],
     ) -> DirectoryCounts:
         """Insert or update every row given (by id); rows not given are left alone. Returns how
-        many of each kind were given."""
+        many of each kind were given. The caller audits it, in the same unit, with the target
+        `DIRECTORY_AUDIT_TARGET`."""
         ...
 
     async def get_sites(self, ids: Sequence[str]) -> dict[str, Site]:
         """The sites among `ids` that exist, by id (unknown ids are absent)."""
+        ...
+
+    async def site_facts(self, ids: Sequence[str]) -> dict[str, SiteFacts]:
+        """What booking a session needs of each site among `ids` that exists, by id (unknown
+        ids are absent): a booking of 10,000 sites, without reading them whole."""
         ...
 
     async def list_sites(self, region: str | None = None) -> list[Site]:

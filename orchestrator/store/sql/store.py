@@ -17,6 +17,7 @@ from orchestrator.store.sql.attendance import SqlAttendanceLog, SqlEventAppender
 from orchestrator.store.sql.audit import SqlAuditLog
 from orchestrator.store.sql.claims import SqlClaims
 from orchestrator.store.sql.directory import SqlDirectory
+from orchestrator.store.sql.directory_cache import CachedDirectory, DirectoryCache
 from orchestrator.store.sql.engine import Transaction, transaction
 from orchestrator.store.sql.invites import SqlInvites
 from orchestrator.store.sql.joins import SqlJoinLinks
@@ -31,8 +32,12 @@ from orchestrator.store.sql.tokens import SqlTokens
 class SqlUnitOfWork:
     """One transaction on one connection, one repository per area (see `UnitOfWork`)."""
 
-    def __init__(self, tx: Transaction) -> None:
-        self.directory = SqlDirectory(tx)
+    def __init__(self, tx: Transaction, directory: DirectoryCache | None = None) -> None:
+        self.directory: SqlDirectory | CachedDirectory = (
+            SqlDirectory(tx)
+            if directory is None
+            else CachedDirectory(SqlDirectory(tx), directory, tx)
+        )
         self.claims = SqlClaims(tx)
         self.sessions = SqlSessions(tx)
         self.series = SqlSeries(tx, self.sessions)
@@ -51,11 +56,16 @@ class SqlUnitOfWork:
 class SqlStore:
     """The store on an SQLAlchemy async engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine, *, lock_key_space: int = 2048) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, lock_key_space: int = 2048, cache_directory: bool = True
+    ) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._key_space = lock_key_space
         self._events = SqlEventAppender(engine)
+        self.directory_cache = DirectoryCache() if cache_directory else None
+        """The directory as its units last read it (see `directory_cache`); None reads the
+        database every time."""
 
     @property
     def backend(self) -> str:
@@ -66,7 +76,7 @@ class SqlStore:
         async with transaction(
             self.engine, readonly=readonly, lock_key_space=self._key_space
         ) as tx:
-            yield SqlUnitOfWork(tx)
+            yield SqlUnitOfWork(tx, self.directory_cache)
 
     def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return self._unit(readonly=False)
