@@ -195,13 +195,12 @@ def series_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List series, earliest first occurrence first."""
-    stored = SeriesStatus.ACTIVE if status is SeriesStatus.ENDED else status
-    query = SeriesQuery(site=site, status=stored, limit=limit)
+    query = SeriesQuery(site=site, status=status, limit=limit)
 
     async def work(c: Container) -> list[SeriesOut]:
         return await c.bookings.series.list_series(query, cli_principal())
 
-    found = [s for s in run(work) if status is None or s.status is status]
+    found = run(work)
     if as_json:
         print_json([json.loads(s.model_dump_json()) for s in found])
     else:

@@ -185,12 +185,9 @@ async def book_series(request: web.Request) -> web.Response:
 async def list_series(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     q = query_model(request, SeriesListQuery)
-    stored = SeriesStatus.ACTIVE if q.status is SeriesStatus.ENDED else q.status
     found = await request.app[BOOKINGS].series.list_series(
-        SeriesQuery(site=q.site, status=stored, limit=q.limit, offset=q.offset), principal
+        SeriesQuery(site=q.site, status=q.status, limit=q.limit, offset=q.offset), principal
     )
-    # active and ended are both stored active: the clock tells them apart
-    found = [s for s in found if q.status is None or s.status is q.status]
     return json_response(SeriesListOut(series=found, count=len(found)))
 
 

@@ -494,6 +494,45 @@ async def test_a_series_whose_occurrences_all_started_cannot_be_changed(
     assert (await container.bookings.series.get(out.id, OFFICE)).status is SeriesStatus.ENDED
 
 
+async def test_listing_by_status_tells_ended_from_active_before_the_limit(
+    container: Container, clock: ManualClock
+) -> None:
+    """An ended series is one whose occurrences not cancelled have all ended; the store tells
+    them apart, so a limit counts only the series of the status asked for."""
+    ended = await book_series(container, recurrence="FREQ=WEEKLY;BYDAY=TH;COUNT=2")
+    later = FIRST + timedelta(days=1)  # a Friday: no claim shared with the Thursdays
+    active = await book_series(
+        container,
+        title="Giao ban thứ Sáu",
+        start=later,
+        end=later + timedelta(hours=2),
+        recurrence="FREQ=WEEKLY;BYDAY=FR;COUNT=3",
+    )
+    cancelled = await book_series(
+        container,
+        title="Họp đã hủy",
+        start=later + timedelta(hours=6),  # 14:00-15:00 in Hà Nội
+        end=later + timedelta(hours=7),
+        recurrence="FREQ=WEEKLY;BYDAY=FR;COUNT=2",
+    )
+    await container.bookings.series.cancel(cancelled.id, OFFICE)
+    clock.set(FIRST + timedelta(days=8))  # the Thursdays are over, two Fridays to come
+    series = container.bookings.series
+
+    async def ids(status: SeriesStatus | None, limit: int = 1) -> list[str]:
+        found = await series.list_series(SeriesQuery(status=status, limit=limit), OFFICE)
+        assert all(status is None or s.status is status for s in found)
+        return [s.id for s in found]
+
+    assert await ids(SeriesStatus.ACTIVE) == [active.id]  # the ended one, first, not counted
+    assert await ids(SeriesStatus.ENDED) == [ended.id]
+    assert await ids(SeriesStatus.CANCELLED) == [cancelled.id]
+    assert await ids(None, limit=10) == [ended.id, active.id, cancelled.id]
+    clock.set(later + timedelta(days=15))  # every Friday over too
+    assert await ids(SeriesStatus.ACTIVE) == []
+    assert await ids(SeriesStatus.ENDED, limit=10) == [ended.id, active.id]
+
+
 # over HTTP ------------------------------------------------------------------------------
 
 

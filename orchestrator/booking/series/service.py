@@ -122,6 +122,7 @@ class SeriesBookings:
                 return []
             query = replace(query, site=principal.site_id or "-")
         now = self._clock.now()
+        query = replace(query, now=now)
         out = []
         async with self._store.read() as uow:
             found = await uow.series.find(query)

@@ -15,7 +15,10 @@ class SeriesQuery:
 
     site: str | None = None  # series with this site among theirs
     chair_email: str | None = None
-    status: SeriesStatus | None = None  # active or cancelled (as stored)
+    # cancelled as stored; active and ended (stored active) told apart by `now`: ended when
+    # every occurrence not cancelled has ended by then
+    status: SeriesStatus | None = None
+    now: datetime | None = None  # needed with status active or ended
     limit: int = 200
     offset: int = 0
 

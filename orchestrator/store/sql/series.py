@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from orchestrator.domain.models import Series, Session
+from orchestrator.domain.models import Series, SeriesStatus, Session, SessionStatus
 from orchestrator.store import tables as t
 from orchestrator.store.base.series import SeriesQuery
 from orchestrator.store.sql.engine import Transaction
@@ -72,8 +72,19 @@ class SqlSeries:
         stmt = sa.select(t.series)
         if query.chair_email is not None:
             stmt = stmt.where(sa.func.lower(s.chair_email) == query.chair_email.lower())
-        if query.status is not None:
-            stmt = stmt.where(s.status == query.status.value)
+        if query.status is SeriesStatus.CANCELLED:
+            stmt = stmt.where(s.status == SeriesStatus.CANCELLED.value)
+        elif query.status is not None:
+            if query.now is None:
+                raise ValueError("an active or ended series is told by `now`: give it")
+            o = t.sessions.c
+            live = sa.and_(o.series_id == s.id, o.status != SessionStatus.CANCELLED.value)
+            ended = sa.and_(
+                sa.exists().where(live),
+                ~sa.exists().where(live, o.ends_at > query.now),
+            )
+            stmt = stmt.where(s.status == SeriesStatus.ACTIVE.value)
+            stmt = stmt.where(ended if query.status is SeriesStatus.ENDED else ~ended)
         if query.site is not None:
             ss = t.series_sites.c
             stmt = stmt.where(sa.exists().where(ss.series_id == s.id, ss.site_id == query.site))
