@@ -115,6 +115,12 @@ class JoinGateway:
             for site in site_ids
         }
 
+    async def rotations(self, subject: JoinSubject, subject_id: str) -> dict[str, int]:
+        """How many times each site's link was rotated (its key's nonce), by site id."""
+        del subject  # a series and a session never share an id
+        async with self._store.read() as uow:
+            return {site: n for site, n in (await uow.joins.nonces(subject_id)).items() if n}
+
     # opening --------------------------------------------------------------------------------
     async def open(self, text: str) -> JoinAnswer:
         """What the link `text` (the key of `/join/{key}`) opens now, the opening logged.
@@ -268,7 +274,7 @@ class JoinGateway:
     ) -> RotatedLinkOut:
         """A new gateway link for the site of a single session (the office only, with
         `[invites] join_gateway` on): the old key stops working and the site's invite is sent
-        again with the new link. Raises NotFound with the gateway off."""
+        again with the new link, at a higher SEQUENCE. Raises NotFound with the gateway off."""
         require_office(principal)
         if not self._sessions_enabled:
             raise NotFound("join link of session", session_id)
@@ -280,8 +286,9 @@ class JoinGateway:
             if site_id not in session.site_ids:
                 raise NotFound("site of this session", site_id)
             nonce = await uow.joins.rotate(session_id, site_id, now)
-            # The invite goes again at the same SEQUENCE with a later DTSTAMP (RFC 5546 2.1.5):
-            # the session itself did not change, so its version stays.
+            # The invite goes again with the new link, its SEQUENCE raised by the rotation
+            # (DESIGN 6.7; the site's invites count its rotations from now on); the session
+            # itself did not change, so its version stays.
             await uow.outbox.add(
                 OutboxKind.INVITES, session_id, session.version, {"resend_sites": [site_id]}, now
             )

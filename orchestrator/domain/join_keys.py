@@ -107,3 +107,9 @@ class GatewayLinks(Protocol):
         """Each site's current gateway link to the series' or session's occurrences, by site
         id. May raise the store's errors."""
         ...
+
+    async def rotations(self, subject: JoinSubject, subject_id: str) -> dict[str, int]:
+        """How many times each site's link was rotated (sites never rotated are left out): a
+        single session's invite raises its SEQUENCE by as much (DESIGN 6.7: a new link is a
+        change). May raise the store's errors."""
+        ...

@@ -152,11 +152,15 @@ class InviteLetters:
         removed: Sequence[str],
         version: int,
         links: Mapping[str, str] | None = None,
+        rotations: Mapping[str, int] | None = None,
     ) -> list[Target]:
         """Every current site's invite (a CANCEL once the session is cancelled), then a CANCEL
         for each site `removed` from it by the change at `version`. `links` are the sites' join
-        gateway links when invites carry those (`[invites] join_gateway`) instead of their own."""
+        gateway links when invites carry those (`[invites] join_gateway`) instead of their own;
+        `rotations`, how many times each site's gateway link was rotated, raise its SEQUENCE
+        (a new link is a change, DESIGN 6.7; never lowered, as both only grow)."""
         links = links or {}
+        rotations = rotations or {}
         method = (
             InviteMethod.CANCEL
             if session.status is SessionStatus.CANCELLED
@@ -166,7 +170,7 @@ class InviteLetters:
             Target(
                 sites[s.site_id],
                 method,
-                sequence_of(session.version),
+                sequence_of(session.version) + rotations.get(s.site_id, 0),
                 links.get(s.site_id) or s.join_url or self.session_page(session),
             )
             for s in session.sites
@@ -174,7 +178,12 @@ class InviteLetters:
         ]
         current = set(session.site_ids)
         out.extend(
-            Target(sites[r], InviteMethod.CANCEL, sequence_of(version), self.session_page(session))
+            Target(
+                sites[r],
+                InviteMethod.CANCEL,
+                sequence_of(version) + rotations.get(r, 0),
+                self.session_page(session),
+            )
             for r in removed
             if r not in current and r in sites
         )

@@ -97,6 +97,7 @@ class Invites:
             deliveries = await uow.invites.deliveries(session_id)
             rsvps = await uow.invites.rsvps(session_id)
             pending = await uow.outbox.pending(session_id)
+        rotations = (await gateway_links(self._gateway, session)).rotations
         method = "CANCEL" if session.status is SessionStatus.CANCELLED else "REQUEST"
         ended = self._clock.now() >= session.end
         out: list[SiteInviteOut] = []
@@ -106,7 +107,7 @@ class Invites:
                 continue
             d = deliveries.get(site_id)
             in_session = site_id in current
-            current_seq = sequence_of(session.version)
+            current_seq = sequence_of(session.version) + rotations.get(site_id, 0)
             wanted = current_seq if in_session else (d.sequence if d else current_seq)
             state: Literal["queued", "sent", "failed", "skipped"] = "queued"
             settled = d is not None and d.sequence >= wanted
@@ -148,7 +149,9 @@ class Invites:
         if site_id not in session.site_ids or site_id not in sites:
             raise NotFound("site of this session", site_id)
         gateway = await gateway_links(self._gateway, session)
-        targets = self._letters.targets(session, sites, (), session.version, gateway)
+        targets = self._letters.targets(
+            session, sites, (), session.version, gateway.urls, gateway.rotations
+        )
         return session, next(t for t in targets if t.site.id == site_id)
 
     async def invite_ics(self, session_id: str, site_id: str, principal: Principal) -> bytes:
@@ -179,7 +182,9 @@ class Invites:
             return await self._export_series(state, sites, key)
         gateway = await gateway_links(self._gateway, session)
         out: dict[str, tuple[bytes, bytes]] = {}
-        for target in self._letters.targets(session, sites, (), session.version, gateway):
+        for target in self._letters.targets(
+            session, sites, (), session.version, gateway.urls, gateway.rotations
+        ):
             try:
                 ics, message = self._letters.email(session, target, key, self._links.page)
             except ValueError as exc:
@@ -310,7 +315,9 @@ class Invites:
             if session.series_id is not None:
                 continue
             gateway = await gateway_links(self._gateway, session)
-            targets = self._letters.targets(session, {site_id: site}, (), session.version, gateway)
+            targets = self._letters.targets(
+                session, {site_id: site}, (), session.version, gateway.urls, gateway.rotations
+            )
             target = targets[0]
             try:
                 events.append(self._letters.event(session, target))

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from orchestrator.booking.schemas import UpdateSessionRequest
 from orchestrator.bootstrap import Container, build
 from orchestrator.directory.loader import load_directory
 from orchestrator.domain.clock import ManualClock
@@ -389,8 +390,8 @@ async def test_single_sessions_carry_the_gateway_only_when_it_is_on(
         assert r.headers["Location"] == own
         clock.set(on.end + GRACE)
         assert (await http.get(path_of(link))).status_code == 410
-        # Rotated: the old link is 404 and the site's invite goes again, at the same SEQUENCE
-        # under a Message-ID of its own, carrying the new link.
+        # Rotated: the old link is 404 and the site's invite goes again carrying the new link,
+        # its SEQUENCE raised (a new link is a change, DESIGN 6.7), under a Message-ID of its own.
         tokens = await issue_tokens(gateway_on)
         clock.set(on.start - timedelta(days=1))
         r = await http.post(
@@ -408,7 +409,26 @@ async def test_single_sessions_carry_the_gateway_only_when_it_is_on(
     first = next(m for m in mailer.sent[:before] if m.rcpt_tos == again.rcpt_tos)
     assert again.message["Message-ID"] != first.message["Message-ID"]
     assert _sent_link(again.message) == new
-    assert _sent_sequence(again.message) == _sent_sequence(first.message)
+    assert _sent_sequence(again.message) == "SEQUENCE:1"
+    assert _sent_sequence(first.message) == "SEQUENCE:0"
+    # what the office sees and downloads says the same: sent, at that SEQUENCE
+    status = {s.site_id: s for s in (await gateway_on.invites.status(on.id, OFFICE)).sites}
+    assert (status["da-nang"].state, status["da-nang"].sequence) == ("sent", 1)
+    assert (status["ha-noi"].state, status["ha-noi"].sequence) == ("sent", 0)
+    ics = await gateway_on.invites.invite_ics(on.id, "da-nang", OFFICE)
+    assert b"\r\nSEQUENCE:1\r\n" in ics
+    assert _calendar_url(ics) == new
+    # a later change of the session raises every site's SEQUENCE, the rotated one's stays ahead
+    await gateway_on.bookings.update(
+        on.id, UpdateSessionRequest(title="Hội nghị đã đổi tên"), OFFICE
+    )
+    before = len(mailer.sent)
+    await builders.deliver(gateway_on)
+    changed = {m.rcpt_tos[0]: _sent_sequence(m.message) for m in mailer.sent[before:]}
+    assert changed == {
+        mailed_to(gateway_on, "da-nang"): "SEQUENCE:2",
+        mailed_to(gateway_on, "ha-noi"): "SEQUENCE:1",
+    }
 
 
 def mailed_to(c: Container, site: str) -> str:

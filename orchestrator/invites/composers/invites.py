@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import NamedTuple
 
 from connectors.base import ConnectorError, Mailer, PermanentConnectorError
 from orchestrator.domain.clock import Clock
@@ -70,7 +71,9 @@ class InviteComposer:
         gateway = await gateway_links(self._gateway, session)
         targets = [
             t
-            for t in self._letters.targets(session, sites, removed, item.version, gateway)
+            for t in self._letters.targets(
+                session, sites, removed, item.version, gateway.urls, gateway.rotations
+            )
             if (t.site.id in resend if resend else not _already_sent(deliveries.get(t.site.id), t))
         ]
         if self._clock.now() >= session.end:
@@ -86,9 +89,7 @@ class InviteComposer:
         tally = _Tally()
         for start in range(0, len(targets), BATCH):
             batch = targets[start : start + BATCH]
-            await self._send_batch(
-                session, batch, deliveries, key, tally, final, resend=item.id if resend else None
-            )
+            await self._send_batch(session, batch, deliveries, key, tally, final)
         log.info(
             "invites of session %s v%d: %d sent, %d failed, %d to retry",
             session.id,
@@ -135,27 +136,15 @@ class InviteComposer:
         key: bytes,
         tally: _Tally,
         final: bool,
-        *,
-        resend: int | None = None,
     ) -> None:
         messages: list[EmailMessage] = []
         sendable: list[Target] = []
         results: list[tuple[Target, ConnectorError | None]] = []
-        domain = self._letters.settings.domain
         for target in batch:
-            # An invite sent again (its link rotated) at the same SEQUENCE gets its own
-            # Message-ID: mail services drop a message whose Message-ID they have seen.
-            message_id = (
-                f"<resend-{resend}.{session.id}.{target.site.id}@{domain}>"
-                if resend is not None
-                else None
-            )
+            # (an invite sent again with its rotated link has a higher SEQUENCE, hence a
+            # Message-ID of its own: mail services drop a message whose Message-ID they know)
             try:
-                messages.append(
-                    self._letters.email(
-                        session, target, key, self._links.page, message_id=message_id
-                    )[1]
-                )
+                messages.append(self._letters.email(session, target, key, self._links.page)[1])
                 sendable.append(target)
             except ValueError as exc:  # e.g. a site without a coordinator email
                 results.append((target, PermanentConnectorError(str(exc))))
@@ -204,9 +193,20 @@ def _already_sent(previous: Delivery | None, target: Target) -> bool:
     )
 
 
-async def gateway_links(gateway: GatewayLinks | None, session: Session) -> dict[str, str]:
+class SiteLinks(NamedTuple):
+    """What a single session's invites carry of the join gateway: each site's gateway link, and
+    how many times it was rotated (its invite's SEQUENCE is raised by as much)."""
+
+    urls: dict[str, str]
+    rotations: dict[str, int]
+
+
+async def gateway_links(gateway: GatewayLinks | None, session: Session) -> SiteLinks:
     """The session's sites' gateway links when single sessions' invites carry them, else none
     (each invite then carries the site's own link)."""
     if gateway is None or not gateway.sessions_enabled or session.series_id is not None:
-        return {}
-    return await gateway.urls(JoinSubject.SESSION, session.id, session.site_ids)
+        return SiteLinks({}, {})
+    return SiteLinks(
+        await gateway.urls(JoinSubject.SESSION, session.id, session.site_ids),
+        await gateway.rotations(JoinSubject.SESSION, session.id),
+    )
