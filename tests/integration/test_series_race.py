@@ -202,3 +202,51 @@ async def test_a_skipping_series_takes_only_the_dates_the_race_left_free(
             or w.get("start", "").startswith(day)
         ]
         assert len(holders) == 1, (day, codes)
+
+
+async def test_two_series_moved_into_one_time_at_once_one_wins(
+    instances: tuple[list[str], dict[str, str]], container: Container
+) -> None:
+    """Two series on Đà Nẵng's Thursdays (08:00 and 14:00) are both moved to 09:30 at the same
+    moment, through the two instances, several rounds: one PATCH wins, the other is 409 naming
+    its occurrences, and the loser's occurrences keep their time."""
+    urls, headers = instances
+    async with httpx.AsyncClient(timeout=120) as http:
+        for rnd in range(ROUNDS):
+            first = f"{3 + 7 * rnd:02d}"  # each round on Thursdays of its own
+            booked = []
+            for n, hours in ((700 + rnd, "08-10"), (750 + rnd, "14-16")):
+                r = await http.post(
+                    f"{urls[0]}/api/series",
+                    json=series(n, first, hours, recurrence="FREQ=WEEKLY;BYDAY=TH;COUNT=2"),
+                    headers=headers,
+                )
+                assert r.status_code == 201, r.text
+                booked.append(r.json())
+            answers = await asyncio.gather(
+                *(
+                    http.patch(
+                        f"{urls[i]}/api/series/{s['id']}",
+                        json={"start_time": "09:30"},
+                        headers=headers,
+                    )
+                    for i, s in enumerate(booked)
+                )
+            )
+            codes = sorted(r.status_code for r in answers)
+            assert codes == [200, 409], [r.text for r in answers]
+            [lost] = [r for r in answers if r.status_code == 409]
+            conflicts = lost.json()["conflicts"]
+            assert conflicts, lost.text
+            assert all(c["occurrence"] for c in conflicts), lost.text
+            assert {c["resource"] for c in conflicts} <= {"site:da-nang"}, lost.text
+            for s, r in zip(booked, answers, strict=True):
+                now = (await http.get(f"{urls[1]}/api/series/{s['id']}", headers=headers)).json()
+                hours = {o["start"][11:16] for o in now["occurrences"]}
+                if r.status_code == 200:
+                    assert hours == {"09:30"}, now
+                else:  # the loser kept its own time
+                    assert hours == {o["start"][11:16] for o in s["occurrences"]}, now
+            for s in booked:  # clear Đà Nẵng's Thursdays for the next round
+                await http.post(f"{urls[0]}/api/series/{s['id']}/cancel", headers=headers)
+    assert await overlapping_claims(container) == []
