@@ -15,7 +15,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orchestrator.invites.ics import (
@@ -30,7 +30,6 @@ from orchestrator.invites.ics import (
     _dtstamp_line,
     _event_tail,
     _fold,
-    _local,
     _organizer_lines,
     _param,
     _serialise,
@@ -245,9 +244,27 @@ def _year_range(series: SeriesEvent) -> tuple[int, int]:
     return min(years), max(years)
 
 
+def _rule_local(moment: datetime, tz: ZoneInfo) -> str:
+    """An occurrence's original start as the rule names it, on the zone's wall clock: its local
+    time, or, for an occurrence whose local time a DST gap skips (the service reads such a time
+    with the offset before the gap, RFC 5545), that skipped time itself (02:30 on the night the
+    clocks go from 02:00 to 03:00), which is what calendars match a RECURRENCE-ID or an EXDATE
+    against: ical.js by the wall-clock value, others by the instant, the same either way."""
+    local = moment.astimezone(tz)
+    before = (moment - timedelta(hours=3)).astimezone(tz)  # gaps are shorter than three hours
+    shift = (local.utcoffset() or timedelta()) - (before.utcoffset() or timedelta())
+    if shift > timedelta():
+        skipped = local.replace(tzinfo=None) - shift
+        as_read = skipped.replace(tzinfo=tz)  # fold 0: the offset before the gap
+        round_trip = as_read.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if round_trip != skipped and as_read.astimezone(UTC) == moment.astimezone(UTC):
+            return f"{skipped:%Y%m%dT%H%M%S}"
+    return f"{local:%Y%m%dT%H%M%S}"
+
+
 def _recurrence_id_line(series: SeriesEvent, recurrence_id: datetime) -> bytes:
     zone = series.zone
-    return _fold(f"RECURRENCE-ID;TZID={zone}:{_local(recurrence_id, ZoneInfo(zone))}")
+    return _fold(f"RECURRENCE-ID;TZID={zone}:{_rule_local(recurrence_id, ZoneInfo(zone))}")
 
 
 def _attendee_line(attendee: Party) -> bytes:
@@ -334,7 +351,9 @@ def _vevent(
     if instance is None:
         blocks.append(_fold(rrule_line(series.rule, series.last)))
         tz = ZoneInfo(zone)
-        blocks += (_fold(f"EXDATE;TZID={zone}:{_local(moment, tz)}") for moment in series.exdates)
+        blocks += (
+            _fold(f"EXDATE;TZID={zone}:{_rule_local(moment, tz)}") for moment in series.exdates
+        )
         description = _text(series_description(series))
     else:
         description = _description(mail_event(series, instance, method))

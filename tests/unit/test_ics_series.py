@@ -407,3 +407,76 @@ def test_a_series_in_vietnam_time_has_no_dst_and_crosses_the_new_year() -> None:
     assert_itip(data)
     assert_calendars_show(data, spans(starts))
     assert all(s.start.hour == 1 for s in expand(data))  # 08:00 +07:00
+
+
+# A local time a DST gap skips ----------------------------------------------------------------
+
+# Sundays at 02:30 in Paris from 14 March 2027: on 28 March the clocks go from 02:00 to 03:00, so
+# that day's 02:30 does not exist. The service moves it forward by the gap (RFC 5545: read with
+# the offset before the gap), 03:30 summer time, 01:30 UTC: the instant both libraries expand.
+GAP_FIRST = datetime(2027, 3, 14, 2, 30, tzinfo=PARIS)
+GAP_RULE = "FREQ=WEEKLY;BYDAY=SU;COUNT=4"
+GAP_UTC = [datetime(2027, 3, d, 1, 30, tzinfo=UTC) for d in (14, 21, 28)] + [
+    datetime(2027, 4, 4, 0, 30, tzinfo=UTC)
+]
+HOUR = timedelta(hours=1)
+
+
+def gap_series(**changes: Any) -> SeriesEvent:
+    return make(
+        start=GAP_FIRST,
+        end=GAP_FIRST + HOUR,
+        rule=GAP_RULE,
+        last=datetime(2027, 4, 4, 2, 30, tzinfo=PARIS),
+        **changes,
+    )
+
+
+def starts_in_both(data: bytes) -> list[datetime]:
+    """The instances' starts, the same in both libraries."""
+    python = [s.start for s in expand(data)]
+    assert python == [s.start for s in expand_icaljs(data)]
+    return python
+
+
+def test_the_occurrence_in_a_dst_gap_is_where_the_service_put_it() -> None:
+    from orchestrator.booking.series.recurrence import expand as expand_rule
+
+    booked = expand_rule(GAP_RULE, GAP_FIRST, GAP_FIRST + HOUR, "Europe/Paris")
+    assert [o.start for o in booked.occurrences] == GAP_UTC
+    data = render_series(gap_series())
+    assert starts_in_both(data) == GAP_UTC
+    # Known and left: the master carries DTEND, so a client ends that day's instance at 03:30
+    # local, the instant it starts (02:30 read before the gap): zero long where the service
+    # holds an hour. Only a meeting starting inside the night's lost hour is concerned.
+    ends = {s.start: s.end for s in expand(data)}
+    assert ends[GAP_UTC[2]] == GAP_UTC[2]
+    assert all(ends[s] == s + HOUR for n, s in enumerate(GAP_UTC) if n != 2)
+
+
+def test_an_exdate_in_a_dst_gap_drops_that_occurrence_in_both_libraries() -> None:
+    data = render_series(gap_series(exdates=(GAP_UTC[2],), sequence=1))
+    assert_itip(data)
+    assert "EXDATE;TZID=Europe/Paris:20270328T023000" in unfolded(data)
+    assert starts_in_both(data) == [s for n, s in enumerate(GAP_UTC) if n != 2]
+
+
+def test_an_override_in_a_dst_gap_replaces_that_occurrence_in_both_libraries() -> None:
+    moved_to = datetime(2027, 3, 28, 10, 0, tzinfo=PARIS)  # the same Sunday, 10:00 summer time
+    moved = Instance(
+        recurrence_id=GAP_UTC[2],
+        start=moved_to,
+        end=moved_to + HOUR,
+        summary="Giao ban hằng tuần",
+        agenda="",
+        chair=CHAIR,
+        connection_test_at=moved_to - timedelta(minutes=30),
+    )
+    data = render_series(gap_series(overrides=(moved,), sequence=1))
+    assert_itip(data)
+    assert "RECURRENCE-ID;TZID=Europe/Paris:20270328T023000" in unfolded(data)
+    starts = sorted([*GAP_UTC[:2], moved_to.astimezone(UTC), GAP_UTC[3]])
+    assert starts_in_both(data) == starts
+    by_start = {s.start: s for s in expand_icaljs(data)}
+    assert by_start[moved_to.astimezone(UTC)].recurrence_id == GAP_UTC[2]
+    assert by_start[moved_to.astimezone(UTC)].end == moved_to.astimezone(UTC) + HOUR
