@@ -54,7 +54,7 @@ class Globals:
         except FileNotFoundError as exc:
             fail(str(exc), code=2)
         except ValidationError as exc:
-            fail(f"invalid settings:\n{exc}", code=2)
+            raise invalid("settings", exc, code=2) from None
         if server:
             settings = settings.model_copy(
                 update={"server": settings.server.model_copy(update=server)}
@@ -133,7 +133,7 @@ def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = N
     except OrchestratorError as exc:
         raise report(exc) from None
     except ValidationError as exc:
-        raise fail(f"invalid input:\n{exc}") from None
+        raise invalid("input", exc) from None
     except ConnectorError as exc:
         raise fail(str(exc)) from None
     except BrokenPipeError:
@@ -144,6 +144,17 @@ def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = N
         raise fail(f"database error: {exc}") from None
     except OSError as exc:  # refused connections, unknown hosts, unwritable data directories
         raise fail(f"cannot reach the database or the data directory: {exc}") from None
+
+
+def invalid(what: str, exc: ValidationError, code: int = 1) -> typer.Exit:
+    """`fail` with each of pydantic's errors as one short line: the field (as the option or the
+    JSON key names it) and what is wrong, without the value given or the library's links."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"] if part not in ("request", "body"))
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {field}: {message}" if field else f"  {message}")
+    return fail(f"invalid {what}:\n" + "\n".join(dict.fromkeys(lines)), code)
 
 
 def aware(value: str, zone: str, what: str) -> datetime:

@@ -12,7 +12,16 @@ from rich.table import Table
 
 from orchestrator.booking.schemas import RegionalPlanOut, RegionalPlanRequest
 from orchestrator.bootstrap import Container
-from orchestrator.cli.common import aware, cli_principal, csv_list, fail, print_json, run, show
+from orchestrator.cli.common import (
+    aware,
+    cli_principal,
+    csv_list,
+    fail,
+    invalid,
+    print_json,
+    run,
+    show,
+)
 from orchestrator.domain.models import DEFAULT_TIMEZONE
 
 app = typer.Typer(help="Plan rounds of sessions.", no_args_is_help=True)
@@ -62,7 +71,7 @@ def plan_regional(
             }
         )
     except ValidationError as exc:
-        raise fail(f"invalid plan:\n{exc}") from None
+        raise invalid("plan", exc) from None
 
     async def work(c: Container) -> RegionalPlanOut:
         answer = await c.bookings.plan_regional(req, cli_principal())

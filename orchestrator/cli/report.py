@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
 from orchestrator.bootstrap import Container
-from orchestrator.cli.common import cli_principal, err, fail, run, show
+from orchestrator.cli.common import cli_principal, err, fail, invalid, run, show
 from orchestrator.reports.exports import (
     attendance_tables,
     attendance_xlsx,
@@ -116,9 +116,12 @@ def report_attendance(
 ) -> None:
     """Which sites attend, come late or leave early, per site, region and in total."""
     _checked(fmt, out_file)
-    query = ReportQuery.model_validate(
-        {**_range(first, last), "tz": tz, "region": region, "kind": kind, "series": series}
-    )
+    try:
+        query = ReportQuery.model_validate(
+            {**_range(first, last), "tz": tz, "region": region, "kind": kind, "series": series}
+        )
+    except ValidationError as exc:
+        raise invalid("report", exc, code=2) from None
 
     async def work(c: Container) -> AttendanceReportOut:
         return await c.reports.attendance(query, cli_principal())
@@ -147,7 +150,10 @@ def report_preparation(
 ) -> None:
     """Which sites send their documents on time, late or not at all, over the tasks due."""
     _checked(fmt, out_file)
-    query = PreparationQuery.model_validate({**_range(first, last), "tz": tz, "region": region})
+    try:
+        query = PreparationQuery.model_validate({**_range(first, last), "tz": tz, "region": region})
+    except ValidationError as exc:
+        raise invalid("report", exc, code=2) from None
 
     async def work(c: Container) -> PreparationReportOut:
         return await c.reports.preparation(query, cli_principal())

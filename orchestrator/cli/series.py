@@ -29,7 +29,16 @@ from orchestrator.cli.booking_options import (
     booking_fields,
     read_body,
 )
-from orchestrator.cli.common import cli_principal, csv_list, err, fail, print_json, run, show
+from orchestrator.cli.common import (
+    cli_principal,
+    csv_list,
+    err,
+    fail,
+    invalid,
+    print_json,
+    run,
+    show,
+)
 from orchestrator.domain.models import DEFAULT_TIMEZONE, SeriesStatus
 from orchestrator.store.base import SeriesQuery
 
@@ -173,7 +182,7 @@ def series_book(
     try:
         req = BookSeriesRequest.model_validate(payload)
     except ValidationError as exc:
-        raise fail(f"invalid series:\n{exc}") from None
+        raise invalid("series", exc) from None
 
     async def work(c: Container) -> SeriesOut:
         return (await c.bookings.series.book(req, cli_principal())).value
@@ -283,7 +292,7 @@ def series_reschedule(
             }
         )
     except ValidationError as exc:
-        raise fail(f"invalid change:\n{exc}") from None
+        raise invalid("change", exc) from None
 
     async def work(c: Container) -> SeriesOut:
         return await c.bookings.series.update(series_id, req, cli_principal())

@@ -33,7 +33,17 @@ from orchestrator.cli.booking_options import (
     booking_fields,
     read_body,
 )
-from orchestrator.cli.common import aware, cli_principal, csv_list, err, fail, print_json, run, show
+from orchestrator.cli.common import (
+    aware,
+    cli_principal,
+    csv_list,
+    err,
+    fail,
+    invalid,
+    print_json,
+    run,
+    show,
+)
 from orchestrator.domain.models import DEFAULT_TIMEZONE, SessionStatus
 from orchestrator.store.base import SessionQuery
 
@@ -124,7 +134,7 @@ def sessions_book(
     try:
         req = BookSessionRequest.model_validate(payload)
     except ValidationError as exc:
-        raise fail(f"invalid booking:\n{exc}") from None
+        raise invalid("booking", exc) from None
 
     async def work(c: Container) -> BookingOut:
         answer = await c.bookings.book(req, cli_principal())
@@ -232,7 +242,7 @@ def sessions_reschedule(
             }
         )
     except ValidationError as exc:
-        raise fail(f"invalid change:\n{exc}") from None
+        raise invalid("change", exc) from None
 
     async def work(c: Container) -> SessionOut:
         return await c.bookings.update(session_id, req, cli_principal())

@@ -11,7 +11,15 @@ from rich.table import Table
 
 from orchestrator.booking.schemas import SlotQuery
 from orchestrator.bootstrap import Container
-from orchestrator.cli.common import aware, cli_principal, csv_list, fail, print_json, run, show
+from orchestrator.cli.common import (
+    aware,
+    cli_principal,
+    csv_list,
+    invalid,
+    print_json,
+    run,
+    show,
+)
 from orchestrator.domain.models import DEFAULT_TIMEZONE
 
 app = typer.Typer(help="Free common slots.", no_args_is_help=True)
@@ -46,7 +54,7 @@ def slots_find(
             }
         )
     except ValidationError as exc:
-        raise fail(f"invalid query:\n{exc}") from None
+        raise invalid("query", exc) from None
 
     async def work(c: Container) -> Any:
         return await c.bookings.find_slots(q, cli_principal())

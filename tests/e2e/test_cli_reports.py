@@ -83,3 +83,45 @@ def test_report_attendance_and_preparation(db_url: str, tmp_path: Path) -> None:
     assert "not a date" in err
     code, _, err = cli("attendance", "--format", "xlsx")
     assert code == 2
+
+
+def test_a_reversed_range_or_a_bad_booking_is_one_short_error(tmp_path: Path) -> None:
+    """Refused input is said in a line per field, without a traceback, the value given or the
+    validation library's links."""
+    from orchestrator.cli import app
+
+    base = ["--data-dir", str(tmp_path / "var")]
+    for verb in ("attendance", "preparation"):
+        result = runner.invoke(
+            app, [*base, "report", verb, "--from", "2027-05-31", "--to", "2026-09-01"]
+        )
+        assert result.exit_code == 2, result.stderr
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "error: invalid report:" in result.stderr
+        assert "'to' must not be before 'from'" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+    result = runner.invoke(
+        app,
+        [
+            *base,
+            "sessions",
+            "book",
+            "--title",
+            "x" * 2000,
+            "--start",
+            "2027-01-05T08:00",
+            "--end",
+            "2027-01-05T10:00",
+            "--host-site",
+            "ha-noi",
+            "--chair-email",
+            "not-an-email",
+        ],
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: invalid booking:"
+    assert "  title: String should have at most 500 characters" in lines
+    assert any(line.startswith("  chair.email: ") for line in lines)
+    assert "x" * 100 not in result.stderr
+    assert "errors.pydantic.dev" not in result.stderr
