@@ -185,3 +185,24 @@ async def test_directory_import_good_and_bad_files(page: Page, live: Live, tmp_p
     assert "gia-lai" not in sites
     assert "dak-lak" in sites
     await assert_accessible(page)
+
+
+async def test_a_title_of_one_long_word_wraps_on_every_page_it_is_on(
+    browser: Any, live: Live
+) -> None:
+    """A pasted link or file name as a title (one 300-character word) wraps inside the page,
+    on the session's page, the chair's board and list, and the week, at 1366 px and on a phone."""
+    s = await book(live, title="Họp" + "x" * 300)
+    pages = [f"/office/sessions/{s.id}", f"/chair/sessions/{s.id}", "/chair", "/office?view=week"]
+    for width, height in ((1366, 768), (390, 844)):
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        page = await context.new_page()
+        try:
+            await sign_in(page, live, live.office_token, pages[0])
+            for path in pages:
+                await page.goto(f"{live.url}{path}")
+                wide = await page.evaluate("() => document.documentElement.scrollWidth")
+                assert wide <= width, f"{path} is {wide}px wide on a {width}px screen"
+            await screenshot(page, f"long-title-week-{width}")
+        finally:
+            await context.close()
