@@ -12,6 +12,7 @@ own, beside the registry that feeds it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import uuid
@@ -22,7 +23,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from orchestrator.attendance.eventlog import LOG_PAGE, as_event, merged
+from orchestrator.attendance.eventlog import LOG_PAGE, SyncKeys, Taken, kept_events, kept_stored
 from orchestrator.attendance.exports import (
     AttendanceOut,
     SiteRecordOut,
@@ -30,17 +31,20 @@ from orchestrator.attendance.exports import (
     site_out,
     unmatched_out,
 )
-from orchestrator.attendance.merge.live import Changed, LiveMerge, live_session
+from orchestrator.attendance.merge.live import Changed, LiveMerge
 from orchestrator.attendance.merge.record import (
-    AttendanceEvent,
-    EventSource,
+    AttendanceStatus,
+    Connection,
+    KeptEvent,
     SiteAttendance,
     Thresholds,
 )
 from orchestrator.domain.clock import Clock
+from orchestrator.domain.errors import SessionNotFound
 from orchestrator.domain.models import Principal, Session
 from orchestrator.domain.ports import LoggedEvents
 from orchestrator.store.base import RetryableStoreError, Store, StoredEvent
+from orchestrator.store.base.attendance import LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +76,19 @@ def state_of(connection: str, status: str, late: bool, left_early: bool, overrid
     return " ".join(words)
 
 
+# every state, made once (`state_of` of each standing): 10,000 sites share a few strings
+_STATES = {
+    (c, st, late, early, over): state_of(c.value, st.value, late, early, over)
+    for c in Connection
+    for st in AttendanceStatus
+    for late, early, over in itertools.product((False, True), repeat=3)
+}
+
+
 def line_state(line: SiteAttendance) -> str:
-    return state_of(
-        line.connection.value,
-        line.status.value,
-        line.late,
-        line.left_early,
-        line.override is not None,
-    )
+    return _STATES[
+        line.connection, line.status, line.late, line.left_early, line.override is not None
+    ]
 
 
 def row_state(row: SiteRecordOut) -> str:
@@ -147,12 +156,15 @@ class BoardLabels:
 
 @dataclass(eq=False)
 class _Board:
-    """A session watched live on this instance: its record kept in memory (`LiveMerge`), fed
-    by the events this instance logs and by reading the log; each site's state as its last
-    line said it (`states`), and which sites changed since (`unstated`)."""
+    """A session watched live on this instance: its record kept in memory (`LiveMerge`, which
+    holds the ids of its sites), fed by the events this instance logs and by reading the log;
+    each site's state as its last line said it (`states`), and which sites changed since
+    (`unstated`). `session` is read without its sites (`sites` empty): a national session's
+    10,000 sites with their join links are not the board's."""
 
     session: Session
     live: LiveMerge
+    taken: Taken = field(default_factory=Taken)  # the log rows given to `live` (each once)
     listeners: list[_Listener] = field(default_factory=list)
     read_to: int = 0  # the log has been read up to this id
     loaded: bool = False  # the log has been read once
@@ -167,7 +179,7 @@ class _Board:
     labels: BoardLabels | None = None
     expiry: asyncio.TimerHandle | None = None  # drops it, once nobody watches it
 
-    def add(self, events: Sequence[AttendanceEvent], now: datetime) -> None:
+    def add(self, events: Sequence[KeptEvent], now: datetime) -> None:
         before = len(self.live)
         self.changed(self.live.add(events, now), news=len(self.live) > before)
 
@@ -191,14 +203,23 @@ class _Board:
             self.unstated.discard(line.site_id)
         return out
 
+    def state(self, sites: Sequence[str], now: datetime) -> None:
+        """Keep the state of `sites` at `now` (their lines not made)."""
+        states, unstated = self.states, self.unstated
+        for s in self.live.standings(sites, now):
+            states[s.site_id] = _STATES[s.connection, s.status, s.late, s.left_early, s.overridden]
+            unstated.discard(s.site_id)
+
 
 @dataclass(frozen=True)
 class BoardSnapshot:
     """A board as it stands, for its page: the record's head, every site's state (`state_of`,
     in the session's order), who the sites are, and `rows` to give the lines of the sites
-    the page shows (as the record has them)."""
+    the page shows (as the record has them). `session` is without its sites (`sites` empty):
+    `site_ids` are its sites, in their order."""
 
     session: Session
+    site_ids: tuple[str, ...]
     summary: str
     summary_en: str
     frozen_at: datetime | None
@@ -309,10 +330,10 @@ class Boards:
         site that changed in `changes`; so a page of a 10,000-site board gets its counts and
         the few tiles it draws, not 10,000 lines.
         """
-        session = await self._current(session_id, principal)
+        board = await self._current(session_id, principal)
+        session = board.session
         changes = self._broker.listen(session_id)
         loop = asyncio.get_running_loop()
-        board = self._board_of(session)
         listener = _Listener(sites=None if sites is None else frozenset(sites))
         board.listeners.append(listener)
         if board.expiry is not None:
@@ -328,16 +349,15 @@ class Boards:
                 message = await self._next(board, listener, principal)
                 if message is None:
                     continue
+                whole = message.event == "attendance"
                 yield message
+                del message  # a whole record is megabytes: not kept while waiting
                 # An event costs more the more sites it carries: a board waits a few times
                 # what the last one cost (changes under a flood of webhooks take at most a
                 # quarter of the loop), so a 10,000-site board cannot starve the webhooks;
                 # the changes that arrive meanwhile are all in the next event.
                 cost = loop.time() - began
-                if message.event == "changes":
-                    gap = max(CHANGES_GAP, 3 * cost)
-                else:
-                    gap = 2 * cost - MIN_BOARD_GAP
+                gap = 2 * cost - MIN_BOARD_GAP if whole else max(CHANGES_GAP, 3 * cost)
                 await asyncio.sleep(max(0.0, gap))
         finally:
             if at_start is not None:
@@ -351,16 +371,24 @@ class Boards:
         """The board of a session as it stands, for its page (see `BoardSnapshot`): from
         memory while the session runs (the board is read and merged once, then kept
         `KEEP_WARM` for the page's stream and the next reload), else from the record."""
-        session = await self._current(session_id, principal)
-        board = self._board_of(session)
+        board = await self._current(session_id, principal)
+        session = board.session
         if not board.listeners:
             self._keep_warm(board)
-        labels = await self._labels(board)
         now = self._clock.now()
         live = board.live
         frozen = session.id in self._frozen
         if now < session.end and not frozen and (not board.loaded or board.stale):
-            frozen = await self._read_log(board, now, reread=board.stale)
+            # who the sites are is read meanwhile, on a connection of its own
+            naming = asyncio.ensure_future(self._labels(board))
+            try:
+                frozen = await self._read_log(board, now, reread=board.stale)
+            except BaseException:
+                naming.cancel()
+                raise
+            labels = await naming
+        else:
+            labels = await self._labels(board)
         if now < session.end and not frozen:
             board.changed(live.due(now))
             await self._fresh_states(board, now)
@@ -371,6 +399,7 @@ class Boards:
 
             return BoardSnapshot(
                 session=session,
+                site_ids=live.sites,
                 summary=live.summary("vi", len(unmatched), now),
                 summary_en=live.summary("en", len(unmatched), now),
                 frozen_at=None,
@@ -388,6 +417,7 @@ class Boards:
 
         return BoardSnapshot(
             session=session,
+            site_ids=live.sites,
             summary=out.summary,
             summary_en=out.summary_en,
             frozen_at=out.frozen_at,
@@ -398,26 +428,39 @@ class Boards:
             rows=recorded,
         )
 
-    async def _current(self, session_id: str, principal: Principal) -> Session:
-        """The session if `principal` may read its attendance (else raises what refuses it):
-        the board's copy while it is of the session's current version (the session read
-        without its sites, to decide), else read whole."""
+    async def _current(self, session_id: str, principal: Principal) -> _Board:
+        """The session's board if `principal` may read its attendance (else raises what
+        refuses it): the one this instance holds while it is of the session's current version
+        (the session read without its sites, to decide), else one made of the session read
+        again with the ids of its sites (never its whole sites: 10,000 join links)."""
         head = await self._readable(session_id, principal, sites=False)
         board = self._boards.get(session_id)
         if board is not None and board.session.version == head.version:
-            return board.session
-        return await self._readable(session_id, principal)
+            return board
+        async with self._store.read() as uow:  # the session and its sites of one version
+            session = await uow.sessions.get(session_id, sites=False)
+            sites = await uow.attendance.sites_of(session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
+        return self._board_of(session, sites)
 
-    def _board_of(self, session: Session) -> _Board:
-        """The board of `session` on this instance, made if there is none (or if nobody
-        watches one made of an earlier version of the session)."""
+    def _board_of(self, session: Session, sites: Sequence[str]) -> _Board:
+        """The board of `session` (read without its sites; `sites` are its sites) on this
+        instance, made if there is none (or if nobody watches one made of an earlier version
+        of the session)."""
         board = self._boards.get(session.id)
         if board is None or (not board.listeners and board.session.version != session.version):
             if board is not None and board.expiry is not None:
                 board.expiry.cancel()
-            board = self._boards[session.id] = _Board(
-                session, live_session(session, thresholds=self._thresholds)
+            live = LiveMerge(
+                sites=sites,
+                session_start=session.start,
+                session_end=session.end,
+                thresholds=self._thresholds,
+                unique=True,  # each row given once (`_Board.taken`)
+                keying=SyncKeys(session.room) if session.room else None,
             )
+            board = self._boards[session.id] = _Board(session, live)
         return board
 
     def _keep_warm(self, board: _Board) -> None:
@@ -434,7 +477,7 @@ class Boards:
     async def _labels(self, board: _Board) -> BoardLabels:
         """Who the board's sites are, read from the directory once per board."""
         if board.labels is None:
-            ids = board.session.site_ids
+            ids = board.live.sites
             async with self._store.read() as uow:
                 found = await uow.directory.site_names(ids)
                 regions = await uow.directory.list_regions()
@@ -457,9 +500,11 @@ class Boards:
             for first in range(0, len(live.sites), WHOLE_SLICE):
                 if first:
                     await asyncio.sleep(0)
-                lines = board.lines(live.sites[first : first + WHOLE_SLICE], now)
+                some = live.sites[first : first + WHOLE_SLICE]
                 if rows:
-                    out.extend(site_out(line).model_dump_json() for line in lines)
+                    out.extend(site_out(line).model_dump_json() for line in board.lines(some, now))
+                else:
+                    board.state(some, now)
             if live.pass_ends(mark):
                 board.stated_before_start = now < board.session.start
                 return out
@@ -477,7 +522,7 @@ class Boards:
         for first in range(0, len(stale), WHOLE_SLICE):
             if first:
                 await asyncio.sleep(0)
-            board.lines(stale[first : first + WHOLE_SLICE], now)
+            board.state(stale[first : first + WHOLE_SLICE], now)
 
     async def _next(
         self, board: _Board, listener: _Listener, principal: Principal
@@ -580,20 +625,14 @@ class Boards:
                     self._frozen.add(board.session.id)
                     return True
                 rows = page
-                live = board.live
-                new = [
-                    as_event(r)
-                    for r in rows
-                    if merged(r) and not live.has(EventSource(r.source), r.dedupe_key)
-                ]
-                board.add(new, now)
+                board.add(kept_events(board.live, rows, board.taken), now)
                 if rows:
                     after = board.read_to = max(board.read_to, rows[-1].id or 0)
                 if len(rows) < LOG_PAGE:
                     board.loaded = True
                     return False
 
-    async def _page_of_log(self, session_id: str, after: int) -> Sequence[StoredEvent] | None:
+    async def _page_of_log(self, session_id: str, after: int) -> Sequence[LoggedEvent] | None:
         """The session's next page of logged events after `after`, or None once its record is
         frozen. A read the database could not serve for a moment (a restart drops every
         connection of the pool) is tried again, so an open board outlives it."""
@@ -602,9 +641,7 @@ class Boards:
                 async with self._store.read() as uow:
                     if await uow.attendance.get_record(session_id) is not None:
                         return None
-                    return await uow.attendance.list_events(
-                        session_id, after_id=after, limit=LOG_PAGE
-                    )
+                    return await uow.attendance.read_log(session_id, after_id=after, limit=LOG_PAGE)
             except RetryableStoreError:
                 if wait is None:
                     raise
@@ -614,15 +651,16 @@ class Boards:
 
     def feed(self, rows: Sequence[StoredEvent]) -> None:
         """Give the boards watching these rows' sessions the rows just logged."""
-        by_session: dict[str, list[AttendanceEvent]] = {}
+        by_session: dict[str, list[StoredEvent]] = {}
         for r in rows:
-            if r.session_id in self._boards and merged(r):
-                by_session.setdefault(r.session_id, []).append(as_event(r))
+            if r.session_id in self._boards:
+                by_session.setdefault(r.session_id, []).append(r)
         now = self._clock.now()
-        for session_id, events in by_session.items():
-            self._take(self._boards[session_id], events, now)
+        for session_id, mine in by_session.items():
+            board = self._boards[session_id]
+            self._take(board, kept_stored(board.live, mine, board.taken), now)
 
-    def _take(self, board: _Board, events: Sequence[AttendanceEvent], now: datetime) -> None:
+    def _take(self, board: _Board, events: Sequence[KeptEvent], now: datetime) -> None:
         board.add(events, now)
         due = board.live.next_due()
         if due is not None:  # an event ahead of our clock: wake the boards when it is due
@@ -664,15 +702,10 @@ class Boards:
                     after = first - 1
                     while True:
                         async with self._store.read() as uow:
-                            rows = await uow.attendance.list_events(
+                            rows = await uow.attendance.read_log(
                                 session_id, after_id=after, upto_id=last, limit=LOG_PAGE
                             )
-                        live = board.live
-                        new = [
-                            as_event(r)
-                            for r in rows
-                            if merged(r) and not live.has(EventSource(r.source), r.dedupe_key)
-                        ]
+                        new = kept_events(board.live, rows, board.taken)
                         if new:
                             self._take(board, new, self._clock.now())
                         if len(rows) < LOG_PAGE:

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from connectors.base import ConnectorError, RoomPresence
-from orchestrator.attendance.merge.record import AttendanceEvent, EventKind, EventSource, Verdict
-from orchestrator.attendance.sources import Observation, read_poll
+from orchestrator.attendance.merge.live import LiveMerge
+from orchestrator.attendance.merge.record import (
+    EventKind,
+    EventSource,
+    KeptEvent,
+    Verdict,
+)
+from orchestrator.attendance.sources import Observation, read_poll, sync_key
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Session, SessionStatus, Site
 from orchestrator.store.base import SessionQuery, Store, StoredEvent
+from orchestrator.store.base.attendance import LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,7 @@ class EventLog:
         self._poll_lease = poll_lease
         self._leased = False  # whether this instance may hold a room's lease
         self._rooms: dict[str, _Room] = {}
+        self._reading: dict[str, asyncio.Future[_Room | None]] = {}  # rooms being read
         self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -110,15 +118,30 @@ class EventLog:
             if cached is not None and unknown <= fresh:
                 found[room] = cached
                 continue
-            async with self._store.read() as uow:
-                session = await uow.sessions.by_room(room)
-            if session is None:  # unknown rooms are not cached: a booking may come later
-                found[room] = None
+            known = found[room] = await self._read_room(room)
+            if known is None:  # unknown rooms are not cached: a booking may come later
                 continue
-            known = self._rooms[room] = found[room] = _Room(session.id, frozenset(session.site_ids))
             for site in sites - known.sites:
                 strangers[site] = now
         return found
+
+    async def _read_room(self, room: str) -> _Room | None:
+        """The room's session read afresh, once at a time: who asks meanwhile (the first
+        webhooks of a room come together) waits for that read, not for a read of its own."""
+        reading = self._reading.get(room)
+        if reading is None:
+            reading = self._reading[room] = asyncio.ensure_future(self._room_of(room))
+            reading.add_done_callback(lambda done: self._reading.pop(room, None))
+        return await asyncio.shield(reading)
+
+    async def _room_of(self, room: str) -> _Room | None:
+        async with self._store.read() as uow:
+            found = await uow.attendance.room_sites(room)
+        if found is None:
+            return None
+        session_id, sites = found
+        known = self._rooms[room] = _Room(session_id, frozenset(sites))
+        return known
 
     async def ingest(self, observations: Sequence[Observation]) -> int:
         """Log the observations (duplicates dropped); the number that were new.
@@ -197,14 +220,19 @@ class EventLog:
         """Log `every` in one transaction; the (source, key) of those that were new. Boards
         hear of the new ones once they are committed."""
         added = await self._store.events.append(every, self._origin)
-        late = {r.session_id for r in every if r.session_id and added.get((r.source, r.dedupe_key))}
+        late = set()
+        for r in every:
+            logged = added.get((r.source, r.dedupe_key))
+            if r.session_id and logged and logged.after_freeze:
+                late.add(r.session_id)
         self._frozen.update(late)  # a session freezes once
         if self._watchers.watching:
-            # boards merge after the webhooks are answered: their cost is not the platform's
+            # boards merge after the webhooks are answered: their cost is not the platform's;
+            # each row with its id (a repeat within `every` has its first's: boards take it once)
             fresh = [
-                replace(r, after_freeze=True) if r.session_id in late else r
+                replace(r, after_freeze=r.session_id in late, id=logged.id)
                 for r in every
-                if (r.source, r.dedupe_key) in added
+                if (logged := added.get((r.source, r.dedupe_key))) is not None
             ]
             asyncio.get_running_loop().call_soon(self._watchers.feed, fresh)
         return set(added)
@@ -287,30 +315,119 @@ class EventLog:
             await self._presence.aclose()
 
 
-def merged(e: StoredEvent) -> bool:
+def merged(e: StoredEvent | LoggedEvent) -> bool:
     """Whether the record reads `e`: not after the freeze, and of a kind it merges."""
     return not e.after_freeze and e.kind in _MERGED_KINDS
 
 
 # Logged but not merged: a room's creation says nothing about any site.
 _MERGED_KINDS = frozenset(k.value for k in EventKind)
+_SOURCES = {s.value: s for s in EventSource}
+_KINDS = {k.value: k for k in EventKind}
+_VERDICTS = {v.value: v for v in Verdict}
 
 
-def as_event(e: StoredEvent) -> AttendanceEvent:
-    """The logged row `e` as the event the merge reads."""
-    d = e.data
-    return AttendanceEvent(
-        source=EventSource(e.source),
-        kind=EventKind(e.kind),
-        at=e.at,
-        dedupe_key=e.dedupe_key,
-        site_id=e.site_id,
-        occupant=e.occupant or "",
-        name=d.get("name"),
-        email=d.get("email"),
-        disconnect_reason=d.get("disconnect_reason"),
-        headcount=d.get("headcount"),
-        names=tuple(d.get("names") or ()),
-        verdict=Verdict(d["verdict"]) if d.get("verdict") else None,
-        reason=d.get("reason"),
-    )
+class SyncKeys:
+    """The event-sync keys of one room's events (`sources.sync_key`), made again for a live
+    merge (`Keying`): a webhook's join or leave in the main room keeps no key of its own."""
+
+    __slots__ = ("room",)
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+
+    def key(self, source: EventSource, kind: EventKind, at: datetime, occupant: str) -> str | None:
+        if source is not EventSource.JITSI or kind not in _SYNC_EVENTS:
+            return None
+        return sync_key(self.room, None, occupant, _SYNC_EVENTS[kind], at)
+
+
+_SYNC_EVENTS = {EventKind.JOIN: "joined", EventKind.LEAVE: "left"}
+
+
+class Taken:
+    """The ids of the log rows a board took, one bit each (exact, and a few kilobytes for a
+    hundred thousand rows): a row read again, or heard of twice, is taken once."""
+
+    __slots__ = ("base", "bits")
+
+    def __init__(self) -> None:
+        self.base = 0  # the id of the first bit, a multiple of 8
+        self.bits = bytearray()
+
+    def __contains__(self, row: int) -> bool:
+        k = row - self.base
+        return 0 <= k < 8 * len(self.bits) and bool(self.bits[k >> 3] & (1 << (k & 7)))
+
+    def add(self, row: int) -> bool:
+        """Take `row`; False when it was taken already."""
+        if not self.bits:
+            self.base = row & ~7
+        elif row < self.base:  # an earlier row (another instance's, committed late)
+            base = row & ~7
+            self.bits[0:0] = bytes((self.base - base) >> 3)
+            self.base = base
+        k = row - self.base
+        byte, mask = k >> 3, 1 << (k & 7)
+        if byte >= len(self.bits):
+            self.bits.extend(bytes(byte - len(self.bits) + 1 + len(self.bits) // 4))
+        if self.bits[byte] & mask:
+            return False
+        self.bits[byte] |= mask
+        return True
+
+
+def kept_events(
+    live: LiveMerge, rows: Iterable[LoggedEvent], taken: Taken | None = None
+) -> list[KeptEvent]:
+    """The rows the record reads (`merged`) as `live` keeps them, those `taken` has not got
+    (each then taken): the service checked each event before it logged it, so a row is not
+    checked again (an `AttendanceEvent` each cost more than reading the row)."""
+    kept = live.kept
+    return [
+        kept(
+            _SOURCES[r.source],
+            _KINDS[r.kind],
+            r.at,
+            r.dedupe_key,
+            r.site_id,
+            r.occupant or "",
+            r.name,
+            r.email,
+            r.headcount,
+            () if r.names is None else tuple(r.names),
+            None if r.verdict is None else _VERDICTS[r.verdict],
+            r.reason,
+        )
+        for r in rows
+        if not r.after_freeze and r.kind in _MERGED_KINDS and (taken is None or taken.add(r.id))
+    ]
+
+
+def kept_stored(live: LiveMerge, rows: Iterable[StoredEvent], taken: Taken) -> list[KeptEvent]:
+    """`kept_events` of rows just logged (`feed`), read from what was written; a row without
+    its id (not logged) is left out."""
+    out: list[KeptEvent] = []
+    for r in rows:
+        if not merged(r) or r.id is None or not taken.add(r.id):
+            continue
+        d = r.data
+        names = d.get("names")
+        verdict = d.get("verdict")
+        out.append(
+            live.kept(
+                _SOURCES[r.source],
+                _KINDS[r.kind],
+                r.at,
+                r.dedupe_key,
+                r.site_id,
+                r.occupant or "",
+                d.get("name"),
+                d.get("email"),
+                d.get("headcount"),
+                tuple(names) if names else (),
+                _VERDICTS[verdict] if verdict else None,
+                d.get("reason"),
+            )
+        )
+    return out

@@ -27,7 +27,7 @@ from orchestrator.attendance.boards import (
     BoardSnapshot,
     InProcessFeed,
 )
-from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, as_event, merged
+from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, kept_events
 from orchestrator.attendance.exports import (
     AttendanceOut,
     first_openings,
@@ -39,7 +39,6 @@ from orchestrator.attendance.exports import (
     with_link_openings,
     with_openings,
 )
-from orchestrator.attendance.merge.full import merge_session
 from orchestrator.attendance.merge.live import live_session
 from orchestrator.attendance.merge.record import (
     AttendanceRecord,
@@ -68,6 +67,7 @@ from orchestrator.domain.outbox import OutboxKind
 from orchestrator.domain.ports import ChangeFeed
 from orchestrator.domain.timewords import local_range
 from orchestrator.store.base import Store, StoredEvent
+from orchestrator.store.base.attendance import LoggedEvent
 
 _T = TypeVar("_T")
 
@@ -279,6 +279,7 @@ class Attendance(EventLog):
                 after_freeze=frozen,
             )
             added = await uow.attendance.add_events([event])
+            event = dataclasses.replace(event, id=added.get((event.source, event.dedupe_key)))
             await uow.attendance.announce(self._origin)
             await uow.audit.record(
                 at=now,
@@ -310,17 +311,17 @@ class Attendance(EventLog):
         """The attendance record: the frozen one once the session has ended, else live."""
         session = await self._readable(session_id, principal)
         now = self._clock.now()
-        live = live_session(session, thresholds=self._thresholds)
+        live = live_session(session, thresholds=self._thresholds, unique=True)  # rows: once each
         late = 0
         async with self._store.read() as uow:
             stored = await uow.attendance.get_record(session_id)
             openings = await uow.joins.openings(session_id)
             after = 0
             while True:  # a page at a time: a long log is never held whole, as rows or events
-                rows = await uow.attendance.list_events(session_id, after_id=after, limit=LOG_PAGE)
+                rows = await uow.attendance.read_log(session_id, after_id=after, limit=LOG_PAGE)
                 late += sum(1 for r in rows if r.after_freeze)
                 if stored is None:
-                    live.add([as_event(r) for r in rows if merged(r)], now)
+                    live.add(kept_events(live, rows), now)
                 if len(rows) < LOG_PAGE:
                     break
                 after = rows[-1].id or 0
@@ -333,15 +334,13 @@ class Attendance(EventLog):
         )
         return with_link_openings(out, openings)
 
-    def _merge(
-        self, session: Session, events: Sequence[StoredEvent], now: datetime | None = None
-    ) -> AttendanceRecord:
-        return merge_session(
-            session,
-            [as_event(e) for e in events if merged(e)],
-            now=now or self._clock.now(),
-            thresholds=self._thresholds,
-        )
+    def _merge(self, session: Session, events: Sequence[LoggedEvent]) -> AttendanceRecord:
+        """`merge_session` of the logged `events` (read as `LiveMerge` reads them: each a
+        `KeptEvent`, not checked again; its `record` is the merge's) at the clock's now."""
+        live = live_session(session, thresholds=self._thresholds, unique=True)
+        now = self._clock.now()
+        live.add(kept_events(live, events), now)
+        return live.record(now)
 
     async def freeze(self, session_id: str, principal: Principal | None = None) -> AttendanceOut:
         """Save the record of an ended session; later events are kept and flagged, not merged.
@@ -365,7 +364,7 @@ class Attendance(EventLog):
             stored = await uow.attendance.get_record(session_id)
             if stored is not None:
                 return AttendanceOut.model_validate_json(stored[1])
-            events = await uow.attendance.list_events(session_id)
+            events = await uow.attendance.read_log(session_id)
             out = record_out(session, self._merge(session, events), frozen_at=now)
             await uow.attendance.save_record(session_id, now, out.model_dump_json())
             # the reports sum these rows (DESIGN 11): written with the record, never apart

@@ -163,6 +163,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     stopping = request.app[STOPPING]
     try:
         await send(first)
+        del first  # a whole record is megabytes: sent, not kept (nor below, once sent)
         quiet_since = loop.time()
         while (
             request.transport is not None
@@ -175,6 +176,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     await events.send(b": still here\n\n")
                     quiet_since = loop.time()
                 continue
+            done.clear()
             await send(pending.result())
             quiet_since = loop.time()
             pending = asyncio.ensure_future(anext(messages))

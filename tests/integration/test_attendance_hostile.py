@@ -17,7 +17,8 @@ from orchestrator.attendance.sources import Observation, read_event_sync, sync_k
 from orchestrator.domain.clock import ManualClock
 from orchestrator.store import migrate
 from orchestrator.store.base import StoredEvent
-from orchestrator.store.sql import SqlSessions, create_engine
+from orchestrator.store.sql import create_engine
+from orchestrator.store.sql.attendance import SqlAttendanceLog
 from orchestrator.store.tables import UTCDateTime
 from tests.conftest import SIX
 from tests.integration.attendance_kit import JAAS_SECRET, START, Board, post, sync
@@ -234,17 +235,39 @@ async def test_migration_rekeys_the_events_logged_before(db_url: str) -> None:
     ]
 
 
+async def test_a_rooms_first_webhooks_arriving_together_read_its_session_once(
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A national session's first webhooks come together: they wait for one read of its
+    sites, not one read each (32 reads of 10,000 sites at once filled the pool and memory)."""
+    reads: list[str] = []
+    original = SqlAttendanceLog.room_sites
+
+    async def counted(self: SqlAttendanceLog, room: str) -> Any:
+        reads.append(room)
+        await asyncio.sleep(0.05)  # a long read: the others come meanwhile
+        return await original(self, room)
+
+    monkeypatch.setattr(SqlAttendanceLog, "room_sites", counted)
+    clock.set(START + timedelta(minutes=5))
+    joins = [sync(board.room, "joined", site, f"{site}@x/1", START) for site in SIX]
+    assert await asyncio.gather(*(_accepted(board, *j) for j in joins)) == [1] * len(SIX)
+    assert reads == [board.room]
+    record = await board.record()
+    assert {s["site_id"] for s in record["sites"] if s["connection"] == "connected"} == set(SIX)
+
+
 async def test_tokens_naming_no_site_of_the_session_do_not_reload_it_per_event(
     board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[str] = []
-    original = SqlSessions.by_room
+    original = SqlAttendanceLog.room_sites
 
-    async def counted(self: SqlSessions, room: str) -> Any:
+    async def counted(self: SqlAttendanceLog, room: str) -> Any:
         reads.append(room)
         return await original(self, room)
 
-    monkeypatch.setattr(SqlSessions, "by_room", counted)
+    monkeypatch.setattr(SqlAttendanceLog, "room_sites", counted)
     clock.set(START + timedelta(minutes=5))
     await _accepted(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
     reads.clear()

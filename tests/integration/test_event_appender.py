@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from orchestrator.store.base import RetryableStoreError, StoredEvent
+from orchestrator.store.base.attendance import Appended
 from orchestrator.store.sql import SqlStore, create_engine
 from orchestrator.store.sql.attendance import CHANNEL
 
@@ -39,6 +40,10 @@ def event(key: str, session: str | None = "s-1", **changes: Any) -> StoredEvent:
     return StoredEvent(**values)
 
 
+def flags(added: dict[tuple[str, str], Appended]) -> dict[tuple[str, str], bool]:
+    return {k: a.after_freeze for k, a in added.items()}
+
+
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[SqlStore]:
     s = SqlStore(create_engine(db_url))
@@ -51,13 +56,11 @@ async def store(db_url: str) -> AsyncIterator[SqlStore]:
 async def test_a_batch_skips_repeats_and_reads_back_as_written(store: SqlStore) -> None:
     first = [event("a"), event("b"), event("a")]  # a repeat within the batch
     added = await store.events.append(first, "here")
-    assert added == {("jitsi", "a"): False, ("jitsi", "b"): False}
+    assert flags(added) == {("jitsi", "a"): False, ("jitsi", "b"): False}
     bare = event("c", site_id=None, occupant=None, data={})
     again = [event("b"), bare, event("c", source="jaas")]
-    assert await store.events.append(again, "here") == {
-        ("jitsi", "c"): False,
-        ("jaas", "c"): False,
-    }
+    later = await store.events.append(again, "here")
+    assert flags(later) == {("jitsi", "c"): False, ("jaas", "c"): False}
     assert await store.events.append([], "here") == {}
     async with store.read() as uow:
         logged = await uow.attendance.list_events("s-1")
@@ -76,21 +79,25 @@ async def test_a_batch_skips_repeats_and_reads_back_as_written(store: SqlStore) 
     ids = [e.id or 0 for e in logged]
     assert ids == sorted(ids)
     assert len(set(ids)) == 4
+    # each added event's id, as the log numbered it
+    told = {**{k: a.id for k, a in added.items()}, **{k: a.id for k, a in later.items()}}
+    assert {(e.source, e.dedupe_key): e.id for e in logged} == told
 
 
 async def test_events_after_the_freeze_are_flagged_by_the_database(store: SqlStore) -> None:
-    assert await store.events.append([event("before")], "here") == {("jitsi", "before"): False}
+    before = await store.events.append([event("before")], "here")
+    assert flags(before) == {("jitsi", "before"): False}
     async with store.write() as uow:
         await uow.attendance.save_record("s-1", AT, "{}")
     batch = [event("after"), event("elsewhere", session="s-2"), event("nowhere", session=None)]
-    assert await store.events.append(batch, "here") == {
+    assert flags(await store.events.append(batch, "here")) == {
         ("jitsi", "after"): True,
         ("jitsi", "elsewhere"): False,
         ("jitsi", "nowhere"): False,
     }
     async with store.read() as uow:
-        flags = [(e.dedupe_key, e.after_freeze) for e in await uow.attendance.list_events("s-1")]
-    assert flags == [("before", False), ("after", True)]
+        logged = [(e.dedupe_key, e.after_freeze) for e in await uow.attendance.list_events("s-1")]
+    assert logged == [("before", False), ("after", True)]
 
 
 async def test_a_large_batch_is_one_statement(store: SqlStore) -> None:
@@ -153,7 +160,7 @@ async def test_a_cut_connection_fails_one_batch_then_the_next_connects_afresh(
         )
     with pytest.raises(RetryableStoreError):
         await store.events.append([event("b")], "here")
-    assert await store.events.append([event("b"), event("c")], "here") == {
+    assert flags(await store.events.append([event("b"), event("c")], "here")) == {
         ("jitsi", "b"): False,
         ("jitsi", "c"): False,
     }

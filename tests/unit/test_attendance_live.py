@@ -21,6 +21,8 @@ from orchestrator.attendance import (
 )
 from orchestrator.attendance.merge import LiveMerge, Verdict
 from orchestrator.attendance.merge.full import order_of
+from orchestrator.attendance.merge.live import KEEP_FROM
+from orchestrator.attendance.merge.record import Standing
 
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)
 END = START + timedelta(hours=2)
@@ -211,9 +213,13 @@ def test_a_board_that_applies_the_changes_shows_the_full_merge(
             pending.update(changed)
 
     mark = state.pass_begins()
-    board = {}
+    board: dict[str, object] = {}
+    standing = data.draw(st.booleans())  # the first pass made of standings, not lines
     for site in SITES:
-        board.update({line.site_id: line for line in state.lines([site], when)})
+        if standing:
+            board.update({s.site_id: s for s in state.standings([site], when)})
+        else:
+            board.update({line.site_id: line for line in state.lines([site], when)})
         if rest and data.draw(st.booleans()):
             add(rest.pop(0))
     complete = state.pass_ends(mark)
@@ -227,7 +233,13 @@ def test_a_board_that_applies_the_changes_shows_the_full_merge(
     else:
         board.update({line.site_id: line for line in state.lines(sorted(pending), when)})
     expected = full(events, when)
-    assert tuple(board[s] for s in SITES) == expected[0]
+    shown = tuple(board[s] for s in SITES)
+    if standing:  # what a board keeps of each site: its standing, or its line when it changed
+        assert tuple(x if isinstance(x, Standing) else Standing.of(x) for x in shown) == tuple(
+            Standing.of(line) for line in expected[0]
+        )
+    else:
+        assert shown == expected[0]
     unmatched = state.unmatched(when)
     assert unmatched == expected[1]
     summaries = (
@@ -301,7 +313,10 @@ def test_a_site_read_further_as_events_come_equals_the_full_merge(
         now += data.draw(st.sampled_from([0, 0, 1, 5, 30, -3]))
         asked = data.draw(st.sampled_from([SITES, SITES[:1], SITES[1:]]))
         expected = {line.site_id: line for line in full(added, at(now))[0]}
-        assert state.lines(asked, at(now)) == [expected[s] for s in asked]
+        if data.draw(st.booleans()):
+            assert state.lines(asked, at(now)) == [expected[s] for s in asked]
+        else:  # a board's counts: the standing alone
+            assert state.standings(asked, at(now)) == [Standing.of(expected[s]) for s in asked]
         assert state.unmatched(at(now)) == full(added, at(now))[1]
     assert tuple(state.lines(SITES, at(now))) == full(events, at(now))[0]
 
@@ -323,6 +338,76 @@ def test_a_live_room_read_as_it_happens_equals_the_full_merge(
         assert changed is not None
         lines = state.lines(SITES, now)
         assert tuple(lines) == full(added, now)[0]
+
+
+class Keys:
+    """A source that makes some keys of what the event says (as event-sync does)."""
+
+    def key(self, source: EventSource, kind: EventKind, at: datetime, occupant: str) -> str | None:
+        if source is not EventSource.JITSI or kind not in (EventKind.JOIN, EventKind.LEAVE):
+            return None
+        return f"{occupant}|{kind.value}|{at.isoformat()}"
+
+
+@BOUNDED
+@given(events=logs(rare=True), made=st.sets(st.integers(0, 40)), data=st.data())
+def test_unique_events_kept_without_their_keys_equal_the_full_merge(
+    events: list[AttendanceEvent], made: set[int], data: st.DataObject
+) -> None:
+    """A board gives each logged event once (`unique`): no index by key, and the keys its
+    source makes again (`keying`) are not kept; in any order, in batches, at a `now` that
+    moves, asked for lines or standings, the record is the whole merge's."""
+    keys, unique = Keys(), {}
+    for n, e in enumerate(events):
+        made_key = keys.key(e.source, e.kind, e.at, e.occupant)
+        if n in made and made_key is not None:
+            e = e.model_copy(update={"dedupe_key": made_key})
+        unique.setdefault((e.source, e.dedupe_key), e)  # once each: no twins, no repeats
+    given_events = list(unique.values())
+    stream = data.draw(st.permutations(given_events))
+    state = LiveMerge(
+        sites=SITES,
+        session_start=START,
+        session_end=END,
+        thresholds=TH,
+        keep_from=data.draw(st.sampled_from([0, KEEP_FROM])),
+        unique=True,
+        keying=keys,
+    )
+    now, added = data.draw(st.integers(-20, 140)), []
+    done = 0
+    while done < len(stream):
+        batch = stream[done : done + data.draw(st.integers(1, 4))]
+        done += len(batch)
+        state.add(batch, at(now))
+        added += batch
+        now += data.draw(st.sampled_from([0, 1, 7, -2]))
+        expected = full(added, at(now))
+        if data.draw(st.booleans()):
+            assert tuple(state.lines(SITES, at(now))) == expected[0]
+        else:
+            assert state.standings(SITES, at(now)) == [Standing.of(x) for x in expected[0]]
+        assert state.unmatched(at(now)) == expected[1]
+    assert len(state) == len(given_events)
+    assert state.record(at(now)) == whole(given_events, at(now))
+    with pytest.raises(ValueError, match="no index"):
+        state.has(EventSource.JITSI, "anything")
+
+
+def test_a_key_made_again_is_the_key_given() -> None:
+    state = LiveMerge(sites=SITES, session_start=START, session_end=END, unique=True, keying=Keys())
+    join = occupant_event("hn1", "join", 10, 0, 1)
+    made = join.model_copy(update={"dedupe_key": f"hn1@x/1|join|{at(10).isoformat()}"})
+    kept = state.kept(
+        made.source, made.kind, made.at, made.dedupe_key, made.site_id, made.occupant, None, None
+    )
+    assert kept.key is not made.dedupe_key  # not kept: made again when asked for
+    assert kept.dedupe_key == made.dedupe_key
+    other = state.kept(
+        join.source, join.kind, join.at, join.dedupe_key, join.site_id, join.occupant, "A", "a@x"
+    )
+    assert other.key == join.dedupe_key  # a key the source does not make this way is kept
+    assert (other.name, other.email) == ("A", "a@x")
 
 
 def test_an_event_before_what_a_site_read_makes_it_read_again() -> None:

@@ -7,6 +7,7 @@ however often each arrived. `merge` documents how each source is read.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from orchestrator.attendance.merge.record import (
     Interval,
     Override,
     SiteAttendance,
+    Standing,
     Thresholds,
     UnmatchedOccupant,
 )
@@ -479,9 +481,10 @@ class Kept:
         for a, b in sorted((s for t in tracks for s in t.spans), key=lambda s: s[1]):
             self.closed(a, b)
 
-    def measure(self, opens: Sequence[datetime], w: Window) -> _Measure:
+    def measure(self, opens: Sequence[datetime], w: Window, *, parts: bool = True) -> _Measure:
         """`_measure` of the site's spans, with `opens` the starts of those still open, while
-        `now` is before the end and every closed span ended by `now` (it was read up to it)."""
+        `now` is before the end and every closed span ended by `now` (it was read up to it);
+        without `parts`, its `intervals` are left empty (what the site's standing needs)."""
         now, start = w.now, w.start
         k = n = len(self.ends)
         tail: Interval | None = None
@@ -492,12 +495,13 @@ class Kept:
             if s0 < now:
                 k = bisect.bisect_left(self.ends, s0)  # the parts touching [s0, now) on
                 a = min(s0, self.starts[k]) if k < n else s0
-                tail = Interval(start=a, end=now)
+                if parts:
+                    tail = Interval(start=a, end=now)
                 connected = self.before[k] + max(timedelta(0), now - max(a, start))
             first = s0 if first is None or s0 < first else first
-        parts = self.intervals[:k] if k < n else self.intervals
+        kept = () if not parts else self.intervals[:k] if k < n else self.intervals
         return _Measure(
-            intervals=(*parts, tail) if tail is not None else tuple(parts),
+            intervals=(*kept, tail) if tail is not None else tuple(kept),
             connected=connected,
             first_join=first,
             last_leave=None if opens else self.last,
@@ -509,17 +513,38 @@ class Kept:
 
 def kept_line(log: Log, site: str, w: Window, th: Thresholds) -> SiteAttendance:
     """The line of the site `log` keeps (`Log` with `kept`), as `site_lines` gives it."""
+    kept = _kept(log, site, w)
+    if kept is None:
+        return _site_line(log, site, [t for t in log.tracks.values() if t.site == site], w, th)
+    opens = [t.open_since for t in log.open.values() if t.site == site and t.open_since]
+    return _line(log, site, kept.measure(opens, w), tuple(kept.occupants), w, th)
+
+
+def kept_standing(log: Log, site: str, w: Window, th: Thresholds) -> Standing:
+    """`Standing.of` the line `kept_line` gives, without making the line."""
+    kept = _kept(log, site, w)
+    if kept is None:
+        return Standing.of(kept_line(log, site, w, th))
+    opens = [t.open_since for t in log.open.values() if t.site == site and t.open_since]
+    m = kept.measure(opens, w, parts=False)
+    connection, measured, chair = _judged(log, site, m, w, th)
+    late, left_early = _flags(m, w, th)
+    status = AttendanceStatus(chair.verdict.value) if chair and chair.verdict else measured
+    return Standing(site, connection, status, late, left_early, chair is not None)
+
+
+def _kept(log: Log, site: str, w: Window) -> Kept | None:
+    """The site's kept spans, up to date, when its line can be measured from them: before the
+    end (after it, spans are cut there) and with no poll that saw it (sampled and held)."""
     kept = log.kept
     assert kept is not None
     assert kept.site == site
     own = log.site_polls.get(site)
     if w.now >= w.end or (own and EventKind.PRESENT in own.values()):
-        # cut at the end, or sample and hold: measured from every span
-        return _site_line(log, site, [t for t in log.tracks.values() if t.site == site], w, th)
+        return None
     if kept.dirty:
         kept.rebuild([t for t in log.tracks.values() if t.site == site])
-    opens = [t.open_since for t in log.open.values() if t.site == site and t.open_since]
-    return _line(log, site, kept.measure(opens, w), tuple(kept.occupants), w, th)
+    return kept
 
 
 def _site_line(
@@ -535,12 +560,12 @@ def _site_line(
     return _line(log, site, _measure(spans, w), occupants, w, th)
 
 
-def _line(
-    log: Log, site: str, m: _Measure, occupants: tuple[str, ...], w: Window, th: Thresholds
-) -> SiteAttendance:
-    """A site's line, its spans measured."""
-    own = log.site_polls.get(site, {})
-    instants = own.keys() | log.room_polls.keys()
+def _judged(
+    log: Log, site: str, m: _Measure, w: Window, th: Thresholds
+) -> tuple[Connection, AttendanceStatus, AnyEvent | None]:
+    """A site's connection and measured status, its spans measured, and its latest override."""
+    own = log.site_polls.get(site)
+    instants = own.keys() | log.room_polls.keys() if own else log.room_polls.keys()
     latest_poll = log.observation(site, max(instants)) if instants else None
     if m.now:
         connection = Connection.CONNECTED
@@ -561,23 +586,47 @@ def _line(
         measured = AttendanceStatus.UNKNOWN
     else:
         measured = AttendanceStatus.ABSENT
+    return connection, measured, log.overrides.get(site)
 
+
+def _flags(m: _Measure, w: Window, th: Thresholds) -> tuple[bool, bool]:
+    """Late, left early."""
+    late_after, early_before = _graces(w.start, w.end, th)
+    return (
+        m.first_join is not None and m.first_join > late_after,
+        m.last_leave is not None and w.start < m.last_leave < early_before,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _graces(start: datetime, end: datetime, th: Thresholds) -> tuple[datetime, datetime]:
+    """Joined after the first is late; left before the second, early."""
+    return (
+        start + timedelta(minutes=th.late_grace_minutes),
+        end - timedelta(minutes=th.left_early_grace_minutes),
+    )
+
+
+def _line(
+    log: Log, site: str, m: _Measure, occupants: tuple[str, ...], w: Window, th: Thresholds
+) -> SiteAttendance:
+    """A site's line, its spans measured."""
+    connection, measured, chair = _judged(log, site, m, w, th)
     override = None
-    if (chair := log.overrides.get(site)) is not None:
+    if chair is not None:
         assert chair.verdict is not None  # the event's validator guarantees both
         assert chair.reason is not None
         override = Override(verdict=chair.verdict, reason=chair.reason, at=chair.at)
     checkin = log.checkins.get(site)
-    late_after = w.start + timedelta(minutes=th.late_grace_minutes)
-    early_before = w.end - timedelta(minutes=th.left_early_grace_minutes)
+    late, left_early = _flags(m, w, th)
     return SiteAttendance(
         site_id=site,
         connection=connection,
         status=AttendanceStatus(override.verdict.value) if override else measured,
         measured_status=measured,
         override=override,
-        late=m.first_join is not None and m.first_join > late_after,
-        left_early=m.last_leave is not None and w.start < m.last_leave < early_before,
+        late=late,
+        left_early=left_early,
         first_join=m.first_join,
         last_leave=m.last_leave,
         connected=m.connected,

@@ -4,6 +4,7 @@ gives over the same events, merging again only the sites an event concerns."""
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from orchestrator.attendance.merge.full import (
     Log,
     Window,
     kept_line,
+    kept_standing,
     order_of,
     ordered,
     read_events,
@@ -31,9 +33,13 @@ from orchestrator.attendance.merge.record import (
     EventKind,
     EventSource,
     KeptEvent,
+    Keying,
+    Note,
     SiteAttendance,
+    Standing,
     Thresholds,
     UnmatchedOccupant,
+    Verdict,
 )
 from orchestrator.attendance.merge.wording import Language, summary_line
 from orchestrator.domain.models import Session
@@ -43,8 +49,13 @@ _DeviceKey = tuple[EventSource, str]
 # A site's log read so far is kept (`_Read`) once the site has this many events: shorter ones
 # are read again at each ask, as cheaply; at most `KEPT_READS` sites keep theirs (the sites
 # asked for most recently), so a national session's board does not keep 10,000 of them.
-KEEP_FROM = 12
-KEPT_READS = 2000
+KEEP_FROM = 24
+KEPT_READS = 500
+
+
+# what the summary counts of a site (connected, unknown, late, left early), each one tuple
+_COUNTED = {flags: flags for flags in itertools.product((False, True), repeat=4)}
+_UNCOUNTED = _COUNTED[False, False, False, False]
 
 
 @dataclass(slots=True)
@@ -75,6 +86,11 @@ class LiveMerge:
     different events under one key (the platforms never send them) make every line come from the
     whole log, where `merge` chooses between them.
 
+    With `unique`, the caller gives each event once (a log's rows, each taken once: a board
+    keeps their ids): no index of the events by key is kept (`has` is not answered), and with
+    `keying` an event whose key it makes again keeps no key of its own (`KeptEvent.key`). A
+    national board's events then cost about half their memory.
+
     What `summary` counts of each site's last line is kept, so that it needs no pass over every
     site: while the session runs those counts (connected now, unknown, late, left early) change
     only with events, never with time alone. It is exact once the lines of every site have been
@@ -91,6 +107,8 @@ class LiveMerge:
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         keep_from: int = KEEP_FROM,
         kept_reads: int = KEPT_READS,
+        unique: bool = False,
+        keying: Keying | None = None,
     ) -> None:
         self.sites, w = window_at(sites, session_start, session_end, session_start)
         self.start, self.end = w.start, w.end
@@ -99,8 +117,9 @@ class LiveMerge:
         self._kept_reads = kept_reads
         self._reads: dict[str, _Read] = {}  # least recently asked first
         self._known = frozenset(self.sites)
-        # by source, then key: no (source, key) tuple kept per event (56 bytes of about 500)
-        self._events: dict[EventSource, dict[str, KeptEvent]] = {}
+        # by source, then key: no (source, key) tuple kept per event; None: `unique`
+        self._events: dict[EventSource, dict[str, KeptEvent]] | None = None if unique else {}
+        self._keying = keying if unique else None  # (an index needs every key)
         self._kept = 0
         self._twins: list[KeptEvent] = []  # other events under a key already kept
         self._of_site: defaultdict[str, list[KeptEvent]] = defaultdict(list)
@@ -116,18 +135,21 @@ class LiveMerge:
         self._seq = 0
         self._shared: dict[object, object] = {}  # one copy of each repeated name, email, instant
         # what the summary counts of each site's last line
-        self._counted: dict[str, tuple[bool, bool, bool, bool]] = {}
+        self._counted: dict[str, tuple[bool, ...]] = {}  # one of `_COUNTED`'s
         self._counts = [0, 0, 0, 0]
         self._stale: set[str] = set()
         self._stale_all = True  # nothing kept yet
         self._epoch = 0
-        self._changed_at: dict[str, int] = {}
         self._all_changed_at = 0
 
     def __len__(self) -> int:
         return self._kept + len(self._twins)
 
     def has(self, source: EventSource, dedupe_key: str) -> bool:
+        """Whether an event of `source` under `dedupe_key` was added. Raises `ValueError` when
+        `unique` (no event is looked up by its key)."""
+        if self._events is None:
+            raise ValueError("a live merge of unique events keeps no index of their keys")
         return dedupe_key in self._events.get(source, ())
 
     @property
@@ -135,27 +157,32 @@ class LiveMerge:
         """Every site's kept counts are its current ones (the summary is exact)."""
         return not self._stale_all
 
-    def add(self, events: Iterable[AttendanceEvent], now: datetime) -> Changed:
+    def add(self, events: Iterable[AttendanceEvent | KeptEvent], now: datetime) -> Changed:
         """Add events (repeats are dropped); the sites whose lines they may have changed
-        (`unmatched` may change too: compare `len` before and after).
+        (`unmatched` may change too: compare `len` before and after). A `KeptEvent` is taken as
+        it is: made by `kept`.
 
         An event after `now` counts only once its time comes: `due` names its sites then.
         """
         self._epoch += 1
         changed: set[str] = set()
         everything = False
+        index = self._events
         for event in events:
-            e = self._keep(event)
-            kept = self._events.setdefault(e.source, {})
-            seen = kept.get(e.dedupe_key)
-            if seen is None:
-                kept[e.dedupe_key] = e
+            e = event if isinstance(event, KeptEvent) else self._keep(event)
+            if index is None:
                 self._kept += 1
-            elif seen == e or e in self._twins:
-                continue
             else:
-                self._twins.append(e)
-                everything = True
+                kept = index.setdefault(e.source, {})
+                seen = kept.get(e.dedupe_key)
+                if seen is None:
+                    kept[e.dedupe_key] = e
+                    self._kept += 1
+                elif seen == e or e in self._twins:
+                    continue
+                else:
+                    self._twins.append(e)
+                    everything = True
             sites = self._file(e)
             if sites is None:
                 everything = True
@@ -169,21 +196,61 @@ class LiveMerge:
         return self._mark(None if everything else frozenset(changed))
 
     def _keep(self, e: AttendanceEvent) -> KeptEvent:
+        return self.kept(
+            e.source,
+            e.kind,
+            e.at,
+            e.dedupe_key,
+            e.site_id,
+            e.occupant,
+            e.name,
+            e.email,
+            e.headcount,
+            e.names,
+            e.verdict,
+            e.reason,
+        )
+
+    def kept(
+        self,
+        source: EventSource,
+        kind: EventKind,
+        at: datetime,
+        dedupe_key: str,
+        site_id: str | None,
+        occupant: str,
+        name: str | None,
+        email: str | None,
+        headcount: int | None = None,
+        names: tuple[str, ...] = (),
+        verdict: Verdict | None = None,
+        reason: str | None = None,
+    ) -> KeptEvent:
+        """An event as `add` keeps it, made of fields already checked (`AttendanceEvent`'s, or
+        a logged row's: the service checked it before logging it), without checking them again:
+        the instants, sites, occupants and (name, email) pairs that repeat shared, and no key
+        where `keying` makes it again."""
         share = self._shared.setdefault
+        keying = self._keying
+        key: str | Keying = dedupe_key
+        if keying is not None and keying.key(source, kind, at, occupant) == dedupe_key:
+            key = keying
+        person = None
+        if name is not None or email is not None:
+            pair = (name, email)
+            person = share(pair, pair)
+        note = None
+        if headcount is not None or names or verdict is not None or reason is not None:
+            note = Note(headcount, names, verdict, reason)
         return KeptEvent(
-            source=e.source,
-            kind=e.kind,
-            at=share(e.at, e.at),  # type: ignore[arg-type]
-            dedupe_key=e.dedupe_key,
-            site_id=None if e.site_id is None else share(e.site_id, e.site_id),  # type: ignore[arg-type]
-            occupant=e.occupant,
-            name=None if e.name is None else share(e.name, e.name),  # type: ignore[arg-type]
-            email=None if e.email is None else share(e.email, e.email),  # type: ignore[arg-type]
-            disconnect_reason=e.disconnect_reason,
-            headcount=e.headcount,
-            names=e.names,
-            verdict=e.verdict,
-            reason=e.reason,
+            source,
+            kind,
+            share(at, at),  # type: ignore[arg-type]
+            key,
+            None if site_id is None else share(site_id, site_id),  # type: ignore[arg-type]
+            share(occupant, occupant),  # type: ignore[arg-type]
+            person,  # type: ignore[arg-type]
+            note,
         )
 
     def _file(self, e: KeptEvent) -> set[str] | None:
@@ -240,8 +307,6 @@ class LiveMerge:
             self._all_changed_at = self._epoch
         else:
             self._stale |= changed
-            for site in changed:
-                self._changed_at[site] = self._epoch
         return changed
 
     def due(self, now: datetime) -> Changed:
@@ -262,8 +327,15 @@ class LiveMerge:
         return self._future[0][0] if self._future else None
 
     def events(self) -> list[KeptEvent]:
-        """Every event added."""
-        return [*(e for kept in self._events.values() for e in kept.values()), *self._twins]
+        """Every event added (`unique`: every event the record reads: not the check-ins,
+        overrides and polls of sites the session does not have)."""
+        if self._events is not None:
+            return [*(e for kept in self._events.values() for e in kept.values()), *self._twins]
+        seen: dict[int, KeptEvent] = {}  # by identity: one event may be in several logs
+        for log in (*self._of_site.values(), *self._suspects.values(), self._room, self._guests):
+            for e in log:
+                seen.setdefault(id(e), e)
+        return list(seen.values())
 
     def record(self, now: datetime) -> AttendanceRecord:
         """The whole record at `now`, as `merge` makes it of every event added."""
@@ -283,16 +355,18 @@ class LiveMerge:
             self._stale_all = False
         return self.complete
 
-    def _count(self, line: SiteAttendance) -> None:
-        new = (
-            line.connection is Connection.CONNECTED,
-            line.connection is Connection.UNKNOWN,
-            line.late and line.override is None,  # the chair's verdict settles the flags
-            line.left_early and line.override is None,
-        )
-        old = self._counted.get(line.site_id, (False, False, False, False))
-        self._counts = [c - o + n for c, o, n in zip(self._counts, old, new, strict=True)]
-        self._counted[line.site_id] = new
+    def _count(self, standing: Standing) -> None:
+        new = _COUNTED[
+            standing.connection is Connection.CONNECTED,
+            standing.connection is Connection.UNKNOWN,
+            standing.late and not standing.overridden,  # the chair's verdict settles the flags
+            standing.left_early and not standing.overridden,
+        ]
+        old = self._counted.get(standing.site_id, _UNCOUNTED)
+        if new is not old:
+            self._counts = [c - o + n for c, o, n in zip(self._counts, old, new, strict=True)]
+            self._counted[standing.site_id] = new
+        self._stale.discard(standing.site_id)
 
     def lines(self, sites: Iterable[str], now: datetime) -> list[SiteAttendance]:
         """The lines of `sites` (of this session) as `merge` gives them at `now`."""
@@ -304,8 +378,19 @@ class LiveMerge:
         else:
             out = [kept_line(self._read(site, w), site, w, self.thresholds) for site in wanted]
         for line in out:
-            self._count(line)
-            self._stale.discard(line.site_id)
+            self._count(Standing.of(line))
+        return out
+
+    def standings(self, sites: Iterable[str], now: datetime) -> list[Standing]:
+        """`Standing.of` each line `lines` gives, without making the lines (a board's counts
+        and filters need only these: a national board's first pass makes 10,000 of them)."""
+        if self._twins:
+            return [Standing.of(line) for line in self.lines(sites, now)]
+        w = window_of(self.start, self.end, now)
+        th = self.thresholds
+        out = [kept_standing(self._read(s, w), s, w, th) for s in dict.fromkeys(sites)]
+        for standing in out:
+            self._count(standing)
         return out
 
     def _read(self, site: str, w: Window) -> Log:
@@ -331,15 +416,16 @@ class LiveMerge:
             else:
                 r = None  # an event before what was read: read again
         if r is None:
-            every = [*own, *self._room]
+            every = [*own, *self._room] if self._room else own
             log = Log(frozenset([site]), self.start, kept=site)
-            read = ordered(every, now)
+            one = len(every) == 1  # (most sites of a national session)
+            read = [e for e in every if e.at <= now] if one else ordered(every, now)
             for e in read:
                 log.add(e)
+            if len(every) < self._keep_from:
+                return log  # read afresh at each ask
             last = order_of(read[-1]) if read else None
             r = _Read(log, last, len(own), len(self._room), [e for e in every if e.at > now])
-            if len(every) < self._keep_from:
-                return log
         self._reads[site] = r
         if len(self._reads) > self._kept_reads:
             del self._reads[next(iter(self._reads))]
@@ -375,7 +461,9 @@ class LiveMerge:
         )
 
 
-def live_session(session: Session, *, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> LiveMerge:
+def live_session(
+    session: Session, *, thresholds: Thresholds = DEFAULT_THRESHOLDS, unique: bool = False
+) -> LiveMerge:
     """`LiveMerge` for a booked session, as `merge_session` is `merge` for one: its sites, in the
     booking's order, and its start and end; no event yet."""
     return LiveMerge(
@@ -383,4 +471,5 @@ def live_session(session: Session, *, thresholds: Thresholds = DEFAULT_THRESHOLD
         session_start=session.start,
         session_end=session.end,
         thresholds=thresholds,
+        unique=unique,
     )

@@ -4,8 +4,8 @@ makes of them (each site's line, the occupants of no site, the summary)."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 
 from pydantic import Field, model_validator
 
@@ -177,6 +177,30 @@ class SiteAttendance(Frozen):
         return self.connected.total_seconds() / 60
 
 
+class Standing(NamedTuple):
+    """A site's line in a few words: what a board counts and filters it by (its connection,
+    its status, its flags, and whether the chair overrode it), made without the line itself
+    when only those are wanted (`LiveMerge.standings`)."""
+
+    site_id: str
+    connection: Connection
+    status: AttendanceStatus
+    late: bool
+    left_early: bool
+    overridden: bool
+
+    @classmethod
+    def of(cls, line: SiteAttendance) -> Standing:
+        return cls(
+            line.site_id,
+            line.connection,
+            line.status,
+            line.late,
+            line.left_early,
+            line.override is not None,
+        )
+
+
 class UnmatchedOccupant(Frozen):
     """An occupant that maps to none of the session's sites (no site token, or another site's)."""
 
@@ -243,28 +267,91 @@ class AttendanceRecord(Frozen):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class KeptEvent:
-    """An event as a live session keeps it: `AttendanceEvent`'s fields (already checked) in
-    about a third of its memory."""
+class Keying(Protocol):
+    """How a source makes an event's `dedupe_key` of what the event says, for the events whose
+    key says nothing more (event-sync's: room, occupant, event, instant): their key need not be
+    kept, it is made again when asked for (`KeptEvent.dedupe_key`)."""
 
-    source: EventSource
-    kind: EventKind
-    at: datetime
-    dedupe_key: str
-    site_id: str | None
-    occupant: str
-    name: str | None
-    email: str | None
-    disconnect_reason: str | None
+    def key(self, source: EventSource, kind: EventKind, at: datetime, occupant: str) -> str | None:
+        """The key of such an event, or None when this source does not make it so."""
+        ...
+
+
+class Note(NamedTuple):
+    """What only a check-in (`headcount`, `names`) or an override (`verdict`, `reason`) says."""
+
     headcount: int | None
     names: tuple[str, ...]
     verdict: Verdict | None
     reason: str | None
 
+
+class KeptEvent(NamedTuple):
+    """An event as a live session keeps it: `AttendanceEvent`'s fields (already checked: by
+    `AttendanceEvent`, or when the service logged it) in a fraction of its memory, made in a
+    fifth of a frozen dataclass's time: the occupant's name and email as one shared pair
+    (`person`), what only check-ins and overrides say apart (`note`), and the key as a `Keying`
+    when that makes it again (most webhooks' keys: none kept). Without the disconnect reason,
+    which no record shows (two events under one key that differ in it alone make the same
+    record, whichever is kept). Reads as an `AttendanceEvent` does.
+    """
+
+    source: EventSource
+    kind: EventKind
+    at: datetime
+    key: str | Keying  # the dedupe key, or what makes it
+    site_id: str | None
+    occupant: str
+    person: tuple[str | None, str | None] | None  # (name, email)
+    note: Note | None
+
+    @property
+    def dedupe_key(self) -> str:
+        key = self.key
+        if isinstance(key, str):
+            return key
+        made = key.key(self.source, self.kind, self.at, self.occupant)
+        assert made is not None  # kept as a `Keying` only when it made this very key
+        return made
+
+    @property
+    def name(self) -> str | None:
+        return None if self.person is None else self.person[0]
+
+    @property
+    def email(self) -> str | None:
+        return None if self.person is None else self.person[1]
+
+    @property
+    def headcount(self) -> int | None:
+        return None if self.note is None else self.note.headcount
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return () if self.note is None else self.note.names
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return None if self.note is None else self.note.verdict
+
+    @property
+    def reason(self) -> str | None:
+        return None if self.note is None else self.note.reason
+
     def model_dump_json(self) -> str:  # what the merge compares two events under one key by
-        return AttendanceEvent.model_validate(
-            {f: getattr(self, f) for f in self.__slots__}
+        return AttendanceEvent(
+            source=self.source,
+            kind=self.kind,
+            at=self.at,
+            dedupe_key=self.dedupe_key,
+            site_id=self.site_id,
+            occupant=self.occupant,
+            name=self.name,
+            email=self.email,
+            headcount=self.headcount,
+            names=self.names,
+            verdict=self.verdict,
+            reason=self.reason,
         ).model_dump_json()
 
 

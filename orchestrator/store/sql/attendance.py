@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.store import tables as t
-from orchestrator.store.base.attendance import StoredEvent
+from orchestrator.store.base.attendance import Appended, LoggedEvent, StoredEvent
 from orchestrator.store.sql.engine import Transaction, driver_error
 from orchestrator.store.sql.rows import record_from, values_of
 
@@ -71,9 +71,9 @@ class SqlAttendanceLog:
         self._c = tx.conn
         self._new: dict[str, tuple[int, int]] = {}  # session: first and last id logged here
 
-    async def add_events(self, events: Sequence[StoredEvent]) -> set[tuple[str, str]]:
+    async def add_events(self, events: Sequence[StoredEvent]) -> dict[tuple[str, str], int]:
         if not events:
-            return set()
+            return {}
         rows = [values_of(e) for e in events]
         for row in rows:
             del row["id"]  # the log numbers its events
@@ -82,10 +82,10 @@ class SqlAttendanceLog:
         stmt = log_insert(t.attendance_events).returning(a.source, a.dedupe_key, a.id, a.session_id)
         # one round trip for the whole batch; RETURNING tells the new rows from duplicates
         result = await self._c.execute(stmt, rows)
-        added: set[tuple[str, str]] = set()
+        added: dict[tuple[str, str], int] = {}
         new = self._new
         for r in result:
-            added.add((r.source, r.dedupe_key))
+            added[r.source, r.dedupe_key] = r.id
             if r.session_id is not None:
                 first, last = new.get(r.session_id, (r.id, r.id))
                 new[r.session_id] = (min(first, r.id), max(last, r.id))
@@ -120,6 +120,65 @@ class SqlAttendanceLog:
             stmt = stmt.limit(limit)
         rows = await self._c.execute(stmt)
         return [record_from(StoredEvent, r, data=dict(r.data)) for r in rows]
+
+    async def read_log(
+        self,
+        session_id: str,
+        *,
+        after_id: int = 0,
+        limit: int | None = None,
+        upto_id: int | None = None,
+    ) -> list[LoggedEvent]:
+        # the columns the merge reads, the fields of `data` taken out by the database
+        a = t.attendance_events.c
+        data = a.data
+        stmt = (
+            sa.select(
+                a.id,
+                a.source,
+                a.kind,
+                a.at,
+                a.dedupe_key,
+                a.site_id,
+                a.occupant,
+                a.after_freeze,
+                data["name"].as_string(),
+                data["email"].as_string(),
+                data["headcount"].as_integer(),
+                data["names"].as_string(),  # JSON: opened below, for the few that hold it
+                data["verdict"].as_string(),
+                data["reason"].as_string(),
+            )
+            .where(a.session_id == session_id)
+            .order_by(a.id)
+        )
+        if after_id:
+            stmt = stmt.where(a.id > after_id)
+        if upto_id is not None:
+            stmt = stmt.where(a.id <= upto_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = await self._c.execute(stmt)
+        make, names = LoggedEvent._make, LoggedEvent._fields.index("names")
+        return [
+            make(r)
+            if r[names] is None
+            else make((*r[:names], json.loads(r[names]), *r[names + 1 :]))
+            for r in rows
+        ]
+
+    async def sites_of(self, session_id: str) -> tuple[str, ...]:
+        ss = t.session_sites.c
+        stmt = sa.select(ss.site_id).where(ss.session_id == session_id).order_by(ss.position)
+        return tuple((await self._c.execute(stmt)).scalars())
+
+    async def room_sites(self, room: str) -> tuple[str, tuple[str, ...]] | None:
+        s = t.sessions.c
+        stmt = sa.select(s.id).where(s.room == room).order_by(s.id).limit(1)  # as `by_room`
+        session_id = (await self._c.execute(stmt)).scalar()
+        if session_id is None:
+            return None
+        return session_id, await self.sites_of(session_id)
 
     async def save_record(self, session_id: str, frozen_at: datetime, record: str) -> None:
         values = {"session_id": session_id, "frozen_at": frozen_at, "record": record}
@@ -205,7 +264,7 @@ class SqlEventAppender:
 
     async def append(
         self, events: Sequence[StoredEvent], origin: str
-    ) -> dict[tuple[str, str], bool]:
+    ) -> dict[tuple[str, str], Appended]:
         if not events:
             return {}
         async with self._lock:
@@ -221,7 +280,7 @@ class SqlEventAppender:
                 if isinstance(exc, Exception):
                     raise driver_error(exc, pg=self._pg) from exc
                 raise
-        return {(r[0], r[1]): bool(r[3]) for r in rows}
+        return {(r[0], r[1]): Appended(bool(r[3]), r[4]) for r in rows}
 
     @staticmethod
     async def _sqlite_append(driver: Any, events: Sequence[StoredEvent], _origin: str) -> Any:

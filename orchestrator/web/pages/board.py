@@ -232,7 +232,7 @@ class _Index:
         def region_key(region: str) -> tuple[bool, tuple[str, str], str]:
             return region == "", name_key(names.get(region) or region), region
 
-        sites = board.session.site_ids
+        sites = board.site_ids
         regions = sorted({region_of(s) for s in sites}, key=region_key)
         place = {r: i for i, r in enumerate(regions)}
         order = sorted(
