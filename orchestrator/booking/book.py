@@ -6,8 +6,9 @@ its outbox row and its audit entry. The booking, its dry run and the regional pl
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.booking.common import (
@@ -18,11 +19,11 @@ from orchestrator.booking.common import (
     check_span,
     check_speakers,
     conflict_out,
+    facts_for,
     or_default,
     policies,
     region_of,
     session_resources,
-    sites_for,
 )
 from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.schemas import BookSessionRequest, SkippedOut
@@ -35,10 +36,18 @@ from orchestrator.domain.models import (
     Session,
     SessionKind,
     SessionSite,
-    Site,
+    SiteLike,
     site_resource,
 )
+from orchestrator.domain.trusted import trusted
 from orchestrator.store.base import UnitOfWork
+
+# The sites of a new session are the request's ids (validated slugs) the directory knows.
+_session_site = trusted(SessionSite)
+
+# From this many sites, a booking's links are minted in a worker thread while the database
+# writes its claims (see `BookingSteps._claim_while_linking`).
+LINKS_BESIDE_CLAIMS = 1000
 
 
 @dataclass
@@ -47,7 +56,7 @@ class Prepared:
 
     session: Session
     resources: list[str]
-    sites: dict[str, Site]
+    sites: Mapping[str, SiteLike]
     policy: BookingPolicy
     breaches: list[Breach]
     reason: str | None
@@ -106,7 +115,7 @@ class BookingSteps:
                     [req.host_site, *(s.id for s in await uow.directory.list_sites(region.id))]
                 )
             )
-        sites = await sites_for(uow, site_ids, "sites")
+        sites = await facts_for(uow, site_ids, "sites")
         await check_groups(uow, req.leader_groups)
         provider = self._links.provider(req.provider)
         now = self._clock.now()
@@ -122,7 +131,7 @@ class BookingSteps:
             timezone=req.timezone,
             host_site=req.host_site,
             chair=req.chair,
-            sites=tuple(SessionSite(site_id=i) for i in site_ids),
+            sites=tuple(_session_site(site_id=i, join_url=None) for i in site_ids),
             leader_groups=tuple(dict.fromkeys(req.leader_groups)),
             speaking_sites=tuple(dict.fromkeys(req.speaking_sites)),
             provider=req.provider,
@@ -168,10 +177,13 @@ class BookingSteps:
             )
             drop = {site_resource(k) for k in verdict.skipped}
             prepared.resources = [r for r in prepared.resources if r not in drop]
-        session = self._links.issue(session, prepared.sites)
+        if len(session.sites) < LINKS_BESIDE_CLAIMS:
+            session = self._links.issue(session, prepared.sites)
+            await uow.sessions.add(session)
+            await uow.claims.add(session.id, prepared.resources, claimed.start, claimed.end)
+        else:
+            session = await self._claim_while_linking(uow, session, prepared)
         prepared.session = session
-        await uow.sessions.add(session)
-        await uow.claims.add(session.id, prepared.resources, claimed.start, claimed.end)
         await uow.outbox.add(
             INVITES, session.id, session.version, {"change": "booked"}, self._clock.now()
         )
@@ -191,3 +203,27 @@ class BookingSteps:
             },
         )
         return skipped
+
+    async def _claim_while_linking(
+        self, uow: UnitOfWork, session: Session, prepared: Prepared
+    ) -> Session:
+        """Store a large session: its row, then its claims while a worker thread mints its
+        links (the database checks and writes thousands of claims, which takes as long as
+        minting as many links or longer), then its linked sites. Returns the linked session.
+
+        Raises what `JoinLinks.issue` raises (first, as if it had run first) and ClaimOverlap."""
+        self._links.check_capacity(session)  # its refusal comes before anything is written
+        claimed = session.claimed_range
+        await uow.sessions.add(session.model_copy(update={"sites": ()}))
+        # Both are awaited to their end: the unit's connection is free again whatever failed.
+        linked, stored = await asyncio.gather(
+            asyncio.to_thread(self._links.issue, session, prepared.sites),
+            uow.claims.add(session.id, prepared.resources, claimed.start, claimed.end),
+            return_exceptions=True,
+        )
+        if isinstance(linked, BaseException):
+            raise linked
+        if isinstance(stored, BaseException):
+            raise stored
+        await uow.sessions.add_sites(linked)
+        return linked

@@ -27,6 +27,8 @@ from orchestrator.domain.models import (
     Session,
     SessionKind,
     Site,
+    SiteFacts,
+    SiteLike,
     resources_for,
 )
 from orchestrator.domain.models import require_office as require_office  # the booking modules' too
@@ -73,7 +75,20 @@ async def policies(uow: UnitOfWork) -> dict[SessionKind, BookingPolicy]:
 async def sites_for(uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str, Site]:
     """The sites named by `ids`. Raises InvalidRequest (on `field`) naming the unknown ones."""
     found = await uow.directory.get_sites(ids)
-    missing = [i for i in ids if i not in found]
+    _refuse_unknown([i for i in ids if i not in found], field)
+    return found
+
+
+async def facts_for(uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str, SiteFacts]:
+    """What a new session needs of the sites named by `ids` (see `SiteFacts`). Raises
+    InvalidRequest (on `field`) naming the unknown ones, as `sites_for` does."""
+    found = await uow.directory.site_facts(ids)
+    if len(found) < len(ids):
+        _refuse_unknown([i for i in ids if i not in found], field)
+    return found
+
+
+def _refuse_unknown(missing: Sequence[str], field: str) -> None:
     if missing:
         raise InvalidRequest(
             f"unknown site(s): {', '.join(missing)}",
@@ -81,7 +96,6 @@ async def sites_for(uow: UnitOfWork, ids: Sequence[str], field: str) -> dict[str
             reason="unknown_sites",
             values={"ids": ", ".join(missing)},
         )
-    return found
 
 
 async def check_groups(uow: UnitOfWork, ids: Sequence[str]) -> None:
@@ -118,7 +132,7 @@ async def sites_of(uow: UnitOfWork, sessions: Sequence[Session]) -> dict[str, Si
 
 
 def breaches_of(
-    session: Session, sites: Mapping[str, Site], policy: BookingPolicy, now: datetime
+    session: Session, sites: Mapping[str, SiteLike], policy: BookingPolicy, now: datetime
 ) -> list[Breach]:
     """Every rule of `policy` the session breaks, judged in each of its sites' zones and said
     in the session's."""
@@ -126,7 +140,7 @@ def breaches_of(
         start=session.start,
         end=session.end,
         now=now,
-        zones=[(s.site_id, sites[s.site_id].timezone) for s in session.sites],
+        zones=((s.site_id, sites[s.site_id].timezone) for s in session.sites),
         policy=policy,
         shown_in=session.timezone,
     )

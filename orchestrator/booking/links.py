@@ -9,7 +9,11 @@ from datetime import datetime, timedelta
 from connectors.base import Attendee, Meeting, MeetingProvider
 from orchestrator.booking.schemas import SessionOut
 from orchestrator.domain.errors import InvalidRequest
-from orchestrator.domain.models import Principal, Role, Session, SessionSite, Site
+from orchestrator.domain.models import Principal, Role, Session, SessionSite, Site, SiteLike
+from orchestrator.domain.trusted import trusted
+
+# A linked site: the session's own site id and the link its provider just issued.
+_linked = trusted(SessionSite)
 
 
 class JoinLinks:
@@ -49,7 +53,7 @@ class JoinLinks:
             )
         return provider
 
-    def issue(self, session: Session, sites: Mapping[str, Site]) -> Session:
+    def issue(self, session: Session, sites: Mapping[str, SiteLike]) -> Session:
         """The session with each site's join link: a meeting open from the claimed start to the
         end plus the grace, the host as moderator, visitors beyond the provider's limit.
 
@@ -57,12 +61,13 @@ class JoinLinks:
         provider = self.check_capacity(session)
         meeting = self._meeting(session)
         visitors = session.visitors(provider.max_participants)
+        join_url, host = provider.join_url, session.host_site
         linked = [
-            SessionSite(
-                site_id=s.site_id,
-                join_url=provider.join_url(meeting, _attendee(session, sites[s.site_id], visitors)),
+            _linked(
+                site_id=site_id,
+                join_url=join_url(meeting, _attendee(host, sites[site_id], visitors)),
             )
-            for s in session.sites
+            for site_id in session.site_ids
         ]
         return session.model_copy(update={"sites": tuple(linked)})
 
@@ -72,7 +77,9 @@ class JoinLinks:
         provider cannot link the session)."""
         provider = self.provider(session.provider)
         visitors = session.visitors(provider.max_participants)
-        return provider.join_url(self._meeting(session), _attendee(session, site, visitors))
+        return provider.join_url(
+            self._meeting(session), _attendee(session.host_site, site, visitors)
+        )
 
     def closes_at(self, session: Session) -> datetime:
         """When the session's links stop working: its end plus the grace."""
@@ -96,14 +103,15 @@ class JoinLinks:
         return session.visitors(provider.max_participants) if provider else frozenset()
 
 
-def _attendee(session: Session, site: Site, visitors: frozenset[str]) -> Attendee:
+def _attendee(host: str, site: SiteLike, visitors: frozenset[str]) -> Attendee:
     """The site as the provider names it: the host as moderator, visitors beyond the limit."""
+    site_id = site.id
     return Attendee(
-        site_id=site.id,
-        name=site.name,
-        email=site.coordinator.email,
-        moderator=site.id == session.host_site,
-        visitor=site.id in visitors,
+        site_id,
+        site.name,
+        site.coordinator_email,
+        moderator=site_id == host,
+        visitor=site_id in visitors,
     )
 
 

@@ -22,7 +22,7 @@ from orchestrator.domain.models import (
     BookingPolicy,
     Principal,
     Session,
-    Site,
+    SiteLike,
     group_resource,
     site_resource,
 )
@@ -93,7 +93,7 @@ class SlotFinder:
         uow: UnitOfWork,
         session: Session,
         resources: Sequence[str],
-        sites: Mapping[str, Site],
+        sites: Mapping[str, SiteLike],
         policy: BookingPolicy,
         limit: int,
     ) -> list[SlotOut]:

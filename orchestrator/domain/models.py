@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -108,6 +108,30 @@ class Site(Frozen):
     capacity: int = Field(default=0, ge=0)
     room: str = ""
     language: str = Field(default="vi", pattern="^(vi|en)$")
+
+    @property
+    def coordinator_email(self) -> str | None:
+        """Whom the site's join links name (as `SiteFacts` says it)."""
+        return self.coordinator.email
+
+
+class SiteFacts(NamedTuple):
+    """What booking a session needs of each of its sites, read by the thousand (a national
+    session has 10,000): the site's name and zone, and whom its join link names. Plain values,
+    so neither building them nor the garbage collector's sweeps cost what 10,000 `Site`s do."""
+
+    id: str
+    name: str
+    timezone: str
+    coordinator_email: str | None
+
+    @classmethod
+    def of(cls, site: Site) -> SiteFacts:
+        return cls(site.id, site.name, site.timezone, site.coordinator.email)
+
+
+SiteLike = Site | SiteFacts
+"""A site as a session's links and answer need it: the whole `Site` or its `SiteFacts`."""
 
 
 class Region(Frozen):

@@ -631,7 +631,8 @@ async def test_host_alone_is_enough_for_a_national_session(container: Container)
 
 
 async def test_large_sessions_take_the_bulk_path(container: Container) -> None:
-    """Hundreds of sites go through COPY on PostgreSQL; the overlap rule holds there too."""
+    """Hundreds of sites go in as one statement on either database; the overlap rule holds
+    there too."""
     many = parse_directory(
         "\n".join(f'[[sites]]\nid = "s{i:03d}"\nname = "Site {i}"\n' for i in range(250))
     )

@@ -23,7 +23,7 @@ from orchestrator.domain.models import (
     SeriesStatus,
     Session,
     SessionStatus,
-    Site,
+    SiteLike,
 )
 from orchestrator.domain.outbox import OutboxKind
 from orchestrator.store.base import UnitOfWork
@@ -107,7 +107,7 @@ def status_of(series: Series, occurrences: Sequence[Session], now: datetime) -> 
 def series_out(
     series: Series,
     occurrences: Sequence[Session],
-    sites: Mapping[str, Site],
+    sites: Mapping[str, SiteLike],
     now: datetime,
 ) -> SeriesOut:
     """The answer for `series` and its occurrence sessions, times in the series' zone."""

@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from orchestrator.domain.models import BookingPolicy, LeaderGroup, Region, SessionKind, Site
+from orchestrator.domain.models import (
+    BookingPolicy,
+    LeaderGroup,
+    Region,
+    SessionKind,
+    Site,
+    SiteFacts,
+)
 
 DIRECTORY_AUDIT_TARGET = "directory"
 """The audit target of every change to the directory. Each change is audited in the unit that
@@ -42,6 +49,11 @@ class Directory(Protocol):
 
     async def get_sites(self, ids: Sequence[str]) -> dict[str, Site]:
         """The sites among `ids` that exist, by id (unknown ids are absent)."""
+        ...
+
+    async def site_facts(self, ids: Sequence[str]) -> dict[str, SiteFacts]:
+        """What booking a session needs of each site among `ids` that exists, by id (unknown
+        ids are absent): a booking of 10,000 sites, without reading them whole."""
         ...
 
     async def list_sites(self, region: str | None = None) -> list[Site]:

@@ -35,6 +35,12 @@ class Sessions(Protocol):
         """Store a new session and its sites."""
         ...
 
+    async def add_sites(self, session: Session) -> None:
+        """Store the sites of a new session stored without them (`add` of it with no sites), in
+        their order: a large booking writes its row first, so that its claims (which name it)
+        go in while its links are minted."""
+        ...
+
     async def update(
         self,
         session: Session,

@@ -7,11 +7,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from orchestrator.domain.models import BookingPolicy, LeaderGroup, Region, SessionKind, Site
+from orchestrator.domain.models import (
+    BookingPolicy,
+    LeaderGroup,
+    Region,
+    SessionKind,
+    Site,
+    SiteFacts,
+)
 from orchestrator.store import tables as t
 from orchestrator.store.base.directory import DirectoryCounts
 from orchestrator.store.sql.engine import Transaction
 from orchestrator.store.sql.rows import (
+    SITE_COLUMNS,
     group_from,
     group_values,
     region_from,
@@ -67,13 +75,22 @@ class SqlDirectory:
         return DirectoryCounts(len(regions), len(sites), len(groups), len(policies))
 
     async def get_sites(self, ids: Sequence[str]) -> dict[str, Site]:
-        out: dict[str, Site] = {}
-        unique = list(dict.fromkeys(ids))
-        for cond in self._tx.in_(t.sites.c.id, unique):
-            rows = await self._c.execute(sa.select(t.sites).where(cond))
-            for row in rows:
-                out[row.id] = site_from(row)
-        return out
+        if not ids:
+            return {}
+        # One statement whatever the count (a national session names 10,000 sites).
+        cond = self._tx.in_one(t.sites.c.id, list(dict.fromkeys(ids)))
+        rows = await self._c.execute(sa.select(*SITE_COLUMNS).where(cond))
+        return {site.id: site for site in map(site_from, rows)}
+
+    async def site_facts(self, ids: Sequence[str]) -> dict[str, SiteFacts]:
+        if not ids:
+            return {}
+        c = t.sites.c
+        cond = self._tx.in_one(c.id, list(dict.fromkeys(ids)))
+        rows = await self._c.execute(
+            sa.select(c.id, c.name, c.timezone, c.coordinator_email).where(cond)
+        )
+        return {row[0]: SiteFacts._make(row) for row in rows.all()}
 
     async def site_names(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         out: dict[str, tuple[str, str | None]] = {}
@@ -84,7 +101,7 @@ class SqlDirectory:
         return out
 
     async def list_sites(self, region: str | None = None) -> list[Site]:
-        stmt = sa.select(t.sites).order_by(t.sites.c.id)
+        stmt = sa.select(*SITE_COLUMNS).order_by(t.sites.c.id)
         if region is not None:
             stmt = stmt.where(t.sites.c.region_id == region)
         return [site_from(r) for r in await self._c.execute(stmt)]

@@ -25,7 +25,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from orchestrator.domain.models import BookingPolicy, LeaderGroup, Region, SessionKind, Site
+from orchestrator.domain.models import (
+    BookingPolicy,
+    LeaderGroup,
+    Region,
+    SessionKind,
+    Site,
+    SiteFacts,
+)
 from orchestrator.store.base.directory import DIRECTORY_AUDIT_TARGET, DirectoryCounts
 from orchestrator.store.sql.directory import SqlDirectory
 from orchestrator.store.sql.engine import Transaction
@@ -114,6 +121,13 @@ class CachedDirectory:
         if memory.version == self._version and len(memory.sites) + len(found) <= memory.max_sites:
             memory.sites.update(found)
         return {i: s for i in wanted if (s := known.get(i) or found.get(i)) is not None}
+
+    async def site_facts(self, ids: Sequence[str]) -> dict[str, SiteFacts]:
+        # A few sites are read whole and kept (`get_sites`); a booking's thousands are read as
+        # facts, as `SqlDirectory` reads them, and not kept.
+        if len(ids) > self._cache.max_sites:
+            return await self._inner.site_facts(ids)
+        return {i: SiteFacts.of(site) for i, site in (await self.get_sites(ids)).items()}
 
     async def list_groups(self) -> list[LeaderGroup]:
         memory = await self._memory()

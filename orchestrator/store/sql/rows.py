@@ -1,4 +1,5 @@
-"""Rows to records and back: one mapping per record, by column name (never by position).
+"""Rows to records and back: one mapping per record, by column name (never by position; a
+site, read by the thousand, is read in the order of the columns named beside its mapping).
 
 Records whose fields are named as their columns (`TokenRecord`, `Delivery`, `Submission`, ...)
 share `record_from`/`values_of`; the domain's models, stored under other column names, have a
@@ -23,6 +24,8 @@ from orchestrator.domain.models import (
     Site,
     SkippedOccurrence,
 )
+from orchestrator.domain.trusted import trusted
+from orchestrator.store import tables as t
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -61,18 +64,52 @@ def site_values(site: Site) -> dict[str, Any]:
     }
 
 
+# A site's row holds what `site_values` wrote of a validated `Site` (the directory is written
+# nowhere else), so it is rebuilt as it is: a 10,000-site session reads 10,000 of them. Its
+# columns are read in the order of `SITE_COLUMNS`, which every query for `site_from` selects
+# (a row's attribute by name costs more than the rest of the site together).
+_site = trusted(Site)
+_coordinator = trusted(Coordinator)
+
+SITE_COLUMNS = (
+    t.sites.c.id,
+    t.sites.c.name,
+    t.sites.c.region_id,
+    t.sites.c.timezone,
+    t.sites.c.coordinator_name,
+    t.sites.c.coordinator_email,
+    t.sites.c.coordinator_phone,
+    t.sites.c.capacity,
+    t.sites.c.room,
+    t.sites.c.language,
+)
+
+
 def site_from(row: Any) -> Site:
-    return Site(
-        id=row.id,
-        name=row.name,
-        region=row.region_id,
-        timezone=row.timezone,
-        coordinator=Coordinator(
-            name=row.coordinator_name, email=row.coordinator_email, phone=row.coordinator_phone
+    """The site of a row of `SITE_COLUMNS`."""
+    (
+        site_id,
+        name,
+        region_id,
+        timezone,
+        coordinator_name,
+        coordinator_email,
+        coordinator_phone,
+        capacity,
+        room,
+        language,
+    ) = row
+    return _site(
+        id=site_id,
+        name=name,
+        region=region_id,
+        timezone=timezone,
+        coordinator=_coordinator(
+            name=coordinator_name, email=coordinator_email, phone=coordinator_phone
         ),
-        capacity=row.capacity,
-        room=row.room,
-        language=row.language,
+        capacity=capacity,
+        room=room,
+        language=language,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -30,8 +31,28 @@ def _status_is(status: SessionStatus, now: datetime | None) -> sa.ColumnElement[
     return sa.and_(~cancelled, s.ends_at <= now)
 
 
+# A session's sites from `first` on, their positions in the order given, in one statement:
+# the database makes the rows from JSON (SQLite: [site_id, join_url] pairs; PostgreSQL: two
+# arrays side by side), where thousands of rows cost SQLAlchemy a dict of parameters each, and
+# the PostgreSQL driver an encoding of each value.
+_ADD_SITES = {
+    "sqlite": sa.text(
+        "INSERT INTO session_sites (session_id, site_id, position, join_url) "
+        "SELECT :session_id, json_extract(value, '$[0]'), :first + key, "
+        "json_extract(value, '$[1]') FROM json_each(:rows)"
+    ),
+    "postgresql": sa.text(
+        "INSERT INTO session_sites (session_id, site_id, position, join_url) "
+        "SELECT :session_id, v.site, :first + v.n - 1, v.url "
+        "FROM ROWS FROM (json_array_elements_text(CAST(:sites AS json)), "
+        "json_array_elements_text(CAST(:urls AS json))) WITH ORDINALITY AS v(site, url, n)"
+    ),
+}
+
+
 class SqlSessions:
-    """The `Sessions` on SQLAlchemy; thousands of sites go in by COPY on PostgreSQL."""
+    """The `Sessions` on SQLAlchemy; a session's sites, thousands or a few, go in as one
+    statement."""
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
@@ -42,48 +63,28 @@ class SqlSessions:
     ) -> None:
         if not sites:
             return
-        if self._tx.pg and len(sites) >= COPY_THRESHOLD:
-            await self._tx.copy(
-                "session_sites",
-                ("session_id", "site_id", "position", "join_url"),
-                [(session_id, s.site_id, first + i, s.join_url) for i, s in enumerate(sites)],
-            )
-            return
-        await self._c.execute(
-            t.session_sites.insert(),
-            [
-                {
-                    "session_id": session_id,
-                    "site_id": s.site_id,
-                    "position": first + i,
-                    "join_url": s.join_url,
-                }
-                for i, s in enumerate(sites)
-            ],
-        )
+        params: dict[str, Any] = {"session_id": session_id, "first": first}
+        if self._tx.pg:
+            params["sites"] = json.dumps([s.site_id for s in sites])
+            params["urls"] = json.dumps([s.join_url for s in sites])
+            await self._c.execute(_ADD_SITES["postgresql"], params)
+        else:
+            params["rows"] = json.dumps([(s.site_id, s.join_url) for s in sites])
+            await self._c.execute(_ADD_SITES["sqlite"], params)
 
     async def add(self, session: Session) -> None:
         await self._c.execute(t.sessions.insert().values(session_values(session)))
+        await self._insert_sites(session.id, session.sites, 0)
+
+    async def add_sites(self, session: Session) -> None:
         await self._insert_sites(session.id, session.sites, 0)
 
     async def add_many(self, sessions: Sequence[Session]) -> None:
         if not sessions:
             return
         await self._c.execute(t.sessions.insert(), [session_values(s) for s in sessions])
-        rows = [
-            (s.id, site.site_id, i, site.join_url)
-            for s in sessions
-            for i, site in enumerate(s.sites)
-        ]
-        if self._tx.pg and len(rows) >= COPY_THRESHOLD:
-            await self._tx.copy(
-                "session_sites", ("session_id", "site_id", "position", "join_url"), rows
-            )
-        elif rows:
-            keys = ("session_id", "site_id", "position", "join_url")
-            await self._c.execute(
-                t.session_sites.insert(), [dict(zip(keys, r, strict=True)) for r in rows]
-            )
+        for s in sessions:
+            await self._insert_sites(s.id, s.sites, 0)
 
     async def update_many(
         self, changes: Sequence[tuple[Session, Sequence[str], Sequence[str]]]
