@@ -144,6 +144,15 @@ async def test_page_shows_times_sites_invites_answers_links_and_board(
     assert csv.headers["content-type"].startswith("text/csv")
 
 
+async def test_a_policy_refusal_in_english_gives_the_rule_s_details(browsers: Browsers) -> None:
+    b = await browsers.open(OFFICE, orch_lang="en")
+    s = await b.book()
+    saturday = {"date": "2026-12-12", "start": "08:00", "end": "10:00"}
+    r = await b.post(f"/office/sessions/{s.id}/reschedule", saturday)
+    assert r.status_code == 422
+    assert "Saturday 2026-12-12 is not a working day in Asia/Ho_Chi_Minh" in text_of(r)
+
+
 async def test_times_follow_the_viewer_zone_and_language(browsers: Browsers) -> None:
     b = await browsers.open(OFFICE, orch_tz="Asia/Tokyo", orch_lang="en")
     s = await b.book()
@@ -253,6 +262,7 @@ async def test_policy_refusal_in_words_then_override_with_a_reason(office: Brows
     assert "trái quy định đặt lịch" in page
     assert "Rơi vào ngày nghỉ cuối tuần" in page
     assert "Sở GD&ĐT Cần Thơ" in page  # the breach names the sites it concerns
+    assert "is not a working day" not in page  # the policy's own English stays out of it
     assert 'value="2026-12-12"' in r.text
     assert (await office.container.bookings.session(s.id)).version == 1
     r = await office.post(
