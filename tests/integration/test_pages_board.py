@@ -222,3 +222,14 @@ def test_spans_are_cut_to_the_window() -> None:
     )
     assert [(s.left, s.width) for s in out] == [(0.0, 14.286), (42.857, 0.4)]
     assert spans([(START, END)], END, START) == []
+
+
+async def test_counts_of_one_site_read_as_one_in_english(chair: Chair) -> None:
+    r = await chair.get(f"/chair/sessions/{chair.session.id}", lang="en")
+    assert r.status_code == 200
+    text = re.sub(r"<[^>]+>", " ", r.text)
+    assert not re.search(r"\b1 sites\b", text), "a count of one site reads “1 sites”"
+    assert re.search(r"\b1 site\b", text)  # four of the six regions hold one site each
+    assert re.search(r"\b2 sites\b", text)
+    r = await chair.get(f"/chair/sessions/{chair.session.id}", lang="vi")
+    assert "1 điểm cầu" in re.sub(r"<[^>]+>", " ", r.text)

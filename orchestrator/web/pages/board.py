@@ -65,6 +65,7 @@ JS_STRINGS = (
     "board.override",
     "board.host",
     "board.n_sites",
+    "board.n_sites_one",
     "board.shown",
     "board.shown_none",
     "board.page_of",

@@ -413,7 +413,7 @@
     }
 
     function countsLine(c) {
-      var out = [text("board.n_sites", { n: num(c.sites) })];
+      var out = [text(c.sites === 1 ? "board.n_sites_one" : "board.n_sites", { n: num(c.sites) })];
       FILTERS.forEach(function (st) { if (c[st]) out.push(text("board.count." + st, { n: num(c[st]) })); });
       return out.join(" · ");
     }
