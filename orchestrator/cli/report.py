@@ -29,7 +29,9 @@ from orchestrator.reports.service import (
     ReportQuery,
 )
 
-app = typer.Typer(help="Reports over a school year: attendance and preparation per site, region")
+app = typer.Typer(
+    help="Reports over a school year: attendance and preparation per site, region and in total."
+)
 
 M = TypeVar("M", bound=BaseModel)
 
