@@ -210,3 +210,20 @@ async def test_timeline_on_a_phone_and_roles_kept_apart(browser: Browser, live: 
         assert response.status == 403
     finally:
         await context.close()
+
+
+async def test_a_fields_error_keeps_its_row_of_fields_in_line(page: Page, live: Live) -> None:
+    """End before start: the error under "Kết thúc" grows that field downwards; the date, the
+    start, the end and the zone keep their inputs on one line."""
+    await sign_in(page, live, live.office_token, "/office/book")
+    await _fill_common(page, "Họp giờ ngược")
+    await page.get_by_label("Bắt đầu").fill("11:00")
+    await page.get_by_label("Kết thúc").fill("09:00")
+    await page.get_by_role("checkbox", name="Sở GD&ĐT Cần Thơ").check()
+    await page.get_by_role("button", name="Đặt lịch", exact=True).click()
+    await expect(page.locator("#e-end_time")).to_be_visible()
+    tops = [
+        (await page.locator(f"#f-{name}").bounding_box() or {"y": -1.0})["y"]
+        for name in ("date", "start_time", "end_time", "timezone")
+    ]
+    assert max(tops) - min(tops) < 4, f"the time row's inputs are not in line: {tops}"
