@@ -331,6 +331,11 @@ async def test_check_names_conflicts_and_suggests_free_slots(pages: Pages) -> No
     assert "còn trống" in free.text
     sunday = await pages.http.get("/office/book/check", params={**params, "date": "2026-12-13"})
     assert "trái quy định" in sunday.text
+    assert "Đây là ngày nghỉ cuối tuần." in _text(sunday.text)  # the rule it breaks, named
+    evening = {**params, "date": "2026-12-11", "start_time": "19:00", "end_time": "20:00"}
+    late = await pages.http.get("/office/book/check", params=evening)
+    assert "Ngoài giờ làm việc." in _text(late.text)
+    assert "ngày nghỉ cuối tuần" not in _text(late.text)
     nothing = await pages.http.get("/office/book/check", params={"date": "x"})
     assert nothing.status_code == 200
     assert "Chọn điểm cầu" in nothing.text

@@ -21,7 +21,7 @@ from orchestrator.booking.schemas import (
 )
 from orchestrator.booking.slots import SUGGEST_WITHIN
 from orchestrator.directory.service import DirectoryOut
-from orchestrator.domain.errors import InvalidRequest, OrchestratorError
+from orchestrator.domain.errors import Breach, InvalidRequest, OrchestratorError
 from orchestrator.domain.models import Chair, ConflictPolicy, Principal, Role, SessionKind
 from orchestrator.web.keys import BOOKINGS, CLOCK
 from orchestrator.web.pages.common import (
@@ -34,6 +34,7 @@ from orchestrator.web.pages.common import (
 )
 from orchestrator.web.pages.office_book import (
     BookingForm,
+    breach_sentences,
     conflict_sentences,
     invalid_words,
     read_booking,
@@ -123,6 +124,7 @@ async def check_context(
     problem: str | None = None
     conflicts: list[str] = []
     outside_policy = False
+    rules: list[str] = []  # the booking rules the time breaks, each in words
     slots: Sequence[SlotOut] = []
     if picked:
         checked: CheckOut | None = None
@@ -140,6 +142,11 @@ async def check_context(
             names = Names.of(directory)
             conflicts = conflict_sentences(request, names, checked.holders, in_the_way(checked))
             outside_policy = bool(checked.breaches)
+            rules = breach_sentences(
+                request,
+                names,
+                [Breach(rule=b.rule, detail=b.detail, site_id=b.site_id) for b in checked.breaches],
+            )
             slots = checked.suggestions
     tz = ZoneInfo(zone)
     lang = language(request)
@@ -148,6 +155,7 @@ async def check_context(
         "problem": problem,
         "conflicts": conflicts,
         "outside_policy": outside_policy,
+        "rules": rules,
         "slots": [
             {
                 "date": s.start.astimezone(tz).date().isoformat(),
