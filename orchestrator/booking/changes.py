@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrator.booking.common import (
@@ -18,6 +19,7 @@ from orchestrator.booking.common import (
     sites_for,
     sites_of,
 )
+from orchestrator.booking.gate import ClaimGate, Turn, held_over
 from orchestrator.booking.links import JoinLinks
 from orchestrator.booking.schemas import SessionOut, UpdateSessionRequest
 from orchestrator.booking.series.exceptions import (
@@ -29,6 +31,7 @@ from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import (
     BookingConflict,
     Breach,
+    Conflict,
     InvalidRequest,
     InvalidState,
     SessionNotFound,
@@ -46,10 +49,13 @@ from orchestrator.store.base import ClaimOverlap, Store, UnitOfWork
 class SessionChanges:
     """The office's changes to sessions already booked."""
 
-    def __init__(self, store: Store, clock: Clock, links: JoinLinks) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, links: JoinLinks, gate: ClaimGate | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
         self._links = links
+        self._gate = gate or ClaimGate()
 
     def _out(self, session: Session, sites: dict[str, Site]) -> SessionOut:
         return SessionOut.build(session, sites, self._clock.now(), self._links.visitors(session))
@@ -62,28 +68,73 @@ class SessionChanges:
         Raises SessionNotFound, InvalidRequest, InvalidState, PolicyViolation, BookingConflict.
         """
         require_office(principal)
+        turn = await self._turn_to_change(session_id, req, principal)
+        held: list[Conflict] = []
+        claimed: list[Conflict] = []  # what the committed change holds, told to its turn
 
         async def attempt() -> SessionOut:
             async with self._store.write() as uow:
-                return await self._update_in(uow, session_id, req, principal)
+                return await self._update_in(uow, session_id, req, principal, claimed)
 
         try:
-            return await retrying(attempt)
+            out = await retrying(attempt)
+            held = claimed
+            return out
         except ClaimOverlap as exc:
             async with self._store.read() as uow:
                 old = await uow.sessions.get(session_id)
                 if old is None:
                     raise SessionNotFound(session_id) from exc
                 new = _apply(old, req, old.updated_at)
-                claimed = new.claimed_range
+                span = new.claimed_range
                 conflicts = await uow.claims.conflicts(
-                    session_resources(new), claimed.start, claimed.end, old.id
+                    session_resources(new), span.start, span.end, old.id
                 )
             raise BookingConflict(conflicts) from exc
+        except BookingConflict as exc:
+            held = exc.conflicts
+            raise
+        finally:
+            if turn is not None:
+                self._gate.leave(turn, held)
 
-    async def _update_in(
+    async def _turn_to_change(
+        self, session_id: str, req: UpdateSessionRequest, principal: Principal
+    ) -> Turn | None:
+        """This process's turn to claim what the change needs (see `ClaimGate`), once nothing
+        refuses it: raises as `update` does before it claims, or BookingConflict when the new
+        claims are held: told by a turn it waited for, or looked at outside any transaction;
+        None when nothing changes."""
+        async with self._store.peek() as uow:
+            change = await self._change(uow, session_id, req, principal)
+            if not isinstance(change, _Change):
+                return None
+            resources = [*session_resources(change.old), *change.resources]
+            turn = self._gate.enter(resources)
+            if turn is not None:  # nobody else here is claiming them: look on this connection
+                with self._gate.leaving_on_error(turn):
+                    await _refuse_if_held(uow, change)
+                return turn
+        claimed = change.new.claimed_range
+        while True:  # after each turn that held some of them, without a connection meanwhile
+            ended = await self._gate.wait(resources)
+            told = held_over(ended, change.resources, claimed.start, claimed.end, change.old.id)
+            if told:
+                raise BookingConflict(told)
+            turn = self._gate.enter(resources)
+            with self._gate.leaving_on_error(turn):
+                async with self._store.peek() as uow:
+                    await _refuse_if_held(uow, change)
+            if turn is not None:
+                return turn
+
+    async def _change(
         self, uow: UnitOfWork, session_id: str, req: UpdateSessionRequest, principal: Principal
-    ) -> SessionOut:
+    ) -> _Change | Session:
+        """The change `req` asks of the session, checked (rules 4 and 6, the session's state,
+        the directory), before anything is locked; the session itself when nothing changes.
+
+        Raises SessionNotFound, InvalidRequest, InvalidState, PolicyViolation."""
         old = await uow.sessions.get(session_id)
         if old is None:
             raise SessionNotFound(session_id)
@@ -107,7 +158,7 @@ class SessionChanges:
             )
         new = _apply(old, req, now)
         if _same(old, new):  # nothing to change: no new version, no invites sent again
-            return self._out(old, await sites_of(uow, [old]))
+            return old
         if not new.sites:
             raise InvalidRequest(
                 "a session needs at least one site", field="remove_sites", reason="no_sites"
@@ -132,7 +183,21 @@ class SessionChanges:
             policy = (await policies(uow))[new.kind]
             breaches = breaches_of(new, sites, policy, self._clock.now())
             enforce(breaches, req.override_reason, principal)
-        resources = session_resources(new)
+        return _Change(old, new, sites, added, removed, breaches, session_resources(new), now)
+
+    async def _update_in(
+        self,
+        uow: UnitOfWork,
+        session_id: str,
+        req: UpdateSessionRequest,
+        principal: Principal,
+        claimed_out: list[Conflict],
+    ) -> SessionOut:
+        change = await self._change(uow, session_id, req, principal)
+        if not isinstance(change, _Change):
+            return self._out(change, await sites_of(uow, [change]))
+        old, new, sites, now = change.old, change.new, change.sites, change.now
+        added, removed, resources = change.added, change.removed, change.resources
         claimed = new.claimed_range
         await uow.claims.lock(list(dict.fromkeys([*session_resources(old), *resources])))
         conflicts = await uow.claims.conflicts(resources, claimed.start, claimed.end, old.id)
@@ -140,6 +205,7 @@ class SessionChanges:
             raise BookingConflict(conflicts)
         new = as_exception(old, self._links.issue(new, sites))
         await uow.claims.replace(old.id, resources, claimed.start, claimed.end)
+        claimed_out[:] = [Conflict(r, old.id, claimed.start, claimed.end) for r in resources]
         await uow.sessions.update(new, added_sites=added, removed_sites=removed)
         if old.series_id is not None:  # an occurrence changed alone: its series' invites say so
             await occurrence_changed(uow, old, new, removed, now)
@@ -161,7 +227,7 @@ class SessionChanges:
             detail={
                 "changes": changes,
                 "version": new.version,
-                "policy_overridden": [b.as_json() for b in breaches],
+                "policy_overridden": [b.as_json() for b in change.breaches],
                 **({"series_id": old.series_id} if old.series_id else {}),
             },
         )
@@ -216,6 +282,30 @@ class SessionChanges:
                 return self._out(cancelled, sites)
 
         return await retrying(attempt)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A change of a session, checked and ready to claim: the session before and after, the
+    sites it then takes part in, the sites added and removed, the policy's breaches (overridden
+    by the office), the claims it then holds, and when it was asked."""
+
+    old: Session
+    new: Session
+    sites: dict[str, Site]
+    added: list[str]
+    removed: list[str]
+    breaches: list[Breach]
+    resources: list[str]
+    now: datetime
+
+
+async def _refuse_if_held(uow: UnitOfWork, change: _Change) -> None:
+    """Raise BookingConflict when another session holds any claim the change needs."""
+    claimed = change.new.claimed_range
+    held = await uow.claims.conflicts(change.resources, claimed.start, claimed.end, change.old.id)
+    if held:
+        raise BookingConflict(held)
 
 
 _COMPARED = (

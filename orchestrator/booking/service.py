@@ -15,7 +15,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from connectors.base import MeetingProvider
-from orchestrator.booking.book import BookingSteps, sort_conflicts
+from orchestrator.booking.book import BookingSteps, Prepared, sort_conflicts
 from orchestrator.booking.changes import SessionChanges
 from orchestrator.booking.common import (
     BookingDefaults,
@@ -24,6 +24,7 @@ from orchestrator.booking.common import (
     require_office,
     sites_of,
 )
+from orchestrator.booking.gate import ClaimGate, Turn, held_over
 from orchestrator.booking.idempotency import Created, Idempotency
 from orchestrator.booking.links import JoinLinks, links_for
 from orchestrator.booking.planner import RegionalPlanner
@@ -46,7 +47,7 @@ from orchestrator.booking.series.service import SeriesBookings
 from orchestrator.booking.slots import SlotFinder
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.errors import BookingConflict, Conflict, NotFound, SessionNotFound
-from orchestrator.domain.models import Principal, Role, Session, Site, may_see
+from orchestrator.domain.models import ConflictPolicy, Principal, Role, Session, Site, may_see
 from orchestrator.store.base import ClaimOverlap, SessionQuery, Store, UnitOfWork
 
 DRY_RUN = "dry-run"  # the id of the session a dry run builds and never stores
@@ -71,7 +72,8 @@ class Bookings:
         self._idempotency = Idempotency(store, clock)
         self._steps = BookingSteps(clock, self._links, self._defaults)
         self._slots = SlotFinder(store, clock, self._defaults)
-        self._changes = SessionChanges(store, clock, self._links)
+        self._gate = ClaimGate()
+        self._changes = SessionChanges(store, clock, self._links, self._gate)
         self.series = SeriesBookings(
             store, clock, self._links, self._steps, self._idempotency, gateway
         )
@@ -102,12 +104,16 @@ class Bookings:
         IdempotencyMismatch.
         """
         require_office(principal)
+        claimed: list[Conflict] = []  # what the committed booking holds, told to its turn
 
         async def work(uow: UnitOfWork) -> Created[BookingOut]:
             prepared = await self._steps.prepare(uow, req, str(uuid.uuid4()))
             enforce(prepared.breaches, prepared.reason, principal)
+            if idempotency_key is not None:  # its turn came after the look for a stored answer
+                await _refuse_if_held(uow, prepared, req.conflict_policy)
             skipped = await self._steps.claim(uow, prepared, req.conflict_policy, principal)
             session = prepared.session
+            claimed[:] = _claims_of(session, prepared.resources)
             out = BookingOut.build(
                 session, prepared.sites, self._clock.now(), self._links.visitors(session)
             ).model_copy(
@@ -118,10 +124,47 @@ class Bookings:
             )
             return Created(out, 201)
 
+        # Without a key nothing stored can answer it: it is refused first, outside any
+        # transaction, when its claims are held, and claims in its turn (see `ClaimGate`).
+        turn = None if idempotency_key is not None else await self._turn_to_book(req, principal)
+        held: list[Conflict] = []
         try:
-            return await self._idempotency.once(principal, idempotency_key, req, work, BookingOut)
+            answer = await self._idempotency.once(principal, idempotency_key, req, work, BookingOut)
+            held = claimed if not answer.replayed else []
+            return answer
         except ClaimOverlap as exc:
             raise BookingConflict(await self._details_for(req)) from exc
+        except BookingConflict as exc:
+            held = exc.conflicts
+            raise
+        finally:
+            if turn is not None:
+                self._gate.leave(turn, held)
+
+    async def _turn_to_book(self, req: BookSessionRequest, principal: Principal) -> Turn:
+        """This process's turn to claim what `req` asks for (see `ClaimGate`), once nothing
+        refuses it: raises as `book` does before it claims (InvalidRequest, PolicyViolation,
+        PermissionDenied), or BookingConflict when its claims are held: told by a turn it
+        waited for, or looked at outside any transaction."""
+        async with self._store.peek() as uow:
+            prepared = await self._steps.prepare(uow, req, DRY_RUN)
+            enforce(prepared.breaches, prepared.reason, principal)
+            turn = self._gate.enter(prepared.resources)
+            if turn is not None:  # nobody else here is claiming them: look on this connection
+                with self._gate.leaving_on_error(turn):
+                    await _refuse_if_held(uow, prepared, req.conflict_policy)
+                return turn
+        claimed = prepared.session.claimed_range
+        while True:  # after each turn that held some of them, without a connection meanwhile
+            ended = await self._gate.wait(prepared.resources)
+            told = held_over(ended, prepared.resources, claimed.start, claimed.end)
+            _refuse(prepared, told, req.conflict_policy)
+            turn = self._gate.enter(prepared.resources)
+            with self._gate.leaving_on_error(turn):
+                async with self._store.peek() as uow:
+                    await _refuse_if_held(uow, prepared, req.conflict_policy)
+            if turn is not None:
+                return turn
 
     async def _details_for(self, req: BookSessionRequest) -> list[Conflict]:
         async with self._store.read() as uow:
@@ -239,6 +282,27 @@ class Bookings:
         in the window), BookingConflict.
         """
         return await self._planner.plan(req, principal, idempotency_key=idempotency_key)
+
+
+async def _refuse_if_held(uow: UnitOfWork, prepared: Prepared, policy: ConflictPolicy) -> None:
+    """Raise BookingConflict when another session holds a claim the booking refuses to share
+    (`claim` checks again under the locks, which is what rules)."""
+    claimed = prepared.session.claimed_range
+    found = await uow.claims.conflicts(prepared.resources, claimed.start, claimed.end)
+    _refuse(prepared, found, policy)
+
+
+def _refuse(prepared: Prepared, found: list[Conflict], policy: ConflictPolicy) -> None:
+    if found:
+        refusing = sort_conflicts(prepared.session, found, policy).refusing
+        if refusing:
+            raise BookingConflict(refusing)
+
+
+def _claims_of(session: Session, resources: Sequence[str]) -> list[Conflict]:
+    """The claims a booked session holds, as a conflict with it names them."""
+    claimed = session.claimed_range
+    return [Conflict(r, session.id, claimed.start, claimed.end) for r in resources]
 
 
 async def _holders(uow: UnitOfWork, conflicts: Sequence[Conflict]) -> list[HolderOut]:

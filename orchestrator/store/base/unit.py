@@ -141,6 +141,14 @@ class Store(Protocol):
         """A read-only unit of work; it never blocks writers. Raises as `write` does."""
         ...
 
+    def peek(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Reads outside any transaction where the database allows it (PostgreSQL: no `BEGIN`,
+        no `ROLLBACK`; SQLite: a `read` unit): each statement sees what is committed when it
+        runs, as in a READ COMMITTED transaction. Only for a look whose answer a later unit
+        checks again (refusing a booking whose claims are held before it queues for their locks):
+        it never locks or writes. Raises as `read` does."""
+        ...
+
     @property
     def events(self) -> EventAppender:
         """The attendance log's appends outside a unit of work, for webhooks' group commits

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.store import migrate
@@ -18,7 +19,7 @@ from orchestrator.store.sql.audit import SqlAuditLog
 from orchestrator.store.sql.claims import SqlClaims
 from orchestrator.store.sql.directory import SqlDirectory
 from orchestrator.store.sql.directory_cache import CachedDirectory, DirectoryCache
-from orchestrator.store.sql.engine import Transaction, transaction
+from orchestrator.store.sql.engine import Transaction, as_store_error, transaction
 from orchestrator.store.sql.invites import SqlInvites
 from orchestrator.store.sql.joins import SqlJoinLinks
 from orchestrator.store.sql.outbox import SqlOutbox
@@ -83,6 +84,26 @@ class SqlStore:
 
     def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return self._unit(readonly=True)
+
+    def peek(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        if self._dialect != "postgresql":
+            return self._unit(readonly=True)  # a deferred BEGIN costs SQLite no round trip
+        return self._peek()
+
+    @asynccontextmanager
+    async def _peek(self) -> AsyncIterator[SqlUnitOfWork]:
+        # AUTOCOMMIT: asyncpg sends each statement alone, without the BEGIN and ROLLBACK round
+        # trips of a transaction; the pool puts the connection's isolation level back on return.
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(
+                    orch_unit=True, orch_readonly=True, isolation_level="AUTOCOMMIT"
+                )
+                yield SqlUnitOfWork(
+                    Transaction(conn, self._dialect, self._key_space), self.directory_cache
+                )
+        except DBAPIError as exc:
+            raise as_store_error(exc) from exc
 
     @property
     def events(self) -> SqlEventAppender:
