@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orchestrator.domain.errors import Conflict
+from orchestrator.domain.errors import BookingConflict, Conflict
 
 
 @dataclass(eq=False)
@@ -66,9 +66,14 @@ class ClaimGate:
 
     @contextmanager
     def leaving_on_error(self, turn: Turn | None) -> Iterator[None]:
-        """Leave `turn` (if any) when the block raises."""
+        """Leave `turn` (if any) when the block raises, telling the claims that refused it when
+        it raises BookingConflict (they were read committed)."""
         try:
             yield
+        except BookingConflict as exc:
+            if turn is not None:
+                self.leave(turn, exc.conflicts)
+            raise
         except BaseException:
             if turn is not None:
                 self.leave(turn)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from orchestrator.booking.gate import ClaimGate, held_over
-from orchestrator.domain.errors import Conflict
+from orchestrator.domain.errors import BookingConflict, Conflict
 
 T0 = datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
 
@@ -63,3 +65,21 @@ def test_held_over_keeps_overlapping_claims_of_other_sessions() -> None:
     assert held_over([turn], ["site:a"], T0, later, exclude_session="mine") == [
         Conflict("site:a", "s1", T0, later)
     ]
+
+
+async def test_a_turn_refused_tells_what_refused_it() -> None:
+    gate = ClaimGate()
+    turn = gate.enter(["site:a"])
+    assert turn is not None
+    held = [Conflict("site:a", "s1", T0, T0 + timedelta(hours=1))]
+    waiter = asyncio.create_task(gate.wait(["site:a"]))
+    await asyncio.sleep(0)
+    with pytest.raises(BookingConflict), gate.leaving_on_error(turn):
+        raise BookingConflict(held)
+    assert held_over(await waiter, ["site:a"], T0, T0 + timedelta(minutes=5)) == held
+    other = gate.enter(["site:a"])
+    assert other is not None
+    with pytest.raises(RuntimeError), gate.leaving_on_error(other):
+        raise RuntimeError("the database is gone")
+    assert other.held == ()
+    assert gate.busy() == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from orchestrator.store import migrate
 from orchestrator.store.base.errors import StoreFailure
@@ -67,6 +69,8 @@ class SqlStore:
         self.directory_cache = DirectoryCache() if cache_directory else None
         """The directory as its units last read it (see `directory_cache`); None reads the
         database every time."""
+        pool = engine.pool
+        self._peeks = asyncio.Semaphore(max(1, pool.size() if isinstance(pool, QueuePool) else 1))
 
     @property
     def backend(self) -> str:
@@ -94,8 +98,10 @@ class SqlStore:
     async def _peek(self) -> AsyncIterator[SqlUnitOfWork]:
         # AUTOCOMMIT: asyncpg sends each statement alone, without the BEGIN and ROLLBACK round
         # trips of a transaction; the pool puts the connection's isolation level back on return.
+        # At most `pool_size` peeks at once: a burst of looks leaves the overflow connections to
+        # the units that decide (a racing booking's winner never waits behind its losers' looks).
         try:
-            async with self.engine.connect() as conn:
+            async with self._peeks, self.engine.connect() as conn:
                 await conn.execution_options(
                     orch_unit=True, orch_readonly=True, isolation_level="AUTOCOMMIT"
                 )
