@@ -51,6 +51,7 @@ from orchestrator.domain.models import ConflictPolicy, Principal, Role, Session,
 from orchestrator.store.base import ClaimOverlap, SessionQuery, Store, UnitOfWork
 
 DRY_RUN = "dry-run"  # the id of the session a dry run builds and never stores
+EARLY_LOOK_SITES = 1000  # more sites: no look for held claims before the booking's unit
 
 
 class Bookings:
@@ -109,7 +110,8 @@ class Bookings:
         async def work(uow: UnitOfWork) -> Created[BookingOut]:
             prepared = await self._steps.prepare(uow, req, str(uuid.uuid4()))
             enforce(prepared.breaches, prepared.reason, principal)
-            if idempotency_key is not None:  # its turn came after the look for a stored answer
+            if idempotency_key is not None and len(req.sites) <= EARLY_LOOK_SITES:
+                # after the look for a stored answer: held claims refuse it before the locks
                 await _refuse_if_held(uow, prepared, req.conflict_policy)
             skipped = await self._steps.claim(uow, prepared, req.conflict_policy, principal)
             session = prepared.session
@@ -125,8 +127,11 @@ class Bookings:
             return Created(out, 201)
 
         # Without a key nothing stored can answer it: it is refused first, outside any
-        # transaction, when its claims are held, and claims in its turn (see `ClaimGate`).
-        turn = None if idempotency_key is not None else await self._turn_to_book(req, principal)
+        # transaction, when its claims are held, and claims in its turn (see `ClaimGate`). A
+        # booking of more than EARLY_LOOK_SITES sites is not a race for one slot: it goes
+        # straight to its unit (an early look would cost it a second read of its sites).
+        early = idempotency_key is None and len(req.sites) <= EARLY_LOOK_SITES
+        turn = await self._turn_to_book(req, principal) if early else None
         held: list[Conflict] = []
         try:
             answer = await self._idempotency.once(principal, idempotency_key, req, work, BookingOut)
