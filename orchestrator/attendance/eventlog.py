@@ -21,7 +21,7 @@ from orchestrator.attendance.merge.record import (
     KeptEvent,
     Verdict,
 )
-from orchestrator.attendance.sources import Observation, read_poll, sync_key
+from orchestrator.attendance.sources import SYNC_EVENTS, Observation, read_poll, sync_key
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Session, SessionStatus, Site
 from orchestrator.store.base import SessionQuery, Store, StoredEvent
@@ -342,7 +342,7 @@ class SyncKeys:
         return sync_key(self.room, None, occupant, _SYNC_EVENTS[kind], at)
 
 
-_SYNC_EVENTS = {EventKind.JOIN: "joined", EventKind.LEAVE: "left"}
+_SYNC_EVENTS = {EventKind.JOIN: SYNC_EVENTS["join"], EventKind.LEAVE: SYNC_EVENTS["leave"]}
 
 
 class Taken:

@@ -72,6 +72,10 @@ def micros(at: datetime) -> int:
     return (at - _EPOCH) // _MICRO
 
 
+# The event-sync event an occupant's join or leave comes as, in its key (`sync_key`).
+SYNC_EVENTS: dict[Kind, str] = {"join": "muc-occupant-joined", "leave": "muc-occupant-left"}
+
+
 def sync_key(room: str, breakout: str | None, jid: str, event: str, at: datetime) -> str:
     """The natural key of one event-sync event (DESIGN 6.3: room, occupant, event, instant).
 
@@ -175,10 +179,10 @@ def _sync_person(
     times: list[tuple[Kind, str, float, str]] = []
     if joined:
         assert person.joined_at is not None
-        times.append(("join", "muc-occupant-joined", person.joined_at, "joined_at"))
+        times.append(("join", SYNC_EVENTS["join"], person.joined_at, "joined_at"))
     if left:
         assert person.left_at is not None
-        times.append(("leave", "muc-occupant-left", person.left_at, "left_at"))
+        times.append(("leave", SYNC_EVENTS["leave"], person.left_at, "left_at"))
     instants = [_instant(when, 1, f"{where}.{name}") for _, _, when, name in times]
     site, occupant = _site(person.id), _occupant_key(jid, breakout)
     data = {"name": _free(person.name), "email": _free(person.email), "breakout": breakout}

@@ -84,6 +84,64 @@ async def test_a_batch_skips_repeats_and_reads_back_as_written(store: SqlStore) 
     assert {(e.source, e.dedupe_key): e.id for e in logged} == told
 
 
+async def test_the_log_read_as_the_merge_reads_it_is_the_log_as_written(store: SqlStore) -> None:
+    """`read_log` gives `list_events`'s events, in the same order and bounds, with what the
+    merge reads of each (check-ins' and overrides' fields from theirs alone)."""
+    checkin = event("c1", source="checkin", kind="checkin", occupant=None)
+    checkin = replace(checkin, data={"headcount": 12, "names": ["Lan", "Đức"], "actor": "x"})
+    override = event("o1", source="override", kind="override", occupant=None)
+    override = replace(override, data={"verdict": "absent", "reason": "mất điện", "actor": "y"})
+    bare = event("b1", site_id=None, occupant=None, data={})
+    await store.events.append([event("a"), checkin, override, bare, event("z", "s-2")], "here")
+    async with store.read() as uow:
+        written = await uow.attendance.list_events("s-1")
+        read = await uow.attendance.read_log("s-1")
+        bounded = await uow.attendance.read_log(
+            "s-1", after_id=written[0].id or 0, upto_id=written[2].id, limit=1
+        )
+        none = await uow.attendance.read_log("s-1", limit=0)
+    assert [
+        (
+            r.id,
+            r.source,
+            r.kind,
+            r.at,
+            r.dedupe_key,
+            r.site_id,
+            r.occupant,
+            r.after_freeze,
+            r.name,
+            r.email,
+            r.headcount,
+            r.names,
+            r.verdict,
+            r.reason,
+        )
+        for r in read
+    ] == [
+        (
+            w.id,
+            w.source,
+            w.kind,
+            w.at,
+            w.dedupe_key,
+            w.site_id,
+            w.occupant,
+            w.after_freeze,
+            w.data.get("name"),
+            w.data.get("email"),
+            w.data.get("headcount"),
+            w.data.get("names"),
+            w.data.get("verdict"),
+            w.data.get("reason"),
+        )
+        for w in written
+    ]
+    assert [r.at.utcoffset() for r in read] == [timedelta(0)] * 4
+    assert [r.id for r in bounded] == [written[1].id]
+    assert none == []
+
+
 async def test_events_after_the_freeze_are_flagged_by_the_database(store: SqlStore) -> None:
     before = await store.events.append([event("before")], "here")
     assert flags(before) == {("jitsi", "before"): False}

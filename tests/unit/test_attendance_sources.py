@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestrator.attendance.eventlog import SyncKeys
+from orchestrator.attendance.merge import EventKind, EventSource
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
 
 WIRE = Path(__file__).resolve().parent.parent / "data" / "wire"
@@ -51,6 +53,30 @@ def test_breakout_moves_are_separate_connections() -> None:
     assert ev.occupant is not None
     assert ev.occupant.endswith("#br-1")
     assert ev.room == "hoi-nghi-van-phong-2013-k7q2"  # the main room's name
+
+
+def test_a_board_makes_again_exactly_the_keys_of_main_room_joins_and_leaves() -> None:
+    """A live board keeps no key it can make again (`SyncKeys`): it must make the very key
+    logged, for a join, a leave and a destroyed room's occupants, and none for a breakout's."""
+    events = [
+        *read_event_sync("occupant/joined", sample("event-sync-occupant-joined.json")),
+        *read_event_sync("occupant/left", sample("event-sync-occupant-left.json")),
+        *read_event_sync("room/destroyed", sample("event-sync-room-destroyed.json")),
+    ]
+    keys = SyncKeys("hoi-nghi-van-phong-2013-k7q2")
+    made = [
+        keys.key(EventSource(e.source), EventKind(e.kind), e.at, e.occupant or "") for e in events
+    ]
+    assert made == [e.dedupe_key if e.kind != "destroyed" else None for e in events]
+    body = json.loads(sample("event-sync-occupant-joined.json"))
+    body.update(is_breakout=True, breakout_room_id="br-1")
+    [moved] = read_event_sync("occupant/joined", json.dumps(body).encode())
+    assert moved.occupant is not None
+    again = keys.key(EventSource.JITSI, EventKind.JOIN, moved.at, moved.occupant)
+    assert again != moved.dedupe_key  # kept as it is
+    assert SyncKeys("another-room").key(EventSource.JITSI, EventKind.JOIN, moved.at, "x") != (
+        events[0].dedupe_key
+    )
 
 
 @pytest.mark.parametrize(

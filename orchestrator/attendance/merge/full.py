@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from orchestrator.attendance.merge.record import (
     DEFAULT_THRESHOLDS,
@@ -33,6 +35,8 @@ from orchestrator.attendance.merge.record import (
 from orchestrator.domain.errors import InvalidRequest
 from orchestrator.domain.models import Session
 from orchestrator.domain.slots import merge_ranges
+
+_E = TypeVar("_E", bound="AnyEvent")
 
 
 def merge_session(
@@ -209,6 +213,39 @@ def _check_aware(**instants: datetime) -> None:
 def order_of(e: AnyEvent) -> tuple[datetime, int, str, str]:
     """Where `e` is read among a log's events: by time, then `_RANK`, then source and key."""
     return (e.at, _RANK[e.kind], e.source.value, e.dedupe_key)
+
+
+def _place(e: AnyEvent) -> tuple[datetime, int, str]:
+    """`order_of` without the key: a kept event's key may have to be made again."""
+    return (e.at, _RANK[e.kind], e.source.value)
+
+
+def before(a: AnyEvent, b: AnyEvent) -> bool:
+    """Whether `a` is read before `b` (`order_of`)."""
+    pa, pb = _place(a), _place(b)
+    return pa < pb or (pa == pb and a.dedupe_key < b.dedupe_key)
+
+
+def in_order(events: Iterable[_E], now: datetime | None = None) -> list[_E] | None:
+    """`events` (up to `now`) in `order_of` order, their keys made only to tell apart events
+    at one instant, rank and source; None when two of them are one event (same source and
+    key): `ordered` reads those."""
+    out = sorted(
+        (e for e in events if now is None or e.at <= now), key=_place
+    )  # stable: ties keep their order until sorted by key below
+    places = [_place(e) for e in out]
+    i, n = 0, len(out)
+    while i < n - 1:
+        j = i + 1
+        while j < n and places[j] == places[i]:
+            j += 1
+        if j - i > 1:
+            keys = sorted((e.dedupe_key, k) for k, e in enumerate(out[i:j], i))
+            if any(a[0] == b[0] for a, b in itertools.pairwise(keys)):
+                return None
+            out[i:j] = [out[k] for _, k in keys]
+        i = j
+    return out
 
 
 def ordered(events: Iterable[AnyEvent], now: datetime) -> list[AnyEvent]:

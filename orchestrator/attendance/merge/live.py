@@ -13,9 +13,10 @@ from datetime import datetime
 from orchestrator.attendance.merge.full import (
     Log,
     Window,
+    before,
+    in_order,
     kept_line,
     kept_standing,
-    order_of,
     ordered,
     read_events,
     record_of,
@@ -27,6 +28,7 @@ from orchestrator.attendance.merge.full import (
 from orchestrator.attendance.merge.record import (
     DEFAULT_THRESHOLDS,
     OBSERVATIONS,
+    AnyEvent,
     AttendanceEvent,
     AttendanceRecord,
     Connection,
@@ -60,12 +62,12 @@ _UNCOUNTED = _COUNTED[False, False, False, False]
 
 @dataclass(slots=True)
 class _Read:
-    """A site's log read up to `last` (`order_of` of the last event read), to be read further
-    with what came since: its own events after the first `seen`, the room's after the first
-    `room`, and `held` (looked at, but after `now` then)."""
+    """A site's log read up to `last` (the last event read, in `order_of` order), to be read
+    further with what came since: its own events after the first `seen`, the room's after the
+    first `room`, and `held` (looked at, but after `now` then)."""
 
     log: Log
-    last: tuple[datetime, int, str, str] | None
+    last: AnyEvent | None
     seen: int
     room: int
     held: list[KeptEvent]
@@ -187,7 +189,7 @@ class LiveMerge:
             if sites is None:
                 everything = True
             else:
-                changed |= sites
+                changed.update(sites)
             if e.at > now:  # (an unmatched occupant's: its time wakes the whole record)
                 later: list[str | None] = [None] if not sites else [*sorted(sites)]
                 for site in later:
@@ -253,42 +255,58 @@ class LiveMerge:
             note,
         )
 
-    def _file(self, e: KeptEvent) -> set[str] | None:
+    def _file(self, e: KeptEvent) -> Sequence[str] | None:
         """Put `e` with the logs it belongs to; the sites it concerns (None: every site)."""
-        if e.kind in (EventKind.JOIN, EventKind.LEAVE):
+        kind = e.kind
+        if kind is EventKind.JOIN or kind is EventKind.LEAVE:
             return self._file_occupant(e)
-        if e.kind is EventKind.DESTROYED:
+        if kind is EventKind.DESTROYED:
             self._room.append(e)
             return None
         if e.site_id is not None and e.site_id in self._known:
             self._of_site[e.site_id].append(e)
-            return {e.site_id}
-        if e.kind is EventKind.PRESENT:
+            return (e.site_id,)
+        if kind is EventKind.PRESENT:
             self._guests.append(e)
-            return set()
-        if e.kind in OBSERVATIONS and e.site_id is None:
+            return ()
+        if kind in OBSERVATIONS and e.site_id is None:
             self._room.append(e)
             return None
-        return set()  # a check-in, override or poll of a site the session does not have
+        return ()  # a check-in, override or poll of a site the session does not have
 
-    def _file_occupant(self, e: KeptEvent) -> set[str]:
-        key = (e.source, e.occupant)
+    def _file_occupant(self, e: KeptEvent) -> Sequence[str]:
+        site, occupant, known = e.site_id, e.occupant, self._known
         if self._first_occupant is None or e.at < self._first_occupant:
             self._first_occupant = e.at
-        devices = self._named.setdefault(e.source, {})
-        named = devices.get(e.occupant, ())
-        if e.site_id not in named:
+        devices = self._named.get(e.source)
+        if devices is None:
+            devices = self._named[e.source] = {}
+        named = devices.get(occupant, ())
+        key = (e.source, occupant)
+        suspect = key in self._suspects
+        if site not in named:
             # a site or a log newly concerned needs the device's whole log (its first site wins)
-            if e.site_id in self._known:
-                self._of_site[e.site_id].extend(self._device_log(key, named))
-            elif key not in self._suspects:
+            if site in known:
+                if named or suspect:
+                    self._of_site[site].extend(self._device_log(key, named))
+            elif not suspect:
                 self._suspects[key] = self._device_log(key, named)
-            one = self._one.setdefault(e.site_id, (e.site_id,))
-            named = devices[e.occupant] = (*named, e.site_id) if named else one
-        sites = {s for s in named if s is not None and s in self._known}
-        for site in sites:
-            self._of_site[site].append(e)
-        if key in self._suspects:
+                suspect = True
+            if named:
+                named = devices[occupant] = (*named, site)
+            else:
+                one = self._one.get(site)
+                if one is None:
+                    one = self._one[site] = (site,)
+                named = devices[occupant] = one
+        if len(named) == 1:  # (nearly every device)
+            sites: Sequence[str] = named if site in known else ()  # type: ignore[assignment]
+        else:
+            sites = [s for s in dict.fromkeys(named) if s is not None and s in known]
+        of_site = self._of_site
+        for s in sites:
+            of_site[s].append(e)
+        if suspect:
             self._suspects[key].append(e)
         return sites
 
@@ -388,7 +406,16 @@ class LiveMerge:
             return [Standing.of(line) for line in self.lines(sites, now)]
         w = window_of(self.start, self.end, now)
         th = self.thresholds
-        out = [kept_standing(self._read(s, w), s, w, th) for s in dict.fromkeys(sites)]
+        of_site, quiet = self._of_site, not self._room
+        out: list[Standing] = []
+        empty: Standing | None = None  # the standing of a site of no event (the same for all)
+        for site in dict.fromkeys(sites):
+            if quiet and site not in of_site:
+                if empty is None:
+                    empty = kept_standing(self._read(site, w), site, w, th)
+                out.append(empty._replace(site_id=site))
+            else:
+                out.append(kept_standing(self._read(site, w), site, w, th))
         for standing in out:
             self._count(standing)
         return out
@@ -400,31 +427,32 @@ class LiveMerge:
         own = self._of_site.get(site, ())
         now = w.now
         r = self._reads.pop(site, None)
-        if r is not None and r.last is not None and r.last[0] > now:
+        if r is not None and r.last is not None and r.last.at > now:
             r = None  # read past `now`: read again
         if r is not None:
             fresh = [*r.held, *own[r.seen :], *self._room[r.room :]]
-            due = sorted((e for e in fresh if e.at <= now), key=order_of)
-            keys = [order_of(e) for e in due]
-            if all(a < b for a, b in zip([r.last, *keys], keys, strict=False) if a is not None):
+            due = in_order([e for e in fresh if e.at <= now])
+            if due is not None and (r.last is None or not due or before(r.last, due[0])):
                 for e in due:
                     r.log.add(e)
-                if keys:
-                    r.last = keys[-1]
+                if due:
+                    r.last = due[-1]
                 r.held = [e for e in fresh if e.at > now]
                 r.seen, r.room = len(own), len(self._room)
             else:
-                r = None  # an event before what was read: read again
+                r = None  # an event before what was read (or twice): read again
         if r is None:
             every = [*own, *self._room] if self._room else own
             log = Log(frozenset([site]), self.start, kept=site)
             one = len(every) == 1  # (most sites of a national session)
-            read = [e for e in every if e.at <= now] if one else ordered(every, now)
+            read = [e for e in every if e.at <= now] if one else in_order(every, now)
+            if read is None:  # an event twice: as `merge` reads it
+                read = ordered(every, now)
             for e in read:
                 log.add(e)
             if len(every) < self._keep_from:
                 return log  # read afresh at each ask
-            last = order_of(read[-1]) if read else None
+            last = read[-1] if read else None
             r = _Read(log, last, len(own), len(self._room), [e for e in every if e.at > now])
         self._reads[site] = r
         if len(self._reads) > self._kept_reads:

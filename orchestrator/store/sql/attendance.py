@@ -129,43 +129,49 @@ class SqlAttendanceLog:
         limit: int | None = None,
         upto_id: int | None = None,
     ) -> list[LoggedEvent]:
-        # the columns the merge reads, the fields of `data` taken out by the database
-        a = t.attendance_events.c
-        data = a.data
-        stmt = (
-            sa.select(
-                a.id,
-                a.source,
-                a.kind,
-                a.at,
-                a.dedupe_key,
-                a.site_id,
-                a.occupant,
-                a.after_freeze,
-                data["name"].as_string(),
-                data["email"].as_string(),
-                data["headcount"].as_integer(),
-                data["names"].as_string(),  # JSON: opened below, for the few that hold it
-                data["verdict"].as_string(),
-                data["reason"].as_string(),
+        # A board's first open reads its whole log (18,700 rows at 10,000 sites): straight to
+        # the driver, as the appender writes (SQLAlchemy's rows cost a third more), the columns
+        # the merge reads and the fields of `data` taken out by the database (those only
+        # check-ins and overrides hold, from theirs alone).
+        driver: Any = (await self._c.get_raw_connection()).driver_connection
+        upto = _NO_ID if upto_id is None else upto_id
+        most = -1 if limit is None else limit
+        if self._tx.pg:
+            rows = await driver.fetch(_PG_READ, session_id, after_id, upto, most)
+            make_at: Any = None
+        else:
+            rows = await driver.execute_fetchall(_SQLITE_READ, (session_id, after_id, upto, most))
+            instants: dict[int, datetime] = {}  # many events share an instant: one each
+
+            def make_at(micros: int) -> datetime:
+                at = instants.get(micros)
+                if at is None:
+                    at = instants[micros] = t.EPOCH + micros * _MICROS
+                return at
+
+        out: list[LoggedEvent] = []
+        append = out.append
+        for r in rows:
+            names = r[11]
+            append(
+                LoggedEvent(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3] if make_at is None else make_at(r[3]),
+                    r[4],
+                    r[5],
+                    r[6],
+                    bool(r[7]),
+                    r[8],
+                    r[9],
+                    r[10],
+                    None if names is None else json.loads(names),
+                    r[12],
+                    r[13],
+                )
             )
-            .where(a.session_id == session_id)
-            .order_by(a.id)
-        )
-        if after_id:
-            stmt = stmt.where(a.id > after_id)
-        if upto_id is not None:
-            stmt = stmt.where(a.id <= upto_id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        rows = await self._c.execute(stmt)
-        make, names = LoggedEvent._make, LoggedEvent._fields.index("names")
-        return [
-            make(r)
-            if r[names] is None
-            else make((*r[:names], json.loads(r[names]), *r[names + 1 :]))
-            for r in rows
-        ]
+        return out
 
     async def sites_of(self, session_id: str) -> tuple[str, ...]:
         ss = t.session_sites.c
@@ -248,6 +254,33 @@ WITH added AS (
 SELECT a.*, (SELECT count(*) FROM told) AS told FROM added a
 """
 _MICROS = timedelta(microseconds=1)
+_NO_ID = 2**63 - 1  # no upper bound on ids
+# `read_log`: a session's events by id, after one id and up to another, at most a number of
+# them (-1: no limit), the fields of `data` the merge reads (check-ins' and overrides' only
+# from theirs)
+_OWN = "kind IN ('checkin', 'override')"
+_SQLITE_READ = f"""
+SELECT id, source, kind, at, dedupe_key, site_id, occupant, after_freeze,
+  json_extract(data, '$.name'), json_extract(data, '$.email'),
+  CASE WHEN {_OWN} THEN json_extract(data, '$.headcount') END,
+  CASE WHEN {_OWN} THEN json_extract(data, '$.names') END,
+  CASE WHEN {_OWN} THEN json_extract(data, '$.verdict') END,
+  CASE WHEN {_OWN} THEN json_extract(data, '$.reason') END
+FROM attendance_events
+WHERE session_id = ? AND id > ? AND id <= ?
+ORDER BY id LIMIT ?
+"""
+_PG_READ = f"""
+SELECT id, source, kind, at, dedupe_key, site_id, occupant, after_freeze,
+  data->>'name', data->>'email',
+  CASE WHEN {_OWN} THEN (data->>'headcount')::int END,
+  CASE WHEN {_OWN} THEN data->>'names' END,
+  CASE WHEN {_OWN} THEN data->>'verdict' END,
+  CASE WHEN {_OWN} THEN data->>'reason' END
+FROM attendance_events
+WHERE session_id = $1 AND id > $2 AND id <= $3
+ORDER BY id LIMIT CASE WHEN $4::bigint < 0 THEN NULL ELSE $4::bigint END
+"""
 
 
 class SqlEventAppender:
