@@ -3,10 +3,12 @@ this instance logs, by what other instances announce they logged (`domain.ports.
 by reading the log, and streamed as server-sent events, whole or as the lines that changed; a
 board's page reads it as it stands (`BoardSnapshot`): every site's state, the lines it shows.
 
-About 680 lines, kept whole for now: the boards' registry, their feeding from the log and the
-feed, the kept snapshot and the stream share one lock and one cache per session. The next split
-is by concern: the stream's framing (whole record, changed lines, `?sites=`) into a module of its
-own, beside the registry that feeds it.
+About 780 lines, kept whole for now: the boards' registry, their feeding from the log and the
+feed, the kept snapshot and the stream share one lock and one cache per session, and the memory
+work of 3 December (the garbage collector held off during a cold read, the C heap trimmed after
+each whole record) sits across all of them. The next split is by concern, once the figures it
+was tuned against are re-measured after it: the stream's framing (whole record, changed lines,
+`?sites=`) and the heap housekeeping into modules of their own, beside the registry.
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 Pure (DESIGN 7): the same set of events gives the same record whatever order they arrived in and
 however often each arrived. `merge` documents how each source is read.
+
+About 720 lines, kept whole: the whole-log merge and the kept per-site read that live boards take
+further (`Kept`, `kept_line`, `kept_standing`) must judge a site's spans by the very same steps
+(`Log`, `_held`, `_measure`, `_judged`), and the property tests compare the two paths event by
+event. The next split keeps those steps together: the guests' lines (`_guest_line` and the
+unmatched occupants) into a module of their own.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The merge kept up to date event by event, for live boards: `LiveMerge` gives what `merge`
-gives over the same events, merging again only the sites an event concerns."""
+gives over the same events, merging again only the sites an event concerns.
+
+Just over 500 lines, kept whole: `LiveMerge` is one object whose filing of events, kept per-site
+reads and summary counts must change together (its docstring's contract is one property test).
+"""
 
 from __future__ import annotations
 
