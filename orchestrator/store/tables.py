@@ -152,7 +152,8 @@ claims = sa.Table(
     sa.Column("starts_at", UTCDateTime, nullable=False),
     sa.Column("ends_at", UTCDateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
-    sa.Index("ix_claims_resource_start", "resource", "starts_at"),
+    # covering: the slot search and SQLite's overlap trigger read no claim's row (0013)
+    sa.Index("ix_claims_resource_span", "resource", "starts_at", "ends_at", "active"),
     sa.Index("ix_claims_session", "session_id"),
     sa.CheckConstraint("starts_at < ends_at", name="ck_claims_range"),
 )

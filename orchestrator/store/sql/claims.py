@@ -178,10 +178,12 @@ class SqlClaims:
                     (b, e) for b, e in await self._c.execute(_union(cond, _overlapping(start, end)))
                 )
                 continue
+            # Claims starting together (a session's resources) as one span: a seventh of the rows.
             raw = sa.select(
-                sa.type_coerce(c.starts_at, sa.Integer()), sa.type_coerce(c.ends_at, sa.Integer())
+                sa.type_coerce(c.starts_at, sa.Integer()),
+                sa.type_coerce(sa.func.max(c.ends_at), sa.Integer()),
             )
-            stmt = raw.where(cond, _overlapping(start, end))
+            stmt = raw.where(cond, _overlapping(start, end)).group_by(c.starts_at)
             spans.extend((b, e) for b, e in await self._c.execute(stmt))  # plain tuples sort fast
         spans.sort()
         if self._tx.pg:
@@ -194,7 +196,13 @@ def _union(*conditions: sa.ColumnElement[bool]) -> sa.Select[datetime, datetime]
     a claim starts a new range unless it starts at or before the furthest end of the claims
     before it (in order of start); each range is the span of its claims."""
     c = t.claims.c
-    claims = sa.select(c.starts_at, c.ends_at).where(*conditions).subquery()
+    # claims starting together (a session's resources) enter the windows as one
+    claims = (
+        sa.select(c.starts_at, sa.func.max(c.ends_at).label("ends_at"))
+        .where(*conditions)
+        .group_by(c.starts_at)
+        .subquery()
+    )
     order = (claims.c.starts_at, claims.c.ends_at)
     reach = sa.func.max(claims.c.ends_at).over(order_by=order, rows=(None, -1))
     fresh = sa.case((claims.c.starts_at <= reach, 0), else_=1)
