@@ -9,6 +9,7 @@ rule 3 (all or nothing) is one unit of work per booking; rule 4 (policy) comes f
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -46,6 +47,7 @@ from orchestrator.booking.series.common import GatewayUrls
 from orchestrator.booking.series.service import SeriesBookings
 from orchestrator.booking.slots import SlotFinder
 from orchestrator.domain.clock import Clock
+from orchestrator.domain.collector import held_off
 from orchestrator.domain.errors import BookingConflict, Conflict, NotFound, SessionNotFound
 from orchestrator.domain.models import ConflictPolicy, Principal, Role, Session, Site, may_see
 from orchestrator.store.base import ClaimOverlap, SessionQuery, Store, UnitOfWork
@@ -106,6 +108,11 @@ class Bookings:
         """
         require_office(principal)
         claimed: list[Conflict] = []  # what the committed booking holds, told to its turn
+        # Without a key nothing stored can answer it: it is refused first, outside any
+        # transaction, when its claims are held, and claims in its turn (see `ClaimGate`). A
+        # booking of more than EARLY_LOOK_SITES sites is not a race for one slot: it goes
+        # straight to its unit (an early look would cost it a second read of its sites).
+        early = idempotency_key is None and len(req.sites) <= EARLY_LOOK_SITES
 
         async def work(uow: UnitOfWork) -> Created[BookingOut]:
             prepared = await self._steps.prepare(uow, req, str(uuid.uuid4()))
@@ -115,7 +122,8 @@ class Bookings:
                 await _refuse_if_held(uow, prepared, req.conflict_policy)
             skipped = await self._steps.claim(uow, prepared, req.conflict_policy, principal)
             session = prepared.session
-            claimed[:] = _claims_of(session, prepared.resources)
+            if early:  # its turn is told what it claimed (10,000 sites take no turn)
+                claimed[:] = _claims_of(session, prepared.resources)
             out = BookingOut.build(
                 session, prepared.sites, self._clock.now(), self._links.visitors(session)
             ).model_copy(
@@ -126,15 +134,14 @@ class Bookings:
             )
             return Created(out, 201)
 
-        # Without a key nothing stored can answer it: it is refused first, outside any
-        # transaction, when its claims are held, and claims in its turn (see `ClaimGate`). A
-        # booking of more than EARLY_LOOK_SITES sites is not a race for one slot: it goes
-        # straight to its unit (an early look would cost it a second read of its sites).
-        early = idempotency_key is None and len(req.sites) <= EARLY_LOOK_SITES
         turn = await self._turn_to_book(req, principal) if early else None
         held: list[Conflict] = []
         try:
-            answer = await self._idempotency.once(principal, idempotency_key, req, work, BookingOut)
+            # a national booking makes about 100,000 objects and no cycle: no collection meanwhile
+            with held_off() if len(req.sites) > EARLY_LOOK_SITES else contextlib.nullcontext():
+                answer = await self._idempotency.once(
+                    principal, idempotency_key, req, work, BookingOut
+                )
             held = claimed if not answer.replayed else []
             return answer
         except ClaimOverlap as exc:

@@ -5,6 +5,7 @@ still refuses an overlapping claim, however it is written."""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -169,3 +170,23 @@ async def test_the_database_refuses_an_overlapping_claim_written_by_hand(
                 )
             )
     assert len(await _claims(large, out.id)) == SITES + 1
+
+
+async def test_the_collector_is_held_off_while_a_large_booking_runs_only(
+    large: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    steps = large.bookings._steps
+    claim = steps.claim
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "claim", watched)
+    assert gc.isenabled()
+    await large.bookings.book(_booking(sites=IDS[:3]), OFFICE)
+    with pytest.raises(BookingConflict):  # the same time: refused as it claims
+        await large.bookings.book(_booking(), OFFICE)
+    assert seen == [True, False]
+    assert gc.isenabled()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -288,9 +288,10 @@ class SqlEventAppender:
     (aiosqlite, asyncpg), one at a time, on a pooled connection held between batches and given
     up when anything fails (a restart of the database: the next batch connects afresh)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, wrote: Callable[[], None] | None = None) -> None:
         self._engine = engine
         self._pg = engine.dialect.name == "postgresql"
+        self._wrote = wrote  # told after each batch: its statement committed on its own
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._lock = asyncio.Lock()
@@ -308,6 +309,8 @@ class SqlEventAppender:
                 rows = await (self._pg_append if self._pg else self._sqlite_append)(
                     self._driver, events, origin
                 )
+                if self._wrote is not None:
+                    self._wrote()
             except BaseException as exc:
                 await self._drop()
                 if isinstance(exc, Exception):

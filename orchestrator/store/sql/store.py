@@ -18,6 +18,7 @@ from orchestrator.store.sql.actions import SqlDoneActions
 from orchestrator.store.sql.answers import SqlAnswers
 from orchestrator.store.sql.attendance import SqlAttendanceLog, SqlEventAppender
 from orchestrator.store.sql.audit import SqlAuditLog
+from orchestrator.store.sql.checkpoint import WalCheckpointer
 from orchestrator.store.sql.claims import SqlClaims
 from orchestrator.store.sql.directory import SqlDirectory
 from orchestrator.store.sql.directory_cache import CachedDirectory, DirectoryCache
@@ -65,7 +66,11 @@ class SqlStore:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._key_space = lock_key_space
-        self._events = SqlEventAppender(engine)
+        self.checkpoints = WalCheckpointer.attach(engine)
+        """SQLite's background checkpoints (see `checkpoint`); None on PostgreSQL."""
+        self._events = SqlEventAppender(
+            engine, wrote=None if self.checkpoints is None else self.checkpoints.wrote
+        )
         self.directory_cache = DirectoryCache() if cache_directory else None
         """The directory as its units last read it (see `directory_cache`); None reads the
         database every time."""
@@ -129,4 +134,6 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._events.close()
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         await self.engine.dispose()

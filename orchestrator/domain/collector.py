@@ -1,0 +1,35 @@
+"""The cyclic garbage collector held off while one large piece of work makes many objects.
+
+A 10,000-site booking or a national board's first read makes a hundred thousand objects that
+hold no cycles (values, rows, their fields' dicts); each of the collections they set off walks
+every object made since the last, so the collector cost a booking 20-25 ms of its 200 and a
+board's first open a fifth of it. Held off, the work runs without them and what was left over,
+by it and by whatever ran beside it (well under a second of work), is collected as usual
+afterwards. Only for work that is large and short: the pause is the whole process's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+_held = 0  # pieces of work holding the collector off
+
+
+@contextlib.contextmanager
+def held_off() -> Iterator[None]:
+    """Hold the collector off for the block (re-entrant, also across tasks: it runs again when
+    the last block holding it ends). Left as it is when something else disabled it."""
+    global _held
+    if _held == 0 and not gc.isenabled():
+        yield
+        return
+    _held += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _held -= 1
+        if _held == 0:
+            gc.enable()

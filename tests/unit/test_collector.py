@@ -1,0 +1,74 @@
+"""The collector held off during large work (`held_off`): re-entrant, across tasks, and never
+turning on a collector someone else turned off."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator.domain.collector import held_off
+
+
+@pytest.fixture(autouse=True)
+def collector_on() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_off_inside_on_after() -> None:
+    with held_off():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_nested_blocks_turn_it_on_after_the_outer_one() -> None:
+    with held_off():
+        with held_off():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_on_again_after_an_error() -> None:
+    with pytest.raises(RuntimeError), held_off():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_overlapping_tasks_leave_it_on_after_the_last() -> None:
+    seen: list[bool] = []
+
+    async def work(first: asyncio.Event, second: asyncio.Event) -> None:
+        with held_off():
+            first.set()
+            await second.wait()
+        seen.append(gc.isenabled())
+
+    async def main() -> None:
+        a, b = asyncio.Event(), asyncio.Event()
+        one = asyncio.create_task(work(a, b))
+        await a.wait()
+        c, d = asyncio.Event(), asyncio.Event()
+        two = asyncio.create_task(work(c, d))
+        await c.wait()
+        b.set()  # the first ends while the second still holds it
+        await one
+        assert seen == [False]
+        d.set()
+        await two
+        assert seen == [False, True]
+
+    asyncio.run(main())
+
+
+def test_left_off_when_someone_else_turned_it_off() -> None:
+    gc.disable()
+    with held_off():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
