@@ -15,7 +15,16 @@ from orchestrator.store.tables import metadata
 
 def _diff(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(conn, opts={"compare_type": False})
-    return list(compare_metadata(context, metadata))
+    return [d for d in compare_metadata(context, metadata) if not _kept_by_triggers(conn, d)]
+
+
+def _kept_by_triggers(conn: Connection, diff: Any) -> bool:
+    """On PostgreSQL the foreign keys from a session's claims and sites to it are triggers
+    (migration 0014; `test_session_rows` proves they keep the rule)."""
+    if conn.dialect.name != "postgresql" or not isinstance(diff, tuple) or diff[0] != "add_fk":
+        return False
+    fk = diff[1]
+    return fk.table.name in ("claims", "session_sites") and fk.referred_table.name == "sessions"
 
 
 async def test_migrations_match_the_tables(db_url: str) -> None:
