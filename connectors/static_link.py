@@ -40,6 +40,14 @@ class StaticLinkProvider:
         return f"{slugify(title)}-{salt[:10]}"
 
     def join_url(self, meeting: Meeting, attendee: Attendee) -> str:
-        return self._template.format(
-            room=quote(meeting.room, safe=""), site=quote(attendee.site_id, safe="")
-        )
+        return self._template.format(room=_quoted(meeting.room), site=_quoted(attendee.site_id))
+
+
+# What `quote(text, safe="")` leaves as it is: a room name or site id made only of these is its
+# own quoted form (most are), found several times faster than by quoting it (10,000 sites'
+# links quoted each site and the room each time: about half of a national booking's links).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def _quoted(text: str) -> str:
+    return text if _UNRESERVED(text) else quote(text, safe="")
