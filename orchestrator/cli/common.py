@@ -28,6 +28,7 @@ from orchestrator.domain.errors import (
     PolicyViolation,
     SeriesConflict,
     SeriesPolicyViolation,
+    refusal_words,
 )
 from orchestrator.domain.models import Principal, Role
 from orchestrator.settings import Settings, load_settings
@@ -152,7 +153,7 @@ def invalid(what: str, exc: ValidationError, code: int = 1) -> typer.Exit:
     lines = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"] if part not in ("request", "body"))
-        message = error["msg"].removeprefix("Value error, ")
+        message = refusal_words(error)
         lines.append(f"  {field}: {message}" if field else f"  {message}")
     return fail(f"invalid {what}:\n" + "\n".join(dict.fromkeys(lines)), code)
 

@@ -58,6 +58,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.domain.errors import refusal_words
 from orchestrator.domain.models import (
     DEFAULT_POLICIES,
     BookingPolicy,
@@ -261,7 +262,7 @@ class _Parser:
                 message = "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
                 kind, values = "unknown_key", {"allowed": ", ".join(allowed)}
             else:
-                message = error["msg"].removeprefix("Value error, ")
+                message = refusal_words(error)
                 value = error.get("input")
                 if kind != "value_error" and isinstance(value, str | int | float | bool):
                     message += f" (got {value!r})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic_core import PydanticCustomError
@@ -401,3 +402,9 @@ def invalid_value(reason: str, message: str, **values: object) -> PydanticCustom
     return PydanticCustomError(
         "value_error", "Value error, {message}", {**context, "message": message, "reason": reason}
     )
+
+
+def refusal_words(error: Mapping[str, Any]) -> str:
+    """A pydantic error's English words as a person reads them: without the "Value error, "
+    that pydantic puts before a validator's own message."""
+    return str(error["msg"]).removeprefix("Value error, ")

@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.domain.errors import InvalidRequest, OrchestratorError
+from orchestrator.domain.errors import InvalidRequest, OrchestratorError, refusal_words
 from orchestrator.domain.models import Principal
 from orchestrator.domain.text import unstorable, unstorable_fields
 from orchestrator.domain.wire import wire_json
@@ -125,7 +125,9 @@ def validation_problem(exc: ValidationError, request: web.Request, where: str) -
         {
             "field": ".".join(str(p) for p in err["loc"]) or where,
             "message": (
-                invalid(words, lang, err) if words is not None and lang != "en" else err["msg"]
+                invalid(words, lang, err)
+                if words is not None and lang != "en"
+                else refusal_words(err)
             ),
             "type": err["type"],
         }

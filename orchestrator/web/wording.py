@@ -30,6 +30,7 @@ from orchestrator.domain.errors import (
     PolicyViolation,
     SeriesConflict,
     SeriesPolicyViolation,
+    refusal_words,
 )
 from orchestrator.domain.policy import holiday_name
 
@@ -117,7 +118,7 @@ def field_of(error: ErrorDetails) -> str:
 
 def invalid(words: Words, lang: str, error: ErrorDetails) -> str:
     """One validation error in words, without its field (pages put it beside the field)."""
-    message = error["msg"].removeprefix("Value error, ")
+    message = refusal_words(error)
     return _typed(words, lang, error["type"], error.get("ctx") or {}, message)
 
 
