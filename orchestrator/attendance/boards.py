@@ -55,8 +55,15 @@ log = logging.getLogger(__name__)
 
 MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
+# After a `changes` event a stream waits at least this many times what it cost (the time it
+# let the webhooks run between its slices left out): its changes take at most a fourth of the
+# loop. Nine (a tenth) cut a board's own work under a flood by a third, its events gathering
+# more of each site's burst of joins and leaves, but its larger events made the webhooks' p99
+# worse in three runs of four (4 December): kept at three.
+CHANGES_WAIT = 3
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
+CHANGES_SLICE = 64  # the same for `changes`: a few milliseconds, however many sites changed
 READ_RETRIES = (0.2, 0.5, 1.0)  # seconds between tries of a log read the database could not serve
 # seconds a board stays in memory once nobody watches it: the page, its stream and a reload
 # share one read of the log and one merge of every site
@@ -179,6 +186,7 @@ class _Listener:
     whole_at: float = 0.0  # loop time of its last whole record
     before_start: bool = False  # its last whole record was from before the session's start
     sites: frozenset[str] | None = None  # the sites whose lines it sends (None: every site)
+    waited: float = 0.0  # seconds its last `changes` let the webhooks run between its slices
 
 
 @dataclass(frozen=True)
@@ -366,8 +374,8 @@ class Boards:
 
         While the session runs the record is kept in memory for as long as a board watches it
         (`LiveMerge`), and `KEEP_WARM` after: a change sends only the lines of the sites it
-        changed (`changes`), at most every `CHANGES_GAP` or three times what the last one
-        cost. A whole record (`attendance`) comes first, then again every `WHOLE_EVERY` (the
+        changed (`changes`), at most every `CHANGES_GAP` or `CHANGES_WAIT` times what the last
+        one cost. A whole record (`attendance`) comes first, then again every `WHOLE_EVERY` (the
         log read again, for what other instances logged, and the minutes of sites that did
         not change moved on), after a room-wide event, at the session's start (every site's
         status leaves `not_started`), once the session has ended and when it is frozen.
@@ -392,7 +400,7 @@ class Boards:
         try:
             yield await self._whole(board, listener, principal, reread=False)
             async for _ in changes:
-                began = loop.time()
+                began, listener.waited = loop.time(), 0.0
                 message = await self._next(board, listener, principal)
                 if message is None:
                     continue
@@ -401,10 +409,10 @@ class Boards:
                 del message  # a whole record is megabytes: not kept while waiting
                 # An event costs more the more sites it carries: a board waits a few times
                 # what the last one cost (changes under a flood of webhooks take at most a
-                # quarter of the loop), so a 10,000-site board cannot starve the webhooks;
-                # the changes that arrive meanwhile are all in the next event.
-                cost = loop.time() - began
-                gap = 2 * cost - MIN_BOARD_GAP if whole else max(CHANGES_GAP, 3 * cost)
+                # quarter of the loop, `CHANGES_WAIT`), so a 10,000-site board cannot starve
+                # the webhooks; the changes that arrive meanwhile are all in the next event.
+                cost = loop.time() - began - listener.waited
+                gap = 2 * cost - MIN_BOARD_GAP if whole else max(CHANGES_GAP, CHANGES_WAIT * cost)
                 await asyncio.sleep(max(0.0, gap))
         finally:
             if at_start is not None:
@@ -592,20 +600,42 @@ class Boards:
         if not listener.changed and not listener.news:
             return None
         sites, listener.changed, listener.news = sorted(listener.changed), set(), False
-        live = board.live
-        lines = board.lines(sites, now)
-        shown = listener.sites
+        live, shown = board.live, listener.sites
+        loop = asyncio.get_running_loop()
+        rows: list[str] = []  # each slice's lines' JSON
+        states: dict[str, str] = {}
+        # A slice at a time, the webhooks answered in between: after a flood, an event of a
+        # thousand sites would hold the loop for tens of milliseconds at once.
+        for first in range(0, len(sites), CHANGES_SLICE):
+            if first:
+                paused = loop.time()
+                await asyncio.sleep(0)
+                listener.waited += loop.time() - paused
+            lines = board.lines(sites[first : first + CHANGES_SLICE], now)
+            if shown is not None:
+                states.update((line.site_id, line_state(line)) for line in lines)
+            rows.append(
+                ",".join(
+                    site_out(line).model_dump_json()
+                    for line in lines
+                    if shown is None or line.site_id in shown
+                )
+            )
+        if not live.complete:  # a room-wide event came meanwhile: every line changed
+            return await self._whole(board, listener, principal, reread=False)
         unmatched = live.unmatched(now)
-        out = AttendanceChangesOut(
+        head = AttendanceChangesOut(
             session_id=board.session.id,
             summary=live.summary("vi", len(unmatched), now),
             summary_en=live.summary("en", len(unmatched), now),
-            sites=[site_out(s) for s in lines if shown is None or s.site_id in shown],
+            sites=[],
             unmatched=[unmatched_out(u) for u in unmatched],
-        )
-        data = out.model_dump_json()
+        ).model_dump_json()
+        at = head.index(_NO_SITES)  # (as in `_whole`)
+        chunks = ",".join(r for r in rows if r)
+        data = "".join((head[:at], ',"sites":[', chunks, "]", head[at + len(_NO_SITES) :]))
         if shown is not None:
-            data = with_states(data, {line.site_id: line_state(line) for line in lines})
+            data = with_states(data, states)
         return BoardMessage("changes", data)
 
     async def _whole(
@@ -709,12 +739,14 @@ class Boards:
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
-    def feed(self, rows: Sequence[StoredEvent]) -> None:
-        """Give the boards watching these rows' sessions the rows just logged."""
-        by_session: dict[str, list[StoredEvent]] = {}
-        for r in rows:
-            if r.session_id in self._boards:
-                by_session.setdefault(r.session_id, []).append(r)
+    def feed(self, logged: Sequence[tuple[StoredEvent, int]]) -> None:
+        """Give the boards watching these rows' sessions the rows just logged (each with its
+        id in the log)."""
+        by_session: dict[str, list[tuple[StoredEvent, int]]] = {}
+        for r in logged:
+            session_id = r[0].session_id
+            if session_id is not None and session_id in self._boards:
+                by_session.setdefault(session_id, []).append(r)
         now = self._clock.now()
         for session_id, mine in by_session.items():
             board = self._boards[session_id]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -45,9 +45,9 @@ class Watchers(Protocol):
         """Whether any board is open: only then are the rows just written worth handing on."""
         ...
 
-    def feed(self, rows: Sequence[StoredEvent]) -> None:
-        """Take `rows`, just committed, into the boards of their sessions (rows of sessions
-        nobody watches are ignored). Raises nothing."""
+    def feed(self, logged: Sequence[tuple[StoredEvent, int]]) -> None:
+        """Take rows just committed, each with its id in the log, into the boards of their
+        sessions (rows of sessions nobody watches are ignored). Raises nothing."""
         ...
 
     def publish(self, session_id: str) -> None:
@@ -228,11 +228,14 @@ class EventLog:
         self._frozen.update(late)  # a session freezes once
         if self._watchers.watching:
             # boards merge after the webhooks are answered: their cost is not the platform's;
-            # each row with its id (a repeat within `every` has its first's: boards take it once)
+            # each row with its id (a repeat within `every` has its first's: boards take it
+            # once), none logged after its record froze (no record reads it). Not a copy of
+            # each row with its id: that cost a board's webhook 4-5 µs, a tenth of its share.
             fresh = [
-                replace(r, after_freeze=r.session_id in late, id=logged.id)
+                (r, logged.id)
                 for r in every
                 if (logged := added.get((r.source, r.dedupe_key))) is not None
+                and r.session_id not in late
             ]
             asyncio.get_running_loop().call_soon(self._watchers.feed, fresh)
         return set(added)
@@ -404,12 +407,14 @@ def kept_events(
     ]
 
 
-def kept_stored(live: LiveMerge, rows: Iterable[StoredEvent], taken: Taken) -> list[KeptEvent]:
-    """`kept_events` of rows just logged (`feed`), read from what was written; a row without
-    its id (not logged) is left out."""
+def kept_stored(
+    live: LiveMerge, logged: Iterable[tuple[StoredEvent, int]], taken: Taken
+) -> list[KeptEvent]:
+    """`kept_events` of rows just logged (`feed`: each with its id), read from what was
+    written."""
     out: list[KeptEvent] = []
-    for r in rows:
-        if not merged(r) or r.id is None or not taken.add(r.id):
+    for r, row in logged:
+        if not merged(r) or not taken.add(row):
             continue
         d = r.data
         names = d.get("names")

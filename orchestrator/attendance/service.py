@@ -289,7 +289,7 @@ class Attendance(EventLog):
                 reason=str(data.get("reason")) if data.get("reason") else None,
                 detail={"site_id": site_id, **data},
             )
-        self._boards.feed([event] if added else [])
+        self._boards.feed([(event, event.id)] if event.id is not None else [])
         self._boards.publish(session.id)
 
     async def _readable(

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 CLIENT_CHECK_SECONDS = 1.0
+# A board's event is written (and compressed) this many bytes at a time, the webhooks answered
+# in between: the changes of a thousand sites after a flood are half a megabyte, which held the
+# loop for 10-20 ms at once.
+SEND_SLICE = 64 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STREAM_SITES_MAX = 1000
 
@@ -153,7 +157,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await events.prepare()
 
     async def send(message: BoardMessage) -> None:
-        await events.send(f"event: {message.event}\ndata: {message.data}\n\n".encode())
+        data = f"event: {message.event}\ndata: {message.data}\n\n".encode()
+        for at in range(0, len(data), SEND_SLICE):
+            if at:
+                await asyncio.sleep(0)
+            await events.send(data[at : at + SEND_SLICE])
 
     # One pending read of the next event at a time; a quiet 15 s only sends a comment, so
     # proxies keep the connection open. A client that went away is noticed within a second

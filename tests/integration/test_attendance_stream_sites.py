@@ -1,6 +1,7 @@
 """The live stream of the sites a page shows (`?sites=`), over HTTP on SQLite and PostgreSQL:
 their lines only, every site's state in words, the states of the sites that changed; without
-the parameter the events are as they always were; a bad id is refused before the stream."""
+the parameter the events are as they always were; a bad id is refused before the stream; many
+sites changed at once, made a few at a time, come as the record has them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from orchestrator.attendance import boards
+from orchestrator.attendance.boards import row_state
+from orchestrator.attendance.exports import SiteRecordOut
 from orchestrator.attendance.service import OverrideRequest
 from orchestrator.domain.clock import ManualClock
 from tests.conftest import OFFICE
@@ -114,3 +120,44 @@ async def test_a_bad_site_id_is_refused_before_the_stream(board: Board) -> None:
     r = await board.http.get(url, headers=board.auth(board.chair))
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_many_sites_changed_at_once_are_sent_as_the_record_has_them(
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lines of a `changes` event are made a few sites at a time (webhooks are answered in
+    between): every changed site still comes, once, in order, as the record has it, with its
+    state; with `?sites=` only the shown ones' lines."""
+    monkeypatch.setattr(boards, "CHANGES_SLICE", 2)
+    monkeypatch.setattr(boards, "CHANGES_GAP", 0.5)  # the changes below gather in one event
+    clock.set(START + 30 * MIN)
+    room, many = board.room, ["can-tho", "da-nang", "ha-noi", "nghe-an", "thai-nguyen"]
+    for query, shown in (("", many), ("?sites=da-nang,nghe-an", ["da-nang", "nghe-an"])):
+        async with _stream(board, query) as events:
+            event, _ = await _next(events)
+            assert event == "attendance"
+            device = len(query)  # a new device for each stream
+            await post(board, *sync(room, "joined", "tp-ho-chi-minh", f"t@x/{device}", START))
+            event, one = await _next(events)
+            assert [s["site_id"] for s in one["sites"]] == (["tp-ho-chi-minh"] if not query else [])
+            for site in many:
+                await post(board, *sync(room, "joined", site, f"{site}@x/{device}", START))
+            sent: list[dict[str, Any]] = []
+            states: dict[str, str] = {}
+            largest = 0
+            while len(states if query else sent) < len(many if query else shown):
+                event, change = await _next(events)
+                assert event == "changes"
+                largest = max(largest, len(change.get("states", change["sites"])))
+                sent += change["sites"]
+                states.update(change.get("states", {}))
+            assert largest > 2  # one event of several slices
+            whole = await board.record()
+            rows = {s["site_id"]: s for s in whole["sites"]}
+            assert sent == [rows[s] for s in shown]
+            assert (change["summary"], change["unmatched"]) == (
+                whole["summary"],
+                whole["unmatched"],
+            )
+            if query:
+                assert states == {s: row_state(SiteRecordOut(**rows[s])) for s in many}

@@ -217,13 +217,15 @@ def _check_aware(**instants: datetime) -> None:
 
 
 def order_of(e: AnyEvent) -> tuple[datetime, int, str, str]:
-    """Where `e` is read among a log's events: by time, then `_RANK`, then source and key."""
-    return (e.at, _RANK[e.kind], e.source.value, e.dedupe_key)
+    """Where `e` is read among a log's events: by time, then `_RANK`, then source and key.
+    (The source compares as its value, a `StrEnum`: its `.value` cost a live board's merge a
+    tenth of its time.)"""
+    return (e.at, _RANK[e.kind], e.source, e.dedupe_key)
 
 
 def _place(e: AnyEvent) -> tuple[datetime, int, str]:
     """`order_of` without the key: a kept event's key may have to be made again."""
-    return (e.at, _RANK[e.kind], e.source.value)
+    return (e.at, _RANK[e.kind], e.source)
 
 
 def before(a: AnyEvent, b: AnyEvent) -> bool:
