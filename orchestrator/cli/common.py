@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from connectors.base import ConnectorError
 from orchestrator.bootstrap import Container, build, upgrade_database
@@ -114,10 +115,38 @@ async def _open(settings: Settings) -> Container:
     return container
 
 
-def run(work: Callable[[Container], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Open the service's parts, run `work`, close them; errors become messages and exit codes."""
+def missing_database(settings: Settings) -> Path | None:
+    """The SQLite file `settings` name when it does not exist (else None: it does, or the
+    database is PostgreSQL)."""
+    url = make_url(settings.resolved_database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+def run(
+    work: Callable[[Container], Awaitable[T]],
+    settings: Settings | None = None,
+    *,
+    creates: bool = False,
+) -> T:
+    """Open the service's parts, run `work`, close them; errors become messages and exit codes.
+
+    Only the commands that set a service up (`creates`: serve, demo, db upgrade, directory
+    import, tokens create) may start a new SQLite database; the others refuse to, with exit
+    code 2: run elsewhere than the service's folder, they found a new, empty one and said that
+    nothing was booked."""
 
     settings = settings or global_options.settings()
+    missing = None if creates else missing_database(settings)
+    if missing is not None:
+        raise fail(
+            f"no database at {missing}: run this where the service keeps its data (its "
+            "./var/), or name it with --data-dir or ORCH_DATA_DIR (ORCH_DATABASE_URL for "
+            "PostgreSQL); `orchestrator db upgrade` creates a new one",
+            code=2,
+        )
     if not global_options.verbose:
         logging.getLogger("orchestrator").setLevel(settings.log_level.upper())
 

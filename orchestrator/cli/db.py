@@ -29,6 +29,7 @@ def db_upgrade() -> None:
         settings.model_copy(
             update={"database": settings.database.model_copy(update={"auto_migrate": False})}
         ),
+        creates=True,
     )
     err.print("database is up to date")
 

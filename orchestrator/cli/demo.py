@@ -145,4 +145,4 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
             background=[build_scheduler(c)],
         )
 
-    run(work, settings)
+    run(work, settings, creates=True)

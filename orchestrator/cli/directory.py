@@ -40,7 +40,7 @@ def directory_import(
             f"{counts.leader_groups} leader groups, {counts.policies} policies from {file}"
         )
 
-    run(work)
+    run(work, creates=True)
 
 
 @app.command("show")

@@ -32,4 +32,4 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
             background=[build_scheduler(c)],
         )
 
-    run(work, settings)
+    run(work, settings, creates=True)

@@ -30,7 +30,7 @@ def tokens_create(
         err.print(f"token {issued.record.id} for {role.value} created; it is shown only once")
         return issued.token
 
-    print(run(work))
+    print(run(work, creates=True))
 
 
 @app.command("list")

@@ -485,3 +485,24 @@ def test_attendance_verb(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
     code, _, err = cli("attendance", session_id, "--freeze")
     assert code == 1
     assert "ended" in err
+
+
+def test_commands_elsewhere_than_the_services_folder_refuse_to_start_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("ORCH_DATABASE_URL", "ORCH_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./var, no orchestrator.toml here
+    file = tmp_path / "var" / "orchestrator.sqlite3"
+    for args in (["sessions", "list"], ["report", "attendance"], ["jobs", "list"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "no database at" in result.stderr, args
+        assert "db upgrade" in result.stderr, args
+        assert not file.exists(), args
+    # the commands that set a service up make it
+    result = runner.invoke(app, ["tokens", "create", "--role", "office"])
+    assert result.exit_code == 0, result.stderr
+    assert file.exists()
+    result = runner.invoke(app, ["sessions", "list"])
+    assert result.exit_code == 0, result.stderr
