@@ -14,14 +14,12 @@ was tuned against are re-measured after it: the stream's framing (whole record, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
-import gc
 import itertools
 import json
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -45,6 +43,7 @@ from orchestrator.attendance.merge.record import (
     Thresholds,
 )
 from orchestrator.domain.clock import Clock
+from orchestrator.domain.collector import held_off
 from orchestrator.domain.errors import SessionNotFound
 from orchestrator.domain.models import Principal, Session
 from orchestrator.domain.ports import LoggedEvents
@@ -112,29 +111,6 @@ def row_state(row: SiteRecordOut) -> str:
 def with_states(data: str, states: dict[str, str]) -> str:
     """The JSON object `data` with `states` added as its last member."""
     return "".join((data[:-1], ',"states":', json.dumps(states, separators=(",", ":")), "}"))
-
-
-@contextlib.contextmanager
-def bulk() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while a board is read from its log or every line
-    made (re-entrant): those objects hold no cycles, and the 100,000 a national board's first
-    open makes had the collector scan the whole heap again and again, a fifth of that open.
-    What other requests leave meanwhile (well under a second) is collected right after."""
-    global _BULK
-    if _BULK == 0 and not gc.isenabled():  # disabled by someone else: left as it is
-        yield
-        return
-    _BULK += 1
-    gc.disable()
-    try:
-        yield
-    finally:
-        _BULK -= 1
-        if _BULK == 0:
-            gc.enable()
-
-
-_BULK = 0  # bulk steps under way
 
 
 def give_back() -> None:
@@ -540,7 +516,7 @@ class Boards:
         its site's state; again if a room-wide event came meanwhile. With `rows`, the lines'
         JSON, comma-separated a slice at a time (10,000 small strings held at once left the
         process's memory fragmented), else only their states."""
-        with bulk():
+        with held_off():
             return await self._each_line(board, now, rows=rows)
 
     async def _each_line(self, board: _Board, now: datetime, *, rows: bool) -> list[str]:
@@ -703,7 +679,7 @@ class Boards:
         log again, for what other instances logged meanwhile (ids are not given out in commit
         order). True when the session's record is frozen."""
         async with board.reading:
-            with bulk():
+            with held_off():
                 return await self._read_pages(board, now, reread=reread)
 
     async def _read_pages(self, board: _Board, now: datetime, *, reread: bool) -> bool:

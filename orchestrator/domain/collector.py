@@ -1,4 +1,5 @@
-"""The cyclic garbage collector held off while one large piece of work makes many objects.
+"""The cyclic garbage collector held off while one large piece of work makes many objects (a
+national booking; a live board read from its log or making every line).
 
 A 10,000-site booking or a national board's first read makes a hundred thousand objects that
 hold no cycles (values, rows, their fields' dicts); each of the collections they set off walks
