@@ -136,7 +136,7 @@ def test_the_start_must_be_an_instance_of_the_rule() -> None:
     )
     assert _refused("FREQ=YEARLY;BYWEEKNO=54;COUNT=2", wednesday) == "not_an_instance"
     # an UNTIL before the start leaves no occurrence: the start is not one
-    assert _refused("FREQ=DAILY;UNTIL=20270101", wednesday) == "not_an_instance"
+    assert _refused("FREQ=DAILY;UNTIL=20270101", wednesday) == "recurrence_until_first"
 
 
 def test_at_most_two_hundred_occurrences() -> None:
@@ -200,3 +200,29 @@ def test_occurrences_whose_claims_overlap_each_other_are_refused() -> None:
         "first": "2027-01-14T08:00:00+07:00",
         "second": "2027-01-15T08:00:00+07:00",
     }
+
+
+def test_an_until_before_the_first_occurrence_is_named_as_such() -> None:
+    start = datetime(2027, 1, 7, 1, tzinfo=UTC)  # Thursday 08:00 in Hà Nội
+    with pytest.raises(InvalidRequest) as caught:
+        expand(
+            "FREQ=WEEKLY;BYDAY=TH;UNTIL=20261231",
+            start,
+            start + timedelta(hours=1),
+            "Asia/Ho_Chi_Minh",
+        )
+    assert caught.value.reason == "recurrence_until_first"
+    assert "before the first occurrence" in caught.value.message
+    assert caught.value.values == {"until": "2026-12-31 23:59", "start": "2027-01-07 08:00+07:00"}
+    # UNTIL on the first occurrence's own day, before its hour, names none either
+    assert (
+        _refused("FREQ=WEEKLY;BYDAY=TH;UNTIL=20270107T000000Z", start) == "recurrence_until_first"
+    )
+    # at its start: one occurrence
+    one = expand(
+        "FREQ=WEEKLY;BYDAY=TH;UNTIL=20270107T010000Z",
+        start,
+        start + timedelta(hours=1),
+        "Asia/Ho_Chi_Minh",
+    )
+    assert len(one.occurrences) == 1

@@ -219,6 +219,14 @@ def expand(value: str, start: datetime, end: datetime, timezone: str) -> Expansi
     until = None
     if "UNTIL" in given:
         until = _until_utc(given["UNTIL"], zone).astimezone(zone).replace(tzinfo=None)
+        if until < first:
+            _refuse(
+                f"UNTIL={given['UNTIL']} comes before the first occurrence "
+                f"({start.astimezone(zone).isoformat()}): the series would have none",
+                reason="recurrence_until_first",
+                until=until.isoformat(sep=" ", timespec="minutes"),
+                start=start.astimezone(zone).isoformat(sep=" ", timespec="minutes"),
+            )
         if until > limit:
             _refuse(
                 f"UNTIL must fall within {MAX_YEARS} years of the first occurrence",
