@@ -27,6 +27,7 @@ from orchestrator.booking.series.schemas import (
     UpdateSeriesRequest,
 )
 from orchestrator.domain.clock import Clock
+from orchestrator.domain.collector import held_off
 from orchestrator.domain.errors import (
     BookingConflict,
     SeriesConflict,
@@ -76,7 +77,11 @@ class SeriesBookings:
             return Created(out, 201)
 
         try:
-            answer = await self._idempotency.once(principal, idempotency_key, req, work, SeriesOut)
+            # up to 200 occurrences of their sites: as a national booking, no collection meanwhile
+            with held_off():
+                answer = await self._idempotency.once(
+                    principal, idempotency_key, req, work, SeriesOut
+                )
         except ClaimOverlap as exc:
             # The database refused a claim another booking took after the check (the locks make
             # that rare): name what stands in the way now.
@@ -140,7 +145,8 @@ class SeriesBookings:
 
         Raises SeriesNotFound, InvalidRequest, InvalidState, SeriesPolicyViolation,
         SeriesConflict, PermissionDenied."""
-        out = await self._changes.update(series_id, req, principal)
+        with held_off():  # every occurrence to come, and their sites (see `book`)
+            out = await self._changes.update(series_id, req, principal)
         return await with_gateway_links(out, principal, self._gateway)
 
     async def cancel(
