@@ -35,15 +35,11 @@ from orchestrator.domain.models import (
     Principal,
     Session,
     SessionKind,
-    SessionSite,
     SiteLike,
+    session_site,
     site_resource,
 )
-from orchestrator.domain.trusted import trusted
 from orchestrator.store.base import UnitOfWork
-
-# The sites of a new session are the request's ids (validated slugs) the directory knows.
-_session_site = trusted(SessionSite)
 
 # From this many sites, a booking's links are minted in a worker thread while the database
 # writes its claims (see `BookingSteps._claim_while_linking`).
@@ -131,7 +127,8 @@ class BookingSteps:
             timezone=req.timezone,
             host_site=req.host_site,
             chair=req.chair,
-            sites=tuple(_session_site(site_id=i, join_url=None) for i in site_ids),
+            # the request's ids (validated slugs) the directory knows
+            sites=tuple(session_site(site_id=i, join_url=None) for i in site_ids),
             leader_groups=tuple(dict.fromkeys(req.leader_groups)),
             speaking_sites=tuple(dict.fromkeys(req.speaking_sites)),
             provider=req.provider,

@@ -9,11 +9,17 @@ from datetime import datetime, timedelta
 from connectors.base import Attendee, Meeting, MeetingProvider
 from orchestrator.booking.schemas import SessionOut
 from orchestrator.domain.errors import InvalidRequest
-from orchestrator.domain.models import Principal, Role, Session, SessionSite, Site, SiteLike
-from orchestrator.domain.trusted import trusted
+from orchestrator.domain.models import (
+    Principal,
+    Role,
+    Session,
+    Site,
+    SiteLike,
+    session_site,
+)
 
 # A linked site: the session's own site id and the link its provider just issued.
-_linked = trusted(SessionSite)
+_linked = session_site
 
 
 class JoinLinks:

@@ -25,11 +25,17 @@ def _local(occurrences: tuple[Occurrence, ...], zone: ZoneInfo) -> list[str]:
     return [o.start.astimezone(zone).isoformat() for o in occurrences]
 
 
-def _refused(rule: str, start: datetime, hours: float = 1, zone: str = "Asia/Ho_Chi_Minh") -> str:
+def _refusal(
+    rule: str, start: datetime, hours: float = 1, zone: str = "Asia/Ho_Chi_Minh"
+) -> InvalidRequest:
     with pytest.raises(InvalidRequest) as caught:
         expand(rule, start, start + timedelta(hours=hours), zone)
     assert caught.value.reason is not None
-    return caught.value.reason
+    return caught.value
+
+
+def _refused(rule: str, start: datetime, hours: float = 1, zone: str = "Asia/Ho_Chi_Minh") -> str:
+    return str(_refusal(rule, start, hours, zone).reason)
 
 
 def test_paris_keeps_eight_oclock_across_the_spring_change() -> None:
@@ -204,16 +210,10 @@ def test_occurrences_whose_claims_overlap_each_other_are_refused() -> None:
 
 def test_an_until_before_the_first_occurrence_is_named_as_such() -> None:
     start = datetime(2027, 1, 7, 1, tzinfo=UTC)  # Thursday 08:00 in Hà Nội
-    with pytest.raises(InvalidRequest) as caught:
-        expand(
-            "FREQ=WEEKLY;BYDAY=TH;UNTIL=20261231",
-            start,
-            start + timedelta(hours=1),
-            "Asia/Ho_Chi_Minh",
-        )
-    assert caught.value.reason == "recurrence_until_first"
-    assert "before the first occurrence" in caught.value.message
-    assert caught.value.values == {"until": "2026-12-31 23:59", "start": "2027-01-07 08:00+07:00"}
+    refused = _refusal("FREQ=WEEKLY;BYDAY=TH;UNTIL=20261231", start)
+    assert refused.reason == "recurrence_until_first"
+    assert "before the first occurrence" in refused.message
+    assert refused.values == {"until": "2026-12-31 23:59", "start": "2027-01-07 08:00+07:00"}
     # UNTIL on the first occurrence's own day, before its hour, names none either
     assert (
         _refused("FREQ=WEEKLY;BYDAY=TH;UNTIL=20270107T000000Z", start) == "recurrence_until_first"

@@ -9,8 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from orchestrator.domain.models import Session, SessionSite, SessionStatus
-from orchestrator.domain.trusted import trusted
+from orchestrator.domain.models import Session, SessionSite, SessionStatus, session_site
 from orchestrator.store import tables as t
 from orchestrator.store.base.sessions import SessionQuery
 from orchestrator.store.sql.engine import COPY_THRESHOLD, Transaction
@@ -36,10 +35,6 @@ def _status_is(status: SessionStatus, now: datetime | None) -> sa.ColumnElement[
 # the database makes the rows from JSON (SQLite: [site_id, join_url] pairs; PostgreSQL: two
 # arrays side by side), where thousands of rows cost SQLAlchemy a dict of parameters each, and
 # the PostgreSQL driver an encoding of each value.
-# A session's site as its row holds it: written only from a validated `SessionSite`, so read
-# back without validating it again (a 10,000-site session is 10,000 of them; a series, 5,200).
-_stored_site = trusted(SessionSite)
-
 _ADD_SITES = {
     "sqlite": sa.text(
         "INSERT INTO session_sites (session_id, site_id, position, join_url) "
@@ -211,7 +206,8 @@ class SqlSessions:
                 .order_by(ss.session_id, ss.position)
             )
             for session_id, site_id, join_url in res:  # by position: cheaper than by name
-                by_session[session_id].append(_stored_site(site_id=site_id, join_url=join_url))
+                # written only from a validated `SessionSite`: read back without validating
+                by_session[session_id].append(session_site(site_id=site_id, join_url=join_url))
         return [session_from(r, tuple(by_session[r.id])) for r in rows]
 
     async def get(self, session_id: str, *, sites: bool = True) -> Session | None:

@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from orchestrator.domain.errors import AuthenticationRequired, OrchestratorError
+from orchestrator.web.http import HOOKS
 from orchestrator.web.keys import CATALOG, PRINCIPAL, SIGNIN, WEB
 from orchestrator.web.pages.common import SESSION_COOKIE, Catalog, language, protect, render
 from orchestrator.web.wording import reason_words, refusal
@@ -24,7 +25,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths that are not pages (the route table checks that its page routes are outside them).
 NOT_PAGES = (
     "/api/",
-    "/hooks/",
+    HOOKS,
     "/static/",
     "/openapi.json",
     "/metrics",
@@ -46,7 +47,7 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
     A signed-in browser may also GET the JSON API (the live board's stream, exports) with its
     cookie; anything that changes state through the API still needs a bearer token.
     """
-    if request.path.startswith("/hooks/"):
+    if request.path.startswith(HOOKS):
         return await handler(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
