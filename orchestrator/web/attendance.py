@@ -22,7 +22,7 @@ from orchestrator.domain.models import Slug
 from orchestrator.domain.text import as_sent
 from orchestrator.store.base import StoreError
 from orchestrator.web.compression import EventStream
-from orchestrator.web.hooks import answer, signed_jaas_body
+from orchestrator.web.hooks import accepted, answer, signed_jaas_body
 from orchestrator.web.http import bearer, json_body, json_response, principal_of, query_model
 from orchestrator.web.keys import ATTENDANCE, JITSI, STOPPING
 from orchestrator.web.wording import accepted_language
@@ -70,7 +70,7 @@ async def event_sync(request: web.Request) -> web.Response:
     except PayloadError as exc:
         return refused_payload(exc)
     added = await request.app[ATTENDANCE].ingest(observations)
-    return answer(200, {"accepted": added})
+    return accepted(added)
 
 
 async def jaas_webhook(request: web.Request) -> web.Response:
@@ -82,7 +82,7 @@ async def jaas_webhook(request: web.Request) -> web.Response:
     except PayloadError as exc:
         return refused_payload(exc)
     added = await request.app[ATTENDANCE].ingest(observations)
-    return answer(200, {"accepted": added})
+    return accepted(added)
 
 
 async def checkin(request: web.Request) -> web.Response:

@@ -33,6 +33,15 @@ def answer(status: int, body: dict[str, object]) -> web.Response:
     )
 
 
+_JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def accepted(count: int) -> web.Response:
+    """`{"accepted": count}`, the answer to every webhook taken: made without the encoder or
+    aiohttp's content-type setters (a tenth of a webhook's own work under a flood)."""
+    return web.Response(body=b'{"accepted":%d}' % count, headers=_JSON)
+
+
 def refuse(status: int, message: str) -> web.Response:
     return answer(status, {"message": message})
 

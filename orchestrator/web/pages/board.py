@@ -221,31 +221,29 @@ class _Index:
             return found
         labels, names = board.labels.sites, board.labels.regions
         host = board.session.host_site
-
-        def region_of(site: str) -> str:
-            label = labels.get(site)
-            return (label.region or "") if label else ""
-
-        def name_of(site: str) -> str:
-            label = labels.get(site)
-            return label.name if label else site
-
-        def region_key(region: str) -> tuple[bool, tuple[str, str], str]:
-            return region == "", name_key(names.get(region) or region), region
-
         sites = board.site_ids
-        regions = sorted({region_of(s) for s in sites}, key=region_key)
+        # Each site's region, name and sort key, once (10,000 sites: a look-up of its label
+        # each, not three; 45 ms of the names' keys).
+        of_site: dict[str, tuple[str, str, tuple[str, str]]] = {}
+        for s in sites:
+            label = labels.get(s)
+            region, name = (label.region or "", label.name) if label else ("", s)
+            of_site[s] = (region, name, name_key(name))
+        regions = sorted(
+            {region for region, _, _ in of_site.values()},
+            key=lambda r: (r == "", name_key(names.get(r) or r), r),
+        )
         place = {r: i for i, r in enumerate(regions)}
-        keys = {s: name_key(name_of(s)) for s in sites}  # once each (45 ms for 10,000 names)
-        order = sorted(sites, key=lambda s: (place[region_of(s)], s != host, keys[s], s))
-        rank = [place[region_of(s)] for s in order]
-        shown = [name_of(s) for s in order]
+        order = sorted(sites, key=lambda s: (place[of_site[s][0]], s != host, of_site[s][2], s))
+        picked = [of_site[s] for s in order]
+        rank = [place[region] for region, _, _ in picked]
+        shown = [name for _, name, _ in picked]
         index = cls(
             regions=regions,
             order=order,
             rank=rank,
             names=shown,
-            folded=[keys[s][0] for s in order],  # `fold` of each name
+            folded=[key[0] for _, _, key in picked],  # `fold` of each name
             json=json.dumps(
                 [[s, n, r] for s, n, r in zip(order, shown, rank, strict=True)],
                 ensure_ascii=False,
