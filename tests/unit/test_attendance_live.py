@@ -461,3 +461,46 @@ def test_a_device_that_names_its_site_late_brings_its_whole_log() -> None:
     expected = full([join, leave], at(60))
     assert (tuple(state.lines(SITES, at(60))), state.unmatched(at(60))) == expected[:2]
     assert state.lines(["da-nang"], at(60))[0].first_join == at(5)
+
+
+@pytest.mark.parametrize("now_minute", [-5, 0, 3, 20, 100, 130])
+def test_standings_of_sites_that_joined_once_equal_the_merge(now_minute: int) -> None:
+    """A national board's first pass: most sites' one event is a join (many at the same
+    instant, some late, some after `now`), a few left again, a few never came; the standings
+    are judged without reading those sites' logs, and must be what the merge says."""
+    sites = [f"truong-{i:03d}" for i in range(60)]
+    events = []
+    for i, site in enumerate(sites):
+        kind = i % 6
+        if kind == 5:
+            continue  # never joined
+        joined = at((-10, 0, 1, 25, 90)[kind])  # before the start, at it, late, after `now`
+        events.append(
+            AttendanceEvent(
+                source=EventSource.JITSI,
+                kind=EventKind.JOIN,
+                occupant=f"{site}@x/1",
+                site_id=site,
+                at=joined,
+                dedupe_key=f"{site}|join",
+            )
+        )
+        if i % 12 == 0:  # and left again
+            events.append(
+                AttendanceEvent(
+                    source=EventSource.JITSI,
+                    kind=EventKind.LEAVE,
+                    occupant=f"{site}@x/1",
+                    site_id=site,
+                    at=joined + 30 * M,
+                    dedupe_key=f"{site}|leave",
+                )
+            )
+    now = at(now_minute)
+    state = LiveMerge(sites=sites, session_start=START, session_end=END, thresholds=TH)
+    state.add(events, now)
+    expected = merge(
+        events, sites=sites, session_start=START, session_end=END, now=now, thresholds=TH
+    )
+    assert state.standings(sites, now) == [Standing.of(line) for line in expected.sites]
+    assert state.lines(sites, now) == list(expected.sites)

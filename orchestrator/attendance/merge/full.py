@@ -3,11 +3,11 @@
 Pure (DESIGN 7): the same set of events gives the same record whatever order they arrived in and
 however often each arrived. `merge` documents how each source is read.
 
-About 720 lines, kept whole: the whole-log merge and the kept per-site read that live boards take
-further (`Kept`, `kept_line`, `kept_standing`) must judge a site's spans by the very same steps
-(`Log`, `_held`, `_measure`, `_judged`), and the property tests compare the two paths event by
-event. The next split keeps those steps together: the guests' lines (`_guest_line` and the
-unmatched occupants) into a module of their own.
+About 740 lines, kept whole: the whole-log merge and the kept per-site read that live boards
+take further (`Kept`, `kept_line`, `kept_standing`, `joined_standing`) must judge a site's spans
+by the very same steps (`Log`, `_held`, `_measure`, `_judged`), and the property tests compare
+the two paths event by event. The next split keeps those steps together: the guests' lines
+(`_guest_line` and the unmatched occupants) into a module of their own.
 """
 
 from __future__ import annotations
@@ -571,7 +571,23 @@ def kept_standing(log: Log, site: str, w: Window, th: Thresholds) -> Standing:
     if kept is None:
         return Standing.of(kept_line(log, site, w, th))
     opens = [t.open_since for t in log.open.values() if t.site == site and t.open_since]
-    m = kept.measure(opens, w, parts=False)
+    return measured_standing(log, site, kept.measure(opens, w, parts=False), w, th)
+
+
+def joined_standing(bare: Log, site: str, at: datetime, w: Window, th: Thresholds) -> Standing:
+    """`kept_standing` of a site whose whole log (and the room's) is one join of one of its
+    devices at `at`, no later than `w.now`, itself before the end: what most sites of a
+    national session are. The same steps without a `Log` read for the site: `bare` is one read
+    from no event (`Log(frozenset(), start, kept="")`), shared, never added to: no span
+    closed, no poll, check-in or override; the site's one span open since `at`."""
+    assert bare.kept is not None
+    assert not bare.tracks
+    assert w.now < w.end
+    return measured_standing(bare, site, bare.kept.measure((at,), w, parts=False), w, th)
+
+
+def measured_standing(log: Log, site: str, m: _Measure, w: Window, th: Thresholds) -> Standing:
+    """The site's standing, its spans measured (`m`): what `Standing.of` its line says."""
     connection, measured, chair = _judged(log, site, m, w, th)
     late, left_early = _flags(m, w, th)
     status = AttendanceStatus(chair.verdict.value) if chair and chair.verdict else measured

@@ -19,6 +19,7 @@ from orchestrator.attendance.merge.full import (
     Window,
     before,
     in_order,
+    joined_standing,
     kept_line,
     kept_standing,
     ordered,
@@ -385,8 +386,12 @@ class LiveMerge:
             standing.left_early and not standing.overridden,
         ]
         old = self._counted.get(standing.site_id, _UNCOUNTED)
-        if new is not old:
-            self._counts = [c - o + n for c, o, n in zip(self._counts, old, new, strict=True)]
+        if new is not old:  # (a national board's first pass: 10,000 times, so no loop)
+            counts = self._counts
+            counts[0] += new[0] - old[0]
+            counts[1] += new[1] - old[1]
+            counts[2] += new[2] - old[2]
+            counts[3] += new[3] - old[3]
             self._counted[standing.site_id] = new
         self._stale.discard(standing.site_id)
 
@@ -411,13 +416,32 @@ class LiveMerge:
         w = window_of(self.start, self.end, now)
         th = self.thresholds
         of_site, quiet = self._of_site, not self._room
+        # A site whose one event is the join of one of its devices (most of a national
+        # session's) is judged without reading its log (`joined_standing`), once for all the
+        # sites that joined at the same instant (Prosody's are whole seconds).
+        once = quiet and now < self.end
+        bare = Log(frozenset(), self.start, kept="")
+        joined: dict[datetime, Standing] = {}
         out: list[Standing] = []
         empty: Standing | None = None  # the standing of a site of no event (the same for all)
         for site in dict.fromkeys(sites):
-            if quiet and site not in of_site:
+            own: Sequence[KeptEvent] = of_site.get(site, ())
+            if quiet and not own:
                 if empty is None:
                     empty = kept_standing(self._read(site, w), site, w, th)
                 out.append(empty._replace(site_id=site))
+            elif (
+                once
+                and len(own) == 1
+                and (e := own[0]).kind is EventKind.JOIN
+                and e.site_id == site
+                and e.at <= now
+                and site not in self._reads
+            ):
+                same = joined.get(e.at)
+                if same is None:
+                    same = joined[e.at] = joined_standing(bare, site, e.at, w, th)
+                out.append(Standing(site, *same[1:]))
             else:
                 out.append(kept_standing(self._read(site, w), site, w, th))
         for standing in out:
