@@ -469,33 +469,25 @@ def test_standings_of_sites_that_joined_once_equal_the_merge(now_minute: int) ->
     instant, some late, some after `now`), a few left again, a few never came; the standings
     are judged without reading those sites' logs, and must be what the merge says."""
     sites = [f"truong-{i:03d}" for i in range(60)]
+
+    def device(site: str, kind: EventKind, when: datetime) -> AttendanceEvent:
+        return AttendanceEvent(
+            source=EventSource.JITSI,
+            kind=kind,
+            occupant=f"{site}@x/1",
+            site_id=site,
+            at=when,
+            dedupe_key=f"{site}|{kind.value}",
+        )
+
     events = []
     for i, site in enumerate(sites):
-        kind = i % 6
-        if kind == 5:
+        if i % 6 == 5:
             continue  # never joined
-        joined = at((-10, 0, 1, 25, 90)[kind])  # before the start, at it, late, after `now`
-        events.append(
-            AttendanceEvent(
-                source=EventSource.JITSI,
-                kind=EventKind.JOIN,
-                occupant=f"{site}@x/1",
-                site_id=site,
-                at=joined,
-                dedupe_key=f"{site}|join",
-            )
-        )
+        joined = at((-10, 0, 1, 25, 90)[i % 6])  # before the start, at it, late, after `now`
+        events.append(device(site, EventKind.JOIN, joined))
         if i % 12 == 0:  # and left again
-            events.append(
-                AttendanceEvent(
-                    source=EventSource.JITSI,
-                    kind=EventKind.LEAVE,
-                    occupant=f"{site}@x/1",
-                    site_id=site,
-                    at=joined + 30 * M,
-                    dedupe_key=f"{site}|leave",
-                )
-            )
+            events.append(device(site, EventKind.LEAVE, joined + 30 * M))
     now = at(now_minute)
     state = LiveMerge(sites=sites, session_start=START, session_end=END, thresholds=TH)
     state.add(events, now)
