@@ -103,6 +103,13 @@ class EventLog:
         is not among the cached session's sites (sites may be added after the first webhook)
         and was not found missing within `STRANGER_RECHECK` (a token naming no site of the
         session would otherwise reload a 10,000-site session for every one of its events)."""
+        room = observations[0].room
+        cached = self._rooms.get(room)
+        if cached is not None and all(
+            ob.room == room and (ob.site_id is None or ob.site_id in cached.sites)
+            for ob in observations
+        ):  # a webhook's usual case: one known room, its own sites
+            return {room: cached}
         now = self._clock.now()
         claimed: dict[str, set[str]] = {}
         for ob in observations:

@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoredEvent:
-    """One attendance event as logged: where it came from and what it says."""
+    """One attendance event as logged: where it came from and what it says. Nothing changes
+    one once made (`dataclasses.replace` makes another); not frozen only because a frozen
+    dataclass costs three times as much to make, once for each event a webhook logs."""
 
     source: str  # jitsi, jaas, poll, checkin, override
     kind: str
