@@ -116,7 +116,11 @@ def _free(value: str | None) -> str | None:
 
 
 def _site(value: str | None) -> str | None:
-    site = _free(value)
+    return _fitting_site(_free(value))
+
+
+def _fitting_site(site: str | None) -> str | None:
+    """A storable site id as the log keeps it: None when empty or longer than its column."""
     return site if site and len(site) <= SITE_MAX else None
 
 
@@ -189,7 +193,7 @@ def _sync_person(
     name, email, site = person.name, person.email, person.id
     if unstorable(f"{name or ''}{email or ''}{site or ''}"):  # (one look at the usual case)
         name, email, site = _free(name), _free(email), _free(site)
-    site = site if site and len(site) <= SITE_MAX else None
+    site = _fitting_site(site)
     occupant = _occupant_key(jid, breakout)
     data = {"name": name, "email": email, "breakout": breakout}
     return [

@@ -152,13 +152,12 @@ class Transaction:
         """`col IN values` as one condition with one bound parameter, however many the values: a
         JSON array, read by `json_each` on SQLite (thousands of bound parameters cost SQLAlchemy
         more to expand than the query costs SQLite) and made an array on PostgreSQL."""
-        listed: sa.BindParameter[str] = sa.bindparam(None, json.dumps(list(values)))
+        listed = self.listed(values).c.value
         if self.pg:
             # `= ANY(array)`, the array read from JSON by the server (the driver encodes a
             # 10,000-value array parameter a value at a time).
-            elements = sa.select(sa.func.json_array_elements_text(sa.cast(listed, JSON)))
-            return col == sa.any_(sa.func.array(elements.scalar_subquery()))
-        return col.in_(sa.select(sa.func.json_each(listed).table_valued("value").c.value))
+            return col == sa.any_(sa.func.array(sa.select(listed).scalar_subquery()))
+        return col.in_(sa.select(listed))
 
     def listed(self, values: Sequence[str]) -> Any:
         """`values` as a table of one column, `value`, to join (one bound parameter, a JSON
