@@ -103,13 +103,6 @@ class EventLog:
         is not among the cached session's sites (sites may be added after the first webhook)
         and was not found missing within `STRANGER_RECHECK` (a token naming no site of the
         session would otherwise reload a 10,000-site session for every one of its events)."""
-        room = observations[0].room
-        cached = self._rooms.get(room)
-        if cached is not None and all(
-            ob.room == room and (ob.site_id is None or ob.site_id in cached.sites)
-            for ob in observations
-        ):  # a webhook's usual case: one known room, its own sites
-            return {room: cached}
         now = self._clock.now()
         claimed: dict[str, set[str]] = {}
         for ob in observations:
@@ -159,7 +152,40 @@ class EventLog:
         if not observations:
             return 0
         now = self._clock.now()
-        rooms = await self._sessions_of(observations)
+        room = observations[0].room
+        known = self._rooms.get(room)
+        if known is None or not all(
+            ob.room == room and (ob.site_id is None or ob.site_id in known.sites)
+            for ob in observations
+        ):
+            return await self._ingest_rooms(observations, await self._sessions_of(observations))
+        # A webhook's usual case: one known room, its own sites.
+        sid = known.session_id
+        rows = [
+            StoredEvent(
+                ob.source,
+                ob.kind,
+                ob.at,
+                ob.dedupe_key,
+                now,
+                sid,
+                room,
+                ob.site_id,
+                ob.occupant,
+                ob.data,  # (no null in `data`: as `Observation` says)
+            )
+            for ob in observations
+        ]
+        added = await self._write(rows)
+        self._watchers.publish(sid)
+        return added
+
+    async def _ingest_rooms(
+        self, observations: Sequence[Observation], rooms: Mapping[str, _Room | None]
+    ) -> int:
+        """`ingest` in general: the observations' rooms (`_sessions_of`) each with its
+        session, or none."""
+        now = self._clock.now()
         rows: list[StoredEvent] = []
         sessions: set[str] = set()
         for ob in observations:
@@ -169,9 +195,9 @@ class EventLog:
                 sessions.add(room.session_id)
                 if site is not None and site not in room.sites:
                     site = None  # a token naming no site of this session: unmatched
-            data = {k: v for k, v in ob.data.items() if v is not None}
+            data = ob.data
             if ob.site_id and site is None:
-                data["claimed_site"] = ob.site_id
+                data = {**data, "claimed_site": ob.site_id}
             rows.append(
                 StoredEvent(
                     source=ob.source,

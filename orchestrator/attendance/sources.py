@@ -59,7 +59,7 @@ class Observation:
     dedupe_key: str
     site_id: str | None = None  # the token's context.user.id, unchecked
     occupant: str | None = None  # one connection: a site may hold several
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # what else it says; no null value
 
 
 def fit_key(key: str) -> str:
@@ -172,43 +172,58 @@ def _invalid(what: str, exc: ValidationError) -> PayloadError:
 
 
 def _sync_person(
-    ev: SyncEvent,
+    room: str,
     breakout: str | None,
-    person: SyncOccupant,
+    jid: str,
+    joined_at: float | None,
+    left_at: float | None,
+    name: str | None,
+    email: str | None,
+    site: str | None,
     where: str,
-    *,
-    joined: bool,
-    left: bool,
 ) -> list[Observation]:
-    """The join and/or leave of one occupant; what both share is checked and cleaned once."""
-    jid = _key_text(person.occupant_jid, f"{where}.occupant_jid", OCCUPANT_MAX)
-    times: list[tuple[Kind, str, float, str]] = []
-    if joined:
-        assert person.joined_at is not None
-        times.append(("join", SYNC_EVENTS["join"], person.joined_at, "joined_at"))
-    if left:
-        assert person.left_at is not None
-        times.append(("leave", SYNC_EVENTS["leave"], person.left_at, "left_at"))
-    instants = [_instant(when, 1, f"{where}.{name}") for _, _, when, name in times]
-    name, email, site = person.name, person.email, person.id
+    """The join (when `joined_at`) and/or leave (when `left_at`) of one occupant, in that
+    order; what both share is checked and cleaned once. PayloadError names the first field at
+    fault (`where` is the occupant's path): the jid, then the join's, then the leave's time."""
+    if unstorable(jid) or len(jid) > OCCUPANT_MAX:
+        _key_text(jid, f"{where}.occupant_jid", OCCUPANT_MAX)  # raises
+    joined = None if joined_at is None else _sync_instant(joined_at, where, "joined_at")
+    left = None if left_at is None else _sync_instant(left_at, where, "left_at")
     if unstorable(f"{name or ''}{email or ''}{site or ''}"):  # (one look at the usual case)
         name, email, site = _free(name), _free(email), _free(site)
     site = _fitting_site(site)
-    occupant = _occupant_key(jid, breakout)
-    data = {"name": name, "email": email, "breakout": breakout}
-    return [
-        Observation(
-            source="jitsi",
-            kind=kind,
-            room=ev.room_name,
-            at=at,
-            dedupe_key=sync_key(ev.room_name, breakout, jid, event, at),
-            site_id=site,
-            occupant=occupant,
-            data=data,
-        )
-        for (kind, event, _, _), at in zip(times, instants, strict=True)
-    ]
+    occupant = f"{jid}#{breakout}" if breakout else jid
+    if name is not None and email is not None:  # (the usual case, without `_said`'s loop)
+        data = {"name": name, "email": email}
+        if breakout:
+            data["breakout"] = breakout
+    else:
+        data = _said(name=name, email=email, breakout=breakout)
+    out = []
+    if joined is not None:
+        at, micro = joined
+        key = fit_key(f"{room}|{breakout or ''}|{jid}|muc-occupant-joined|{micro}")
+        out.append(Observation("jitsi", "join", room, at, key, site, occupant, data))
+    if left is not None:
+        at, micro = left
+        key = fit_key(f"{room}|{breakout or ''}|{jid}|muc-occupant-left|{micro}")
+        out.append(Observation("jitsi", "leave", room, at, key, site, occupant, data))
+    return out
+
+
+def _sync_instant(value: float, where: str, name: str) -> tuple[datetime, int]:
+    """An event-sync time (Unix seconds) as (the instant, its microseconds since the epoch,
+    as `sync_key` writes them)."""
+    if type(value) is int and _FIRST <= value < _LAST:  # Prosody's own: whole seconds
+        return datetime.fromtimestamp(value, UTC), value * 1_000_000
+    at = _instant(value, 1, f"{where}.{name}")
+    return at, micros(at)
+
+
+def _said(**fields: Any) -> dict[str, Any]:
+    """What an observation says besides its key fields: the fields that hold a value (the log
+    keeps no null)."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 _SYNC_ENDPOINTS = {
@@ -226,6 +241,7 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     occupant or instant cannot be stored. Free text that cannot be stored is dropped from it.
     In `room/destroyed`, an unusable entry of `all_occupants` (a repeat of events already sent
     one by one) is left out rather than refusing the room's end.
+
     """
     try:
         ev = SyncEvent.model_validate_json(body)
@@ -233,64 +249,96 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
         raise _invalid("an event-sync payload", exc) from exc
     if _SYNC_ENDPOINTS.get(endpoint) != ev.event_name:
         raise PayloadError(f"{ev.event_name} was posted to /events/{endpoint}", "event_name")
-    _key_text(ev.room_name, "room_name", ROOM_MAX)
+    person = ev.occupant
+    return _sync_observations(
+        ev.event_name,
+        ev.room_name,
+        ev.is_breakout,
+        ev.breakout_room_id,
+        ev.created_at,
+        ev.destroyed_at,
+        None
+        if person is None
+        else (
+            person.occupant_jid,
+            person.joined_at,
+            person.left_at,
+            person.name,
+            person.email,
+            person.id,
+        ),
+        [(p.occupant_jid, p.joined_at, p.left_at, p.name, p.email, p.id) for p in ev.all_occupants],
+    )
+
+
+# An occupant as read: (occupant_jid, joined_at, left_at, name, email, id).
+_Person = tuple[str, float | None, float | None, str | None, str | None, str | None]
+
+
+def _sync_observations(
+    event: str,
+    room: str,
+    is_breakout: bool,
+    breakout_room_id: str | None,
+    created_at: float | None,
+    destroyed_at: float | None,
+    person: _Person | None,
+    everyone: list[_Person],
+) -> list[Observation]:
+    """The observations of one event-sync event, its fields read (and `room` lowered)."""
+    _key_text(room, "room_name", ROOM_MAX)
     breakout = None
-    if ev.is_breakout and ev.breakout_room_id:
-        breakout = _key_text(ev.breakout_room_id, "breakout_room_id", BREAKOUT_MAX)
-    if ev.event_name in ("muc-occupant-joined", "muc-occupant-left"):
-        person = ev.occupant
+    if is_breakout and breakout_room_id:
+        breakout = _key_text(breakout_room_id, "breakout_room_id", BREAKOUT_MAX)
+    if event in ("muc-occupant-joined", "muc-occupant-left"):
         if person is None:
             raise PayloadError(
                 "occupant is missing: an occupant event needs its occupant", "occupant"
             )
-        if ev.event_name == "muc-occupant-joined":
-            if person.joined_at is None:
+        jid, joined_at, left_at, name, email, site = person
+        if event == "muc-occupant-joined":
+            if joined_at is None:
                 raise PayloadError("occupant.joined_at is missing", "occupant.joined_at")
-            return _sync_person(ev, breakout, person, "occupant", joined=True, left=False)
-        if person.left_at is None:
-            raise PayloadError("occupant.left_at is missing", "occupant.left_at")
-        return _sync_person(ev, breakout, person, "occupant", joined=False, left=True)
-    if ev.event_name == "muc-room-created":
-        if ev.created_at is None:
+            left_at = None
+        else:
+            if left_at is None:
+                raise PayloadError("occupant.left_at is missing", "occupant.left_at")
+            joined_at = None
+        return _sync_person(room, breakout, jid, joined_at, left_at, name, email, site, "occupant")
+    if event == "muc-room-created":
+        if created_at is None:
             raise PayloadError("created_at is missing", "created_at")
-        at = _instant(ev.created_at, 1, "created_at")
+        at = _instant(created_at, 1, "created_at")
         # a breakout's creation keeps its id in the key even when `is_breakout` is not set
-        own = _key_text(ev.breakout_room_id or "", "breakout_room_id", BREAKOUT_MAX)
+        own = _key_text(breakout_room_id or "", "breakout_room_id", BREAKOUT_MAX)
         return [
-            Observation(
-                "jitsi",
-                "created",
-                ev.room_name,
-                at,
-                fit_key(f"{ev.room_name}|{own}|created|{micros(at)}"),
-            )
+            Observation("jitsi", "created", room, at, fit_key(f"{room}|{own}|created|{micros(at)}"))
         ]
-    if ev.destroyed_at is None:
+    if destroyed_at is None:
         raise PayloadError("destroyed_at is missing", "destroyed_at")
-    ended = _instant(ev.destroyed_at, 1, "destroyed_at")
+    ended = _instant(destroyed_at, 1, "destroyed_at")
     out: list[Observation] = []
-    for index, person in enumerate(ev.all_occupants):
-        if person.joined_at is None and person.left_at is None:
+    for index, (jid, joined_at, left_at, name, email, site) in enumerate(everyone):
+        if joined_at is None and left_at is None:
             continue
         try:
             out += _sync_person(
-                ev,
+                room,
                 breakout,
-                person,
+                jid,
+                joined_at,
+                left_at,
+                name,
+                email,
+                site,
                 f"all_occupants.{index}",
-                joined=person.joined_at is not None,
-                left=person.left_at is not None,
             )
         except PayloadError:
             continue
-    if not ev.is_breakout:  # a breakout closing does not end the meeting
+    if not is_breakout:  # a breakout closing does not end the meeting
         out.append(
             Observation(
-                "jitsi",
-                "destroyed",
-                ev.room_name,
-                ended,
-                fit_key(f"{ev.room_name}||destroyed|{micros(ended)}"),
+                "jitsi", "destroyed", room, ended, fit_key(f"{room}||destroyed|{micros(ended)}")
             )
         )
     return out
@@ -327,7 +375,7 @@ def read_poll(
                 dedupe_key=fit_key(f"{room}|poll|{stamp}|{jid}"),
                 site_id=sites[0] if len(sites) == 1 else None,
                 occupant=jid,
-                data={"name": _free(name), "email": _free(email)},
+                data=_said(name=_free(name), email=_free(email)),
             )
         )
     out.append(Observation("poll", "absent", room, at, fit_key(f"{room}|poll|{stamp}|absent")))
@@ -407,11 +455,11 @@ def read_jaas(body: bytes) -> tuple[str | None, list[Observation]]:
             dedupe_key=key,
             site_id=_site(d.id),
             occupant=_occupant_key(person, breakout) if person else None,
-            data={
-                "name": _free(d.name),
-                "email": _free(d.email),
-                "breakout": breakout,
-                "disconnect_reason": _free(d.disconnectReason),
-            },
+            data=_said(
+                name=_free(d.name),
+                email=_free(d.email),
+                breakout=breakout,
+                disconnect_reason=_free(d.disconnectReason),
+            ),
         )
     ]
