@@ -254,11 +254,12 @@ class EventLog:
         hear of the new ones once they are committed."""
         added = await self._store.events.append(every, self._origin)
         late = set()
-        for r in every:
-            logged = added.get((r.source, r.dedupe_key))
-            if r.session_id and logged and logged.after_freeze:
-                late.add(r.session_id)
-        self._frozen.update(late)  # a session freezes once
+        if any(logged.after_freeze for logged in added.values()):
+            for r in every:
+                logged = added.get((r.source, r.dedupe_key))
+                if r.session_id and logged and logged.after_freeze:
+                    late.add(r.session_id)
+            self._frozen.update(late)  # a session freezes once
         if self._watchers.watching:
             # boards merge after the webhooks are answered: their cost is not the platform's;
             # each row with its id (a repeat within `every` has its first's: boards take it

@@ -214,8 +214,8 @@ def _sync_person(
 def _sync_instant(value: float, where: str, name: str) -> tuple[datetime, int]:
     """An event-sync time (Unix seconds) as (the instant, its microseconds since the epoch,
     as `sync_key` writes them)."""
-    if type(value) is int and _FIRST <= value < _LAST:  # Prosody's own: whole seconds
-        return datetime.fromtimestamp(value, UTC), value * 1_000_000
+    if _FIRST <= value < _LAST and (whole := int(value)) == value:  # Prosody's: whole seconds
+        return datetime.fromtimestamp(whole, UTC), whole * 1_000_000
     at = _instant(value, 1, f"{where}.{name}")
     return at, micros(at)
 

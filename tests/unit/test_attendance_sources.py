@@ -7,12 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.attendance.eventlog import SyncKeys
 from orchestrator.attendance.merge import EventKind, EventSource
-from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
+from orchestrator.attendance.sources import (
+    PayloadError,
+    _instant,
+    _sync_instant,
+    micros,
+    read_event_sync,
+    read_jaas,
+)
 
 WIRE = Path(__file__).resolve().parent.parent / "data" / "wire"
 
@@ -143,3 +150,18 @@ def test_overlong_natural_keys_are_stored_as_their_digest() -> None:
     body["occupant"]["occupant_jid"] = "j" * 231
     with pytest.raises(PayloadError, match=r"occupant\.occupant_jid is longer than 230"):
         read_event_sync("occupant/joined", json.dumps(body).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.integers(min_value=946_684_800, max_value=7_258_118_399),
+        st.floats(min_value=946_684_800, max_value=7_258_118_399, allow_nan=False),
+    )
+)
+def test_an_event_sync_time_is_read_as_the_general_reading_reads_it(seconds: float) -> None:
+    """Whole seconds (Prosody's) take a shorter way to the instant and its key's microseconds:
+    the same as `_instant` and `micros` give, for any time in range."""
+    at = _instant(seconds, 1, "occupant.joined_at")
+    assert _sync_instant(seconds, "occupant", "joined_at") == (at, micros(at))
+    assert _sync_instant(float(seconds), "occupant", "joined_at") == (at, micros(at))
