@@ -35,6 +35,7 @@ STRANGER_RECHECK = timedelta(seconds=30)
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_PAGE = 5000  # events read per query when the log is read back
 POLL_LEASE = timedelta(seconds=90)  # a room's poller renews its lease every round, within this
+PIPELINE_BATCH = 8  # webhooks waiting that are worth a second batch while one commits
 
 
 class Watchers(Protocol):
@@ -94,7 +95,9 @@ class EventLog:
         self._reading: dict[str, asyncio.Future[_Room | None]] = {}  # rooms being read
         self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()  # at most `events.parallel` at once
+        # the keys of each batch being written beside another, and when it is done
+        self._flying: list[tuple[set[tuple[str, str]], asyncio.Future[None]]] = []
 
     async def _sessions_of(self, observations: Sequence[Observation]) -> dict[str, _Room | None]:
         """The session of each room the observations name (None: no session owns it).
@@ -224,30 +227,61 @@ class EventLog:
         number of them that were new. Returns only once they are committed (rule 8)."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
+        # One writer, and another beside it (where the store takes two batches at once) once
+        # enough webhooks wait for a batch of their own: they are written while the last
+        # batch's commit waits for the disk. (A writer that just ended is done before it
+        # leaves `_writers`.)
+        writing = sum(not w.done() for w in self._writers)
+        if not writing or (
+            writing < self._store.events.parallel and len(self._waiting) >= PIPELINE_BATCH
+        ):
+            writer = asyncio.create_task(self._drain())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         return await done
 
     async def _drain(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            try:
-                added = await self._commit([r for rows, _ in batch for r in rows])
-            except Exception as exc:
-                if len(batch) == 1:  # the request learns it failed: nothing acked
-                    self._settle(batch, exc)
-                    continue
-                # One bad member must not fail the others: each is written on its own merits.
-                log.warning(
-                    "a batch of %d webhooks failed (%s); writing them one by one", len(batch), exc
-                )
-                for member in batch:
-                    try:
-                        self._settle([member], await self._commit(member[0]))
-                    except Exception as one:
-                        self._settle([member], one)
+            if self._store.events.parallel == 1:
+                await self._write_batch(batch)
                 continue
-            self._settle(batch, added)
+            # Beside another writer: not before a batch in flight that repeats one of these
+            # events is done (two batches locking the same keys in two orders would deadlock).
+            keys = {(r.source, r.dedupe_key) for rows, _ in batch for r in rows}
+            for other, landed in list(self._flying):
+                if not keys.isdisjoint(other):
+                    await landed
+            mine = (keys, asyncio.get_running_loop().create_future())
+            self._flying.append(mine)
+            try:
+                await self._write_batch(batch)
+            finally:
+                self._flying.remove(mine)
+                mine[1].set_result(None)
+
+    async def _write_batch(
+        self, batch: list[tuple[list[StoredEvent], asyncio.Future[int]]]
+    ) -> None:
+        """Commit the rows of `batch` in one transaction and answer each of its requests; when
+        that fails, each request's rows on their own."""
+        try:
+            added = await self._commit([r for rows, _ in batch for r in rows])
+        except Exception as exc:
+            if len(batch) == 1:  # the request learns it failed: nothing acked
+                self._settle(batch, exc)
+                return
+            # One bad member must not fail the others: each is written on its own merits.
+            log.warning(
+                "a batch of %d webhooks failed (%s); writing them one by one", len(batch), exc
+            )
+            for member in batch:
+                try:
+                    self._settle([member], await self._commit(member[0]))
+                except Exception as one:
+                    self._settle([member], one)
+            return
+        self._settle(batch, added)
 
     async def _commit(self, every: list[StoredEvent]) -> set[tuple[str, str]]:
         """Log `every` in one transaction; the (source, key) of those that were new. Boards

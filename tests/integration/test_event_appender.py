@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 import sqlalchemy as sa
 
+from orchestrator.attendance.eventlog import EventLog, _Room
+from orchestrator.attendance.sources import Observation
+from orchestrator.domain.clock import SystemClock
 from orchestrator.store.base import RetryableStoreError, StoredEvent
 from orchestrator.store.base.attendance import Appended
 from orchestrator.store.sql import SqlStore, create_engine
@@ -222,3 +227,64 @@ async def test_a_cut_connection_fails_one_batch_then_the_next_connects_afresh(
         ("jitsi", "b"): False,
         ("jitsi", "c"): False,
     }
+
+
+async def test_postgresql_writes_two_batches_at_once_and_sqlite_one(store: SqlStore) -> None:
+    """The next batch is written while the last one commits (PostgreSQL): two appends at once
+    hold two connections; SQLite, one writer, holds one."""
+    assert store.events.parallel == (2 if store.backend == "postgresql" else 1)
+    both = await asyncio.gather(
+        store.events.append([event(f"a{i}") for i in range(300)], "here"),
+        store.events.append([event(f"b{i}") for i in range(300)], "here"),
+    )
+    assert [len(added) for added in both] == [300, 300]
+    if store.backend == "postgresql":
+        async with store.engine.connect() as conn:
+            others = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert others == 2  # the appender's two, held between batches
+
+
+async def test_webhooks_flooding_in_are_each_logged_once_however_their_batches_overlap(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Webhooks arriving over 60 ms, each event three times (Prosody's retries), into batches
+    written one at a time (SQLite) or two at once (PostgreSQL): every event is acknowledged as
+    new exactly once, and no batch fails (two batches repeating an event are not written at
+    once: they would lock its key in two orders)."""
+    log = EventLog(store, SystemClock(), _NoBoards(), set())
+    log._rooms["room-x"] = _Room("s-1", frozenset())  # known: no look-up between webhooks
+    at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    events = [
+        Observation(
+            "jitsi", "join", "room-x", at + timedelta(seconds=i), f"k{i:03d}", None, f"o{i}"
+        )
+        for i in range(150)
+    ]
+    rng = random.Random(7)
+
+    async def webhook(ob: Observation) -> int:
+        await asyncio.sleep(rng.uniform(0, 0.06))
+        return await log.ingest([ob])
+
+    with caplog.at_level(logging.WARNING, logger="orchestrator.attendance.eventlog"):
+        accepted = await asyncio.gather(*(webhook(ob) for ob in events * 3))
+    assert sum(accepted) == len(events)
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert sorted(e.dedupe_key for e in logged) == [ob.dedupe_key for ob in events]
+
+
+class _NoBoards:
+    watching = False
+
+    def feed(self, logged: object) -> None:
+        raise AssertionError("no board is open")
+
+    def publish(self, session_id: str) -> None:
+        pass

@@ -62,6 +62,11 @@ class EventAppender(Protocol):
     work, each batch in one transaction of its own (one statement where the backend allows), so
     a group commit of webhooks costs one round trip to the database."""
 
+    @property
+    def parallel(self) -> int:
+        """How many batches it writes at once (`append` waits for a turn beyond that)."""
+        ...
+
     async def append(
         self, events: Sequence[StoredEvent], origin: str
     ) -> dict[tuple[str, str], Appended]:

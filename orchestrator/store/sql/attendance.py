@@ -285,37 +285,46 @@ ORDER BY id LIMIT CASE WHEN $4::bigint < 0 THEN NULL ELSE $4::bigint END
 
 class SqlEventAppender:
     """The `EventAppender` on SQLAlchemy's engine: its statements go to the driver's connection
-    (aiosqlite, asyncpg), one at a time, on a pooled connection held between batches and given
-    up when anything fails (a restart of the database: the next batch connects afresh)."""
+    (aiosqlite, asyncpg) on pooled connections held between batches, each given up when
+    anything fails on it (a restart of the database: the next batch connects afresh).
+
+    SQLite has one writer: one connection, one batch at a time. PostgreSQL takes `PG_PARALLEL`
+    batches at once, each on its own connection: the next batch is written while the last one's
+    commit waits for the disk (`EventLog` keeps two batches that repeat an event apart)."""
+
+    PG_PARALLEL = 2
 
     def __init__(self, engine: AsyncEngine, *, wrote: Callable[[], None] | None = None) -> None:
         self._engine = engine
         self._pg = engine.dialect.name == "postgresql"
         self._wrote = wrote  # told after each batch: its statement committed on its own
-        self._conn: AsyncConnection | None = None
-        self._driver: Any = None
-        self._lock = asyncio.Lock()
+        self.parallel = self.PG_PARALLEL if self._pg else 1
+        self._idle: list[tuple[AsyncConnection, Any]] = []  # (connection, its driver's)
+        self._slots = asyncio.Semaphore(self.parallel)
 
     async def append(
         self, events: Sequence[StoredEvent], origin: str
     ) -> dict[tuple[str, str], Appended]:
         if not events:
             return {}
-        async with self._lock:
+        async with self._slots:
+            held: tuple[AsyncConnection, Any] | None = self._idle.pop() if self._idle else None
             try:
-                if self._driver is None:
-                    self._conn = await self._engine.connect()
-                    self._driver = (await self._conn.get_raw_connection()).driver_connection
+                if held is None:
+                    conn = await self._engine.connect()
+                    held = (conn, (await conn.get_raw_connection()).driver_connection)
                 rows = await (self._pg_append if self._pg else self._sqlite_append)(
-                    self._driver, events, origin
+                    held[1], events, origin
                 )
                 if self._wrote is not None:
                     self._wrote()
             except BaseException as exc:
-                await self._drop()
+                if held is not None:
+                    await self._drop(held[0])
                 if isinstance(exc, Exception):
                     raise driver_error(exc, pg=self._pg) from exc
                 raise
+            self._idle.append(held)
         return {(r[0], r[1]): Appended(bool(r[3]), r[4]) for r in rows}
 
     @staticmethod
@@ -364,18 +373,23 @@ class SqlEventAppender:
                 column.append(value)
         return await driver.fetch(_PG_APPEND, *columns, origin)
 
-    async def _drop(self) -> None:
-        conn, self._conn, self._driver = self._conn, None, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            with contextlib.suppress(Exception):
-                await conn.close()
+    @staticmethod
+    async def _drop(conn: AsyncConnection) -> None:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        with contextlib.suppress(Exception):
+            await conn.close()
 
     async def close(self) -> None:
-        """Give the held connection back (before the engine is disposed of)."""
-        async with self._lock:
-            conn, self._conn, self._driver = self._conn, None, None
-            if conn is not None:
+        """Give the held connections back (before the engine is disposed of), once the batches
+        being written are."""
+        for _ in range(self.parallel):
+            await self._slots.acquire()
+        try:
+            while self._idle:
+                conn, _ = self._idle.pop()
                 with contextlib.suppress(Exception):
                     await conn.close()
+        finally:
+            for _ in range(self.parallel):
+                self._slots.release()
