@@ -18,6 +18,7 @@ from orchestrator.attendance.service import (
     to_xlsx,
 )
 from orchestrator.attendance.sources import PayloadError, read_event_sync, read_jaas
+from orchestrator.domain.collector import held_off
 from orchestrator.domain.models import Slug
 from orchestrator.domain.text import as_sent
 from orchestrator.store.base import StoreError
@@ -37,6 +38,7 @@ CLIENT_CHECK_SECONDS = 1.0
 SEND_SLICE = 64 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STREAM_SITES_MAX = 1000
+BULK_WEBHOOK = 64 * 1024  # bytes of an event-sync body (a room's end of 300 occupants or more)
 
 
 class StreamQuery(BaseModel):
@@ -65,11 +67,15 @@ async def event_sync(request: web.Request) -> web.Response:
     if not hmac.compare_digest(given, token.get_secret_value().encode()):
         return answer(401, {"message": "bad or missing event-sync token"})
     endpoint = request.match_info["what"] + "/" + request.match_info["event"]
-    try:
-        observations = read_event_sync(endpoint, await request.read())
-    except PayloadError as exc:
-        return refused_payload(exc)
-    added = await request.app[ATTENDANCE].ingest(observations)
+    body = await request.read()
+    # A room's end repeats every join and leave of the meeting (`all_occupants`): its tens of
+    # thousands of events are read and logged with the collector held off (`held_off`).
+    with held_off() if len(body) > BULK_WEBHOOK else contextlib.nullcontext():
+        try:
+            observations = read_event_sync(endpoint, body)
+        except PayloadError as exc:
+            return refused_payload(exc)
+        added = await request.app[ATTENDANCE].ingest(observations)
     return accepted(added)
 
 

@@ -4,6 +4,7 @@ resends, one bad webhook fails nothing beside it, and no input answers 5xx."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.jaas_webhooks import sign
+from orchestrator.attendance.eventlog import EventLog
 from orchestrator.attendance.service import Attendance
 from orchestrator.attendance.sources import Observation, read_event_sync, sync_key
 from orchestrator.domain.clock import ManualClock
@@ -20,6 +22,7 @@ from orchestrator.store.base import StoredEvent
 from orchestrator.store.sql import create_engine
 from orchestrator.store.sql.attendance import SqlAttendanceLog
 from orchestrator.store.tables import UTCDateTime
+from orchestrator.web.attendance import BULK_WEBHOOK
 from tests.conftest import SIX
 from tests.integration.attendance_kit import JAAS_SECRET, START, Board, post, sync
 
@@ -294,3 +297,48 @@ async def test_tokens_naming_no_site_of_the_session_do_not_reload_it_per_event(
     # the 50 guests' connections and guest-1's two later ones, none taken for a site
     assert len(record["unmatched"]) == 52
     assert {u["site_id"] for u in record["unmatched"]} == {None}
+
+
+async def test_a_large_rooms_end_is_logged_with_the_collector_held_off_then_running_again(
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `room/destroyed` past `BULK_WEBHOOK` (hundreds of occupants) is read and logged with
+    the cyclic collector held off: every event of it logged once, the collector on afterwards,
+    and a bad one refused as any other (the collector on again too)."""
+    clock.set(START + timedelta(minutes=5))
+    seen: list[bool] = []
+    original = EventLog.ingest
+
+    async def watched(self: EventLog, observations: Any) -> int:
+        seen.append(gc.isenabled())
+        return await original(self, observations)
+
+    monkeypatch.setattr(EventLog, "ingest", watched)
+    t0 = int(START.timestamp())
+    guests = [
+        {
+            "occupant_jid": f"guest-{i:04d}@meet.example.org/{'x' * 80}",
+            "name": f"Khách mời số {i} của hội nghị toàn quốc",
+            "id": f"guest-{i}",
+            "joined_at": t0 + i,
+            "left_at": t0 + 600 + i,
+        }
+        for i in range(400)
+    ]
+    destroyed = {
+        "event_name": "muc-room-destroyed",
+        "room_name": board.room,
+        "is_breakout": False,
+        "destroyed_at": t0 + 3600,
+        "all_occupants": guests,
+    }
+    assert len(json.dumps(destroyed)) > BULK_WEBHOOK
+    assert await _accepted(board, "room/destroyed", destroyed) == 801
+    assert await _accepted(board, "room/destroyed", destroyed) == 0  # a resend: nothing new
+    await _accepted(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
+    assert seen == [False, False, True]
+    assert gc.isenabled()
+    bad = {**destroyed, "destroyed_at": "soon"}
+    r = await post(board, "room/destroyed", bad)
+    assert r.status_code == 400, r.text
+    assert gc.isenabled()
