@@ -246,11 +246,12 @@ class EventLog:
             if self._store.events.parallel == 1:
                 await self._write_batch(batch)
                 continue
-            # Beside another writer: not before a batch in flight that repeats one of these
-            # events is done (two batches locking the same keys in two orders would deadlock).
+            # Beside another writer: not before a batch in flight that repeats two or more of
+            # these events is done (two batches locking two keys in two orders would deadlock;
+            # one key in common only makes the second wait for the first's commit).
             keys = {(r.source, r.dedupe_key) for rows, _ in batch for r in rows}
             for other, landed in list(self._flying):
-                if not keys.isdisjoint(other):
+                if len(keys & other) > 1:
                     await landed
             mine = (keys, asyncio.get_running_loop().create_future())
             self._flying.append(mine)
