@@ -249,17 +249,20 @@ class EventLog:
             # Beside another writer: not before a batch in flight that repeats two or more of
             # these events is done (two batches locking two keys in two orders would deadlock;
             # one key in common only makes the second wait for the first's commit).
+            # It is in flight from now: a batch taken while it waits waits for it in turn (each
+            # waits only for those before it, so no two wait for each other).
             keys = {(r.source, r.dedupe_key) for rows, _ in batch for r in rows}
-            for other, landed in list(self._flying):
-                if len(keys & other) > 1:
-                    await landed
+            before = [landed for other, landed in self._flying if len(keys & other) > 1]
             mine = (keys, asyncio.get_running_loop().create_future())
             self._flying.append(mine)
             try:
+                for landed in before:
+                    await asyncio.shield(landed)  # (a cancelled wait leaves it to its writer)
                 await self._write_batch(batch)
             finally:
                 self._flying.remove(mine)
-                mine[1].set_result(None)
+                if not mine[1].done():
+                    mine[1].set_result(None)
 
     async def _write_batch(
         self, batch: list[tuple[list[StoredEvent], asyncio.Future[int]]]

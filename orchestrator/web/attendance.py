@@ -69,13 +69,14 @@ async def event_sync(request: web.Request) -> web.Response:
     endpoint = request.match_info["what"] + "/" + request.match_info["event"]
     body = await request.read()
     # A room's end repeats every join and leave of the meeting (`all_occupants`): its tens of
-    # thousands of events are read and logged with the collector held off (`held_off`).
+    # thousands of events are read with the collector held off (`held_off`; only the reading,
+    # which waits for nothing: the logging may wait for the database).
     with held_off() if len(body) > BULK_WEBHOOK else contextlib.nullcontext():
         try:
             observations = read_event_sync(endpoint, body)
         except PayloadError as exc:
             return refused_payload(exc)
-        added = await request.app[ATTENDANCE].ingest(observations)
+    added = await request.app[ATTENDANCE].ingest(observations)
     return accepted(added)
 
 

@@ -22,6 +22,7 @@ from orchestrator.store.base import StoredEvent
 from orchestrator.store.sql import create_engine
 from orchestrator.store.sql.attendance import SqlAttendanceLog
 from orchestrator.store.tables import UTCDateTime
+from orchestrator.web import attendance as web_attendance
 from orchestrator.web.attendance import BULK_WEBHOOK
 from tests.conftest import SIX
 from tests.integration.attendance_kit import JAAS_SECRET, START, Board, post, sync
@@ -299,21 +300,27 @@ async def test_tokens_naming_no_site_of_the_session_do_not_reload_it_per_event(
     assert {u["site_id"] for u in record["unmatched"]} == {None}
 
 
-async def test_a_large_rooms_end_is_logged_with_the_collector_held_off_then_running_again(
+async def test_a_large_rooms_end_is_read_with_the_collector_held_off_then_running_again(
     board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A `room/destroyed` past `BULK_WEBHOOK` (hundreds of occupants) is read and logged with
-    the cyclic collector held off: every event of it logged once, the collector on afterwards,
-    and a bad one refused as any other (the collector on again too)."""
+    """A `room/destroyed` past `BULK_WEBHOOK` (hundreds of occupants) is read with the cyclic
+    collector held off and logged with it running (the logging may wait for the database):
+    every event of it logged once, and a bad one refused as any other, the collector on
+    again afterwards."""
     clock.set(START + timedelta(minutes=5))
-    seen: list[bool] = []
-    original = EventLog.ingest
+    seen: list[tuple[str, bool]] = []
+    read, ingest = web_attendance.read_event_sync, EventLog.ingest
 
-    async def watched(self: EventLog, observations: Any) -> int:
-        seen.append(gc.isenabled())
-        return await original(self, observations)
+    def reading(endpoint: str, body: bytes) -> list[Observation]:
+        seen.append(("read", gc.isenabled()))
+        return read(endpoint, body)
 
-    monkeypatch.setattr(EventLog, "ingest", watched)
+    async def logging(self: EventLog, observations: Any) -> int:
+        seen.append(("log", gc.isenabled()))
+        return await ingest(self, observations)
+
+    monkeypatch.setattr(web_attendance, "read_event_sync", reading)
+    monkeypatch.setattr(EventLog, "ingest", logging)
     t0 = int(START.timestamp())
     guests = [
         {
@@ -336,7 +343,8 @@ async def test_a_large_rooms_end_is_logged_with_the_collector_held_off_then_runn
     assert await _accepted(board, "room/destroyed", destroyed) == 801
     assert await _accepted(board, "room/destroyed", destroyed) == 0  # a resend: nothing new
     await _accepted(board, *sync(board.room, "joined", "da-nang", "dn@x/1", START))
-    assert seen == [False, False, True]
+    held, running = ("read", False), ("log", True)
+    assert seen == [held, running, held, running, ("read", True), running]
     assert gc.isenabled()
     bad = {**destroyed, "destroyed_at": "soon"}
     r = await post(board, "room/destroyed", bad)

@@ -383,13 +383,15 @@ class SqlEventAppender:
     async def close(self) -> None:
         """Give the held connections back (before the engine is disposed of), once the batches
         being written are."""
-        for _ in range(self.parallel):
-            await self._slots.acquire()
+        taken = 0
         try:
+            for _ in range(self.parallel):
+                await self._slots.acquire()
+                taken += 1
             while self._idle:
                 conn, _ = self._idle.pop()
                 with contextlib.suppress(Exception):
                     await conn.close()
         finally:
-            for _ in range(self.parallel):
+            for _ in range(taken):
                 self._slots.release()
