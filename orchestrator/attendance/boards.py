@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from orchestrator.attendance.eventlog import LOG_PAGE, SyncKeys, Taken, kept_events, kept_stored
+from orchestrator.attendance.eventlog import LOG_PAGE
 from orchestrator.attendance.exports import (
     AttendanceOut,
     SiteRecordOut,
@@ -34,6 +34,7 @@ from orchestrator.attendance.exports import (
     site_out,
     unmatched_out,
 )
+from orchestrator.attendance.logrows import SyncKeys, Taken, kept_events, kept_stored
 from orchestrator.attendance.merge.live import Changed, LiveMerge
 from orchestrator.attendance.merge.record import (
     AttendanceStatus,

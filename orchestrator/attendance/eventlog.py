@@ -1,31 +1,23 @@
 """The attendance event log: what the sources say, written with group commits before the
 webhook is answered (rule 8), announced to the other instances in the same transaction, and
-flagged when it comes after the record was frozen; its rows read back as the events the merge
-reads; and the presence polls of live rooms, each room polled by one instance at a time (a lease).
+flagged when it comes after the record was frozen; and the presence polls of live rooms, each
+room polled by one instance at a time (a lease). Its rows as the boards read them: `logrows`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from connectors.base import ConnectorError, RoomPresence
-from orchestrator.attendance.merge.live import LiveMerge
-from orchestrator.attendance.merge.record import (
-    EventKind,
-    EventSource,
-    KeptEvent,
-    Verdict,
-)
-from orchestrator.attendance.sources import SYNC_EVENTS, Observation, read_poll, sync_key
+from orchestrator.attendance.sources import Observation, read_poll
 from orchestrator.domain.clock import Clock
 from orchestrator.domain.models import Session, SessionStatus, Site
 from orchestrator.store.base import SessionQuery, Store, StoredEvent
-from orchestrator.store.base.attendance import LoggedEvent
 
 log = logging.getLogger(__name__)
 
@@ -229,18 +221,23 @@ class EventLog:
         self._waiting.append((rows, done))
         # One writer, and another beside it (where the store takes two batches at once) once
         # enough webhooks wait for a batch of their own: they are written while the last
-        # batch's commit waits for the disk. (A writer that just ended is done before it
-        # leaves `_writers`.)
-        writing = sum(not w.done() for w in self._writers)
+        # batch's commit waits for the disk.
+        writing = len(self._writers)
         if not writing or (
             writing < self._store.events.parallel and len(self._waiting) >= PIPELINE_BATCH
         ):
             writer = asyncio.create_task(self._drain())
             self._writers.add(writer)
-            writer.add_done_callback(self._writers.discard)
+            writer.add_done_callback(self._writers.discard)  # (one cancelled before it ran)
         return await done
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_waiting()
+        finally:  # gone the moment it ends: what comes next starts a writer of its own
+            self._writers.discard(asyncio.current_task())
+
+    async def _drain_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             if self._store.events.parallel == 1:
@@ -388,123 +385,3 @@ class EventLog:
                 except Exception as exc:  # they expire anyway
                     log.warning("releasing the rooms' poll leases failed: %s", exc)
             await self._presence.aclose()
-
-
-def merged(e: StoredEvent | LoggedEvent) -> bool:
-    """Whether the record reads `e`: not after the freeze, and of a kind it merges."""
-    return not e.after_freeze and e.kind in _MERGED_KINDS
-
-
-# Logged but not merged: a room's creation says nothing about any site.
-_MERGED_KINDS = frozenset(k.value for k in EventKind)
-_SOURCES = {s.value: s for s in EventSource}
-_KINDS = {k.value: k for k in EventKind}
-_VERDICTS = {v.value: v for v in Verdict}
-
-
-class SyncKeys:
-    """The event-sync keys of one room's events (`sources.sync_key`), made again for a live
-    merge (`Keying`): a webhook's join or leave in the main room keeps no key of its own."""
-
-    __slots__ = ("room",)
-
-    def __init__(self, room: str) -> None:
-        self.room = room
-
-    def key(self, source: EventSource, kind: EventKind, at: datetime, occupant: str) -> str | None:
-        if source is not EventSource.JITSI or kind not in _SYNC_EVENTS:
-            return None
-        return sync_key(self.room, None, occupant, _SYNC_EVENTS[kind], at)
-
-
-_SYNC_EVENTS = {EventKind.JOIN: SYNC_EVENTS["join"], EventKind.LEAVE: SYNC_EVENTS["leave"]}
-
-
-class Taken:
-    """The ids of the log rows a board took, one bit each (exact, and a few kilobytes for a
-    hundred thousand rows): a row read again, or heard of twice, is taken once."""
-
-    __slots__ = ("base", "bits")
-
-    def __init__(self) -> None:
-        self.base = 0  # the id of the first bit, a multiple of 8
-        self.bits = bytearray()
-
-    def __contains__(self, row: int) -> bool:
-        k = row - self.base
-        return 0 <= k < 8 * len(self.bits) and bool(self.bits[k >> 3] & (1 << (k & 7)))
-
-    def add(self, row: int) -> bool:
-        """Take `row`; False when it was taken already."""
-        if not self.bits:
-            self.base = row & ~7
-        elif row < self.base:  # an earlier row (another instance's, committed late)
-            base = row & ~7
-            self.bits[0:0] = bytes((self.base - base) >> 3)
-            self.base = base
-        k = row - self.base
-        byte, mask = k >> 3, 1 << (k & 7)
-        if byte >= len(self.bits):
-            self.bits.extend(bytes(byte - len(self.bits) + 1 + len(self.bits) // 4))
-        if self.bits[byte] & mask:
-            return False
-        self.bits[byte] |= mask
-        return True
-
-
-def kept_events(
-    live: LiveMerge, rows: Iterable[LoggedEvent], taken: Taken | None = None
-) -> list[KeptEvent]:
-    """The rows the record reads (`merged`) as `live` keeps them, those `taken` has not got
-    (each then taken): the service checked each event before it logged it, so a row is not
-    checked again (an `AttendanceEvent` each cost more than reading the row)."""
-    kept = live.kept
-    return [
-        kept(
-            _SOURCES[r.source],
-            _KINDS[r.kind],
-            r.at,
-            r.dedupe_key,
-            r.site_id,
-            r.occupant or "",
-            r.name,
-            r.email,
-            r.headcount,
-            () if r.names is None else tuple(r.names),
-            None if r.verdict is None else _VERDICTS[r.verdict],
-            r.reason,
-        )
-        for r in rows
-        if not r.after_freeze and r.kind in _MERGED_KINDS and (taken is None or taken.add(r.id))
-    ]
-
-
-def kept_stored(
-    live: LiveMerge, logged: Iterable[tuple[StoredEvent, int]], taken: Taken
-) -> list[KeptEvent]:
-    """`kept_events` of rows just logged (`feed`: each with its id), read from what was
-    written."""
-    out: list[KeptEvent] = []
-    for r, row in logged:
-        if not merged(r) or not taken.add(row):
-            continue
-        d = r.data
-        names = d.get("names")
-        verdict = d.get("verdict")
-        out.append(
-            live.kept(
-                _SOURCES[r.source],
-                _KINDS[r.kind],
-                r.at,
-                r.dedupe_key,
-                r.site_id,
-                r.occupant or "",
-                d.get("name"),
-                d.get("email"),
-                d.get("headcount"),
-                tuple(names) if names else (),
-                _VERDICTS[verdict] if verdict else None,
-                d.get("reason"),
-            )
-        )
-    return out

@@ -27,7 +27,7 @@ from orchestrator.attendance.boards import (
     BoardSnapshot,
     InProcessFeed,
 )
-from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog, kept_events
+from orchestrator.attendance.eventlog import LOG_PAGE, POLL_LEASE, EventLog
 from orchestrator.attendance.exports import (
     AttendanceOut,
     first_openings,
@@ -39,6 +39,7 @@ from orchestrator.attendance.exports import (
     with_link_openings,
     with_openings,
 )
+from orchestrator.attendance.logrows import kept_events
 from orchestrator.attendance.merge.live import live_session
 from orchestrator.attendance.merge.record import (
     AttendanceRecord,

@@ -84,7 +84,12 @@ def sync_key(room: str, breakout: str | None, jid: str, event: str, at: datetime
     Exact: two events one microsecond apart have different keys, the same event resent has the
     same one. Migration 0008 re-keyed the events logged before with this very shape.
     """
-    return fit_key(f"{room}|{breakout or ''}|{jid}|{event}|{micros(at)}")
+    return _sync_key(room, breakout, jid, event, micros(at))
+
+
+def _sync_key(room: str, breakout: str | None, jid: str, event: str, micro: int) -> str:
+    """`sync_key` of the instant `micro` microseconds after the epoch."""
+    return fit_key(f"{room}|{breakout or ''}|{jid}|{event}|{micro}")
 
 
 def _instant(value: float, unit: float, where: str) -> datetime:
@@ -192,7 +197,7 @@ def _sync_person(
     if unstorable(f"{name or ''}{email or ''}{site or ''}"):  # (one look at the usual case)
         name, email, site = _free(name), _free(email), _free(site)
     site = _fitting_site(site)
-    occupant = f"{jid}#{breakout}" if breakout else jid
+    occupant = _occupant_key(jid, breakout)
     if name is not None and email is not None:  # (the usual case, without `_said`'s loop)
         data = {"name": name, "email": email}
         if breakout:
@@ -200,14 +205,15 @@ def _sync_person(
     else:
         data = _said(name=name, email=email, breakout=breakout)
     out = []
-    if joined is not None:
-        at, micro = joined
-        key = fit_key(f"{room}|{breakout or ''}|{jid}|muc-occupant-joined|{micro}")
-        out.append(Observation("jitsi", "join", room, at, key, site, occupant, data))
-    if left is not None:
-        at, micro = left
-        key = fit_key(f"{room}|{breakout or ''}|{jid}|muc-occupant-left|{micro}")
-        out.append(Observation("jitsi", "leave", room, at, key, site, occupant, data))
+    times: tuple[tuple[Kind, tuple[datetime, int] | None], ...] = (
+        ("join", joined),
+        ("leave", left),
+    )
+    for kind, instant in times:
+        if instant is not None:
+            at, micro = instant
+            key = _sync_key(room, breakout, jid, SYNC_EVENTS[kind], micro)
+            out.append(Observation("jitsi", kind, room, at, key, site, occupant, data))
     return out
 
 
@@ -241,7 +247,6 @@ def read_event_sync(endpoint: str, body: bytes) -> list[Observation]:
     occupant or instant cannot be stored. Free text that cannot be stored is dropped from it.
     In `room/destroyed`, an unusable entry of `all_occupants` (a repeat of events already sent
     one by one) is left out rather than refusing the room's end.
-
     """
     try:
         ev = SyncEvent.model_validate_json(body)

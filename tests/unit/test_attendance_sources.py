@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.attendance.eventlog import SyncKeys
+from orchestrator.attendance.logrows import SyncKeys
 from orchestrator.attendance.merge import EventKind, EventSource
 from orchestrator.attendance.sources import (
     PayloadError,
