@@ -52,7 +52,13 @@ async def steady(cfg: dict[str, Any]) -> dict[str, Any]:
     turns: dict[str, int] = dict.fromkeys(sites, 0)
     total = int(rate * float(cfg["duration"]))
     # (post, endpoint, body, its time, the probe it is: [site, seq] of a watched site)
-    queue: asyncio.Queue[tuple[int, str, bytes, float, list[Any] | None] | None] = asyncio.Queue()
+    # one queue per connection and each site on one of them, so that a site's posts arrive in
+    # the order they were made even when the server falls behind (on one shared queue a join
+    # could overtake the leave before it, and the tile would never show the leave)
+    queues: list[asyncio.Queue[tuple[int, str, bytes, float, list[Any] | None] | None]] = [
+        asyncio.Queue() for _ in range(CONNECTIONS)
+    ]
+    lane = {site: i % CONNECTIONS for i, site in enumerate(sites)}
     probes: list[list[Any]] = []
     statuses: dict[int, int] = {}
     errors: list[str] = []
@@ -76,7 +82,7 @@ async def steady(cfg: dict[str, Any]) -> dict[str, Any]:
         endpoint, body = occupant_webhook(room, who, active=1)
         return site, endpoint, json.dumps(body).encode()
 
-    async def worker() -> None:
+    async def worker(queue: asyncio.Queue[Any]) -> None:
         conn = Connection(host, port, headers)
         while (item := await queue.get()) is not None:
             i, endpoint, body, due, probe = item
@@ -95,7 +101,7 @@ async def steady(cfg: dict[str, Any]) -> dict[str, Any]:
             statuses[status] = statuses.get(status, 0) + 1
         conn.close()
 
-    workers = [asyncio.create_task(worker()) for _ in range(CONNECTIONS)]
+    workers = [asyncio.create_task(worker(queue)) for queue in queues]
     start_at = float(cfg["start_at"])
     await asyncio.sleep(max(0.0, start_at - time.time()))
     for i in range(total):
@@ -104,8 +110,8 @@ async def steady(cfg: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(wait)
         site, endpoint, body = next_post(i)
         probe = [site, seq(intervals[site], open_[site] is not None)] if site in watched else None
-        queue.put_nowait((i, endpoint, body, due, probe))
-    for _ in workers:
+        queues[lane[site]].put_nowait((i, endpoint, body, due, probe))
+    for queue in queues:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     return {
