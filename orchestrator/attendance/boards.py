@@ -44,7 +44,7 @@ from orchestrator.attendance.merge.record import (
     Thresholds,
 )
 from orchestrator.domain.clock import Clock
-from orchestrator.domain.collector import held_off
+from orchestrator.domain.collector import held_off, settled, unsettled
 from orchestrator.domain.errors import SessionNotFound
 from orchestrator.domain.models import Principal, Session
 from orchestrator.domain.ports import LoggedEvents
@@ -61,9 +61,15 @@ CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stre
 # more of each site's burst of joins and leaves, but its larger events made the webhooks' p99
 # worse in three runs of four (4 December): kept at three.
 CHANGES_WAIT = 3
+CATCH_UP_ROUNDS = 3  # passes over the sites changed meanwhile before a `changes` event's summary
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
-CHANGES_SLICE = 64  # the same for `changes`: a few milliseconds, however many sites changed
+# The same for `changes`, about a millisecond; after each slice the stream lets the webhooks run
+# for `CHANGES_WAIT` times what the slice cost, so that a large `changes` event never takes more
+# than a fourth of the loop while it is made either (made in one burst, with one turn of the
+# loop between slices, it held each webhook that came meanwhile for several slices: their p99
+# under a flood doubled, 7 December).
+CHANGES_SLICE = 16
 READ_RETRIES = (0.2, 0.5, 1.0)  # seconds between tries of a log read the database could not serve
 # seconds a board stays in memory once nobody watches it: the page, its stream and a reload
 # share one read of the log and one merge of every site
@@ -164,6 +170,22 @@ class _Listener:
     before_start: bool = False  # its last whole record was from before the session's start
     sites: frozenset[str] | None = None  # the sites whose lines it sends (None: every site)
     waited: float = 0.0  # seconds its last `changes` let the webhooks run between its slices
+
+
+class _Pace:
+    """The pauses between a `changes` event's slices: each lets the webhooks run for
+    `CHANGES_WAIT` times what the slice before it cost (counted in the listener's `waited`)."""
+
+    def __init__(self, listener: _Listener) -> None:
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        self._began = self._loop.time()
+
+    async def pause(self) -> None:
+        paused = self._loop.time()
+        await asyncio.sleep(CHANGES_WAIT * (paused - self._began))
+        self._began = self._loop.time()
+        self._listener.waited += self._began - paused
 
 
 @dataclass(frozen=True)
@@ -497,6 +519,7 @@ class Boards:
         board.expiry = None
         if not board.listeners and self._boards.get(board.session.id) is board:
             del self._boards[board.session.id]  # nobody watches: free the memory
+            unsettled()  # its merge, with whatever else was settled, collected again
 
     async def _labels(self, board: _Board) -> BoardLabels:
         """Who the board's sites are, read from the directory once per board."""
@@ -578,16 +601,14 @@ class Boards:
             return None
         sites, listener.changed, listener.news = sorted(listener.changed), set(), False
         live, shown = board.live, listener.sites
-        loop = asyncio.get_running_loop()
         rows: list[str] = []  # each slice's lines' JSON
         states: dict[str, str] = {}
         # A slice at a time, the webhooks answered in between: after a flood, an event of a
         # thousand sites would hold the loop for tens of milliseconds at once.
+        pace = _Pace(listener)
         for first in range(0, len(sites), CHANGES_SLICE):
             if first:
-                paused = loop.time()
-                await asyncio.sleep(0)
-                listener.waited += loop.time() - paused
+                await pace.pause()
             lines = board.lines(sites[first : first + CHANGES_SLICE], now)
             if shown is not None:
                 states.update((line.site_id, line_state(line)) for line in lines)
@@ -598,6 +619,15 @@ class Boards:
                     if shown is None or line.site_id in shown
                 )
             )
+        # The sites that changed while this event was made are in the next one; their counts
+        # are brought up to date for the summary a slice at a time too (not all at once by it).
+        for _ in range(CATCH_UP_ROUNDS):
+            if not live.complete or len(stale := live.stale) <= CHANGES_SLICE:
+                break
+            stale_sites = sorted(stale)
+            for first in range(0, len(stale_sites), CHANGES_SLICE):
+                await pace.pause()
+                board.state(stale_sites[first : first + CHANGES_SLICE], now)
         if not live.complete:  # a room-wide event came meanwhile: every line changed
             return await self._whole(board, listener, principal, reread=False)
         unmatched = live.unmatched(now)
@@ -672,6 +702,7 @@ class Boards:
         data = "".join((*parts, "]", head[at + len(_NO_SITES) :]))
         del parts
         give_back()  # what making every line freed
+        settled()  # the board's merge lives on: out of the full collections' walks
         return BoardMessage("attendance", data if states is None else with_states(data, states))
 
     async def _read_log(self, board: _Board, now: datetime, *, reread: bool) -> bool:

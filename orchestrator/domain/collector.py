@@ -7,6 +7,12 @@ every object made since the last, so the collector cost a booking 20-25 ms of it
 board's first open a fifth of it. Held off, the work runs without them and what was left over,
 by it and by whatever ran beside it (well under a second of work), is collected as usual
 afterwards. Only for work that is large and short: the pause is the whole process's.
+
+What lives as long as the process, or as long as a live board, is `settled`: moved out of the
+collector's full collections (`gc.freeze`), which would otherwise walk it every second or two
+under a flood of webhooks (a national board's hundred thousand events made each one 16-19 ms,
+the webhooks' p99). What was settled is handed back (`unsettled`) when a board is dropped, so
+that its objects, cycles included, are collected again.
 """
 
 from __future__ import annotations
@@ -34,3 +40,13 @@ def held_off() -> Iterator[None]:
         _held -= 1
         if _held == 0:
             gc.enable()
+
+
+def settled() -> None:
+    """Take every object alive now as long-lived: the full collections skip it from now on."""
+    gc.freeze()
+
+
+def unsettled() -> None:
+    """Hand what `settled` kept back to the collector (the next full collection walks it)."""
+    gc.unfreeze()

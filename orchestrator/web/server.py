@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from orchestrator.domain.collector import settled
 from orchestrator.web.app import Background, init_app
 from orchestrator.web.services import Services
 
@@ -47,7 +47,7 @@ async def serve(
     log.info("serving on %s", url)
     # What start-up built (modules, the app, caches) lives as long as the process: kept out of
     # the collector's sweeps, a full collection under a burst of webhooks takes a tenth as long.
-    gc.freeze()
+    settled()
     if on_ready is not None:
         on_ready(url)
     stop = stop or asyncio.Event()

@@ -1,11 +1,14 @@
 """The live stream of the sites a page shows (`?sites=`), over HTTP on SQLite and PostgreSQL:
 their lines only, every site's state in words, the states of the sites that changed; without
 the parameter the events are as they always were; a bad id is refused before the stream; many
-sites changed at once, made a few at a time, come as the record has them."""
+sites changed at once, made a few at a time, come as the record has them, webhooks landing
+while they are made included; a watched board is kept out of the collector's full collections
+until it is dropped."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -161,3 +164,68 @@ async def test_many_sites_changed_at_once_are_sent_as_the_record_has_them(
             )
             if query:
                 assert states == {s: row_state(SiteRecordOut(**rows[s])) for s in many}
+
+
+async def test_changes_made_while_webhooks_keep_coming_end_as_the_record_has_them(
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `changes` event is made a site at a time with a pause after each slice (here two
+    hundred times what the slice cost, so that webhooks land while it is made): the sites that
+    change meanwhile come in later events, and once the webhooks stop the stream has every site
+    as the record has it, and its summary."""
+    monkeypatch.setattr(boards, "CHANGES_SLICE", 1)
+    monkeypatch.setattr(boards, "CHANGES_WAIT", 200)
+    clock.set(START + 30 * MIN)
+    room = board.room
+    sites = ["can-tho", "da-nang", "ha-noi", "nghe-an", "thai-nguyen", "tp-ho-chi-minh"]
+
+    async def webhooks() -> None:
+        for turn in range(4):
+            for site in sites:
+                device = f"{site}@x/{turn // 2}"
+                joined = START + (turn // 2 * 2 + 1) * MIN
+                if turn % 2 == 0:
+                    await post(board, *sync(room, "joined", site, device, joined))
+                else:
+                    await post(board, *sync(room, "left", site, device, joined, joined + MIN))
+
+    async with _stream(board, "") as events:
+        event, _ = await _next(events)
+        assert event == "attendance"
+        sending = asyncio.create_task(webhooks())
+        seen: dict[str, dict[str, Any]] = {}
+        summary, events_seen = None, 0
+        while True:
+            if sending.done():
+                await sending
+                whole = await board.record()
+                if seen == {s["site_id"]: s for s in whole["sites"]}:
+                    assert summary == whole["summary"]
+                    break
+            event, change = await _next(events)
+            assert event in ("changes", "attendance")
+            for line in change["sites"]:
+                seen[line["site_id"]] = line
+            summary, events_seen = change["summary"], events_seen + 1
+        assert events_seen >= 2
+        assert all(s["connection"] == "dropped" and len(s["intervals"]) == 2 for s in seen.values())
+
+
+async def test_an_open_board_is_settled_and_handed_back_when_dropped(
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge of a board being watched is kept out of the collector's full collections
+    (`gc.freeze`); once nobody watches it and it is dropped, everything settled is handed back."""
+    monkeypatch.setattr(boards, "KEEP_WARM", 0.05)
+    gc.unfreeze()
+    clock.set(START + 30 * MIN)
+    await post(board, *sync(board.room, "joined", "ha-noi", "hn@x/1", START))
+    async with _stream(board, "") as events:
+        event, _ = await _next(events)
+        assert event == "attendance"
+        assert gc.get_freeze_count() > 0
+    for _ in range(100):
+        if gc.get_freeze_count() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert gc.get_freeze_count() == 0

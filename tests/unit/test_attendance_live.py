@@ -452,6 +452,21 @@ def test_repeats_change_nothing_and_the_summary_needs_a_whole_record_first() -> 
         state.summary("en", 0, at(2))
 
 
+def test_the_stale_sites_are_those_changed_since_their_lines_or_standings() -> None:
+    state = live()
+    state.pass_begins()
+    state.lines(SITES, at(2))
+    assert state.pass_ends(0)
+    assert state.stale == frozenset()
+    joins = [occupant_event("hn1", "join", 1, 0, 1), occupant_event("dn1", "join", 1, 0, 2)]
+    state.add(joins, at(2))
+    assert state.stale == {"ha-noi", "da-nang"}
+    state.standings(["da-nang"], at(2))
+    assert state.stale == {"ha-noi"}
+    state.summary("en", 0, at(2))  # brings the rest up to date first
+    assert state.stale == frozenset()
+
+
 def test_a_device_that_names_its_site_late_brings_its_whole_log() -> None:
     state = live()
     join = occupant_event("odd", "join", 5, 0, 1)  # no site token yet

@@ -1,5 +1,6 @@
 """The collector held off during large work (`held_off`): re-entrant, across tasks, and never
-turning on a collector someone else turned off."""
+turning on a collector someone else turned off; and what lives long settled out of its full
+collections (`settled`) and handed back (`unsettled`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.domain.collector import held_off
+from orchestrator.domain.collector import held_off, settled, unsettled
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +75,12 @@ def test_left_off_when_someone_else_turned_it_off() -> None:
     with held_off():
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+def test_settled_objects_leave_the_full_collections_until_handed_back() -> None:
+    gc.unfreeze()
+    long_lived = [[n] for n in range(1000)]  # tracked by the collector
+    settled()
+    assert gc.get_freeze_count() >= len(long_lived)
+    unsettled()
+    assert gc.get_freeze_count() == 0

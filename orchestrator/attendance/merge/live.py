@@ -365,6 +365,12 @@ class LiveMerge:
         site_ids, w = window_at(self.sites, self.start, self.end, now)
         return record_of(self.events(), site_ids, w, self.thresholds)
 
+    @property
+    def stale(self) -> frozenset[str]:
+        """The sites changed since their lines (or standings) were last made: `summary` makes
+        them first."""
+        return frozenset(self._stale)
+
     def pass_begins(self) -> int:
         """Before `lines` of every site (in as many calls as wanted, events may come between
         them): a mark to give `pass_ends`."""
