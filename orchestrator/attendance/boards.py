@@ -61,7 +61,6 @@ CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stre
 # more of each site's burst of joins and leaves, but its larger events made the webhooks' p99
 # worse in three runs of four (4 December): kept at three.
 CHANGES_WAIT = 3
-CATCH_UP_ROUNDS = 3  # passes over the sites changed meanwhile before a `changes` event's summary
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
 # The same for `changes`, about a millisecond; after each slice the stream lets the webhooks run
@@ -619,22 +618,15 @@ class Boards:
                     if shown is None or line.site_id in shown
                 )
             )
-        # The sites that changed while this event was made are in the next one; their counts
-        # are brought up to date for the summary a slice at a time too (not all at once by it).
-        for _ in range(CATCH_UP_ROUNDS):
-            if not live.complete or len(stale := live.stale) <= CHANGES_SLICE:
-                break
-            stale_sites = sorted(stale)
-            for first in range(0, len(stale_sites), CHANGES_SLICE):
-                await pace.pause()
-                board.state(stale_sites[first : first + CHANGES_SLICE], now)
         if not live.complete:  # a room-wide event came meanwhile: every line changed
             return await self._whole(board, listener, principal, reread=False)
         unmatched = live.unmatched(now)
+        # The sites that changed while this event was made are in the next one: the summary
+        # counts them as the lines the page holds have them (not merged again all at once here).
         head = AttendanceChangesOut(
             session_id=board.session.id,
-            summary=live.summary("vi", len(unmatched), now),
-            summary_en=live.summary("en", len(unmatched), now),
+            summary=live.summary("vi", len(unmatched), now, as_counted=True),
+            summary_en=live.summary("en", len(unmatched), now, as_counted=True),
             sites=[],
             unmatched=[unmatched_out(u) for u in unmatched],
         ).model_dump_json()

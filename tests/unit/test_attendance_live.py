@@ -452,19 +452,20 @@ def test_repeats_change_nothing_and_the_summary_needs_a_whole_record_first() -> 
         state.summary("en", 0, at(2))
 
 
-def test_the_stale_sites_are_those_changed_since_their_lines_or_standings() -> None:
+def test_a_summary_as_counted_leaves_the_sites_changed_since_as_their_lines_were() -> None:
     state = live()
     state.pass_begins()
     state.lines(SITES, at(2))
     assert state.pass_ends(0)
-    assert state.stale == frozenset()
+    none = state.summary("en", 0, at(2))
     joins = [occupant_event("hn1", "join", 1, 0, 1), occupant_event("dn1", "join", 1, 0, 2)]
     state.add(joins, at(2))
-    assert state.stale == {"ha-noi", "da-nang"}
-    state.standings(["da-nang"], at(2))
-    assert state.stale == {"ha-noi"}
-    state.summary("en", 0, at(2))  # brings the rest up to date first
-    assert state.stale == frozenset()
+    assert state.summary("en", 0, at(2), as_counted=True) == none
+    state.lines(["da-nang"], at(2))
+    one = state.summary("en", 0, at(2), as_counted=True)
+    assert one not in (none, full(joins, at(2))[2])  # da-nang counted, ha-noi not yet
+    assert state.summary("en", 0, at(2)) == full(joins, at(2))[2]  # the rest made first
+    assert state.summary("en", 0, at(2), as_counted=True) == full(joins, at(2))[2]
 
 
 def test_a_device_that_names_its_site_late_brings_its_whole_log() -> None:

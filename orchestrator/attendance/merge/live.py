@@ -365,12 +365,6 @@ class LiveMerge:
         site_ids, w = window_at(self.sites, self.start, self.end, now)
         return record_of(self.events(), site_ids, w, self.thresholds)
 
-    @property
-    def stale(self) -> frozenset[str]:
-        """The sites changed since their lines (or standings) were last made: `summary` makes
-        them first."""
-        return frozenset(self._stale)
-
     def pass_begins(self) -> int:
         """Before `lines` of every site (in as many calls as wanted, events may come between
         them): a mark to give `pass_ends`."""
@@ -503,13 +497,16 @@ class LiveMerge:
             events += self._guests  # listed only while no webhook reported an occupant
         return unmatched_of(read_events([*events, *self._room], self._known, w), w)
 
-    def summary(self, language: Language, unmatched: int, now: datetime) -> str:
+    def summary(
+        self, language: Language, unmatched: int, now: datetime, *, as_counted: bool = False
+    ) -> str:
         """`AttendanceRecord.summary` while the session runs (`now` before its end), from the
-        kept counts; stale sites are brought up to date first. Raises `ValueError` unless
-        `complete`."""
+        kept counts; stale sites (changed since their lines or standings were last made) are
+        brought up to date first, unless `as_counted`: then they count as their last lines
+        said. Raises `ValueError` unless `complete`."""
         if self._stale_all:
             raise ValueError("no whole pass over the sites yet (`pass_begins`, `pass_ends`)")
-        if self._stale:
+        if self._stale and not as_counted:
             self.lines(sorted(self._stale), now)
         connected, unknown, late, left_early = self._counts
         return summary_line(
