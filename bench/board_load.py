@@ -1,9 +1,10 @@
 """The board benchmark's steady load, run as a process of its own (`python -m bench.board_load
-steady CONFIG RESULT`): Prosody's event-sync webhooks at a fixed rate (open loop: each sent at
-its time, whatever the answers take), each turning one site over: a connected site's device
-leaves, any other site joins with a new device. Every site's state is known after each webhook
-(its intervals and whether one is open), so a page can be checked against it. Only the standard
-library here (and `bench.loadgen`): the process starts in a fraction of a second.
+steady CONFIG RESULT`): Prosody's event-sync webhooks at a fixed rate (each made at its time,
+whatever the answers take, and sent on its site's own connection: one site's posts in order, so
+a slow answer delays the sites of its connection only), each turning one site over: a connected
+site's device leaves, any other site joins with a new device. Every site's state is known after
+each webhook (its intervals and whether one is open), so a page can be checked against it. Only
+the standard library here (and `bench.loadgen`): the process starts in a fraction of a second.
 """
 
 from __future__ import annotations

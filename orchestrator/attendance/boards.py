@@ -3,10 +3,11 @@ this instance logs, by what other instances announce they logged (`domain.ports.
 by reading the log, and streamed as server-sent events, whole or as the lines that changed; a
 board's page reads it as it stands (`BoardSnapshot`): every site's state, the lines it shows.
 
-About 780 lines, kept whole for now: the boards' registry, their feeding from the log and the
+About 800 lines, kept whole for now: the boards' registry, their feeding from the log and the
 feed, the kept snapshot and the stream share one lock and one cache per session, and the memory
-work of 3 December (the garbage collector held off during a cold read, the C heap trimmed after
-each whole record) sits across all of them. The next split is by concern, once the figures it
+work of 3 and 5 December (the garbage collector held off during a cold read, a watched board's
+merge settled out of its full collections, the C heap trimmed after each whole record) sits
+across all of them. The next split is by concern, once the figures it
 was tuned against are re-measured after it: the stream's framing (whole record, changed lines,
 `?sites=`) and the heap housekeeping into modules of their own, beside the registry.
 """
@@ -55,19 +56,18 @@ log = logging.getLogger(__name__)
 
 MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
-# After a `changes` event a stream waits at least this many times what it cost (the time it
-# let the webhooks run between its slices left out): its changes take at most a fourth of the
-# loop. Nine (a tenth) cut a board's own work under a flood by a third, its events gathering
-# more of each site's burst of joins and leaves, but its larger events made the webhooks' p99
-# worse in three runs of four (4 December): kept at three.
+# While a `changes` event is made, the webhooks run for this many times what each of its
+# slices cost (`_Pace`); after it, the stream waits at least this many times what the whole
+# event cost (its pauses left out). A large event thus takes about a seventh of the loop in
+# all, and never more than a fourth at any moment. Nine (a tenth) after each event, before
+# the slices were paced, made its larger events worsen the webhooks' p99 in three runs of four
+# (4 December): kept at three.
 CHANGES_WAIT = 3
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
-# The same for `changes`, about a millisecond; after each slice the stream lets the webhooks run
-# for `CHANGES_WAIT` times what the slice cost, so that a large `changes` event never takes more
-# than a fourth of the loop while it is made either (made in one burst, with one turn of the
-# loop between slices, it held each webhook that came meanwhile for several slices: their p99
-# under a flood doubled, 7 December).
+# The same for `changes`, about a millisecond, each followed by a pause (`CHANGES_WAIT`): made
+# in one burst, with one turn of the loop between slices of 64, an event held each webhook that
+# came meanwhile for several slices, and their p99 under a flood doubled (5 December).
 CHANGES_SLICE = 16
 READ_RETRIES = (0.2, 0.5, 1.0)  # seconds between tries of a log read the database could not serve
 # seconds a board stays in memory once nobody watches it: the page, its stream and a reload
@@ -173,17 +173,24 @@ class _Listener:
 
 class _Pace:
     """The pauses between a `changes` event's slices: each lets the webhooks run for
-    `CHANGES_WAIT` times what the slice before it cost (counted in the listener's `waited`)."""
+    `CHANGES_WAIT` times what the slice before it cost (counted in the listener's `waited`).
+    `time` and `sleep` are the loop's unless given."""
 
-    def __init__(self, listener: _Listener) -> None:
+    def __init__(
+        self,
+        listener: _Listener,
+        time: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._listener = listener
-        self._loop = asyncio.get_running_loop()
-        self._began = self._loop.time()
+        self._time = time or asyncio.get_running_loop().time
+        self._sleep = sleep
+        self._began = self._time()
 
     async def pause(self) -> None:
-        paused = self._loop.time()
-        await asyncio.sleep(CHANGES_WAIT * (paused - self._began))
-        self._began = self._loop.time()
+        paused = self._time()
+        await self._sleep(CHANGES_WAIT * (paused - self._began))
+        self._began = self._time()
         self._listener.waited += self._began - paused
 
 
@@ -495,6 +502,7 @@ class Boards:
         of the session)."""
         board = self._boards.get(session.id)
         if board is None or (not board.listeners and board.session.version != session.version):
+            replaced = board is not None
             if board is not None and board.expiry is not None:
                 board.expiry.cancel()
             live = LiveMerge(
@@ -506,6 +514,8 @@ class Boards:
                 keying=SyncKeys(session.room) if session.room else None,
             )
             board = self._boards[session.id] = _Board(session, live)
+            if replaced:
+                unsettled()  # the earlier version's merge, if it was settled, collected
         return board
 
     def _keep_warm(self, board: _Board) -> None:
@@ -608,6 +618,10 @@ class Boards:
         for first in range(0, len(sites), CHANGES_SLICE):
             if first:
                 await pace.pause()
+                # each slice as of when it is made (not behind another stream's lines of the
+                # same sites), within the session: its end makes the next event a whole record
+                if now < (later := self._clock.now()) < board.session.end:
+                    now = later
             lines = board.lines(sites[first : first + CHANGES_SLICE], now)
             if shown is not None:
                 states.update((line.site_id, line_state(line)) for line in lines)

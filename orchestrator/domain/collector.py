@@ -1,5 +1,6 @@
 """The cyclic garbage collector held off while one large piece of work makes many objects (a
-national booking; a live board read from its log or making every line).
+national booking; a live board read from its log or making every line), and what lives long
+settled out of its full collections.
 
 A 10,000-site booking or a national board's first read makes a hundred thousand objects that
 hold no cycles (values, rows, their fields' dicts); each of the collections they set off walks
@@ -12,7 +13,9 @@ What lives as long as the process, or as long as a live board, is `settled`: mov
 collector's full collections (`gc.freeze`), which would otherwise walk it every second or two
 under a flood of webhooks (a national board's hundred thousand events made each one 16-19 ms,
 the webhooks' p99). What was settled is handed back (`unsettled`) when a board is dropped, so
-that its objects, cycles included, are collected again.
+that its objects, cycles included, are collected; what still lives is settled again. Each costs
+one full collection (of what is not settled yet, for `settled`): after a whole record and when
+a board is dropped, never per webhook.
 """
 
 from __future__ import annotations
@@ -43,10 +46,15 @@ def held_off() -> Iterator[None]:
 
 
 def settled() -> None:
-    """Take every object alive now as long-lived: the full collections skip it from now on."""
+    """Take every object alive now as long-lived: the full collections skip it from now on.
+    What is garbage already is collected first (a full collection of what is not settled yet),
+    so no garbage is settled with it."""
+    gc.collect()
     gc.freeze()
 
 
 def unsettled() -> None:
-    """Hand what `settled` kept back to the collector (the next full collection walks it)."""
+    """Hand what `settled` kept back to the collector, collect what of it is garbage now (a
+    dropped board's merge, cycles included) and settle the rest again: one full collection."""
     gc.unfreeze()
+    settled()

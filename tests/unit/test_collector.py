@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -77,10 +78,34 @@ def test_left_off_when_someone_else_turned_it_off() -> None:
     assert not gc.isenabled()
 
 
-def test_settled_objects_leave_the_full_collections_until_handed_back() -> None:
-    gc.unfreeze()
+class Node:
+    """An object in a reference cycle: only the collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settled_objects_leave_the_full_collections() -> None:
     long_lived = [[n] for n in range(1000)]  # tracked by the collector
     settled()
     assert gc.get_freeze_count() >= len(long_lived)
+
+
+def test_garbage_is_collected_not_settled() -> None:
+    with held_off():  # no collection on its own meanwhile
+        cycle = weakref.ref(Node())
+        assert cycle() is not None  # garbage, not collected yet
+        settled()
+    assert cycle() is None
+
+
+def test_what_was_settled_and_is_garbage_now_is_collected_when_handed_back() -> None:
+    node = Node()
+    cycle = weakref.ref(node)
+    settled()
+    del node  # garbage now, but settled: no full collection walks it
+    gc.collect()
+    assert cycle() is not None
     unsettled()
-    assert gc.get_freeze_count() == 0
+    assert cycle() is None
+    assert gc.get_freeze_count() > 0  # what still lives is settled again
