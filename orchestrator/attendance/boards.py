@@ -7,9 +7,9 @@ About 800 lines, kept whole for now: the boards' registry, their feeding from th
 feed, the kept snapshot and the stream share one lock and one cache per session, and the memory
 work of 3 and 5 December (the garbage collector held off during a cold read, a watched board's
 merge settled out of its full collections, the C heap trimmed after each whole record) sits
-across all of them. The next split is by concern, once the figures it
-was tuned against are re-measured after it: the stream's framing (whole record, changed lines,
-`?sites=`) and the heap housekeeping into modules of their own, beside the registry.
+across all of them. The next split is by concern, once the figures it was tuned against are
+re-measured after it: the stream's framing (whole record, changed lines, `?sites=`) and the
+heap housekeeping into modules of their own, beside the registry.
 """
 
 from __future__ import annotations
