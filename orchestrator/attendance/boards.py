@@ -64,6 +64,7 @@ CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stre
 # (4 December): kept at three.
 CHANGES_WAIT = 3
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
+SETTLE_AFTER = 10_000  # events a watched board takes in before its merge is settled again
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
 # The same for `changes`, about a millisecond, each followed by a pause (`CHANGES_WAIT`): made
 # in one burst, with one turn of the loop between slices of 64, an event held each webhook that
@@ -238,6 +239,7 @@ class _Board:
     stated_before_start: bool | None = None  # the states were made before the start
     labels: BoardLabels | None = None
     expiry: asyncio.TimerHandle | None = None  # drops it, once nobody watches it
+    settled_at: int | None = None  # its events when its merge was last settled (`settled`)
 
     def add(self, events: Sequence[KeptEvent], now: datetime) -> None:
         before = len(self.live)
@@ -708,7 +710,12 @@ class Boards:
         data = "".join((*parts, "]", head[at + len(_NO_SITES) :]))
         del parts
         give_back()  # what making every line freed
-        settled()  # the board's merge lives on: out of the full collections' walks
+        # the board's merge lives on: out of the full collections' walks, once it is made and
+        # again when it has grown by `SETTLE_AFTER` events (not at every viewer's whole record:
+        # each settling is a full collection of what is not settled yet)
+        if board.settled_at is None or len(board.live) - board.settled_at >= SETTLE_AFTER:
+            settled()
+            board.settled_at = len(board.live)
         return BoardMessage("attendance", data if states is None else with_states(data, states))
 
     async def _read_log(self, board: _Board, now: datetime, *, reread: bool) -> bool:

@@ -14,8 +14,8 @@ collector's full collections (`gc.freeze`), which would otherwise walk it every 
 under a flood of webhooks (a national board's hundred thousand events made each one 16-19 ms,
 the webhooks' p99). What was settled is handed back (`unsettled`) when a board is dropped, so
 that its objects, cycles included, are collected; what still lives is settled again. Each costs
-one full collection (of what is not settled yet, for `settled`): after a whole record and when
-a board is dropped, never per webhook.
+one full collection (of what is not settled yet, for `settled`): when a board's merge is made
+or has grown by ten thousand events, and when a board is dropped; never per webhook.
 """
 
 from __future__ import annotations

@@ -240,8 +240,11 @@ async def test_an_open_board_is_settled_and_handed_back_when_dropped(
     (`gc.freeze`); once nobody watches it and it is dropped, what was settled is handed back
     (its merge collected, what still lives settled again)."""
     handed_back: list[bool] = []
+    settlings: list[bool] = []
     monkeypatch.setattr(boards, "KEEP_WARM", 0.05)
     monkeypatch.setattr(boards, "unsettled", lambda: handed_back.append(True))
+    settle = boards.settled
+    monkeypatch.setattr(boards, "settled", lambda: (settlings.append(True), settle()))
     gc.unfreeze()
     clock.set(START + 30 * MIN)
     await post(board, *sync(board.room, "joined", "ha-noi", "hn@x/1", START))
@@ -249,6 +252,11 @@ async def test_an_open_board_is_settled_and_handed_back_when_dropped(
         event, _ = await _next(events)
         assert event == "attendance"
         assert gc.get_freeze_count() > 0
+        # a second viewer's whole record of the same merge settles nothing again
+        async with _stream(board, "?sites=ha-noi") as second:
+            event, _ = await _next(second)
+            assert event == "attendance"
+        assert settlings == [True]
     for _ in range(100):
         if handed_back:
             break

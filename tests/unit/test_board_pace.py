@@ -34,8 +34,3 @@ async def test_each_pause_lasts_the_wait_times_the_slice_before_it() -> None:
     wait = boards.CHANGES_WAIT
     assert time.slept == pytest.approx([wait * 0.002, wait * 0.0005, 0.0])
     assert listener.waited == pytest.approx(wait * 0.0025)
-
-
-async def test_the_loops_own_time_and_sleep_by_default() -> None:
-    pace = boards._Pace(boards._Listener())
-    await pace.pause()  # runs on the loop's clock, a pause of (nearly) nothing
