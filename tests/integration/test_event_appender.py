@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -87,6 +88,21 @@ async def test_a_batch_skips_repeats_and_reads_back_as_written(store: SqlStore) 
     # each added event's id, as the log numbered it
     told = {**{k: a.id for k, a in added.items()}, **{k: a.id for k, a in later.items()}}
     assert {(e.source, e.dedupe_key): e.id for e in logged} == told
+
+
+async def test_data_the_fast_encoder_refuses_is_logged_as_written(store: SqlStore) -> None:
+    """A batch's JSON is made by orjson, which refuses integers beyond 64 bits: such a batch is
+    made by the standard encoder instead, and logged and read back the same as any other."""
+    big = 2**70
+    with pytest.raises(TypeError):
+        orjson.dumps(big)
+    odd = event("big", data={"name": "Điểm cầu Cần Thơ", "seen": big, "list": [1.5, None, True]})
+    plain = event("plain", data={"name": "Điểm cầu Nghệ An", "email": "na@example.org"})
+    added = await store.events.append([odd, plain], "here")
+    assert flags(added) == {("jitsi", "big"): False, ("jitsi", "plain"): False}
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert [replace(e, id=None) for e in logged] == [odd, plain]
 
 
 async def test_the_log_read_as_the_merge_reads_it_is_the_log_as_written(store: SqlStore) -> None:

