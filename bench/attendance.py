@@ -424,7 +424,7 @@ async def _backend(
                 rss, peak = _memory(server)  # the session's record is in memory while watched
             finally:
                 await board.close()
-            updates = board.count - 1
+            updates, lines, gap = board.count - 1, board.lines, board.longest_gap
             # wake the server's stream handler so it notices the client left (see `_board`)
             await asyncio.sleep(0.2)
             await _warm_up(http, base, big["room"], big_sites[0], t0)
@@ -444,7 +444,8 @@ async def _backend(
                 f"{label}: {sent:,} posts ({sent - want.distinct:,} repeats) of "
                 f"{want.distinct:,} distinct events, all 200, accepted exactly {accepted:,} "
                 f"(with the warm-up); record: {counts}; the open board got {updates} updates "
-                f"in {_duration(ctx, True) + cfg['warmup']:g} s",
+                f"in {_duration(ctx, True) + cfg['warmup']:g} s, {lines:,} site lines in all "
+                f"(its first whole record included), at most {gap:.2f} s apart",
             )
             for result, reference, what, seconds in (
                 (load, Reference(before, between), "", _duration(ctx)),

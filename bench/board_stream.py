@@ -22,6 +22,8 @@ class Stream:
     keep: bool = True  # False: only count them (a 10,000-site record is about 4 MB)
     events: asyncio.Queue[tuple[float, bytes]] = field(default_factory=asyncio.Queue)
     count: int = 0
+    lines: int = 0  # the site lines those events carried
+    longest_gap: float = 0.0  # seconds: the longest time between two of them
     task: asyncio.Task[None] | None = None
     error: BaseException | None = None
 
@@ -41,6 +43,7 @@ class Stream:
 
     async def _read(self, resp: aiohttp.ClientResponse) -> None:
         buf = bytearray()
+        last = 0.0
         try:
             async for chunk in resp.content.iter_any():
                 arrived = time.perf_counter()
@@ -57,7 +60,11 @@ class Stream:
                         elif line.startswith(b"data:"):
                             data = line[5:].lstrip()
                     if kind in ("attendance", "changes"):
+                        if self.count:
+                            self.longest_gap = max(self.longest_gap, arrived - last)
+                        last = arrived
                         self.count += 1
+                        self.lines += data.count(b'"site_id"')
                         if self.keep:
                             self.events.put_nowait((arrived, data))
         except BaseException as exc:

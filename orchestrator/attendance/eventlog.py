@@ -214,9 +214,10 @@ class EventLog:
             log.warning("attendance events for unknown room(s): %s", {r.room for r in rows})
         return added
 
-    async def _write(self, rows: list[StoredEvent]) -> int:
-        """Log `rows` with whatever else is waiting, in one transaction (a group commit); the
-        number of them that were new. Returns only once they are committed (rule 8)."""
+    def _write(self, rows: list[StoredEvent]) -> asyncio.Future[int]:
+        """Log `rows` with whatever else is waiting, in one transaction (a group commit): the
+        number of them that were new, once they are committed (rule 8). A future, not a
+        coroutine: one frame fewer to suspend and resume for each webhook."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, done))
         # One writer, and another beside it (where the store takes two batches at once) once
@@ -229,7 +230,7 @@ class EventLog:
             writer = asyncio.create_task(self._drain())
             self._writers.add(writer)
             writer.add_done_callback(self._writers.discard)  # (one cancelled before it ran)
-        return await done
+        return done
 
     async def _drain(self) -> None:
         try:
