@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,8 +25,9 @@ from orchestrator.attendance.sources import Observation
 from orchestrator.domain.clock import SystemClock
 from orchestrator.store.base import RetryableStoreError, StoredEvent
 from orchestrator.store.base.attendance import Appended
+from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
-from orchestrator.store.sql.attendance import CHANNEL
+from orchestrator.store.sql.attendance import CHANNEL, SqlEventAppender
 
 AT = datetime(2026, 11, 23, 2, 0, 0, 123456, tzinfo=UTC)
 
@@ -263,6 +266,79 @@ async def test_postgresql_writes_two_batches_at_once_and_sqlite_one(store: SqlSt
                 )
             )
         assert others == 2  # the appender's two, held between batches
+
+
+def _appender(store: SqlStore) -> SqlEventAppender:
+    appender = store.events
+    assert isinstance(appender, SqlEventAppender)
+    return appender
+
+
+async def test_sqlite_writes_a_webhook_batch_on_the_loop_and_a_room_s_end_in_its_thread(
+    store: SqlStore,
+) -> None:
+    """SQLite over a file: a batch of up to `HERE_ROWS` events is written on the event loop's
+    own connection, a larger one on aiosqlite's thread; PostgreSQL never writes on the loop."""
+    appender = _appender(store)
+    small = await store.events.append([event("a"), event("b")], "here")
+    big = [event(f"end{i}") for i in range(appender.HERE_ROWS + 1)]
+    large = await store.events.append(big, "here")
+    assert len(small) == 2
+    assert len(large) == len(big)
+    assert appender.written_here == (0 if store.backend == "postgresql" else 1)
+    again = await store.events.append([event("a"), event("c")], "here")  # a repeat skipped
+    assert flags(again) == {("jitsi", "c"): False}
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert [e.dedupe_key for e in logged] == ["a", "b", *(e.dedupe_key for e in big), "c"]
+
+
+async def test_sqlite_a_batch_waits_for_another_writer_without_holding_the_loop(
+    store: SqlStore,
+) -> None:
+    """Another connection holds SQLite's write lock: the batch is not written on the loop
+    (which would wait there, every webhook with it) but in aiosqlite's thread, once the lock is
+    given back; meanwhile the loop runs."""
+    if store.backend != "sqlite":
+        pytest.skip("the loop's own connection is SQLite's")
+    appender = _appender(store)
+    await store.events.append([event("a")], "here")  # the loop's connection is made
+    assert appender.written_here == 1
+    path = store.engine.url.database
+    assert path
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        began = time.monotonic()
+        writing = asyncio.create_task(store.events.append([event("b")], "here"))
+        for _ in range(10):
+            await asyncio.sleep(0.02)
+        assert not writing.done()
+        assert time.monotonic() - began < 2  # the loop ran: nothing waited on it for the lock
+        other.execute("COMMIT")
+        async with asyncio.timeout(10):
+            added = await writing
+    finally:
+        other.close()
+    assert flags(added) == {("jitsi", "b"): False}
+    assert appender.written_here == 1  # the waiting batch went to the thread
+    assert flags(await store.events.append([event("c")], "here")) == {("jitsi", "c"): False}
+    assert appender.written_here == 2  # and the next is the loop's again
+
+
+async def test_sqlite_a_failed_loop_connection_fails_one_batch_then_the_next_connects_afresh(
+    store: SqlStore,
+) -> None:
+    if store.backend != "sqlite":
+        pytest.skip("the loop's own connection is SQLite's")
+    appender = _appender(store)
+    await store.events.append([event("a")], "here")
+    assert appender._here is not None
+    appender._here.close()  # gone under it, as a file it can no longer use would be
+    with pytest.raises(StoreError):
+        await store.events.append([event("b")], "here")
+    assert flags(await store.events.append([event("b")], "here")) == {("jitsi", "b"): False}
+    assert appender.written_here == 2
 
 
 async def test_webhooks_flooding_in_are_each_logged_once_however_their_batches_overlap(

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orchestrator.store.sql.engine import sqlite_pragmas
+
 BACKSTOP_PAGES = 16_000  # 64 MB of log with 4 KiB pages: a commit checkpoints past this itself
 GAP_S = 0.25  # at most four background checkpoints a second
 
@@ -60,6 +62,21 @@ class WalCheckpointer:
         if not path or path == ":memory:" or path.startswith("file:"):
             return None
         return cls(engine, path)
+
+    def connect(self) -> sqlite3.Connection:
+        """A plain connection to the database, for statements run on the event loop itself:
+        set up as the engine's are, its commits leaving the checkpoints to this checkpointer,
+        and never waiting for a lock (`busy_timeout` 0: a busy database is the caller's to wait
+        for elsewhere). One statement at a time: it is not shared between threads."""
+        conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+        try:
+            sqlite_pragmas(conn, None)
+            _raise_threshold(conn, None)
+            conn.execute("PRAGMA busy_timeout=0")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _checked_in(self, _dbapi_conn: Any, record: Any) -> None:
         if record is not None and record.info.pop(_WROTE, False):

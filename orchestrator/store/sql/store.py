@@ -68,8 +68,12 @@ class SqlStore:
         self._key_space = lock_key_space
         self.checkpoints = WalCheckpointer.attach(engine)
         """SQLite's background checkpoints (see `checkpoint`); None on PostgreSQL."""
-        self._events = SqlEventAppender(
-            engine, wrote=None if self.checkpoints is None else self.checkpoints.wrote
+        self._events = (
+            SqlEventAppender(engine)
+            if self.checkpoints is None
+            else SqlEventAppender(
+                engine, wrote=self.checkpoints.wrote, direct=self.checkpoints.connect
+            )
         )
         self.directory_cache = DirectoryCache() if cache_directory else None
         """The directory as its units last read it (see `directory_cache`); None reads the
