@@ -27,7 +27,7 @@ STRANGER_RECHECK = timedelta(seconds=30)
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_PAGE = 5000  # events read per query when the log is read back
 POLL_LEASE = timedelta(seconds=90)  # a room's poller renews its lease every round, within this
-PIPELINE_BATCH = 8  # webhooks waiting that are worth a second batch while one commits
+PIPELINE_BATCH = 8  # webhooks waiting that are worth another batch while one commits
 
 
 class Watchers(Protocol):
@@ -220,9 +220,9 @@ class EventLog:
         coroutine: one frame fewer to suspend and resume for each webhook."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, done))
-        # One writer, and another beside it (where the store takes two batches at once) once
-        # enough webhooks wait for a batch of their own: they are written while the last
-        # batch's commit waits for the disk.
+        # One writer, and others beside it (where the store takes several batches at once),
+        # each once enough webhooks wait for a batch of their own: they are written while the
+        # last batch's commit waits for the disk.
         writing = len(self._writers)
         if not writing or (
             writing < self._store.events.parallel and len(self._waiting) >= PIPELINE_BATCH
