@@ -238,19 +238,40 @@ class EventLog:
         finally:  # gone the moment it ends: what comes next starts a writer of its own
             self._writers.discard(asyncio.current_task())
 
+    def _next_batch(self) -> list[tuple[list[StoredEvent], asyncio.Future[int]]]:
+        """The webhooks waiting, in the order they came, up to the store's `batch_rows` (SQLite
+        writes a batch of up to 64 events on the event loop, a larger one in a thread, several
+        times slower: under a burst, every batch taken whole would stay the slow kind)."""
+        limit = self._store.events.batch_rows
+        if limit is None:
+            batch, self._waiting = self._waiting, []
+            return batch
+        taken = rows = 0
+        for member, _ in self._waiting:
+            if taken and rows + len(member) > limit:
+                break
+            taken += 1
+            rows += len(member)
+        batch, self._waiting = self._waiting[:taken], self._waiting[taken:]
+        return batch
+
     async def _drain_waiting(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting, []
-            if self._store.events.parallel == 1:
+            batch = self._next_batch()
+            parallel = self._store.events.parallel
+            if parallel == 1:
                 await self._write_batch(batch)
                 continue
-            # Beside another writer: not before a batch in flight that repeats two or more of
-            # these events is done (two batches locking two keys in two orders would deadlock;
-            # one key in common only makes the second wait for the first's commit).
+            # Beside other writers: not before a batch in flight that repeats these events is
+            # done. Two writers: two or more events in common (two batches locking two keys in
+            # two orders would deadlock; one key in common only makes the second wait for the
+            # first's commit). Three or more: any event in common, since three batches sharing
+            # one key pairwise can lock them in a circle.
             # It is in flight from now: a batch taken while it waits waits for it in turn (each
             # waits only for those before it, so no two wait for each other).
             keys = {(r.source, r.dedupe_key) for rows, _ in batch for r in rows}
-            before = [landed for other, landed in self._flying if len(keys & other) > 1]
+            shared = 1 if parallel == 2 else 0
+            before = [landed for other, landed in self._flying if len(keys & other) > shared]
             mine = (keys, asyncio.get_running_loop().create_future())
             self._flying.append(mine)
             try:

@@ -267,15 +267,31 @@ async def test_postgresql_writes_three_batches_at_once_and_sqlite_one(store: Sql
         assert others == 3  # the appender's three, held between batches
 
 
-async def test_postgresql_keeps_room_in_a_small_pool_for_the_units_of_work(db_url: str) -> None:
-    """The event log never holds more of PostgreSQL's connections than the pool's size."""
+@pytest.mark.postgres
+async def test_postgresql_holds_no_more_connections_than_the_pool_s_size(db_url: str) -> None:
+    """The event log never holds more of PostgreSQL's connections than the pool's size (the
+    units of work then run on its overflow)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer")
     for size, parallel in ((1, 1), (2, 2), (5, 3)):
         small = SqlStore(create_engine(db_url, pool_size=size))
         try:
-            expected = parallel if small.backend == "postgresql" else 1
-            assert small.events.parallel == expected
+            assert small.events.parallel == parallel
         finally:
             await small.close()
+
+
+async def test_data_no_json_can_carry_fails_its_batch_as_the_store_s_error(
+    store: SqlStore,
+) -> None:
+    """An event whose data is not JSON (no reader of ours makes one) fails its batch with the
+    store's own error, on the loop's connection and in the thread alike; nothing is logged."""
+    bad = event("bad", data={"names": {"a set"}})
+    for batch in ([bad], [bad, *(event(f"x{i}") for i in range(70))]):
+        with pytest.raises(StoreError):
+            await store.events.append(batch, "here")
+    async with store.read() as uow:
+        assert await uow.attendance.list_events("s-1") == []
 
 
 def _appender(store: SqlStore) -> SqlEventAppender:
@@ -340,6 +356,18 @@ async def test_sqlite_a_batch_waits_for_another_writer_without_holding_the_loop(
     assert appender.written_here == 1  # the waiting batch went to the thread
     assert flags(await store.events.append([event("c")], "here")) == {("jitsi", "c"): False}
     assert appender.written_here == 2  # and the next is the loop's again
+
+
+async def test_sqlite_the_loop_s_connection_never_checkpoints_nor_waits(store: SqlStore) -> None:
+    """A checkpoint in one of its commits (past the backstop) would hold the event loop."""
+    if store.backend != "sqlite":
+        pytest.skip("the loop's own connection is SQLite's")
+    appender = _appender(store)
+    await store.events.append([event("a")], "here")
+    assert appender._here is not None
+    assert appender._here.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert appender._here.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    assert appender.batch_rows == appender.HERE_ROWS
 
 
 async def test_sqlite_a_failed_loop_connection_fails_one_batch_then_the_next_connects_afresh(

@@ -67,6 +67,12 @@ class EventAppender(Protocol):
         """How many batches it writes at once (`append` waits for a turn beyond that)."""
         ...
 
+    @property
+    def batch_rows(self) -> int | None:
+        """The most events a batch should hold to be written the quick way (None: any number);
+        a larger one is written all the same, the slow way."""
+        ...
+
     async def append(
         self, events: Sequence[StoredEvent], origin: str
     ) -> dict[tuple[str, str], Appended]:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.store import tables as t
 from orchestrator.store.base.attendance import Appended, LoggedEvent, StoredEvent
+from orchestrator.store.base.errors import StoreFailure
 from orchestrator.store.sql.engine import Transaction, driver_error
 from orchestrator.store.sql.rows import record_from, values_of
 
@@ -227,8 +228,9 @@ class SqlAttendanceLog:
 # costs a pool checkout, BEGIN, the INSERT, NOTIFY, COMMIT and the connection's reset: about ten
 # hand-offs to aiosqlite's thread, or four round trips to PostgreSQL, plus SQLAlchemy's work per
 # row, about 2 ms of CPU per batch in all. Here a batch is one statement in its own (implicit)
-# transaction on a connection kept for it, its rows passed as one JSON text (SQLite) or one
-# array per column (PostgreSQL): about 0.1-0.3 ms. The frozen check is in the statement (a
+# transaction on a connection kept for it, its rows bound as `VALUES` (SQLite, a webhook's batch:
+# `_sqlite_values`) or passed as one JSON text (SQLite, a room's end) or one array per column
+# (PostgreSQL): about 0.1-0.3 ms. The frozen check is in the statement (a
 # record, once saved, flags every later event), and so is NOTIFY (sent on commit).
 _COLUMNS = "session_id, room, source, kind, site_id, occupant, at, dedupe_key, data, received_at"
 _RETURNING = "RETURNING source, dedupe_key, session_id, after_freeze, id"
@@ -346,14 +348,15 @@ class SqlEventAppender:
     anything fails on it (a restart of the database: the next batch connects afresh).
 
     SQLite has one writer: one connection, one batch at a time. PostgreSQL takes `PG_PARALLEL`
-    batches at once (at most the pool's size, so a pool of one or two keeps room for the units
-    of work), each on its own connection: the next batches are written while the last one's
+    batches at once (at most the pool's size: with a pool of one or two, the units of work run on
+    its overflow), each on its own connection: the next batches are written while the last one's
     commit waits for the disk (`EventLog` keeps two batches that repeat an event apart). Three,
     not two: 0.402 and 0.422 of the bare handler's rate in two runs, 0.374-0.395 with two (5
     December).
 
     With `direct` (SQLite over a file: a maker of plain connections that never wait for a
-    lock), a batch of up to `HERE_ROWS` events is written on the event loop itself: its
+    lock), a batch of up to `HERE_ROWS` events (`batch_rows`: the event log takes no more at
+    once) is written on the event loop itself, its rows bound as `VALUES`: its
     statement costs about 0.2 ms of CPU, but handed to aiosqlite's thread it took 1.5 ms,
     mostly that thread waiting for the GIL, so each webhook waited for the batch before its
     own, and the loop sat idle with 32 connections waiting (5 December). Should another
@@ -382,6 +385,7 @@ class SqlEventAppender:
         self._here: sqlite3.Connection | None = None  # made and used on the loop's thread
         self.written_here = 0
         """Batches written on the event loop itself so far (for tests)."""
+        self.batch_rows = self.HERE_ROWS if direct is not None else None
 
     async def append(
         self, events: Sequence[StoredEvent], origin: str
@@ -395,7 +399,7 @@ class SqlEventAppender:
                 here = len(events) <= self.HERE_ROWS and self._connect_here is not None
                 rows = self._append_here(events) if here else None
                 if rows is None:  # (another writer holds the lock: the thread waits for it)
-                    rows = await self._held(self._sqlite_append, _sqlite_batch(events))
+                    rows = await self._held(self._sqlite_append, events)
                 elif self._wrote is not None:
                     self._wrote()
         return {(r[0], r[1]): Appended(bool(r[3]), r[4]) for r in rows}
@@ -406,22 +410,25 @@ class SqlEventAppender:
         written then)."""
         assert self._connect_here is not None
         epoch, micro, dumps = t.EPOCH, _MICROS, _json
-        values = [
-            value
-            for e in events
-            for value in (
-                e.session_id,
-                e.room,
-                e.source,
-                e.kind,
-                e.site_id,
-                e.occupant,
-                (e.at - epoch) // micro,
-                e.dedupe_key,
-                dumps(e.data),
-                (e.received_at - epoch) // micro,
-            )
-        ]
+        try:
+            values = [
+                value
+                for e in events
+                for value in (
+                    e.session_id,
+                    e.room,
+                    e.source,
+                    e.kind,
+                    e.site_id,
+                    e.occupant,
+                    (e.at - epoch) // micro,
+                    e.dedupe_key,
+                    dumps(e.data),
+                    (e.received_at - epoch) // micro,
+                )
+            ]
+        except (TypeError, ValueError) as exc:  # `data` that no JSON can carry
+            raise StoreFailure(f"an event's data cannot be stored: {exc}") from exc
         size = 1 << (len(events) - 1).bit_length()  # (see `_sqlite_values`)
         values.extend([None] * (10 * (size - len(events))))
         try:
@@ -464,8 +471,8 @@ class SqlEventAppender:
         return rows
 
     @staticmethod
-    async def _sqlite_append(driver: Any, batch: str) -> Any:
-        return await driver.execute_fetchall(_SQLITE_APPEND, (batch,))
+    async def _sqlite_append(driver: Any, events: Sequence[StoredEvent]) -> Any:
+        return await driver.execute_fetchall(_SQLITE_APPEND, (_sqlite_batch(events),))
 
     @staticmethod
     async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:

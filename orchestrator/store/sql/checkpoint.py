@@ -65,13 +65,15 @@ class WalCheckpointer:
 
     def connect(self) -> sqlite3.Connection:
         """A plain connection to the database, for statements run on the event loop itself:
-        set up as the engine's are, its commits leaving the checkpoints to this checkpointer,
-        and never waiting for a lock (`busy_timeout` 0: a busy database is the caller's to wait
-        for elsewhere). One statement at a time: it is not shared between threads."""
+        set up as the engine's are, but its commits never checkpoint (`wal_autocheckpoint` 0:
+        not even past the backstop, which the engine's connections keep, as a checkpoint of
+        tens of megabytes would hold the loop) and it never waits for a lock (`busy_timeout`
+        0: a busy database is the caller's to wait for elsewhere). Used by one thread at a
+        time (the event loop's)."""
         conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
             sqlite_pragmas(conn, None)
-            _raise_threshold(conn, None)
+            conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute("PRAGMA busy_timeout=0")
         except BaseException:
             conn.close()

@@ -1,0 +1,103 @@
+"""How the event log cuts the webhooks waiting into batches (`EventLog`): no larger than the
+store writes the quick way, each webhook's events together; and, with three writers, never two
+batches in flight with an event in common (three sharing one event pairwise would deadlock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from orchestrator.attendance.eventlog import EventLog
+from orchestrator.domain.clock import SystemClock
+from orchestrator.store.base import StoredEvent
+from orchestrator.store.base.attendance import Appended
+
+AT = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+
+
+def ev(key: str) -> StoredEvent:
+    return StoredEvent("jitsi", "join", AT, key, AT, "s-1", "room", "ha-noi", f"{key}@x", {})
+
+
+class _Appender:
+    """Logs each key once, `hold` seconds a batch; notes every batch and any two batches in
+    flight at once with an event in common."""
+
+    def __init__(self, parallel: int, batch_rows: int | None, hold: float = 0.0) -> None:
+        self.parallel = parallel
+        self.batch_rows = batch_rows
+        self.hold = hold
+        self.batches: list[int] = []
+        self.flying: list[set[tuple[str, str]]] = []
+        self.overlaps: list[set[tuple[str, str]]] = []
+        self.logged: set[tuple[str, str]] = set()
+
+    async def append(
+        self, events: Sequence[StoredEvent], origin: str
+    ) -> dict[tuple[str, str], Appended]:
+        keys = {(e.source, e.dedupe_key) for e in events}
+        self.overlaps.extend(keys & other for other in self.flying if keys & other)
+        self.flying.append(keys)
+        self.batches.append(len(events))
+        try:
+            await asyncio.sleep(self.hold)
+        finally:
+            self.flying.remove(keys)
+        new = keys - self.logged
+        self.logged |= new
+        return {k: Appended(False, i) for i, k in enumerate(sorted(new))}
+
+
+class _Store:
+    def __init__(self, events: _Appender) -> None:
+        self.events = events
+
+
+class _NoBoards:
+    watching = False
+
+    def feed(self, logged: object) -> None:
+        raise AssertionError("no board is open")
+
+    def publish(self, session_id: str) -> None:
+        pass
+
+
+def _log(events: _Appender) -> EventLog:
+    return EventLog(_Store(events), SystemClock(), _NoBoards(), set())  # type: ignore[arg-type]
+
+
+async def test_webhooks_waiting_are_cut_into_batches_the_store_writes_the_quick_way() -> None:
+    appender = _Appender(parallel=1, batch_rows=64)
+    log = _log(appender)
+    webhooks = [[ev(f"w{w}-{i}") for i in range(13)] for w in range(10)]
+    webhooks.append([ev(f"end-{i}") for i in range(100)])  # a room's end: alone, whole
+    webhooks.append([ev("last")])
+    added = await asyncio.gather(*(log._write(rows) for rows in webhooks))
+    assert added == [len(rows) for rows in webhooks]
+    assert appender.batches == [52, 52, 26, 100, 1]  # 13 x 4 = 52; a fifth would be 65
+
+
+async def test_with_no_limit_a_batch_takes_every_webhook_waiting() -> None:
+    appender = _Appender(parallel=1, batch_rows=None)
+    log = _log(appender)
+    webhooks = [[ev(f"w{w}-{i}") for i in range(13)] for w in range(10)]
+    assert await asyncio.gather(*(log._write(rows) for rows in webhooks)) == [13] * 10
+    assert appender.batches == [130]
+
+
+async def test_three_writers_never_write_two_batches_with_an_event_in_common() -> None:
+    """A (k1, k3), then B (k2, k1), then C (k3, k2), each in flight before the next is taken:
+    any two share one event, and in a database three such batches can lock in a circle."""
+    appender = _Appender(parallel=3, batch_rows=None, hold=0.05)
+    log = _log(appender)
+    futures = [log._write([ev("k1"), ev("k3")])]
+    await asyncio.sleep(0.01)  # A is in flight
+    futures += [log._write([ev("k2"), ev("k1")])] + [log._write([ev(f"b{i}")]) for i in range(7)]
+    await asyncio.sleep(0.01)  # B is taken (eight webhooks wait: a second writer)
+    futures += [log._write([ev("k3"), ev("k2")])] + [log._write([ev(f"c{i}")]) for i in range(7)]
+    added = await asyncio.gather(*futures)
+    assert appender.batches == [2, 9, 9]
+    assert appender.overlaps == []
+    assert sum(added) == 3 + 7 + 7  # k1, k3, k2 once each, and the fillers
