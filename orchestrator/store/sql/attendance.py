@@ -348,11 +348,12 @@ class SqlEventAppender:
     anything fails on it (a restart of the database: the next batch connects afresh).
 
     SQLite has one writer: one connection, one batch at a time. PostgreSQL takes `PG_PARALLEL`
-    batches at once (at most the pool's size: with a pool of one or two, the units of work run on
-    its overflow), each on its own connection: the next batches are written while the last one's
-    commit waits for the disk (`EventLog` keeps two batches that repeat an event apart). Three,
-    not two: 0.402 and 0.422 of the bare handler's rate in two runs, 0.374-0.395 with two (5
-    December).
+    batches at once (at most the pool's size: with a pool of one, the units of work run on its
+    overflow), each on its own connection: the next batch is written while the last one's commit
+    waits for the disk (`EventLog` keeps batches that repeat an event apart). Two, not three:
+    three gave 0.402 and 0.422 of the bare handler's rate where two gave 0.374-0.395, but only
+    while two batches sharing one event were written at once, which three batches can turn into
+    a circle of locks; kept apart as they must be, three gave 0.348 and 0.365 (5 December).
 
     With `direct` (SQLite over a file: a maker of plain connections that never wait for a
     lock), a batch of up to `HERE_ROWS` events (`batch_rows`: the event log takes no more at
@@ -363,7 +364,7 @@ class SqlEventAppender:
     connection hold the write lock (a unit of work), the batch goes to the thread after all,
     which waits for it as every writer does; so does a larger one (a room's end)."""
 
-    PG_PARALLEL = 3
+    PG_PARALLEL = 2
     HERE_ROWS = 64  # at most about 1.5 ms of the loop's time (20 µs a row alone)
 
     def __init__(
