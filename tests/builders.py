@@ -1,6 +1,7 @@
 """What many tests set up, built one way: the usual booking, the tokens and signed-in principals
 of each role, the app on a real port, mail aimed at the test SMTP server, and `FakeMailer`, the
-recording mailer of every test that does not send over that server."""
+recording mailer of every test that does not send over that server, and `NoBoards`, the event
+log's watchers when no board is open."""
 
 from __future__ import annotations
 
@@ -266,3 +267,15 @@ class FakeMailer:
     def to(self, address: str) -> list[EmailMessage]:
         """The messages sent to `address` (any of To, Cc, Bcc), in order."""
         return [s.message for s in self.sent if address in s.rcpt_tos]
+
+
+class NoBoards:
+    """The event log's `Watchers` when no board is open: told of nothing to feed."""
+
+    watching = False
+
+    def feed(self, logged: object) -> None:
+        raise AssertionError("no board is open")
+
+    def publish(self, session_id: str) -> None:
+        pass

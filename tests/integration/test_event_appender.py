@@ -28,6 +28,7 @@ from orchestrator.store.base.attendance import Appended
 from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
 from orchestrator.store.sql.attendance import CHANNEL, SqlEventAppender
+from tests.builders import NoBoards
 
 AT = datetime(2026, 11, 23, 2, 0, 0, 123456, tzinfo=UTC)
 
@@ -392,7 +393,7 @@ async def test_webhooks_flooding_in_are_each_logged_once_however_their_batches_o
     written one at a time (SQLite) or two at once (PostgreSQL): every event is acknowledged as
     new exactly once, and no batch fails (two batches repeating an event are not written at
     once: they would lock its key in two orders)."""
-    log = EventLog(store, SystemClock(), _NoBoards(), set())
+    log = EventLog(store, SystemClock(), NoBoards(), set())
     log._rooms["room-x"] = _Room("s-1", frozenset())  # known: no look-up between webhooks
     at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     events = [
@@ -414,13 +415,3 @@ async def test_webhooks_flooding_in_are_each_logged_once_however_their_batches_o
     async with store.read() as uow:
         logged = await uow.attendance.list_events("s-1")
     assert sorted(e.dedupe_key for e in logged) == [ob.dedupe_key for ob in events]
-
-
-class _NoBoards:
-    watching = False
-
-    def feed(self, logged: object) -> None:
-        raise AssertionError("no board is open")
-
-    def publish(self, session_id: str) -> None:
-        pass

@@ -12,6 +12,7 @@ from orchestrator.attendance.eventlog import EventLog
 from orchestrator.domain.clock import SystemClock
 from orchestrator.store.base import StoredEvent
 from orchestrator.store.base.attendance import Appended
+from tests.builders import NoBoards
 
 AT = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
 
@@ -54,18 +55,8 @@ class _Store:
         self.events = events
 
 
-class _NoBoards:
-    watching = False
-
-    def feed(self, logged: object) -> None:
-        raise AssertionError("no board is open")
-
-    def publish(self, session_id: str) -> None:
-        pass
-
-
 def _log(events: _Appender) -> EventLog:
-    return EventLog(_Store(events), SystemClock(), _NoBoards(), set())  # type: ignore[arg-type]
+    return EventLog(_Store(events), SystemClock(), NoBoards(), set())  # type: ignore[arg-type]
 
 
 async def test_webhooks_waiting_are_cut_into_batches_the_store_writes_the_quick_way() -> None:

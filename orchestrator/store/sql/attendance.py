@@ -10,7 +10,7 @@ import contextlib
 import functools
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -308,26 +308,40 @@ ORDER BY id LIMIT CASE WHEN $4::bigint < 0 THEN NULL ELSE $4::bigint END
 """
 
 
+def _rows(
+    events: Sequence[StoredEvent],
+    data: Callable[[dict[str, Any]], Any],
+    instant: Callable[[datetime], Any],
+) -> Iterator[tuple[Any, ...]]:
+    """Each event as the statements take its row (`_COLUMNS`), its `data` and its two instants
+    as `data` and `instant` make them for the database."""
+    for e in events:
+        yield (
+            e.session_id,
+            e.room,
+            e.source,
+            e.kind,
+            e.site_id,
+            e.occupant,
+            instant(e.at),
+            e.dedupe_key,
+            data(e.data),
+            instant(e.received_at),
+        )
+
+
+def _micros(at: datetime) -> int:
+    """An instant as SQLite's column holds it: microseconds since `EPOCH`."""
+    return (at - t.EPOCH) // _MICROS
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _sqlite_batch(events: Sequence[StoredEvent]) -> str:
     """The rows of a batch as one JSON text, for `_SQLITE_APPEND`'s `json_each`."""
-    epoch, micro = t.EPOCH, _MICROS
-    return _json(
-        [
-            (
-                e.session_id,
-                e.room,
-                e.source,
-                e.kind,
-                e.site_id,
-                e.occupant,
-                (e.at - epoch) // micro,
-                e.dedupe_key,
-                e.data,
-                (e.received_at - epoch) // micro,
-            )
-            for e in events
-        ]
-    )
+    return _json(list(_rows(events, _as_is, _micros)))
 
 
 def _json(value: Any) -> str:
@@ -410,24 +424,8 @@ class SqlEventAppender:
         (`_sqlite_values`); None when another connection holds the write lock (nothing is
         written then)."""
         assert self._connect_here is not None
-        epoch, micro, dumps = t.EPOCH, _MICROS, _json
         try:
-            values = [
-                value
-                for e in events
-                for value in (
-                    e.session_id,
-                    e.room,
-                    e.source,
-                    e.kind,
-                    e.site_id,
-                    e.occupant,
-                    (e.at - epoch) // micro,
-                    e.dedupe_key,
-                    dumps(e.data),
-                    (e.received_at - epoch) // micro,
-                )
-            ]
+            values = [value for row in _rows(events, _json, _micros) for value in row]
         except (TypeError, ValueError) as exc:  # `data` that no JSON can carry
             raise StoreFailure(f"an event's data cannot be stored: {exc}") from exc
         size = 1 << (len(events) - 1).bit_length()  # (see `_sqlite_values`)
@@ -477,25 +475,9 @@ class SqlEventAppender:
 
     @staticmethod
     async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
-        dumps = _json
         columns: list[list[Any]] = [[] for _ in range(10)]
-        for e in events:
-            for column, value in zip(
-                columns,
-                (
-                    e.session_id,
-                    e.room,
-                    e.source,
-                    e.kind,
-                    e.site_id,
-                    e.occupant,
-                    e.at,
-                    e.dedupe_key,
-                    dumps(e.data),
-                    e.received_at,
-                ),
-                strict=True,
-            ):
+        for row in _rows(events, _json, _as_is):
+            for column, value in zip(columns, row, strict=True):
                 column.append(value)
         return await driver.fetch(_PG_APPEND, *columns, origin)
 
