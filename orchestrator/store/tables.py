@@ -10,7 +10,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
+MICROSECOND = timedelta(microseconds=1)  # SQLite's instants: microseconds since `EPOCH`
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -34,7 +34,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to an instant column")
         if dialect.name == "sqlite":
-            return (value - EPOCH) // _MICRO
+            return (value - EPOCH) // MICROSECOND
         return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:

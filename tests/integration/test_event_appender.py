@@ -27,7 +27,8 @@ from orchestrator.store.base import RetryableStoreError, StoredEvent
 from orchestrator.store.base.attendance import Appended
 from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
-from orchestrator.store.sql.attendance import CHANNEL, SqlEventAppender
+from orchestrator.store.sql.appender import SqlEventAppender
+from orchestrator.store.sql.attendance import CHANNEL
 from tests.builders import NoBoards
 
 AT = datetime(2026, 11, 23, 2, 0, 0, 123456, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -188,7 +188,9 @@ class SqlClaims:
         spans.sort()
         if self._tx.pg:
             return _merged(spans)
-        return [(t.EPOCH + b * _MICRO, t.EPOCH + e * _MICRO) for b, e in _merged(spans)]
+        return [
+            (t.EPOCH + b * t.MICROSECOND, t.EPOCH + e * t.MICROSECOND) for b, e in _merged(spans)
+        ]
 
 
 def _union(*conditions: sa.ColumnElement[bool]) -> sa.Select[datetime, datetime]:
@@ -214,9 +216,6 @@ def _union(*conditions: sa.ColumnElement[bool]) -> sa.Select[datetime, datetime]
     return sa.select(sa.func.min(numbered.c.starts_at), sa.func.max(numbered.c.ends_at)).group_by(
         numbered.c.island
     )
-
-
-_MICRO = timedelta(microseconds=1)
 
 
 def _merged(spans: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:

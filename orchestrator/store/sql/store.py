@@ -16,7 +16,8 @@ from orchestrator.store.base.errors import StoreFailure
 from orchestrator.store.base.unit import SchemaState, UnitOfWork
 from orchestrator.store.sql.actions import SqlDoneActions
 from orchestrator.store.sql.answers import SqlAnswers
-from orchestrator.store.sql.attendance import SqlAttendanceLog, SqlEventAppender
+from orchestrator.store.sql.appender import SqlEventAppender
+from orchestrator.store.sql.attendance import SqlAttendanceLog
 from orchestrator.store.sql.audit import SqlAuditLog
 from orchestrator.store.sql.checkpoint import WalCheckpointer
 from orchestrator.store.sql.claims import SqlClaims

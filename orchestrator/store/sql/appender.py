@@ -1,0 +1,275 @@
+"""The event log's hot path (`Store.events`, `SqlEventAppender`): webhooks' batches written in
+one statement each, past SQLAlchemy, on connections held for them; on SQLite a webhook's batch
+on the event loop's own connection. Apart from `attendance` (the log in a unit of work), as it is
+tuned against the webhooks' benchmark rather than read with the rest of the log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from orchestrator.store import tables as t
+from orchestrator.store.base.attendance import Appended, StoredEvent
+from orchestrator.store.base.errors import StoreFailure
+from orchestrator.store.sql.attendance import CHANNEL
+from orchestrator.store.sql.engine import driver_error
+
+# The event log's hot path (`Store.events`). A group commit of webhooks through a unit of work
+# costs a pool checkout, BEGIN, the INSERT, NOTIFY, COMMIT and the connection's reset: about ten
+# hand-offs to aiosqlite's thread, or four round trips to PostgreSQL, plus SQLAlchemy's work per
+# row, about 2 ms of CPU per batch in all. Here a batch is one statement in its own (implicit)
+# transaction on a connection kept for it, its rows bound as `VALUES` (SQLite, a webhook's batch:
+# `_sqlite_values`) or passed as one JSON text (SQLite, a room's end) or one array per column
+# (PostgreSQL): about 0.1-0.3 ms. The frozen check is in the statement (a
+# record, once saved, flags every later event), and so is NOTIFY (sent on commit).
+_COLUMNS = "session_id, room, source, kind, site_id, occupant, at, dedupe_key, data, received_at"
+_RETURNING = "RETURNING source, dedupe_key, session_id, after_freeze, id"
+_SQLITE_APPEND = f"""
+INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
+SELECT {", ".join(f"json_extract(e.value, '$[{i}]')" for i in range(10))},
+  EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = json_extract(e.value, '$[0]'))
+FROM json_each(?) AS e WHERE true
+ON CONFLICT (source, dedupe_key) DO NOTHING
+{_RETURNING}
+"""
+_PG_APPEND = f"""
+WITH added AS (
+  INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
+  SELECT u.*, EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = u.session_id)
+  FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[],
+              $6::varchar[], $7::timestamptz[], $8::varchar[], $9::json[], $10::timestamptz[])
+    AS u({_COLUMNS})
+  ON CONFLICT (source, dedupe_key) DO NOTHING
+  {_RETURNING}
+), told AS (
+  SELECT pg_notify('{CHANNEL}', json_build_object(
+    'o', $11::text, 's', session_id, 'f', min(id), 'l', max(id))::text)
+  FROM added WHERE session_id IS NOT NULL GROUP BY session_id
+)
+SELECT a.*, (SELECT count(*) FROM told) AS told FROM added a
+"""
+
+
+@functools.cache
+def _sqlite_values(rows: int) -> str:
+    """`_SQLITE_APPEND` for a batch bound as `rows` rows of `VALUES` (ten parameters a row): a
+    webhook's batch of 13 costs SQLite 0.10 ms so, 0.16 ms as one JSON text, which each of its
+    ten `json_extract`s parses again (SQLite 3.40). For up to `HERE_ROWS` rows (SQLite binds at
+    most 32,766 parameters); a room's end goes as JSON. `rows` is a power of two, the batch
+    padded with rows of nulls that the statement leaves out (`source` is never null): each
+    size is a statement the connection keeps compiled, 64 of them held 3.3 MB, 7 hold a tenth."""
+    row = "(" + ", ".join("?" * 10) + ")"
+    return f"""
+INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
+SELECT v.*, EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = v.column1)
+FROM (VALUES {", ".join([row] * rows)}) AS v WHERE v.column3 IS NOT NULL
+ON CONFLICT (source, dedupe_key) DO NOTHING
+{_RETURNING}
+"""
+
+
+def _rows(
+    events: Sequence[StoredEvent],
+    data: Callable[[dict[str, Any]], Any],
+    instant: Callable[[datetime], Any],
+) -> Iterator[tuple[Any, ...]]:
+    """Each event as the statements take its row (`_COLUMNS`), its `data` and its two instants
+    as `data` and `instant` make them for the database."""
+    for e in events:
+        yield (
+            e.session_id,
+            e.room,
+            e.source,
+            e.kind,
+            e.site_id,
+            e.occupant,
+            instant(e.at),
+            e.dedupe_key,
+            data(e.data),
+            instant(e.received_at),
+        )
+
+
+def _micros(at: datetime) -> int:
+    """An instant as SQLite's column holds it: microseconds since `EPOCH`."""
+    return (at - t.EPOCH) // t.MICROSECOND
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _sqlite_batch(events: Sequence[StoredEvent]) -> str:
+    """The rows of a batch as one JSON text, for `_SQLITE_APPEND`'s `json_each`."""
+    return _json(list(_rows(events, _as_is, _micros)))
+
+
+def _json(value: Any) -> str:
+    """`value` as JSON text, by orjson: a webhook batch's JSON took about 4 % of the event
+    loop's time under a flood with the standard library's encoder (18.5 µs for 13 rows, orjson
+    2.7 µs). What orjson refuses (an integer beyond 64 bits, a key that is not text: none of
+    our readers makes one, but an event's `data` could carry it) goes to the standard encoder.
+    Either way the same values are stored; orjson writes non-ASCII as UTF-8, not `\\u` escapes."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+class SqlEventAppender:
+    """The `EventAppender` on SQLAlchemy's engine: its statements go to the driver's connection
+    (aiosqlite, asyncpg) on pooled connections held between batches, each given up when
+    anything fails on it (a restart of the database: the next batch connects afresh).
+
+    SQLite has one writer: one connection, one batch at a time. PostgreSQL takes `PG_PARALLEL`
+    batches at once (at most the pool's size: with a pool of one, the units of work run on its
+    overflow), each on its own connection: the next batch is written while the last one's commit
+    waits for the disk (`EventLog` keeps batches that repeat an event apart). Two, not three:
+    three gave 0.402 and 0.422 of the bare handler's rate where two gave 0.374-0.395, but only
+    while two batches sharing one event were written at once, which three batches can turn into
+    a circle of locks; kept apart as they must be, three gave 0.348 and 0.365 (5 December).
+
+    With `direct` (SQLite over a file: a maker of plain connections that never wait for a
+    lock), a batch of up to `HERE_ROWS` events (`batch_rows`: the event log takes no more at
+    once) is written on the event loop itself, its rows bound as `VALUES`: its
+    statement costs about 0.2 ms of CPU, but handed to aiosqlite's thread it took 1.5 ms,
+    mostly that thread waiting for the GIL, so each webhook waited for the batch before its
+    own, and the loop sat idle with 32 connections waiting (5 December). Should another
+    connection hold the write lock (a unit of work), the batch goes to the thread after all,
+    which waits for it as every writer does; so does a larger one (a room's end)."""
+
+    PG_PARALLEL = 2
+    HERE_ROWS = 64  # at most about 1.5 ms of the loop's time (20 µs a row alone)
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        wrote: Callable[[], None] | None = None,
+        direct: Callable[[], sqlite3.Connection] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._pg = engine.dialect.name == "postgresql"
+        self._wrote = wrote  # told after each batch: its statement committed on its own
+        pool = getattr(engine.pool, "size", None)
+        room = pool() if callable(pool) else self.PG_PARALLEL
+        self.parallel = max(1, min(self.PG_PARALLEL, room)) if self._pg else 1
+        self._idle: list[tuple[AsyncConnection, Any]] = []  # (connection, its driver's)
+        self._slots = asyncio.Semaphore(self.parallel)
+        self._connect_here = direct
+        self._here: sqlite3.Connection | None = None  # made and used on the loop's thread
+        self.written_here = 0
+        """Batches written on the event loop itself so far (for tests)."""
+        self.batch_rows = self.HERE_ROWS if direct is not None else None
+
+    async def append(
+        self, events: Sequence[StoredEvent], origin: str
+    ) -> dict[tuple[str, str], Appended]:
+        if not events:
+            return {}
+        async with self._slots:
+            if self._pg:
+                rows = await self._held(self._pg_append, events, origin)
+            else:
+                here = len(events) <= self.HERE_ROWS and self._connect_here is not None
+                rows = self._append_here(events) if here else None
+                if rows is None:  # (another writer holds the lock: the thread waits for it)
+                    rows = await self._held(self._sqlite_append, events)
+                elif self._wrote is not None:
+                    self._wrote()
+        return {(r[0], r[1]): Appended(bool(r[3]), r[4]) for r in rows}
+
+    def _append_here(self, events: Sequence[StoredEvent]) -> list[Any] | None:
+        """The batch's statement on the loop's own connection, its rows bound as `VALUES`
+        (`_sqlite_values`); None when another connection holds the write lock (nothing is
+        written then)."""
+        assert self._connect_here is not None
+        try:
+            values = [value for row in _rows(events, _json, _micros) for value in row]
+        except (TypeError, ValueError) as exc:  # `data` that no JSON can carry
+            raise StoreFailure(f"an event's data cannot be stored: {exc}") from exc
+        size = 1 << (len(events) - 1).bit_length()  # (see `_sqlite_values`)
+        values.extend([None] * (10 * (size - len(events))))
+        try:
+            if self._here is None:
+                self._here = self._connect_here()
+            rows = self._here.execute(_sqlite_values(size), values).fetchall()
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return None
+            self._close_here()  # the next batch connects afresh
+            raise driver_error(exc, pg=False) from exc
+        self.written_here += 1
+        return rows
+
+    def _close_here(self) -> None:
+        here, self._here = self._here, None
+        if here is not None:
+            with contextlib.suppress(sqlite3.Error):
+                here.close()
+
+    async def _held(self, write: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """`write(its driver's connection, *args)` on a connection held for the event log
+        (an idle one, else a new one), given up when anything fails on it."""
+        held: tuple[AsyncConnection, Any] | None = self._idle.pop() if self._idle else None
+        try:
+            if held is None:
+                conn = await self._engine.connect()
+                held = (conn, (await conn.get_raw_connection()).driver_connection)
+            rows = await write(held[1], *args)
+            if self._wrote is not None:
+                self._wrote()
+        except BaseException as exc:
+            if held is not None:
+                await self._drop(held[0])
+            if isinstance(exc, Exception):
+                raise driver_error(exc, pg=self._pg) from exc
+            raise
+        self._idle.append(held)
+        return rows
+
+    @staticmethod
+    async def _sqlite_append(driver: Any, events: Sequence[StoredEvent]) -> Any:
+        return await driver.execute_fetchall(_SQLITE_APPEND, (_sqlite_batch(events),))
+
+    @staticmethod
+    async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for row in _rows(events, _json, _as_is):
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        return await driver.fetch(_PG_APPEND, *columns, origin)
+
+    @staticmethod
+    async def _drop(conn: AsyncConnection) -> None:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+    async def close(self) -> None:
+        """Give the held connections back (before the engine is disposed of), once the batches
+        being written are."""
+        taken = 0
+        try:
+            for _ in range(self.parallel):
+                await self._slots.acquire()
+                taken += 1
+            while self._idle:
+                conn, _ = self._idle.pop()
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            self._close_here()
+        finally:
+            for _ in range(taken):
+                self._slots.release()
