@@ -32,6 +32,7 @@ from orchestrator.attendance.exports import (
     AttendanceOut,
     SiteRecordOut,
     UnmatchedOut,
+    site_json,
     site_out,
     unmatched_out,
 )
@@ -58,18 +59,22 @@ MIN_BOARD_GAP = 0.05  # seconds: small sessions' boards update at once
 CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stream
 # While a `changes` event is made, the webhooks run for this many times what each of its
 # slices cost (`_Pace`); after it, the stream waits at least this many times what the whole
-# event cost (its pauses left out). A large event thus takes about a seventh of the loop in
-# all, and never more than a fourth at any moment. Nine (a tenth) after each event, before
-# the slices were paced, made its larger events worsen the webhooks' p99 in three runs of four
-# (4 December): kept at three.
-CHANGES_WAIT = 3
+# event cost (its pauses left out). Under a flood a board thus takes at most a tenth of the
+# loop. Three (a fourth) made the webhooks' rate with a national board open 0.6-0.75 of their
+# rate without it (6 December); nine, before the slices were paced and short, worsened their
+# p99 (4 December).
+CHANGES_WAIT = 9
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 SETTLE_AFTER = 10_000  # events a watched board takes in before its merge is settled again
 WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole record
-# The same for `changes`, about a millisecond, each followed by a pause (`CHANGES_WAIT`): made
-# in one burst, with one turn of the loop between slices of 64, an event held each webhook that
-# came meanwhile for several slices, and their p99 under a flood doubled (5 December).
+# The same for `changes`: at most this many sites and about half a millisecond (a few sites at a
+# time, `SLICE_STEP`), each slice followed by a pause (`CHANGES_WAIT`). Made in one burst, with
+# one turn of the loop between slices of 64, an event held each webhook that came meanwhile for
+# several slices, and their p99 under a flood doubled (5 December); slices of 16 sites held the
+# loop about 2 ms, while PostgreSQL's answers to the batches in flight waited (6 December).
 CHANGES_SLICE = 16
+CHANGES_SLICE_SECONDS = 0.0005
+SLICE_STEP = 4
 READ_RETRIES = (0.2, 0.5, 1.0)  # seconds between tries of a log read the database could not serve
 # seconds a board stays in memory once nobody watches it: the page, its stream and a reload
 # share one read of the log and one merge of every site
@@ -565,11 +570,8 @@ class Boards:
                     await asyncio.sleep(0)
                 some = live.sites[first : first + WHOLE_SLICE]
                 if rows:
-                    lines = board.lines(some, now)
                     out.append(
-                        ",".join(
-                            site_out(line).model_dump_json(ensure_ascii=True) for line in lines
-                        )
+                        ",".join(site_json(line, ascii=True) for line in board.lines(some, now))
                     )
                 else:
                     board.state(some, now)
@@ -617,23 +619,29 @@ class Boards:
         # A slice at a time, the webhooks answered in between: after a flood, an event of a
         # thousand sites would hold the loop for tens of milliseconds at once.
         pace = _Pace(listener)
-        for first in range(0, len(sites), CHANGES_SLICE):
+        time = asyncio.get_running_loop().time
+        first = 0
+        while first < len(sites):
             if first:
                 await pace.pause()
                 # each slice as of when it is made (not behind another stream's lines of the
                 # same sites), within the session: its end makes the next event a whole record
                 if now < (later := self._clock.now()) < board.session.end:
                     now = later
-            lines = board.lines(sites[first : first + CHANGES_SLICE], now)
-            if shown is not None:
-                states.update((line.site_id, line_state(line)) for line in lines)
-            rows.append(
-                ",".join(
-                    site_out(line).model_dump_json()
-                    for line in lines
-                    if shown is None or line.site_id in shown
-                )
-            )
+            began, end = time(), min(len(sites), first + CHANGES_SLICE)
+            lines: list[SiteAttendance] = []
+            while True:  # a step at least
+                step = sites[first : min(end, first + SLICE_STEP)]
+                first += len(step)
+                if shown is None:
+                    lines += board.lines(step, now)
+                else:  # a page's stream: the lines of the sites it shows, the others' states
+                    board.state([s for s in step if s not in shown], now)
+                    lines += board.lines([s for s in step if s in shown], now)
+                    states.update((s, board.states[s]) for s in step)
+                if first >= end or time() - began >= CHANGES_SLICE_SECONDS:
+                    break
+            rows.append(",".join(site_json(line) for line in lines))
         if not live.complete:  # a room-wide event came meanwhile: every line changed
             return await self._whole(board, listener, principal, reread=False)
         unmatched = live.unmatched(now)
@@ -687,7 +695,7 @@ class Boards:
             await self._fresh_states(board, now)
             wanted = [s for s in live.sites if s in shown]
             lines = board.lines(wanted, now)
-            rows = [",".join(site_out(line).model_dump_json(ensure_ascii=True) for line in lines)]
+            rows = [",".join(site_json(line, ascii=True) for line in lines)]
             states = {s: board.states[s] for s in live.sites}
         unmatched = live.unmatched(now)
         head = AttendanceOut(

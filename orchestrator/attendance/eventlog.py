@@ -88,8 +88,6 @@ class EventLog:
         self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writers: set[asyncio.Task[None]] = set()  # at most `events.parallel` at once
-        # the keys of each batch being written beside another, and when it is done
-        self._flying: list[tuple[set[tuple[str, str]], asyncio.Future[None]]] = []
 
     async def _sessions_of(self, observations: Sequence[Observation]) -> dict[str, _Room | None]:
         """The session of each room the observations name (None: no session owns it).
@@ -256,32 +254,11 @@ class EventLog:
         return batch
 
     async def _drain_waiting(self) -> None:
+        # Beside other writers (PostgreSQL), batches may repeat each other's events: the store
+        # writes each batch's rows in one order of their keys (`EventAppender`), so one waits
+        # for another's commit at worst, never in a circle.
         while self._waiting:
-            batch = self._next_batch()
-            parallel = self._store.events.parallel
-            if parallel == 1:
-                await self._write_batch(batch)
-                continue
-            # Beside other writers: not before a batch in flight that repeats these events is
-            # done. Two writers: two or more events in common (two batches locking two keys in
-            # two orders would deadlock; one key in common only makes the second wait for the
-            # first's commit). Three or more: any event in common, since three batches sharing
-            # one key pairwise can lock them in a circle.
-            # It is in flight from now: a batch taken while it waits waits for it in turn (each
-            # waits only for those before it, so no two wait for each other).
-            keys = {(r.source, r.dedupe_key) for rows, _ in batch for r in rows}
-            shared = 1 if parallel == 2 else 0
-            before = [landed for other, landed in self._flying if len(keys & other) > shared]
-            mine = (keys, asyncio.get_running_loop().create_future())
-            self._flying.append(mine)
-            try:
-                for landed in before:
-                    await asyncio.shield(landed)  # (a cancelled wait leaves it to its writer)
-                await self._write_batch(batch)
-            finally:
-                self._flying.remove(mine)
-                if not mine[1].done():
-                    mine[1].set_result(None)
+            await self._write_batch(self._next_batch())
 
     async def _write_batch(
         self, batch: list[tuple[list[StoredEvent], asyncio.Future[int]]]

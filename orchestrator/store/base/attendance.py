@@ -64,7 +64,9 @@ class EventAppender(Protocol):
 
     @property
     def parallel(self) -> int:
-        """How many batches it writes at once (`append` waits for a turn beyond that)."""
+        """How many batches it writes at once (`append` waits for a turn beyond that). Batches
+        written at once may repeat each other's events: each must take their keys in one order
+        (none may wait for another that waits for it)."""
         ...
 
     @property

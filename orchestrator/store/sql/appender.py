@@ -99,6 +99,12 @@ def _rows(
         )
 
 
+def _lock_order(e: StoredEvent) -> tuple[str, str]:
+    """The order in which every PostgreSQL batch inserts its rows: by their unique key, so
+    batches written at once take the keys they share in one order (`SqlEventAppender`)."""
+    return (e.source, e.dedupe_key)
+
+
 def _micros(at: datetime) -> int:
     """An instant as SQLite's column holds it: microseconds since `EPOCH`."""
     return (at - t.EPOCH) // t.MICROSECOND
@@ -133,10 +139,11 @@ class SqlEventAppender:
     SQLite has one writer: one connection, one batch at a time. PostgreSQL takes `PG_PARALLEL`
     batches at once (at most the pool's size: with a pool of one, the units of work run on its
     overflow), each on its own connection: the next batch is written while the last one's commit
-    waits for the disk (`EventLog` keeps batches that repeat an event apart). Two, not three:
-    three gave 0.402 and 0.422 of the bare handler's rate where two gave 0.374-0.395, but only
-    while two batches sharing one event were written at once, which three batches can turn into
-    a circle of locks; kept apart as they must be, three gave 0.348 and 0.365 (5 December).
+    waits for the disk. Batches written at once may repeat each other's events (a platform's
+    retry), and each takes its rows' keys as it inserts them: every batch inserts its rows in
+    one order of their keys (`_lock_order`), so a batch waits at most for another's commit,
+    never in a circle (two batches listing two shared events in opposite orders, or three
+    sharing one event pairwise, did; the event log kept such batches apart until 6 December).
 
     With `direct` (SQLite over a file: a maker of plain connections that never wait for a
     lock), a batch of up to `HERE_ROWS` events (`batch_rows`: the event log takes no more at
@@ -147,7 +154,7 @@ class SqlEventAppender:
     connection hold the write lock (a unit of work), the batch goes to the thread after all,
     which waits for it as every writer does; so does a larger one (a room's end)."""
 
-    PG_PARALLEL = 2
+    PG_PARALLEL = 3
     HERE_ROWS = 64  # at most about 1.5 ms of the loop's time (20 µs a row alone)
 
     def __init__(
@@ -245,7 +252,7 @@ class SqlEventAppender:
     @staticmethod
     async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
         columns: list[list[Any]] = [[] for _ in range(10)]
-        for row in _rows(events, _json, _as_is):
+        for row in _rows(sorted(events, key=_lock_order), _json, _as_is):
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
         return await driver.fetch(_PG_APPEND, *columns, origin)
