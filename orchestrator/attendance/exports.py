@@ -157,9 +157,7 @@ def site_json(s: SiteAttendance, *, ascii: bool = False) -> str:
             "headcount": s.headcount,
             "names": s.names,
             "override": (
-                {"verdict": override.verdict.value, "reason": override.reason}
-                if override
-                else None
+                {"verdict": override.verdict.value, "reason": override.reason} if override else None
             ),
             "intervals": [(i.start, i.end) for i in s.intervals],
             "link_opened_at": None,

@@ -5,7 +5,7 @@ sites it reports as changed are the only ones whose lines moved."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -22,7 +22,7 @@ from orchestrator.attendance import (
 from orchestrator.attendance.merge import LiveMerge, Verdict
 from orchestrator.attendance.merge.full import order_of
 from orchestrator.attendance.merge.live import KEEP_FROM
-from orchestrator.attendance.merge.record import Standing
+from orchestrator.attendance.merge.record import SiteAttendance, Standing
 
 START = datetime(2026, 12, 10, 1, 0, tzinfo=UTC)
 END = START + timedelta(hours=2)
@@ -512,3 +512,21 @@ def test_standings_of_sites_that_joined_once_equal_the_merge(now_minute: int) ->
     )
     assert state.standings(sites, now) == [Standing.of(line) for line in expected.sites]
     assert state.lines(sites, now) == list(expected.sites)
+
+
+@BOUNDED
+@given(events=logs(rare=True), now=st.integers(-20, 140), data=st.data())
+def test_lines_made_without_validation_are_what_validating_them_gives(
+    events: list[AttendanceEvent], now: int, data: st.DataObject
+) -> None:
+    """The merge makes its lines and intervals from values it has checked once (`trusted`):
+    each is equal to the line validated again from its own fields, instants in UTC, whether
+    the events were given in UTC or in Vietnam's time."""
+    zone = data.draw(st.sampled_from([UTC, timezone(timedelta(hours=7))]))
+    given_in = [e.model_copy(update={"at": e.at.astimezone(zone)}) for e in events]
+    state = live()
+    state.add(given_in, at(now))
+    for line in (*state.lines(SITES, at(now)), *full(given_in, at(now))[0]):
+        assert SiteAttendance.model_validate(dict(line)) == line
+        assert all(i.start.tzinfo is UTC and i.end.tzinfo is UTC for i in line.intervals)
+        assert line.first_join is None or line.first_join.tzinfo is UTC

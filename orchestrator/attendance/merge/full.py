@@ -41,8 +41,22 @@ from orchestrator.attendance.merge.record import (
 from orchestrator.domain.errors import InvalidRequest
 from orchestrator.domain.models import Session
 from orchestrator.domain.slots import merge_ranges
+from orchestrator.domain.trusted import trusted
 
 _E = TypeVar("_E", bound="AnyEvent")
+_interval = trusted(Interval)
+_site_line_of = trusted(SiteAttendance)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
+def interval(start: datetime, end: datetime) -> Interval:
+    """`Interval(start=start, end=end)` of two aware instants, made without validating them
+    again (a merge's are its events' and its window's, each checked once): a live board makes
+    one for each span of each site it reads, 1.8 µs each validated, 0.7 µs so."""
+    return _interval(start=_utc(start), end=_utc(end))
 
 
 def merge_session(
@@ -438,7 +452,7 @@ def _measure(spans: Sequence[Span], w: Window) -> _Measure:
     )
     running = any(e is None or e > w.cap for _, e in kept)
     return _Measure(
-        intervals=tuple(Interval(start=a, end=b) for a, b in merged),
+        intervals=tuple(interval(a, b) for a, b in merged),
         connected=connected,
         first_join=min((s for s, _ in kept), default=None),
         last_leave=None if running or not cut else max(e for _, e in cut),
@@ -517,7 +531,7 @@ class Kept:
             self.before.pop()
         starts.append(a)
         ends.append(b)
-        self.intervals.append(Interval(start=a, end=b))
+        self.intervals.append(interval(a, b))
         self.before.append(self.before[-1] + max(timedelta(0), b - max(a, self.start)))
 
     def rebuild(self, tracks: Sequence[_Track]) -> None:
@@ -541,7 +555,7 @@ class Kept:
                 k = bisect.bisect_left(self.ends, s0)  # the parts touching [s0, now) on
                 a = min(s0, self.starts[k]) if k < n else s0
                 if parts:
-                    tail = Interval(start=a, end=now)
+                    tail = interval(a, now)
                 connected = self.before[k] + max(timedelta(0), now - max(a, start))
             first = s0 if first is None or s0 < first else first
         kept = () if not parts else self.intervals[:k] if k < n else self.intervals
@@ -680,7 +694,9 @@ def _line(
         override = Override(verdict=chair.verdict, reason=chair.reason, at=chair.at)
     checkin = log.checkins.get(site)
     late, left_early = _flags(m, w, th)
-    return SiteAttendance(
+    first, last = m.first_join, m.last_leave
+    # (made as validating it would: its instants in UTC, every other value of its own type)
+    return _site_line_of(
         site_id=site,
         connection=connection,
         status=AttendanceStatus(override.verdict.value) if override else measured,
@@ -688,14 +704,14 @@ def _line(
         override=override,
         late=late,
         left_early=left_early,
-        first_join=m.first_join,
-        last_leave=m.last_leave,
+        first_join=None if first is None else _utc(first),
+        last_leave=None if last is None else _utc(last),
         connected=m.connected,
         reconnects=max(0, len(m.intervals) - 1),
         intervals=m.intervals,
         occupants=occupants,
         headcount=checkin.headcount if checkin else None,
-        names=checkin.names if checkin else (),
+        names=tuple(checkin.names) if checkin else (),
     )
 
 
