@@ -61,8 +61,8 @@ CHANGES_GAP = 0.05  # seconds: at most twenty `changes` events a second per stre
 # slices cost (`_Pace`); after it, the stream waits at least this many times what the whole
 # event cost (its pauses left out). Under a flood a board thus takes at most a tenth of the
 # loop. Three (a fourth) made the webhooks' rate with a national board open 0.6-0.75 of their
-# rate without it (6 December); nine, before the slices were paced and short, worsened their
-# p99 (4 December).
+# rate without it (5 December, evening); nine, before the slices were paced and short, worsened
+# their p99 (4 December).
 CHANGES_WAIT = 9
 WHOLE_EVERY = 60.0  # seconds: a whole record again (time moves figures on; a missed announcement)
 SETTLE_AFTER = 10_000  # events a watched board takes in before its merge is settled again
@@ -71,7 +71,7 @@ WHOLE_SLICE = 250  # sites merged between two looks at the webhooks, for a whole
 # time, `SLICE_STEP`), each slice followed by a pause (`CHANGES_WAIT`). Made in one burst, with
 # one turn of the loop between slices of 64, an event held each webhook that came meanwhile for
 # several slices, and their p99 under a flood doubled (5 December); slices of 16 sites held the
-# loop about 2 ms, while PostgreSQL's answers to the batches in flight waited (6 December).
+# loop about 2 ms while PostgreSQL's answers to the batches in flight waited (that evening).
 CHANGES_SLICE = 16
 CHANGES_SLICE_SECONDS = 0.0005
 SLICE_STEP = 4
@@ -421,7 +421,7 @@ class Boards:
                 del message  # a whole record is megabytes: not kept while waiting
                 # An event costs more the more sites it carries: a board waits a few times
                 # what the last one cost (changes under a flood of webhooks take at most a
-                # quarter of the loop, `CHANGES_WAIT`), so a 10,000-site board cannot starve
+                # tenth of the loop, `CHANGES_WAIT`), so a 10,000-site board cannot starve
                 # the webhooks; the changes that arrive meanwhile are all in the next event.
                 cost = loop.time() - began - listener.waited
                 gap = 2 * cost - MIN_BOARD_GAP if whole else max(CHANGES_GAP, CHANGES_WAIT * cost)

@@ -49,6 +49,8 @@ _site_line_of = trusted(SiteAttendance)
 
 
 def _utc(at: datetime) -> datetime:
+    """An aware instant (every one a merge holds: its events' and its window's were checked) in
+    UTC, as validating it as an `Instant` gives it."""
     return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 

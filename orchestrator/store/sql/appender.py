@@ -44,10 +44,12 @@ ON CONFLICT (source, dedupe_key) DO NOTHING
 _PG_APPEND = f"""
 WITH added AS (
   INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
-  SELECT u.*, EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = u.session_id)
+  SELECT {", ".join("u." + c for c in _COLUMNS.split(", "))},
+    EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = u.session_id)
   FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[],
               $6::varchar[], $7::timestamptz[], $8::varchar[], $9::json[], $10::timestamptz[])
-    AS u({_COLUMNS})
+    WITH ORDINALITY AS u({_COLUMNS}, n)
+  ORDER BY u.n  -- (inserted in the order given: `_lock_order`)
   ON CONFLICT (source, dedupe_key) DO NOTHING
   {_RETURNING}
 ), told AS (
@@ -143,7 +145,7 @@ class SqlEventAppender:
     retry), and each takes its rows' keys as it inserts them: every batch inserts its rows in
     one order of their keys (`_lock_order`), so a batch waits at most for another's commit,
     never in a circle (two batches listing two shared events in opposite orders, or three
-    sharing one event pairwise, did; the event log kept such batches apart until 6 December).
+    sharing one event pairwise, did; the event log kept such batches apart until 5 December).
 
     With `direct` (SQLite over a file: a maker of plain connections that never wait for a
     lock), a batch of up to `HERE_ROWS` events (`batch_rows`: the event log takes no more at
