@@ -1,6 +1,6 @@
 """The pauses between a `changes` event's slices (`_Pace`): each lets other work run for
 `CHANGES_WAIT` times what the slice before it cost, counted as the listener's wait, so that a
-large event never takes more than a fourth of the loop while it is made. Time is a fake."""
+large event never takes more than a tenth of the loop while it is made. Time is a fake."""
 
 from __future__ import annotations
 
