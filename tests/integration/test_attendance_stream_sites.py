@@ -125,13 +125,28 @@ async def test_a_bad_site_id_is_refused_before_the_stream(board: Board) -> None:
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize("cut", ["sites", "time"])
 async def test_many_sites_changed_at_once_are_sent_as_the_record_has_them(
-    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    board: Board, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, cut: str
 ) -> None:
     """The lines of a `changes` event are made a few sites at a time (webhooks are answered in
-    between): every changed site still comes, once, in order, as the record has it, with its
-    state; with `?sites=` only the shown ones' lines."""
-    monkeypatch.setattr(boards, "CHANGES_SLICE", 2)
+    between), a slice ending after `CHANGES_SLICE` sites or `CHANGES_SLICE_SECONDS`: every
+    changed site still comes, once, in order, as the record has it, with its state; with
+    `?sites=` only the shown ones' lines."""
+    if cut == "sites":
+        monkeypatch.setattr(boards, "CHANGES_SLICE", 2)
+    else:  # every step (a site) over its time: a slice each
+        monkeypatch.setattr(boards, "CHANGES_SLICE_SECONDS", 0.0)
+        monkeypatch.setattr(boards, "SLICE_STEP", 1)
+    pauses = 0
+    pause = boards._Pace.pause
+
+    async def counted(self: boards._Pace) -> None:
+        nonlocal pauses
+        pauses += 1
+        await pause(self)
+
+    monkeypatch.setattr(boards._Pace, "pause", counted)
     monkeypatch.setattr(boards, "CHANGES_GAP", 0.5)  # the changes below gather in one event
     clock.set(START + 30 * MIN)
     room, many = board.room, ["can-tho", "da-nang", "ha-noi", "nghe-an", "thai-nguyen"]
@@ -155,6 +170,8 @@ async def test_many_sites_changed_at_once_are_sent_as_the_record_has_them(
                 sent += change["sites"]
                 states.update(change.get("states", {}))
             assert largest > 2  # one event of several slices
+            assert pauses >= (2 if cut == "sites" else len(many) - 1)
+            pauses = 0
             whole = await board.record()
             rows = {s["site_id"]: s for s in whole["sites"]}
             assert sent == [rows[s] for s in shown]

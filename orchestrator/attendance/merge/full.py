@@ -3,7 +3,7 @@
 Pure (DESIGN 7): the same set of events gives the same record whatever order they arrived in and
 however often each arrived. `merge` documents how each source is read.
 
-About 740 lines, kept whole: the whole-log merge and the kept per-site read that live boards
+About 760 lines, kept whole: the whole-log merge and the kept per-site read that live boards
 take further (`Kept`, `kept_line`, `kept_standing`, `joined_standing`) must judge a site's spans
 by the very same steps (`Log`, `_held`, `_measure`, `_judged`), and the property tests compare
 the two paths event by event. The next split keeps those steps together: the guests' lines
