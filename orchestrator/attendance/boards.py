@@ -3,7 +3,7 @@ this instance logs, by what other instances announce they logged (`domain.ports.
 by reading the log, and streamed as server-sent events, whole or as the lines that changed; a
 board's page reads it as it stands (`BoardSnapshot`): every site's state, the lines it shows.
 
-About 800 lines, kept whole for now: the boards' registry, their feeding from the log and the
+About 840 lines, kept whole for now: the boards' registry, their feeding from the log and the
 feed, the kept snapshot and the stream share one lock and one cache per session, and the memory
 work of 3 and 5 December (the garbage collector held off during a cold read, a watched board's
 merge settled out of its full collections, the C heap trimmed after each whole record) sits

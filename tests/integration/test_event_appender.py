@@ -27,7 +27,7 @@ from orchestrator.store.base import RetryableStoreError, StoredEvent
 from orchestrator.store.base.attendance import Appended
 from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
-from orchestrator.store.sql.appender import SqlEventAppender
+from orchestrator.store.sql.appender import SqlEventAppender, _lock_order
 from orchestrator.store.sql.attendance import CHANNEL
 from tests.builders import NoBoards
 
@@ -57,7 +57,7 @@ def written(store: SqlStore, *batches: list[StoredEvent]) -> list[StoredEvent]:
     inserts its rows in that order: see `SqlEventAppender`)."""
     if store.backend != "postgresql":
         return [e for batch in batches for e in batch]
-    return [e for batch in batches for e in sorted(batch, key=lambda e: (e.source, e.dedupe_key))]
+    return [e for batch in batches for e in sorted(batch, key=_lock_order)]
 
 
 def flags(added: dict[tuple[str, str], Appended]) -> dict[tuple[str, str], bool]:
