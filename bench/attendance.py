@@ -80,6 +80,7 @@ from bench.loadgen import (
     occupant,
     occupant_webhook,
 )
+from bench.profiling import sampled
 from bench.serving import (
     EVENTS_TOKEN,
     ROOT,
@@ -411,7 +412,8 @@ async def _backend(
             )
             await _warm_up(http, base, small["room"], small_sites[0], t0)
             before = await bare.slice(f"before {label}")
-            load = await _run_load(tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0))
+            with sampled(server.proc.pid, f"{NAME}-{label}", lambda m: ctx.say(NAME, m)):
+                load = await _run_load(tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0))
             _check_load(server, load, label)
             between = await bare.slice(f"after {label}, before {label} with the board")
             # the same again, continuing the plan, with the chair's live board open on the session
@@ -420,7 +422,8 @@ async def _backend(
             await board.seen(1, REQUEST_TIMEOUT_S)  # the record as it stands
             cfg = _load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
             try:
-                watched = await _run_load(tmp, f"{label}-board", cfg)
+                with sampled(server.proc.pid, f"{NAME}-{label}-board", lambda m: ctx.say(NAME, m)):
+                    watched = await _run_load(tmp, f"{label}-board", cfg)
                 rss, peak = _memory(server)  # the session's record is in memory while watched
             finally:
                 await board.close()

@@ -67,6 +67,7 @@ from bench.loadgen import (
     room_jid,
 )
 from bench.loadgen import main as client_main
+from bench.profiling import sampled
 
 NAME = "destroyed"
 TITLE = "a room/destroyed webhook with 10,000 occupants vs the same 10,000 leaves one by one"
@@ -373,7 +374,10 @@ async def _backend(ctx: Context, tmp: Path, label: str, url: str | None, n: int)
             )
 
             # (b) the figure: one room/destroyed for B repeating every occupant
-            one = await post(tmp, f"{label}-destroyed", base, "destroyed", b["room"], sites_b, t0)
+            with sampled(server.proc.pid, f"{NAME}-{label}", lambda m: ctx.say(NAME, m)):
+                one = await post(
+                    tmp, f"{label}-destroyed", base, "destroyed", b["room"], sites_b, t0
+                )
             check(
                 one.accepted == {n + 1: 1},
                 f"{label}: the destroyed webhook accepted {one.accepted}, expected "
