@@ -27,6 +27,7 @@ from orchestrator.store.base import RetryableStoreError, StoredEvent
 from orchestrator.store.base.attendance import Appended
 from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
+from orchestrator.store.sql import appender as appender_module
 from orchestrator.store.sql.appender import SqlEventAppender, _lock_order
 from orchestrator.store.sql.attendance import CHANNEL
 from tests.builders import NoBoards
@@ -190,7 +191,7 @@ async def test_events_after_the_freeze_are_flagged_by_the_database(store: SqlSto
     assert logged == [("before", False), ("after", True)]
 
 
-async def test_a_large_batch_is_one_statement(store: SqlStore) -> None:
+async def test_a_room_s_end_of_20000_events_is_logged_as_written(store: SqlStore) -> None:
     batch = [event(f"k{i}", data={"name": f"Điểm {i}"}) for i in range(20_000)]
     added = await store.events.append(batch, "here")
     assert len(added) == 20_000
@@ -198,6 +199,29 @@ async def test_a_large_batch_is_one_statement(store: SqlStore) -> None:
         logged = await uow.attendance.list_events("s-1")
     assert [e.data for e in logged[:2]] == [{"name": "Điểm 0"}, {"name": "Điểm 1"}]
     assert len(logged) == 20_000
+
+
+async def test_a_batch_of_several_statements_is_one_transaction(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch larger than a statement takes (`CHUNK_ROWS`: a room's end, on SQLite) is
+    written as several statements in one transaction: a repeat in a later statement of an
+    event in an earlier one is logged once, an event logged before is skipped, and when one
+    of its statements fails nothing of the batch is logged."""
+    monkeypatch.setattr(appender_module, "CHUNK_ROWS", 4)
+    await store.events.append([event("old")], "here")
+    keys = [f"k{i}" for i in range(9)]
+    batch = [event(k) for k in keys] + [event("k1"), event("old")]  # three statements of four
+    added = await store.events.append(batch, "here")
+    assert set(added) == {("jitsi", k) for k in keys}
+    failing = [event(f"f{i}") for i in range(10)] + [event("f10", kind=None)]  # in the third
+    with pytest.raises(StoreError):
+        await store.events.append(failing, "here")
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert [replace(e, id=None) for e in logged] == written(
+        store, [event("old")], [event(k) for k in keys]
+    )
 
 
 @pytest.mark.postgres

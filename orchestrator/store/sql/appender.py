@@ -27,20 +27,12 @@ from orchestrator.store.sql.engine import driver_error
 # costs a pool checkout, BEGIN, the INSERT, NOTIFY, COMMIT and the connection's reset: about ten
 # hand-offs to aiosqlite's thread, or four round trips to PostgreSQL, plus SQLAlchemy's work per
 # row, about 2 ms of CPU per batch in all. Here a batch is one statement in its own (implicit)
-# transaction on a connection kept for it, its rows bound as `VALUES` (SQLite, a webhook's batch:
-# `_sqlite_values`) or passed as one JSON text (SQLite, a room's end) or one array per column
-# (PostgreSQL): about 0.1-0.3 ms. The frozen check is in the statement (a
+# transaction on a connection kept for it, its rows bound as `VALUES` (SQLite: `_sqlite_values`;
+# a room's end, in statements of `CHUNK_ROWS` rows in one transaction) or passed as one array per
+# column (PostgreSQL): about 0.1-0.3 ms. The frozen check is in the statement (a
 # record, once saved, flags every later event), and so is NOTIFY (sent on commit).
 _COLUMNS = "session_id, room, source, kind, site_id, occupant, at, dedupe_key, data, received_at"
 _RETURNING = "RETURNING source, dedupe_key, session_id, after_freeze, id"
-_SQLITE_APPEND = f"""
-INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
-SELECT {", ".join(f"json_extract(e.value, '$[{i}]')" for i in range(10))},
-  EXISTS (SELECT 1 FROM attendance_records r WHERE r.session_id = json_extract(e.value, '$[0]'))
-FROM json_each(?) AS e WHERE true
-ON CONFLICT (source, dedupe_key) DO NOTHING
-{_RETURNING}
-"""
 _PG_APPEND = f"""
 WITH added AS (
   INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
@@ -63,12 +55,13 @@ SELECT a.*, (SELECT count(*) FROM told) AS told FROM added a
 
 @functools.cache
 def _sqlite_values(rows: int) -> str:
-    """`_SQLITE_APPEND` for a batch bound as `rows` rows of `VALUES` (ten parameters a row): a
+    """SQLite's statement for `rows` events bound as `VALUES` (ten parameters a row): a
     webhook's batch of 13 costs SQLite 0.10 ms so, 0.16 ms as one JSON text, which each of its
-    ten `json_extract`s parses again (SQLite 3.40). For up to `HERE_ROWS` rows (SQLite binds at
-    most 32,766 parameters); a room's end goes as JSON. `rows` is a power of two, the batch
-    padded with rows of nulls that the statement leaves out (`source` is never null): each
-    size is a statement the connection keeps compiled, 64 of them held 3.3 MB, 7 hold a tenth."""
+    ten `json_extract`s parses again (SQLite 3.40); a room's end of 20,000 rows 93 ms in
+    statements of 256 rows, 234 ms as JSON. `rows` is a power of two up to `CHUNK_ROWS`, the
+    batch padded with rows of nulls that the statement leaves out (`source` is never null):
+    each size is a statement the connection keeps compiled (64 of them held 3.3 MB, 9 hold a
+    tenth)."""
     row = "(" + ", ".join("?" * 10) + ")"
     return f"""
 INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
@@ -116,9 +109,24 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _sqlite_batch(events: Sequence[StoredEvent]) -> str:
-    """The rows of a batch as one JSON text, for `_SQLITE_APPEND`'s `json_each`."""
-    return _json(list(_rows(events, _as_is, _micros)))
+CHUNK_ROWS = 256  # events a SQLite statement binds at most (`_sqlite_values`)
+
+
+def _sqlite_chunks(events: Sequence[StoredEvent]) -> list[tuple[str, list[Any]]]:
+    """A batch as SQLite's statements (`_sqlite_values`) and their parameters, `CHUNK_ROWS`
+    events each, the last padded. Raises StoreFailure for `data` that no JSON can carry."""
+    try:
+        values = [value for row in _rows(events, _json, _micros) for value in row]
+    except (TypeError, ValueError) as exc:
+        raise StoreFailure(f"an event's data cannot be stored: {exc}") from exc
+    out = []
+    for first in range(0, len(events), CHUNK_ROWS):
+        count = min(CHUNK_ROWS, len(events) - first)
+        size = 1 << (count - 1).bit_length()
+        bound = values[10 * first : 10 * (first + count)]
+        bound.extend([None] * (10 * (size - count)))
+        out.append((_sqlite_values(size), bound))
+    return out
 
 
 def _json(value: Any) -> str:
@@ -189,29 +197,27 @@ class SqlEventAppender:
             if self._pg:
                 rows = await self._held(self._pg_append, events, origin)
             else:
-                here = len(events) <= self.HERE_ROWS and self._connect_here is not None
-                rows = self._append_here(events) if here else None
+                chunks = _sqlite_chunks(events)
+                here = (
+                    len(chunks) == 1
+                    and len(events) <= self.HERE_ROWS
+                    and self._connect_here is not None
+                )
+                rows = self._append_here(*chunks[0]) if here else None
                 if rows is None:  # (another writer holds the lock: the thread waits for it)
-                    rows = await self._held(self._sqlite_append, events)
+                    rows = await self._held(self._sqlite_append, chunks)
                 elif self._wrote is not None:
                     self._wrote()
         return {(r[0], r[1]): Appended(bool(r[3]), r[4]) for r in rows}
 
-    def _append_here(self, events: Sequence[StoredEvent]) -> list[Any] | None:
-        """The batch's statement on the loop's own connection, its rows bound as `VALUES`
-        (`_sqlite_values`); None when another connection holds the write lock (nothing is
-        written then)."""
+    def _append_here(self, statement: str, values: list[Any]) -> list[Any] | None:
+        """A batch's statement (`_sqlite_chunks`: one) on the loop's own connection; None when
+        another connection holds the write lock (nothing is written then)."""
         assert self._connect_here is not None
-        try:
-            values = [value for row in _rows(events, _json, _micros) for value in row]
-        except (TypeError, ValueError) as exc:  # `data` that no JSON can carry
-            raise StoreFailure(f"an event's data cannot be stored: {exc}") from exc
-        size = 1 << (len(events) - 1).bit_length()  # (see `_sqlite_values`)
-        values.extend([None] * (10 * (size - len(events))))
         try:
             if self._here is None:
                 self._here = self._connect_here()
-            rows = self._here.execute(_sqlite_values(size), values).fetchall()
+            rows = self._here.execute(statement, values).fetchall()
         except sqlite3.Error as exc:
             code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
             if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
@@ -248,8 +254,21 @@ class SqlEventAppender:
         return rows
 
     @staticmethod
-    async def _sqlite_append(driver: Any, events: Sequence[StoredEvent]) -> Any:
-        return await driver.execute_fetchall(_SQLITE_APPEND, (_sqlite_batch(events),))
+    async def _sqlite_append(driver: Any, chunks: list[tuple[str, list[Any]]]) -> Any:
+        """A batch's statements (`_sqlite_chunks`) in aiosqlite's thread, in one transaction."""
+        if len(chunks) == 1:
+            return await driver.execute_fetchall(*chunks[0])
+        rows: list[Any] = []
+        await driver.execute_fetchall("BEGIN IMMEDIATE")
+        try:
+            for statement, values in chunks:
+                rows += await driver.execute_fetchall(statement, values)
+            await driver.execute_fetchall("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await driver.rollback()
+            raise
+        return rows
 
     @staticmethod
     async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
