@@ -28,7 +28,7 @@ from orchestrator.store.base.attendance import Appended
 from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
 from orchestrator.store.sql import appender as appender_module
-from orchestrator.store.sql.appender import SqlEventAppender, _lock_order
+from orchestrator.store.sql.appender import SqlEventAppender, _lock_order, _pg_batch
 from orchestrator.store.sql.attendance import CHANNEL
 from tests.builders import NoBoards
 
@@ -222,6 +222,22 @@ async def test_a_batch_of_several_statements_is_one_transaction(
     assert [replace(e, id=None) for e in logged] == written(
         store, [event("old")], [event(k) for k in keys]
     )
+
+
+def test_a_postgresql_batch_is_one_json_text_its_rows_in_the_order_of_their_keys() -> None:
+    """`_pg_batch`: each row numbered in the order of its key (the order every batch inserts
+    in), its instants with their offset to the microsecond, its `data` as written, what orjson
+    refuses (an integer beyond 64 bits) included."""
+    huge = 2**70
+    batch = [event("b", data={"n": huge}), event("a", at=AT.replace(microsecond=0))]
+    rows = json.loads(_pg_batch(batch))
+    assert [(r["n"], r["dedupe_key"]) for r in rows] == [(0, "a"), (1, "b")]
+    assert [r["at"] for r in rows] == [
+        "2026-11-23T02:00:00+00:00",
+        "2026-11-23T02:00:01.123456+00:00",
+    ]
+    assert rows[1]["data"] == {"n": huge}
+    assert rows[0]["data"] == event("a").data
 
 
 @pytest.mark.postgres
