@@ -55,6 +55,7 @@ by their own pids and get SIGTERM if the benchmark dies.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import tempfile
@@ -412,7 +413,8 @@ async def _backend(
             )
             await _warm_up(http, base, small["room"], small_sites[0], t0)
             before = await bare.slice(f"before {label}")
-            with sampled(server.proc.pid, f"{NAME}-{label}", lambda m: ctx.say(NAME, m)):
+            said = functools.partial(ctx.say, NAME)
+            async with sampled(server.proc.pid, f"{NAME}-{label}", said):
                 load = await _run_load(tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0))
             _check_load(server, load, label)
             between = await bare.slice(f"after {label}, before {label} with the board")
@@ -422,7 +424,7 @@ async def _backend(
             await board.seen(1, REQUEST_TIMEOUT_S)  # the record as it stands
             cfg = _load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
             try:
-                with sampled(server.proc.pid, f"{NAME}-{label}-board", lambda m: ctx.say(NAME, m)):
+                async with sampled(server.proc.pid, f"{NAME}-{label}-board", said):
                     watched = await _run_load(tmp, f"{label}-board", cfg)
                 rss, peak = _memory(server)  # the session's record is in memory while watched
             finally:

@@ -47,6 +47,7 @@ Tiny size (`BENCH_SIZE=tiny`): N = 20; the figures are printed, not judged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import tempfile
@@ -374,7 +375,8 @@ async def _backend(ctx: Context, tmp: Path, label: str, url: str | None, n: int)
             )
 
             # (b) the figure: one room/destroyed for B repeating every occupant
-            with sampled(server.proc.pid, f"{NAME}-{label}", lambda m: ctx.say(NAME, m)):
+            said = functools.partial(ctx.say, NAME)
+            async with sampled(server.proc.pid, f"{NAME}-{label}", said):
                 one = await post(
                     tmp, f"{label}-destroyed", base, "destroyed", b["room"], sites_b, t0
                 )

@@ -17,6 +17,7 @@ stack as it changes: single samples are noise, shares of hundreds are not.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -24,7 +25,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from bench.common import BenchError
@@ -52,18 +53,26 @@ def py_spy() -> str:
     return found
 
 
-@contextlib.contextmanager
-def sampled(pid: int, label: str, say: Callable[[str], None] = print) -> Iterator[Path | None]:
+@contextlib.asynccontextmanager
+async def sampled(
+    pid: int, label: str, say: Callable[[str], None] = print
+) -> AsyncIterator[Path | None]:
     """Sample process `pid` while the block runs, into `<BENCH_PROFILE>/<label>.txt`, and
-    print its `summary` after (`say`); nothing at all when `BENCH_PROFILE` is not set."""
+    print its `summary` after (`say`), or why there is none: a failed sampling costs the
+    benchmark nothing. Nothing at all when `BENCH_PROFILE` is not set."""
     where = profile_dir()
     if where is None:
         yield None
         return
     out = where / f"{label}.txt"
+    out.unlink(missing_ok=True)  # (not an earlier run's, should this one write nothing)
     argv = [py_spy(), "record", "--nonblocking", "--rate", str(RATE), "--format", "raw"]
-    spy = subprocess.Popen(
-        [*argv, "--output", str(out), "--pid", str(pid)],
+    spy = await asyncio.create_subprocess_exec(
+        *argv,
+        "--output",
+        str(out),
+        "--pid",
+        str(pid),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -73,13 +82,15 @@ def sampled(pid: int, label: str, say: Callable[[str], None] = print) -> Iterato
     finally:
         spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled, then ends
         try:
-            _, err = spy.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
+            _, err = await asyncio.wait_for(spy.communicate(), 30)
+        except TimeoutError:
             spy.kill()
-            _, err = spy.communicate()
-    if not out.exists():
-        raise BenchError(f"py-spy wrote no profile for {label}: {err.decode(errors='replace')}")
-    say(f"profile {label} ({out}):\n{summary(out)}")
+            _, err = await spy.communicate()
+    if out.exists():
+        say(f"profile {label} ({out}):\n{summary(out)}")
+    else:
+        said = err.decode(errors="replace").strip() or "no message"
+        say(f"profile {label}: py-spy wrote nothing ({said})")
 
 
 def read(path: Path) -> Counter[tuple[str, ...]]:
@@ -104,16 +115,16 @@ def where_of(frame: str) -> tuple[str, str, str]:
 
 def area(file: str) -> str:
     """What a file belongs to, for the shares: the project's module (`orchestrator/...`,
-    `connectors/...`) or else the package or standard module it is in."""
+    `connectors/...`, `bench/...`, as py-spy names them: from the project's root) or else the
+    package or standard module it is in (`sqlalchemy/connectors/...` is SQLAlchemy's)."""
     parts = Path(file).parts
-    for root in ("orchestrator", "connectors", "bench"):
-        if root in parts:
-            return "/".join(parts[parts.index(root) :])
-    if not parts:
-        return "(native)"
     if "site-packages" in parts:
         parts = parts[parts.index("site-packages") + 1 :]
-    return parts[0].removesuffix(".py") if parts else "(native)"
+    if not parts:
+        return "(native)"
+    if parts[0] in ("orchestrator", "connectors", "bench") and len(parts) > 1:
+        return "/".join(parts)
+    return parts[0].removesuffix(".py")
 
 
 def summary(path: Path, top: int = 12) -> str:

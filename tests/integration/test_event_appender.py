@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -238,6 +238,29 @@ def test_a_postgresql_batch_is_one_json_text_its_rows_in_the_order_of_their_keys
     ]
     assert rows[1]["data"] == {"n": huge}
     assert rows[0]["data"] == event("a").data
+
+
+async def test_quotes_backslashes_vietnamese_and_any_offset_read_back_as_written(
+    store: SqlStore,
+) -> None:
+    ict = timezone(timedelta(hours=7))
+    odd = event(
+        'k"\\ Điểm',
+        occupant='a"b\\c Đà Nẵng/x\t',
+        at=datetime(2026, 11, 23, 9, 0, 0, 7, tzinfo=ict),
+        data={"name": 'Trường "A" \\ Điểm cầu', "email": "x@example.org"},
+    )
+    await store.events.append([odd, event("plain")], "here")  # (one row alone goes as well)
+    async with store.read() as uow:
+        logged = await uow.attendance.list_events("s-1")
+    assert [replace(e, id=None) for e in logged] == written(store, [odd, event("plain")])
+
+
+async def test_an_instant_without_its_offset_fails_its_batch(store: SqlStore) -> None:
+    with pytest.raises(StoreError):
+        await store.events.append([event("naive", at=AT.replace(tzinfo=None))], "here")
+    async with store.read() as uow:
+        assert await uow.attendance.list_events("s-1") == []
 
 
 @pytest.mark.postgres

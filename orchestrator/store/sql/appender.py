@@ -27,10 +27,11 @@ from orchestrator.store.sql.engine import driver_error
 # costs a pool checkout, BEGIN, the INSERT, NOTIFY, COMMIT and the connection's reset: about ten
 # hand-offs to aiosqlite's thread, or four round trips to PostgreSQL, plus SQLAlchemy's work per
 # row, about 2 ms of CPU per batch in all. Here a batch is one statement in its own (implicit)
-# transaction on a connection kept for it, its rows bound as `VALUES` (SQLite: `_sqlite_values`;
-# a room's end, in statements of `CHUNK_ROWS` rows in one transaction) or passed as one JSON text
-# (PostgreSQL: `_pg_batch`): about 0.1-0.3 ms. The frozen check is in the statement (a
-# record, once saved, flags every later event), and so is NOTIFY (sent on commit).
+# transaction on a connection kept for it (a room's end on SQLite: statements of `CHUNK_ROWS`
+# rows in one explicit transaction), its rows bound as `VALUES` (SQLite: `_sqlite_values`) or
+# passed as one JSON text (PostgreSQL: `_pg_batch`): about 0.1-0.3 ms. The frozen check is in
+# the statement (a record, once saved, flags every later event), and so is NOTIFY (sent on
+# commit).
 _COLUMNS = "session_id, room, source, kind, site_id, occupant, at, dedupe_key, data, received_at"
 _RETURNING = "RETURNING source, dedupe_key, session_id, after_freeze, id"
 _PG_APPEND = f"""
@@ -60,8 +61,9 @@ def _sqlite_values(rows: int) -> str:
     ten `json_extract`s parses again (SQLite 3.40); a room's end of 20,000 rows 93 ms in
     statements of 256 rows, 234 ms as JSON. `rows` is a power of two up to `CHUNK_ROWS`, the
     batch padded with rows of nulls that the statement leaves out (`source` is never null):
-    each size is a statement the connection keeps compiled (64 of them held 3.3 MB, 9 hold a
-    tenth)."""
+    each size is a statement the connection keeps compiled (every size up to 64 held 3.3 MB;
+    the seven powers of two up to 64 held 0.12 MB, those of 128 and 256 0.49 MB more, on the
+    connection that writes a room's end)."""
     row = "(" + ", ".join("?" * 10) + ")"
     return f"""
 INSERT INTO attendance_events ({_COLUMNS}, after_freeze)
@@ -142,7 +144,16 @@ def _pg_batch(events: Sequence[StoredEvent]) -> str:
     order of their keys (`_lock_order`). One text, not an array per column: asyncpg checks
     each element of an array against the `Iterable` ABC, a Python call each (13 rows: 0.14-0.16
     ms of the loop's CPU a batch as arrays, 0.08-0.09 ms as JSON; 20,000 rows: 119-152 ms, 43-93
-    ms). Its `data` is made apart (`_json`: what orjson refuses goes to the standard encoder)."""
+    ms). Its `data` is made apart (`_json`: what orjson refuses goes to the standard encoder).
+    Raises StoreFailure for `data` that no JSON can carry, or an instant without its offset
+    (as SQLite's `_sqlite_chunks` does)."""
+    if any(e.at.tzinfo is None or e.received_at.tzinfo is None for e in events):
+        raise StoreFailure("an event's instant has no offset")
+    ordered = sorted(events, key=_lock_order)
+    try:
+        data = [_json(e.data) for e in ordered]
+    except (TypeError, ValueError) as exc:
+        raise StoreFailure(f"an event's data cannot be stored: {exc}") from exc
     return orjson.dumps(
         [
             {
@@ -155,12 +166,11 @@ def _pg_batch(events: Sequence[StoredEvent]) -> str:
                 "occupant": e.occupant,
                 "at": e.at,
                 "dedupe_key": e.dedupe_key,
-                "data": orjson.Fragment(_json(e.data)),
+                "data": orjson.Fragment(text),
                 "received_at": e.received_at,
             }
-            for n, e in enumerate(sorted(events, key=_lock_order))
-        ],
-        option=orjson.OPT_NAIVE_UTC,
+            for n, (e, text) in enumerate(zip(ordered, data, strict=True))
+        ]
     ).decode()
 
 
@@ -218,7 +228,7 @@ class SqlEventAppender:
             return {}
         async with self._slots:
             if self._pg:
-                rows = await self._held(self._pg_append, events, origin)
+                rows = await self._held(self._pg_append, _pg_batch(events), origin)
             else:
                 chunks = _sqlite_chunks(events)
                 here = (
@@ -294,8 +304,8 @@ class SqlEventAppender:
         return rows
 
     @staticmethod
-    async def _pg_append(driver: Any, events: Sequence[StoredEvent], origin: str) -> Any:
-        return await driver.fetch(_PG_APPEND, _pg_batch(events), origin)
+    async def _pg_append(driver: Any, batch: str, origin: str) -> Any:
+        return await driver.fetch(_PG_APPEND, batch, origin)
 
     @staticmethod
     async def _drop(conn: AsyncConnection) -> None:
