@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -23,42 +23,14 @@ import sqlalchemy as sa
 from orchestrator.attendance.eventlog import EventLog, _Room
 from orchestrator.attendance.sources import Observation
 from orchestrator.domain.clock import SystemClock
-from orchestrator.store.base import RetryableStoreError, StoredEvent
+from orchestrator.store.base import RetryableStoreError
 from orchestrator.store.base.attendance import Appended
 from orchestrator.store.base.errors import StoreError
 from orchestrator.store.sql import SqlStore, create_engine
-from orchestrator.store.sql import appender as appender_module
-from orchestrator.store.sql.appender import SqlEventAppender, _lock_order, _pg_batch
+from orchestrator.store.sql.appender import SqlEventAppender
 from orchestrator.store.sql.attendance import CHANNEL
 from tests.builders import NoBoards
-
-AT = datetime(2026, 11, 23, 2, 0, 0, 123456, tzinfo=UTC)
-
-
-def event(key: str, session: str | None = "s-1", **changes: Any) -> StoredEvent:
-    values: dict[str, Any] = {
-        "source": "jitsi",
-        "kind": "join",
-        "at": AT + timedelta(seconds=len(key)),
-        "dedupe_key": key,
-        "received_at": AT + timedelta(minutes=1),
-        "session_id": session,
-        "room": "phong-hop",
-        "site_id": "ha-noi",
-        "occupant": f"{key}@meet.example.org/x",
-        "data": {"name": "Điểm cầu Hà Nội", "email": "hn@example.org", "breakout": None},
-    }
-    values.update(changes)
-    return StoredEvent(**values)
-
-
-def written(store: SqlStore, *batches: list[StoredEvent]) -> list[StoredEvent]:
-    """The events of `batches` (appended one after another, each event new) in the log's order:
-    as they came on SQLite, each batch's in the order of their keys on PostgreSQL (every batch
-    inserts its rows in that order: see `SqlEventAppender`)."""
-    if store.backend != "postgresql":
-        return [e for batch in batches for e in batch]
-    return [e for batch in batches for e in sorted(batch, key=_lock_order)]
+from tests.integration.appender_kit import AT, event, written
 
 
 def flags(added: dict[tuple[str, str], Appended]) -> dict[tuple[str, str], bool]:
@@ -189,78 +161,6 @@ async def test_events_after_the_freeze_are_flagged_by_the_database(store: SqlSto
     async with store.read() as uow:
         logged = [(e.dedupe_key, e.after_freeze) for e in await uow.attendance.list_events("s-1")]
     assert logged == [("before", False), ("after", True)]
-
-
-async def test_a_room_s_end_of_20000_events_is_logged_as_written(store: SqlStore) -> None:
-    batch = [event(f"k{i}", data={"name": f"Điểm {i}"}) for i in range(20_000)]
-    added = await store.events.append(batch, "here")
-    assert len(added) == 20_000
-    async with store.read() as uow:
-        logged = await uow.attendance.list_events("s-1")
-    assert [e.data for e in logged[:2]] == [{"name": "Điểm 0"}, {"name": "Điểm 1"}]
-    assert len(logged) == 20_000
-
-
-async def test_a_batch_of_several_statements_is_one_transaction(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch larger than a statement takes (`CHUNK_ROWS`: a room's end, on SQLite) is
-    written as several statements in one transaction: a repeat in a later statement of an
-    event in an earlier one is logged once, an event logged before is skipped, and when one
-    of its statements fails nothing of the batch is logged."""
-    monkeypatch.setattr(appender_module, "CHUNK_ROWS", 4)
-    await store.events.append([event("old")], "here")
-    keys = [f"k{i}" for i in range(9)]
-    batch = [event(k) for k in keys] + [event("k1"), event("old")]  # three statements of four
-    added = await store.events.append(batch, "here")
-    assert set(added) == {("jitsi", k) for k in keys}
-    failing = [event(f"f{i}") for i in range(10)] + [event("f10", kind=None)]  # in the third
-    with pytest.raises(StoreError):
-        await store.events.append(failing, "here")
-    async with store.read() as uow:
-        logged = await uow.attendance.list_events("s-1")
-    assert [replace(e, id=None) for e in logged] == written(
-        store, [event("old")], [event(k) for k in keys]
-    )
-
-
-def test_a_postgresql_batch_is_one_json_text_its_rows_in_the_order_of_their_keys() -> None:
-    """`_pg_batch`: each row numbered in the order of its key (the order every batch inserts
-    in), its instants with their offset to the microsecond, its `data` as written, what orjson
-    refuses (an integer beyond 64 bits) included."""
-    huge = 2**70
-    batch = [event("b", data={"n": huge}), event("a", at=AT.replace(microsecond=0))]
-    rows = json.loads(_pg_batch(batch))
-    assert [(r["n"], r["dedupe_key"]) for r in rows] == [(0, "a"), (1, "b")]
-    assert [r["at"] for r in rows] == [
-        "2026-11-23T02:00:00+00:00",
-        "2026-11-23T02:00:01.123456+00:00",
-    ]
-    assert rows[1]["data"] == {"n": huge}
-    assert rows[0]["data"] == event("a").data
-
-
-async def test_quotes_backslashes_vietnamese_and_any_offset_read_back_as_written(
-    store: SqlStore,
-) -> None:
-    ict = timezone(timedelta(hours=7))
-    odd = event(
-        'k"\\ Điểm',
-        occupant='a"b\\c Đà Nẵng/x\t',
-        at=datetime(2026, 11, 23, 9, 0, 0, 7, tzinfo=ict),
-        data={"name": 'Trường "A" \\ Điểm cầu', "email": "x@example.org"},
-    )
-    await store.events.append([odd, event("plain")], "here")  # (one row alone goes as well)
-    async with store.read() as uow:
-        logged = await uow.attendance.list_events("s-1")
-    assert [replace(e, id=None) for e in logged] == written(store, [odd, event("plain")])
-
-
-async def test_an_instant_without_its_offset_fails_its_batch(store: SqlStore) -> None:
-    with pytest.raises(StoreError):
-        await store.events.append([event("naive", at=AT.replace(tzinfo=None))], "here")
-    async with store.read() as uow:
-        assert await uow.attendance.list_events("s-1") == []
 
 
 @pytest.mark.postgres
