@@ -10,7 +10,6 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,15 +34,6 @@ from tests.integration.appender_kit import AT, event, written
 
 def flags(added: dict[tuple[str, str], Appended]) -> dict[tuple[str, str], bool]:
     return {k: a.after_freeze for k, a in added.items()}
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[SqlStore]:
-    s = SqlStore(create_engine(db_url))
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_a_batch_skips_repeats_and_reads_back_as_written(store: SqlStore) -> None:

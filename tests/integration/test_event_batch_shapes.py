@@ -5,26 +5,16 @@ instants in any offset read back as written; an instant without its offset refus
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from orchestrator.store.base.errors import StoreError
-from orchestrator.store.sql import SqlStore, create_engine
+from orchestrator.store.sql import SqlStore
 from orchestrator.store.sql import appender as appender_module
 from orchestrator.store.sql.appender import _pg_batch
 from tests.integration.appender_kit import AT, event, written
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[SqlStore]:
-    s = SqlStore(create_engine(db_url))
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_a_room_s_end_of_20000_events_is_logged_as_written(store: SqlStore) -> None:

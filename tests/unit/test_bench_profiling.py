@@ -14,12 +14,16 @@ import pytest
 
 from bench import profiling
 
-RAW = """\
-<module> (orchestrator:6);serve (orchestrator/cli/serve.py:35);run (asyncio/runners.py:118);event_sync (orchestrator/web/attendance.py:79);EventLog.ingest (orchestrator/attendance/eventlog.py:172) 30
-<module> (orchestrator:6);serve (orchestrator/cli/serve.py:35);run (asyncio/runners.py:118);event_sync (orchestrator/web/attendance.py:79);model_validate_json (pydantic/main.py:847) 10
-<module> (orchestrator:6);serve (orchestrator/cli/serve.py:35);run (asyncio/runners.py:118);Handle._run (asyncio/events.py:80) 40
-Thread._bootstrap (threading.py:995);pysqlite_step 20
-"""  # noqa: E501
+SERVE = "<module> (orchestrator:6);serve (orchestrator/cli/serve.py:35)"
+HOOK = f"{SERVE};run (asyncio/runners.py:118);event_sync (orchestrator/web/attendance.py:79)"
+RAW = "\n".join(
+    [
+        f"{HOOK};EventLog.ingest (orchestrator/attendance/eventlog.py:172) 30",
+        f"{HOOK};model_validate_json (pydantic/main.py:847) 10",
+        f"{SERVE};run (asyncio/runners.py:118);Handle._run (asyncio/events.py:80) 40",
+        "Thread._bootstrap (threading.py:995);pysqlite_step 20",
+    ]
+)
 
 
 def test_the_summary_shares_the_samples_by_area_line_and_project_function(
