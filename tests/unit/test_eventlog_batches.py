@@ -1,6 +1,7 @@
 """How the event log cuts the webhooks waiting into batches (`EventLog`): no larger than the
-store writes the quick way, each webhook's events together; and, with three writers, batches in
-flight at once whatever events they share (the store takes their keys in one order: see
+store writes the quick way, each webhook's events together, gathered while the loop is still
+reading more; and, with three writers, batches in flight at once whatever events they share
+(the store takes their keys in one order: see
 `test_postgresql_batches_sharing_events_in_any_order_never_lock_in_a_circle`)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from orchestrator.attendance.eventlog import EventLog
+from orchestrator.attendance.eventlog import GATHER_TURNS, GATHER_WEBHOOKS, EventLog
 from orchestrator.domain.clock import SystemClock
 from orchestrator.store.base import StoredEvent
 from orchestrator.store.base.attendance import Appended
@@ -93,3 +94,60 @@ async def test_three_writers_write_batches_sharing_events_at_once() -> None:
     assert appender.batches == [2, 9, 9]
     assert appender.overlaps == [{("jitsi", "k1")}, {("jitsi", "k3")}, {("jitsi", "k2")}]
     assert sum(added) == 3 + 7 + 7  # k1, k3, k2 once each, and the fillers
+
+
+def _arriving(log: EventLog, keys: list[str]) -> list[asyncio.Future[int]]:
+    """Each of `keys` written as a webhook of its own, one a turn of the loop, as webhooks
+    read one loop turn after another come; the first now."""
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[int]] = []
+
+    def arrive(k: int) -> None:
+        futures.append(log._write([ev(keys[k])]))
+        if k + 1 < len(keys):
+            loop.call_soon(arrive, k + 1)
+
+    arrive(0)
+    return futures
+
+
+async def _settled(futures: list[asyncio.Future[int]], count: int) -> list[int]:
+    for _ in range(1000):
+        if len(futures) == count:
+            break
+        await asyncio.sleep(0)
+    return list(await asyncio.gather(*futures))
+
+
+async def test_a_writer_gathers_the_webhooks_still_arriving_into_one_batch() -> None:
+    appender = _Appender(parallel=1, batch_rows=64)
+    log = _log(appender)
+    assert await _settled(_arriving(log, ["a", "b", "c"]), 3) == [1, 1, 1]
+    assert appender.batches == [3]  # taken at once, they were [1, 2] or [1, 1, 1]
+
+
+async def test_a_writer_waits_no_more_than_its_turns_nor_past_enough_webhooks() -> None:
+    appender = _Appender(parallel=1, batch_rows=64)
+    log = _log(appender)
+    keys = [f"t{i}" for i in range(GATHER_TURNS + 6)]
+    assert sum(await _settled(_arriving(log, keys), len(keys))) == len(keys)
+    assert appender.batches[0] == GATHER_TURNS + 1  # the first, then one a turn
+
+    appender = _Appender(parallel=1, batch_rows=64)
+    log = _log(appender)
+    many = [log._write([ev(f"m{i}")]) for i in range(GATHER_WEBHOOKS - 1)]
+    late = _arriving(log, [f"late{i}" for i in range(5)])
+    assert sum(await _settled(late, 5)) + sum(await asyncio.gather(*many)) == GATHER_WEBHOOKS + 4
+    assert appender.batches[0] == GATHER_WEBHOOKS  # enough wait: no further turn
+
+
+async def test_a_lone_webhook_is_written_at_the_next_turn() -> None:
+    appender = _Appender(parallel=1, batch_rows=64)
+    log = _log(appender)
+    done = log._write([ev("lone")])
+    turns = 0
+    while not appender.batches:
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns <= 2  # the writer starts, one turn brings nothing: it writes
+    assert await done == 1
