@@ -30,9 +30,9 @@ POLL_LEASE = timedelta(seconds=90)  # a room's poller renews its lease every rou
 PIPELINE_BATCH = 8  # webhooks waiting that are worth another batch while one commits
 # A writer waits for the webhooks still being read before it takes its batch (`_gather`): a
 # turn of the event loop at a time, while each turn brings more, at most this many turns and
-# until this many webhooks wait.
+# until this many rows wait (or the store's `batch_rows`, if fewer).
 GATHER_TURNS = 4
-GATHER_WEBHOOKS = 40
+GATHER_ROWS = 40
 
 
 class Watchers(Protocol):
@@ -93,7 +93,7 @@ class EventLog:
         self._strangers: dict[str, dict[str, datetime]] = {}  # room: site id: found missing at
         self._waiting: list[tuple[list[StoredEvent], asyncio.Future[int]]] = []
         self._writers: set[asyncio.Task[None]] = set()  # at most `events.parallel` at once
-        self._gathering = 0  # writers waiting for more webhooks before they take a batch
+        self._starting: set[asyncio.Task[None]] = set()  # writers yet to take their first batch
 
     async def _sessions_of(self, observations: Sequence[Observation]) -> dict[str, _Room | None]:
         """The session of each room the observations name (None: no session owns it).
@@ -229,20 +229,23 @@ class EventLog:
         # last batch's commit waits for the disk.
         writing = len(self._writers)
         if not writing or (
-            not self._gathering
+            not self._starting  # (a writer yet to take its batch will take these too)
             and writing < self._store.events.parallel
             and len(self._waiting) >= PIPELINE_BATCH
         ):
             writer = asyncio.create_task(self._drain())
             self._writers.add(writer)
-            writer.add_done_callback(self._writers.discard)  # (one cancelled before it ran)
+            self._starting.add(writer)
+            for forget in (self._writers.discard, self._starting.discard):
+                writer.add_done_callback(forget)  # (one cancelled before it ran)
         return done
 
     async def _drain(self) -> None:
         try:
             await self._drain_waiting()
         finally:  # gone the moment it ends: what comes next starts a writer of its own
-            self._writers.discard(asyncio.current_task())
+            self._writers.discard(me := asyncio.current_task())
+            self._starting.discard(me)
 
     def _next_batch(self) -> list[tuple[list[StoredEvent], asyncio.Future[int]]]:
         """The webhooks waiting, in the order they came, up to the store's `batch_rows` (SQLite
@@ -267,30 +270,33 @@ class EventLog:
         # for another's commit at worst, never in a circle.
         while self._waiting:
             await self._gather()
+            self._starting.discard(asyncio.current_task())
             batch = self._next_batch()
             if batch:  # (empty when a writer beside this one took them meanwhile)
                 await self._write_batch(batch)
 
     async def _gather(self) -> None:
         """Let the webhooks the loop is still reading join the next batch: wait one turn of the
-        loop at a time while each turn brings more (`GATHER_TURNS`, `GATHER_WEBHOOKS`).
+        loop at a time while each turn brings more to the log (`GATHER_TURNS`), until
+        `GATHER_ROWS` rows wait, or the store's `batch_rows` (checked before each turn).
 
-        A commit costs SQLite about 70 µs whatever it holds, and 6 µs more a row. Under a flood
+        A commit costs SQLite about 60 µs whatever it holds, and 6 µs more a row. Under a flood
         the loop reads a few webhooks a turn, and a writer that took them at once committed 6
-        rows at a time (150 µs: a fifth of the loop's time); gathered, 17-19 rows a batch.
+        rows at a time (150 µs: a fifth of the loop's time); gathered, 16-19 rows a batch.
         A lone webhook waits one turn (microseconds); a turn that brings nothing ends the wait,
-        so the loop is never left idle for it."""
-        self._gathering += 1
-        try:
-            for _ in range(GATHER_TURNS):
-                before = len(self._waiting)
-                if before >= GATHER_WEBHOOKS:
-                    return
-                await asyncio.sleep(0)
-                if len(self._waiting) <= before:
-                    return
-        finally:
-            self._gathering -= 1
+        so the loop is never left idle for it. Until a new writer has taken its first batch, no
+        further writer is started (`_write`: it will take what waits); writers already running
+        may gather side by side, and one of them may then find nothing left to take."""
+        limit = GATHER_ROWS
+        if (most := self._store.events.batch_rows) is not None:
+            limit = min(limit, most)
+        for _ in range(GATHER_TURNS):
+            before = len(self._waiting)
+            if sum(len(rows) for rows, _ in self._waiting) >= limit:
+                return
+            await asyncio.sleep(0)
+            if len(self._waiting) <= before:
+                return
 
     async def _write_batch(
         self, batch: list[tuple[list[StoredEvent], asyncio.Future[int]]]

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from orchestrator.attendance.eventlog import GATHER_TURNS, GATHER_WEBHOOKS, EventLog
+from orchestrator.attendance.eventlog import GATHER_ROWS, GATHER_TURNS, EventLog
 from orchestrator.domain.clock import SystemClock
 from orchestrator.store.base import StoredEvent
 from orchestrator.store.base.attendance import Appended
@@ -96,14 +96,14 @@ async def test_three_writers_write_batches_sharing_events_at_once() -> None:
     assert sum(added) == 3 + 7 + 7  # k1, k3, k2 once each, and the fillers
 
 
-def _arriving(log: EventLog, keys: list[str]) -> list[asyncio.Future[int]]:
-    """Each of `keys` written as a webhook of its own, one a turn of the loop, as webhooks
-    read one loop turn after another come; the first now."""
+def _arriving(log: EventLog, keys: list[str], rows: int = 1) -> list[asyncio.Future[int]]:
+    """Each of `keys` written as a webhook of its own (of `rows` events), one a turn of the
+    loop, as webhooks read one loop turn after another come; the first now."""
     loop = asyncio.get_running_loop()
     futures: list[asyncio.Future[int]] = []
 
     def arrive(k: int) -> None:
-        futures.append(log._write([ev(keys[k])]))
+        futures.append(log._write([ev(f"{keys[k]}.{i}") for i in range(rows)]))
         if k + 1 < len(keys):
             loop.call_soon(arrive, k + 1)
 
@@ -135,10 +135,51 @@ async def test_a_writer_waits_no_more_than_its_turns_nor_past_enough_webhooks() 
 
     appender = _Appender(parallel=1, batch_rows=64)
     log = _log(appender)
-    many = [log._write([ev(f"m{i}")]) for i in range(GATHER_WEBHOOKS - 1)]
+    many = [log._write([ev(f"m{i}")]) for i in range(GATHER_ROWS - 1)]
     late = _arriving(log, [f"late{i}" for i in range(5)])
-    assert sum(await _settled(late, 5)) + sum(await asyncio.gather(*many)) == GATHER_WEBHOOKS + 4
-    assert appender.batches[0] == GATHER_WEBHOOKS  # enough wait: no further turn
+    assert sum(await _settled(late, 5)) + sum(await asyncio.gather(*many)) == GATHER_ROWS + 4
+    assert appender.batches[0] == GATHER_ROWS  # enough wait: no further turn
+
+
+async def test_a_writer_stops_gathering_once_the_store_has_a_full_batch_waiting() -> None:
+    appender = _Appender(parallel=1, batch_rows=8)
+    log = _log(appender)
+    arrived: list[int] = []
+    futures: list[list[asyncio.Future[int]]] = []  # (the arrivals' list, once made)
+    append = appender.append
+
+    async def noting(events: Sequence[StoredEvent], origin: str) -> dict[tuple[str, str], Appended]:
+        arrived.append(len(futures[0]))
+        return await append(events, origin)
+
+    appender.append = noting  # type: ignore[method-assign]
+    futures.append(_arriving(log, [f"w{i}" for i in range(6)], rows=3))
+    assert sum(await _settled(futures[0], 6)) == 18
+    assert arrived[0] == 3  # 9 rows wait, past the store's 8: no further turn (else 5)
+    assert appender.batches[0] == 6  # two webhooks of three: a third would be 9
+
+
+async def test_no_further_writer_starts_while_one_gathers() -> None:
+    """PostgreSQL: A in flight, eight webhooks start B; those that come while B gathers join
+    B's batch rather than start a third writer."""
+    appender = _Appender(parallel=3, batch_rows=None, hold=0.05)
+    log = _log(appender)
+    first = log._write([ev("a")])
+    await asyncio.sleep(0.01)  # A is in flight
+    eight = [log._write([ev(f"b{i}")]) for i in range(8)]
+    late = _arriving(log, [f"late{i}" for i in range(3)])
+    writers = [len(log._writers)]
+    for _ in range(6):
+        await asyncio.sleep(0)
+        writers.append(len(log._writers))
+    assert max(writers) == 2  # (3 without the rule: the first webhook after B started)
+    assert sum(await asyncio.gather(first, *eight, *await _wait_all(late, 3))) == 12
+    assert appender.batches == [1, 11]
+
+
+async def _wait_all(futures: list[asyncio.Future[int]], count: int) -> list[asyncio.Future[int]]:
+    await _settled(futures, count)
+    return futures
 
 
 async def test_a_lone_webhook_is_written_at_the_next_turn() -> None:
