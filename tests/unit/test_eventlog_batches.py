@@ -96,9 +96,12 @@ async def test_three_writers_write_batches_sharing_events_at_once() -> None:
     assert sum(added) == 3 + 7 + 7  # k1, k3, k2 once each, and the fillers
 
 
-def _arriving(log: EventLog, keys: list[str], rows: int = 1) -> list[asyncio.Future[int]]:
+def _arriving(
+    log: EventLog, keys: list[str], rows: int = 1, *, now: bool = True
+) -> list[asyncio.Future[int]]:
     """Each of `keys` written as a webhook of its own (of `rows` events), one a turn of the
-    loop, as webhooks read one loop turn after another come; the first now."""
+    loop, as webhooks read one loop turn after another come; the first now, or at the next
+    turn."""
     loop = asyncio.get_running_loop()
     futures: list[asyncio.Future[int]] = []
 
@@ -107,7 +110,10 @@ def _arriving(log: EventLog, keys: list[str], rows: int = 1) -> list[asyncio.Fut
         if k + 1 < len(keys):
             loop.call_soon(arrive, k + 1)
 
-    arrive(0)
+    if now:
+        arrive(0)
+    else:
+        loop.call_soon(arrive, 0)
     return futures
 
 
@@ -175,6 +181,37 @@ async def test_no_further_writer_starts_while_one_gathers() -> None:
     assert max(writers) == 2  # (3 without the rule: the first webhook after B started)
     assert sum(await asyncio.gather(first, *eight, *await _wait_all(late, 3))) == 12
     assert appender.batches == [1, 11]
+
+
+async def test_no_further_writer_starts_while_a_running_one_gathers() -> None:
+    """PostgreSQL: A's commit comes back with seven webhooks waiting; A gathers, and those
+    that come meanwhile (eight wait, then nine...) join A's next batch rather than start B."""
+    appender = _Appender(parallel=3, batch_rows=None, hold=0.02)
+    log = _log(appender)
+    late: list[list[asyncio.Future[int]]] = []
+    writers: list[int] = []
+    append = appender.append
+
+    async def then_more(
+        events: Sequence[StoredEvent], origin: str
+    ) -> dict[tuple[str, str], Appended]:
+        out = await append(events, origin)
+        if not late:  # from the next turn, when A gathers
+            late.append(_arriving(log, [f"late{i}" for i in range(3)], now=False))
+        writers.append(len(log._writers))
+        return out
+
+    appender.append = then_more  # type: ignore[method-assign]
+    first = log._write([ev("a")])
+    await asyncio.sleep(0.005)  # A is in flight
+    seven = [log._write([ev(f"s{i}")]) for i in range(7)]
+    assert await first == 1
+    for _ in range(8):
+        writers.append(len(log._writers))
+        await asyncio.sleep(0)
+    assert sum(await asyncio.gather(*seven, *await _wait_all(late[0], 3))) == 10
+    assert max(writers) == 1  # (2 without the rule: B, at the first webhook after A's commit)
+    assert appender.batches == [1, 10]
 
 
 async def _wait_all(futures: list[asyncio.Future[int]], count: int) -> list[asyncio.Future[int]]:
