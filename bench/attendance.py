@@ -128,22 +128,46 @@ class LoadResult:
     p50: float
     p99: float
     max: float
+    cpu_s: float = 0.0  # the server's CPU time over the whole load, warm-up included
+
+    @property
+    def cpu_per_post(self) -> float:
+        """The server's CPU seconds a post (0 when not measured)."""
+        return self.cpu_s / self.sent if self.sent else 0.0
+
+    @property
+    def busy(self) -> float:
+        """The share of one core the server used at the timed rate (about: its CPU a post
+        times the rate)."""
+        return self.cpu_per_post * self.rate
+
+    @property
+    def cpu_note(self) -> str:
+        return f"server CPU {self.cpu_per_post * 1e6:.0f} µs a post, busy {self.busy:.0%}"
 
     @property
     def note(self) -> str:
         return (
             f"{self.measured} posts timed, p50 {self.p50 * 1000:.1f} ms, "
-            f"p99 {self.p99 * 1000:.1f} ms, max {self.max * 1000:.0f} ms"
+            f"p99 {self.p99 * 1000:.1f} ms, max {self.max * 1000:.0f} ms, {self.cpu_note}"
         )
 
 
-async def _run_load(tmp: Path, label: str, cfg: dict[str, Any]) -> LoadResult:
-    """The load generator as its own process; its answer comes back as a JSON file."""
+async def _run_load(
+    tmp: Path, label: str, cfg: dict[str, Any], server: Process | None = None
+) -> LoadResult:
+    """The load generator as its own process; its answer comes back as a JSON file. With
+    `server`, the CPU time that process used meanwhile is kept (`cpu_s`): where the rate says
+    how fast, the CPU a post says how much work (steadier from run to run on a shared
+    machine), and the two together how much of the time the server waited."""
     within_s = cfg["warmup"] + cfg["duration"] + 120
+    before = server.cpu_seconds() if server is not None else 0.0
     raw = await run_client(
         "webhook_load", "load", cfg, tmp=tmp, label=label, within_s=within_s, name="load generator"
     )
     raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
+    if server is not None and server.alive():
+        raw["cpu_s"] = server.cpu_seconds() - before
     return LoadResult(**raw)
 
 
@@ -202,7 +226,7 @@ class Bare:
         self._slices += 1
         cfg = _load_cfg(self._ctx, self.base, "bare-room", self._sites, int(time.time()) - 3600)
         cfg["duration"] = self._ctx.size(BARE_S, BARE_TINY_S)
-        result = await _run_load(self._tmp, f"bare{self._slices}", cfg)
+        result = await _run_load(self._tmp, f"bare{self._slices}", cfg, self._process)
         if not self.rss:
             self.rss = self._process.memory()[0]
         check(
@@ -239,6 +263,13 @@ class Reference:
             f"bare before {self.before.rate:,.0f}/s p99 {self.before.p99 * 1000:.1f} ms, "
             f"after {self.after.rate:,.0f}/s p99 {self.after.p99 * 1000:.1f} ms"
         )
+
+    @property
+    def cpu_note(self) -> str:
+        """The bare handler's CPU a post and busy share, the mean of the two slices."""
+        per_post = (self.before.cpu_per_post + self.after.cpu_per_post) / 2
+        busy = (self.before.busy + self.after.busy) / 2
+        return f"bare {per_post * 1e6:.0f} µs a post, busy {busy:.0%}"
 
 
 # the live board ------------------------------------------------------------------------------
@@ -415,7 +446,9 @@ async def _backend(
             before = await bare.slice(f"before {label}")
             said = functools.partial(ctx.say, NAME)
             async with sampled(server.proc.pid, f"{NAME}-{label}", said):
-                load = await _run_load(tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0))
+                load = await _run_load(
+                    tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0), server
+                )
             _check_load(server, load, label)
             between = await bare.slice(f"after {label}, before {label} with the board")
             # the same again, continuing the plan, with the chair's live board open on the session
@@ -425,7 +458,7 @@ async def _backend(
             cfg = _load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
             try:
                 async with sampled(server.proc.pid, f"{NAME}-{label}-board", said):
-                    watched = await _run_load(tmp, f"{label}-board", cfg)
+                    watched = await _run_load(tmp, f"{label}-board", cfg, server)
                 rss, peak = _memory(server)  # the session's record is in memory while watched
             finally:
                 await board.close()
@@ -475,7 +508,7 @@ async def _backend(
                         ratio_target=RATE_RATIO,
                         absolute=QUIET_RATE,
                         lower_is_better=False,
-                        note=reference.note,
+                        note=f"{reference.note}; {result.cpu_note} ({reference.cpu_note})",
                     )
                 )
                 ctx.report(

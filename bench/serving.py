@@ -132,6 +132,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process `pid`'s threads have used so far (user and system), from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # (the command name may hold spaces)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Process:
     """One child process (a server or a client), its output in `log`, stopped by its own pid."""
 
@@ -163,6 +170,10 @@ class Process:
             fields[key] = value
         rss, peak = (int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
         return rss, peak
+
+    def cpu_seconds(self) -> float:
+        """The CPU time its threads have used so far (user and system), from /proc (Linux)."""
+        return cpu_seconds(self.proc.pid)
 
     def terminate(self) -> None:
         """SIGTERM, if it still runs."""

@@ -1,0 +1,79 @@
+"""The webhook benchmarks' second figure beside the rate: the server's CPU time a post, read
+from /proc for a real child process, and the share of a core it used at the timed rate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench.attendance import LoadResult, Reference
+from bench.serving import cpu_seconds
+
+BURN = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+
+
+def _result(sent: int, rate: float, cpu_s: float) -> LoadResult:
+    return LoadResult(
+        sent=sent,
+        accepted=sent,
+        statuses={200: sent},
+        errors=[],
+        rate=rate,
+        measured=sent,
+        p50=0.002,
+        p99=0.004,
+        max=0.008,
+        cpu_s=cpu_s,
+    )
+
+
+def _cpu_of(code: str) -> float:
+    """The CPU seconds a child running `code` used, read by `cpu_seconds` before it exits."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", code + "import sys\nsys.stdin.read()\n"],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        start = cpu_seconds(child.pid)
+        time.sleep(0.8)  # (the burn is 0.4 s of CPU; the interpreter starts meanwhile)
+        return cpu_seconds(child.pid) - start
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+
+
+def test_cpu_seconds_counts_a_busy_child_and_not_a_sleeping_one() -> None:
+    busy = _cpu_of(BURN)
+    idle = _cpu_of("import time\ntime.sleep(0.6)\n")
+    assert 0.3 <= busy <= 0.8
+    assert idle < 0.15
+
+
+def test_cpu_seconds_of_no_such_process_raises() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(10)
+    with pytest.raises(FileNotFoundError):
+        cpu_seconds(child.pid)
+
+
+def test_the_cpu_a_post_and_the_busy_share() -> None:
+    # 10,000 posts for 1.2 s of CPU: 120 µs each; at 7,000 posts a second, 84 % of a core
+    result = _result(10_000, 7_000.0, 1.2)
+    assert result.cpu_per_post == pytest.approx(120e-6)
+    assert result.busy == pytest.approx(0.84)
+    assert "server CPU 120 µs a post, busy 84%" in result.note
+
+
+def test_a_load_without_the_server_measured_says_zero() -> None:
+    assert _result(0, 0.0, 0.0).cpu_per_post == 0.0
+    assert _result(500, 1_000.0, 0.0).busy == 0.0
+
+
+def test_the_reference_takes_the_mean_of_its_two_slices() -> None:
+    before = _result(20_000, 20_000.0, 1.0)  # 50 µs a post, 100 %
+    after = _result(20_000, 16_000.0, 1.2)  # 60 µs a post, 96 %
+    assert Reference(before, after).cpu_note == "bare 55 µs a post, busy 98%"
