@@ -28,7 +28,11 @@ loads its session with every site.
    beside the benchmark changes within a minute). Judged by the ratio (DESIGN 9): the rate at
    least 0.4 x the bare
    handler's, the p99 at most 4 x its p99 (on a quiet run >= 5,000 events/s and p99 < 25 ms,
-   printed for information).
+   printed for information). Beside each rate, not judged: the server's CPU time a post over
+   the whole load (from `/proc`) and the share of a core that makes at the timed rate (`busy`),
+   the bare handler's beside its reference. The CPU a post moves far less from run to run than
+   the rate, and a server below 100 % busy spent the rest waiting (for its database, or for
+   the CPU it shares with the load generator and the database's processes).
 2. Webhook to live board. An SSE client reads `GET /api/sessions/{id}/attendance/stream` (office
    token); one webhook at a time (a join, later the leave of the same device, 50 ms apart) and
    the time from sending it until the stream delivers the event (`attendance`, the whole record,
