@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
 from bench.attendance import LoadResult, Reference
 from bench.serving import cpu_seconds
 
-BURN = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+BURN = "end = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+SLEEP = "time.sleep(0.4)\n"
 
 
 def _result(sent: int, rate: float, cpu_s: float) -> LoadResult:
@@ -30,27 +30,33 @@ def _result(sent: int, rate: float, cpu_s: float) -> LoadResult:
     )
 
 
-def _cpu_of(code: str) -> float:
-    """The CPU seconds a child running `code` used, read by `cpu_seconds` before it exits."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", code + "import sys\nsys.stdin.read()\n"],
+def _cpu_of(work: str) -> float:
+    """The CPU seconds a child used while it ran `work`, read by `cpu_seconds` when it says it
+    is ready (its interpreter started) and when it says it is done."""
+    code = f"import sys, time\nprint('ready', flush=True)\n{work}print('done', flush=True)\n"
+    with subprocess.Popen(
+        [sys.executable, "-c", code + "sys.stdin.read()\n"],
         stdin=subprocess.PIPE,
-    )
-    try:
-        start = cpu_seconds(child.pid)
-        time.sleep(0.8)  # (the burn is 0.4 s of CPU; the interpreter starts meanwhile)
-        return cpu_seconds(child.pid) - start
-    finally:
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
         assert child.stdin is not None
-        child.stdin.close()
-        child.wait(10)
+        assert child.stdout is not None
+        try:
+            assert child.stdout.readline() == "ready\n"
+            start = cpu_seconds(child.pid)
+            assert child.stdout.readline() == "done\n"
+            return cpu_seconds(child.pid) - start
+        finally:
+            child.stdin.close()
+            child.wait(10)
 
 
 def test_cpu_seconds_counts_a_busy_child_and_not_a_sleeping_one() -> None:
     busy = _cpu_of(BURN)
-    idle = _cpu_of("import time\ntime.sleep(0.6)\n")
-    assert 0.3 <= busy <= 0.8
-    assert idle < 0.15
+    idle = _cpu_of(SLEEP)
+    assert 0.38 <= busy <= 0.6
+    assert idle < 0.05
 
 
 def test_cpu_seconds_of_no_such_process_raises() -> None:
