@@ -29,10 +29,11 @@ loads its session with every site.
    least 0.4 x the bare
    handler's, the p99 at most 4 x its p99 (on a quiet run >= 5,000 events/s and p99 < 25 ms,
    printed for information). Beside each rate, not judged: the server's CPU time a post over
-   the whole load (from `/proc`) and the share of a core that makes at the timed rate (`busy`),
-   the bare handler's beside its reference. The CPU a post moves far less from run to run than
-   the rate, and a server below 100 % busy spent the rest waiting (for its database, or for
-   the CPU it shares with the load generator and the database's processes).
+   the whole load (its threads together, from `/proc`; with SQLite that includes the database
+   engine, with PostgreSQL not its server processes) and the share of a core that makes at the
+   timed rate (`busy`), the bare handler's beside its reference. The CPU a post moves far less
+   from run to run than the rate; a server process below 100 % busy spent the rest waiting
+   (for its database, or for the CPU it shares with the load generator and the database).
 2. Webhook to live board. An SSE client reads `GET /api/sessions/{id}/attendance/stream` (office
    token); one webhook at a time (a join, later the leave of the same device, 50 ms apart) and
    the time from sending it until the stream delivers the event (`attendance`, the whole record,
@@ -165,6 +166,8 @@ async def _run_load(
     how fast, the CPU a post says how much work (steadier from run to run on a shared
     machine), and the two together how much of the time the server waited."""
     within_s = cfg["warmup"] + cfg["duration"] + 120
+    if server is not None:
+        check(server.alive(), f"{label}: the server died:\n{server.tail()}")
     before = server.cpu_seconds() if server is not None else 0.0
     raw = await run_client(
         "webhook_load", "load", cfg, tmp=tmp, label=label, within_s=within_s, name="load generator"

@@ -13,6 +13,14 @@ from bench.serving import cpu_seconds
 
 BURN = "end = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
 SLEEP = "time.sleep(0.4)\n"
+# system time: the kernel fills each read from /dev/zero
+KERNEL = (
+    "zero = open('/dev/zero', 'rb', buffering=0)\n"
+    "end = time.process_time() + 0.4\n"
+    "while time.process_time() < end: zero.read(1 << 20)\n"
+)
+# a command name with spaces and parentheses, as /proc/<pid>/stat shows it between parentheses
+RENAMED = "import ctypes\nctypes.CDLL(None).prctl(15, b'a) b (c', 0, 0, 0)\n"
 
 
 def _result(sent: int, rate: float, cpu_s: float) -> LoadResult:
@@ -30,12 +38,15 @@ def _result(sent: int, rate: float, cpu_s: float) -> LoadResult:
     )
 
 
-def _cpu_of(work: str) -> float:
-    """The CPU seconds a child used while it ran `work`, read by `cpu_seconds` when it says it
-    is ready (its interpreter started) and when it says it is done."""
-    code = f"import sys, time\nprint('ready', flush=True)\n{work}print('done', flush=True)\n"
+def _cpu_of(work: str, before: str = "") -> float:
+    """The CPU seconds a child used while it ran `work`: read by `cpu_seconds` once it has
+    started (and run `before`), then told to go, and again once it says it is done."""
+    code = (
+        f"import sys, time\n{before}print('ready', flush=True)\nsys.stdin.readline()\n"
+        f"{work}print('done', flush=True)\nsys.stdin.read()\n"
+    )
     with subprocess.Popen(
-        [sys.executable, "-c", code + "sys.stdin.read()\n"],
+        [sys.executable, "-c", code],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -45,6 +56,8 @@ def _cpu_of(work: str) -> float:
         try:
             assert child.stdout.readline() == "ready\n"
             start = cpu_seconds(child.pid)
+            child.stdin.write("go\n")
+            child.stdin.flush()
             assert child.stdout.readline() == "done\n"
             return cpu_seconds(child.pid) - start
         finally:
@@ -57,6 +70,14 @@ def test_cpu_seconds_counts_a_busy_child_and_not_a_sleeping_one() -> None:
     idle = _cpu_of(SLEEP)
     assert 0.38 <= busy <= 0.6
     assert idle < 0.05
+
+
+def test_cpu_seconds_counts_the_kernel_s_time_too() -> None:
+    assert 0.38 <= _cpu_of(KERNEL) <= 0.6
+
+
+def test_cpu_seconds_reads_past_a_command_name_with_spaces_and_parentheses() -> None:
+    assert 0.38 <= _cpu_of(BURN, before=RENAMED) <= 0.6
 
 
 def test_cpu_seconds_of_no_such_process_raises() -> None:
