@@ -62,7 +62,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -89,18 +88,23 @@ from bench.loadgen import (
 from bench.profiling import sampled
 from bench.serving import (
     EVENTS_TOKEN,
-    ROOT,
     Process,
     attendance_record,
     book_live,
-    clean_env,
     directory_toml,
-    free_port,
-    run_client,
     wait_healthy,
     webhook_service,
 )
 from bench.webhook_load import Expected, big_site, board_site, expected, payload
+from bench.webhook_runs import (
+    CONCURRENCY,
+    Bare,
+    LoadResult,
+    Reference,
+    duration,
+    load_cfg,
+    run_load,
+)
 
 NAME = "attendance"
 TITLE = "attendance webhooks on loopback for a 10,000-site session, webhook to live board"
@@ -111,172 +115,9 @@ QUIET_RATE = 5000.0  # on a quiet run (DESIGN 9): information only
 QUIET_P99_S = 0.025
 QUIET_BOARD_S = 0.100
 MEMORY_TARGET_MB = 200.0  # absolute: memory is not noisy
-CONCURRENCY = 32
 RESERVED = 20  # sites of the big session the load leaves alone, for the live-board part
 REQUEST_TIMEOUT_S = 300.0
 BOARD_GAP_S = 0.05
-WARMUP_S, WARMUP_TINY_S = 1.0, 0.3
-BARE_S, BARE_TINY_S = 5.0, 0.5  # each slice of the bare reference, after its warm-up
-
-
-# the load generator and the bare handler (the parent's side) ---------------------------------
-
-
-@dataclass
-class LoadResult:
-    sent: int
-    accepted: int
-    statuses: dict[int, int]
-    errors: list[str]
-    rate: float
-    measured: int
-    p50: float
-    p99: float
-    max: float
-    cpu_s: float = 0.0  # the server's CPU time over the whole load, warm-up included
-
-    @property
-    def cpu_per_post(self) -> float:
-        """The server's CPU seconds a post (0 when not measured)."""
-        return self.cpu_s / self.sent if self.sent else 0.0
-
-    @property
-    def busy(self) -> float:
-        """The share of one core the server used at the timed rate (about: its CPU a post
-        times the rate)."""
-        return self.cpu_per_post * self.rate
-
-    @property
-    def cpu_note(self) -> str:
-        return f"server CPU {self.cpu_per_post * 1e6:.0f} µs a post, busy {self.busy:.0%}"
-
-    @property
-    def note(self) -> str:
-        return (
-            f"{self.measured} posts timed, p50 {self.p50 * 1000:.1f} ms, "
-            f"p99 {self.p99 * 1000:.1f} ms, max {self.max * 1000:.0f} ms, {self.cpu_note}"
-        )
-
-
-async def _run_load(
-    tmp: Path, label: str, cfg: dict[str, Any], server: Process | None = None
-) -> LoadResult:
-    """The load generator as its own process; its answer comes back as a JSON file. With
-    `server`, the CPU time that process used meanwhile is kept (`cpu_s`): where the rate says
-    how fast, the CPU a post says how much work (steadier from run to run on a shared
-    machine), and the two together how much of the time the server waited."""
-    within_s = cfg["warmup"] + cfg["duration"] + 120
-    if server is not None:
-        check(server.alive(), f"{label}: the server died:\n{server.tail()}")
-    before = server.cpu_seconds() if server is not None else 0.0
-    raw = await run_client(
-        "webhook_load", "load", cfg, tmp=tmp, label=label, within_s=within_s, name="load generator"
-    )
-    raw["statuses"] = {int(k): v for k, v in raw["statuses"].items()}
-    if server is not None and server.alive():
-        raw["cpu_s"] = server.cpu_seconds() - before
-    return LoadResult(**raw)
-
-
-def _load_cfg(
-    ctx: Context, base: str, room: str, sites: int, t0: int, skip: int = 0, board: bool = False
-) -> dict[str, Any]:
-    return {
-        "base": base,
-        "room": room,
-        "token": EVENTS_TOKEN,
-        "sites": sites,
-        "t0": t0,
-        "concurrency": CONCURRENCY,
-        "warmup": WARMUP_S if not ctx.tiny else WARMUP_TINY_S,
-        "duration": _duration(ctx, board),
-        "skip": skip,
-    }
-
-
-def _duration(ctx: Context, board: bool = False) -> float:
-    """Seconds each load is timed (after its warm-up); shorter with the live board open."""
-    return ctx.size(5, 1) if board else ctx.size(10, 2)
-
-
-class Bare:
-    """The bare aiohttp handler, one process for the whole run, loaded in slices just before and
-    just after each timed load of the service: what else runs on this shared machine changes
-    from one minute to the next, so each figure's reference is measured beside it (the mean of
-    the two slices around it), not once at the start of the run."""
-
-    def __init__(self, ctx: Context, tmp: Path, sites: int) -> None:
-        self._ctx, self._tmp, self._sites = ctx, tmp, sites
-        self._port = free_port()
-        self.base = f"http://127.0.0.1:{self._port}"
-        self._slices = 0
-        self.rss = 0.0  # MB, after its first load
-        self._process: Process | None = None
-
-    async def start(self) -> None:
-        self._process = Process(
-            [sys.executable, "-m", "bench.webhook_load", "bare", str(self._port)],
-            ROOT,
-            clean_env(),
-            self._tmp / "bare.log",
-        )
-        async with aiohttp.ClientSession() as http:
-            await wait_healthy(http, self._process, self.base)
-
-    async def stop(self) -> None:
-        if self._process is not None:
-            await asyncio.to_thread(self._process.stop)
-
-    async def slice(self, what: str) -> LoadResult:
-        """One load of the bare handler (`BARE_S` after the same warm-up as the service's)."""
-        assert self._process is not None
-        self._slices += 1
-        cfg = _load_cfg(self._ctx, self.base, "bare-room", self._sites, int(time.time()) - 3600)
-        cfg["duration"] = self._ctx.size(BARE_S, BARE_TINY_S)
-        result = await _run_load(self._tmp, f"bare{self._slices}", cfg, self._process)
-        if not self.rss:
-            self.rss = self._process.memory()[0]
-        check(
-            set(result.statuses) == {200},
-            f"the bare handler answered {result.statuses}: {result.errors}",
-        )
-        self._ctx.say(
-            NAME,
-            f"reference ({what}): bare aiohttp JSON handler, {CONCURRENCY} connections: "
-            f"{result.rate:,.0f} posts/s, {result.note}",
-        )
-        return result
-
-
-@dataclass
-class Reference:
-    """The bare handler's figures around one timed load: the mean of the slice before it and
-    the slice after it."""
-
-    before: LoadResult
-    after: LoadResult
-
-    @property
-    def rate(self) -> float:
-        return (self.before.rate + self.after.rate) / 2
-
-    @property
-    def p99(self) -> float:
-        return (self.before.p99 + self.after.p99) / 2
-
-    @property
-    def note(self) -> str:
-        return (
-            f"bare before {self.before.rate:,.0f}/s p99 {self.before.p99 * 1000:.1f} ms, "
-            f"after {self.after.rate:,.0f}/s p99 {self.after.p99 * 1000:.1f} ms"
-        )
-
-    @property
-    def cpu_note(self) -> str:
-        """The bare handler's CPU a post and busy share, the mean of the two slices."""
-        per_post = (self.before.cpu_per_post + self.after.cpu_per_post) / 2
-        busy = (self.before.busy + self.after.busy) / 2
-        return f"bare {per_post * 1e6:.0f} µs a post, busy {busy:.0%}"
 
 
 # the live board ------------------------------------------------------------------------------
@@ -453,8 +294,8 @@ async def _backend(
             before = await bare.slice(f"before {label}")
             said = functools.partial(ctx.say, NAME)
             async with sampled(server.proc.pid, f"{NAME}-{label}", said):
-                load = await _run_load(
-                    tmp, label, _load_cfg(ctx, base, big["room"], loaded, t0), server
+                load = await run_load(
+                    tmp, label, load_cfg(ctx, base, big["room"], loaded, t0), server
                 )
             _check_load(server, load, label)
             between = await bare.slice(f"after {label}, before {label} with the board")
@@ -462,10 +303,10 @@ async def _backend(
             board = Stream(keep=False)
             await board.open(http, f"{base}/api/sessions/{big['id']}/attendance/stream", office)
             await board.seen(1, REQUEST_TIMEOUT_S)  # the record as it stands
-            cfg = _load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
+            cfg = load_cfg(ctx, base, big["room"], loaded, t0, skip=load.sent, board=True)
             try:
                 async with sampled(server.proc.pid, f"{NAME}-{label}-board", said):
-                    watched = await _run_load(tmp, f"{label}-board", cfg, server)
+                    watched = await run_load(tmp, f"{label}-board", cfg, server)
                 rss, peak = _memory(server)  # the session's record is in memory while watched
             finally:
                 await board.close()
@@ -489,16 +330,16 @@ async def _backend(
                 f"{label}: {sent:,} posts ({sent - want.distinct:,} repeats) of "
                 f"{want.distinct:,} distinct events, all 200, accepted exactly {accepted:,} "
                 f"(with the warm-up); record: {counts}; the open board got {updates} updates "
-                f"in {_duration(ctx, True) + cfg['warmup']:g} s, {lines:,} site lines in all "
+                f"in {duration(ctx, True) + cfg['warmup']:g} s, {lines:,} site lines in all "
                 f"(its first whole record included), at most {gap:.2f} s apart",
             )
             for result, reference, what, seconds in (
-                (load, Reference(before, between), "", _duration(ctx)),
+                (load, Reference(before, between), "", duration(ctx)),
                 (
                     watched,
                     Reference(between, after),
                     ", with the live board open on it",
-                    _duration(ctx, True),
+                    duration(ctx, True),
                 ),
             ):
                 ctx.report(
@@ -593,7 +434,7 @@ async def run(ctx: Context) -> None:
             *(board_site(i) for i in range(sizes["small"])),
         ]
         (tmp / "directory.toml").write_text(directory_toml(sites), encoding="utf-8")
-        bare = Bare(ctx, tmp, sizes["big"] - RESERVED)
+        bare = Bare(ctx, NAME, tmp, sizes["big"] - RESERVED)
         await bare.start()
         try:
             await _backend(ctx, tmp, "sqlite", None, bare, sizes)

@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.attendance import CONCURRENCY, RESERVED, _check_record, _run_load, _warm_up
+from bench.attendance import RESERVED, _check_record, _warm_up
 from bench.board_stream import Stream
 from bench.common import Context, Figure, check
 from bench.serving import (
@@ -53,6 +53,7 @@ from bench.serving import (
     wait_healthy,
 )
 from bench.webhook_load import big_site, expected
+from bench.webhook_runs import CONCURRENCY, run_load
 
 NAME = "memory"
 TITLE = "service memory with a live 10,000-site session: idle, and per 100,000 logged events"
@@ -145,7 +146,7 @@ async def _load_and_measure(
                 "max_posts": posts,
             }
             t = time.perf_counter()
-            load = await _run_load(tmp, "memory", cfg)
+            load = await run_load(tmp, "memory", cfg)
             load_s = time.perf_counter() - t
             bad = {k: v for k, v in load.statuses.items() if k != 200}
             check(not bad, f"non-200 answers {bad}: {load.errors}")

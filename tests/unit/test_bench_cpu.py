@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from bench.attendance import LoadResult, Reference
 from bench.serving import cpu_seconds
+from bench.webhook_runs import LoadResult, Reference
 
 BURN = "end = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
 SLEEP = "time.sleep(0.4)\n"
