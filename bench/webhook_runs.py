@@ -44,12 +44,12 @@ class LoadResult:
     p50: float
     p99: float
     max: float
-    cpu_s: float = 0.0  # the server's CPU time over the whole load, warm-up included
+    cpu_s: float | None = None  # the server's CPU time over the whole load, warm-up included
 
     @property
     def cpu_per_post(self) -> float:
         """The server's CPU seconds a post (0 when not measured)."""
-        return self.cpu_s / self.sent if self.sent else 0.0
+        return self.cpu_s / self.sent if self.cpu_s is not None and self.sent else 0.0
 
     @property
     def busy(self) -> float:
@@ -59,6 +59,8 @@ class LoadResult:
 
     @property
     def cpu_note(self) -> str:
+        if self.cpu_s is None:  # (`run_load` without the server: `memory`'s load)
+            return "server CPU not measured"
         return f"server CPU {self.cpu_per_post * 1e6:.0f} µs a post, busy {self.busy:.0%}"
 
     @property

@@ -23,7 +23,7 @@ KERNEL = (
 RENAMED = "import ctypes\nctypes.CDLL(None).prctl(15, b'a) b (c', 0, 0, 0)\n"
 
 
-def _result(sent: int, rate: float, cpu_s: float) -> LoadResult:
+def _result(sent: int, rate: float, cpu_s: float | None) -> LoadResult:
     return LoadResult(
         sent=sent,
         accepted=sent,
@@ -98,6 +98,13 @@ def test_the_cpu_a_post_and_the_busy_share() -> None:
 def test_a_load_without_the_server_measured_says_zero() -> None:
     assert _result(0, 0.0, 0.0).cpu_per_post == 0.0
     assert _result(500, 1_000.0, 0.0).busy == 0.0
+
+
+def test_a_load_whose_server_was_not_measured_says_so_not_zero() -> None:
+    unmeasured = _result(500, 1_000.0, None)
+    assert unmeasured.cpu_per_post == 0.0
+    assert "server CPU not measured" in unmeasured.note
+    assert "µs a post" not in unmeasured.note
 
 
 def test_the_reference_takes_the_mean_of_its_two_slices() -> None:
