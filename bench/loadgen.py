@@ -1,10 +1,12 @@
 """The client side of the webhook benchmarks, run in processes of their own.
 
 Prosody's event-sync webhooks as the benchmarks send them, a keep-alive HTTP/1.1 connection
-over raw asyncio streams to post them, and the entry point of a client process (`python -m
-bench.<name> VERB CONFIG RESULT`: a JSON file in, a JSON file out). Only the standard library
-here: a client process starts in a fraction of a second, without importing the orchestrator.
-The parent's side (starting such a process, reading its result) is `bench.serving.run_client`.
+over raw asyncio streams to post them (`Connection`), a flood of them over many connections
+driven by protocol callbacks (`Flood`: the webhook benchmarks' load), and the entry point of
+a client process (`python -m bench.<name> VERB CONFIG RESULT`: a JSON file in, a JSON file
+out). Only the standard library here: a client process starts in a fraction of a second,
+without importing the orchestrator. The parent's side (starting such a process, reading its
+result) is `bench.serving.run_client`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import json
 import math
 import statistics
 import sys
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 # What a failed request raises: the connection is then closed (see `Connection`).
@@ -134,6 +137,149 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+class Flood:
+    """Requests over `concurrency` keep-alive HTTP/1.1 connections, each sent the moment the
+    answer before it on its connection is read, driven by the event loop's protocol callbacks:
+    no task, stream or `await` per request. With `webhook_load.Requests`, the client's CPU a
+    webhook is 31-48 µs where `Connection` and a body through `json.dumps` took 50-70 µs: on a
+    2-core machine, CPU the load generator takes is CPU the server under test and its database
+    do not get (bench/README.md, "A lighter load generator").
+
+    `make()` gives the next request's bytes, or None: that connection is then closed, and the
+    flood ends once every connection is. `answered(status, body, started, ended)` hears of each
+    request once: its status and body, or status 0 with what went wrong as the body (the
+    connection lost or refused, no answer within `timeout_s`, an answer without Content-Length);
+    after a failure the connection is opened again. Answers must carry a Content-Length
+    (aiohttp's always do); one with `Connection: close` has its connection opened again."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        concurrency: int,
+        make: Callable[[], bytes | None],
+        answered: Callable[[int, bytes, float, float], None],
+        *,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.make, self.answered = make, answered
+        self.concurrency = concurrency
+        self.open: set[_Flowing] = set()  # connections made or being made, not yet closed
+        self._done: asyncio.Future[None] | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        for _ in range(self.concurrency):
+            self.connect()
+        watch = loop.create_task(self._watch())
+        try:
+            await self._done
+        finally:
+            watch.cancel()
+            for conn in list(self.open):
+                conn.close()
+
+    def connect(self) -> None:
+        """Open one more connection; it sends its first request once made."""
+        conn = _Flowing(self)
+        self.open.add(conn)
+        asyncio.get_running_loop().create_task(self._connect(conn))
+
+    async def _connect(self, conn: _Flowing) -> None:
+        started = time.perf_counter()
+        try:
+            await asyncio.get_running_loop().create_connection(lambda: conn, self.host, self.port)
+        except OSError as exc:
+            self.answered(0, f"{type(exc).__name__}: {exc}".encode(), started, time.perf_counter())
+            self.closed(conn)
+
+    def closed(self, conn: _Flowing) -> None:
+        self.open.discard(conn)
+        if not self.open and self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    async def _watch(self) -> None:
+        """Fail each request left unanswered for `timeout_s` (checked a few times a second)."""
+        while True:
+            await asyncio.sleep(min(0.25, self.timeout_s / 4))
+            now = time.perf_counter()
+            for conn in list(self.open):
+                if conn.started and now - conn.started > self.timeout_s:
+                    conn.fail(f"TimeoutError: no answer within {self.timeout_s:g} s")
+
+
+class _Flowing(asyncio.Protocol):
+    """One connection of a `Flood`: a request, its answer, the next request."""
+
+    def __init__(self, flood: Flood) -> None:
+        self.flood = flood
+        self.transport: asyncio.WriteTransport | None = None
+        self.buf = b""
+        self.started = 0.0  # when the request in flight was written (0: none in flight)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (cast: a transport of another event loop, uvloop's, may be no subclass of it)
+        self.transport = cast(asyncio.WriteTransport, transport)
+        self.send()
+
+    def send(self) -> None:
+        request = self.flood.make()
+        if request is None or self.transport is None:
+            self.close()
+            return
+        self.started = time.perf_counter()
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            self.buf = buf
+            return
+        head = buf[:end].lower()
+        at = head.find(b"\r\ncontent-length:")
+        if at < 0 or b"\r\ntransfer-encoding:" in head:
+            self.fail("an answer without Content-Length")
+            return
+        stop = head.find(b"\r\n", at + 2)
+        whole = end + 4 + int(head[at + 17 : stop if stop > 0 else None])
+        if len(buf) < whole:
+            self.buf = buf
+            return
+        self.buf = buf[whole:]
+        started, self.started = self.started, 0.0
+        self.flood.answered(int(head[9:12]), buf[end + 4 : whole], started, time.perf_counter())
+        if b"\r\nconnection: close" in head:
+            self.flood.connect()  # (before this one closes: the flood is never left empty)
+            self.close()
+        else:
+            self.send()
+
+    def fail(self, why: str) -> None:
+        """The request in flight failed: say so, close, and open a connection in its place."""
+        started, self.started = self.started, 0.0
+        if started:
+            self.flood.answered(0, why.encode(), started, time.perf_counter())
+        self.flood.connect()  # (before this one closes: the flood is never left empty)
+        self.close()
+
+    def close(self) -> None:
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.close()
+        self.flood.closed(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:  # closed by the server, not by us
+            self.transport = None
+            if self.started:
+                self.fail(f"{type(exc).__name__}: {exc}" if exc else "the server closed it")
+                return
+        self.flood.closed(self)
 
 
 def latency_summary(values: list[float]) -> dict[str, float]:
