@@ -10,7 +10,8 @@ One webhook (the plan's first) goes before anything is timed: the server's first
 loads its session with every site.
 
 1. Throughput. A load generator in a separate process (`python -m bench.webhook_load load`: 32
-   keep-alive connections over raw asyncio streams, closed loop) posts Prosody's event-sync
+   keep-alive connections driven by asyncio's protocol callbacks, `bench.loadgen.Flood`, closed
+   loop: each sends its next webhook as it reads the answer) posts Prosody's event-sync
    webhooks, shaped exactly as `tests/data/wire/event-sync-*.json`, to
    `/hooks/jitsi/events/occupant/joined|left` for 9,980 of the session's sites, for 10 s after a
    1 s warm-up. The plan (`plan`): round r at t0 + r seconds; even rounds every site joins with

@@ -19,7 +19,7 @@ at 10,000 sites) before anything is timed.
 
 Timed, each from the first request sent to the last answer read, by a client in its own process
 (`python -m bench.destroyed post CONFIG RESULT`: keep-alive HTTP/1.1 over raw asyncio streams,
-`bench.loadgen` as `attendance`'s load generator; every body is encoded before the clock starts):
+`bench.loadgen.Connection`; every body is encoded before the clock starts):
 
 (a) reference: the N `occupant/left` webhooks of A's device 0, posted one by one, sequentially
     on one keep-alive connection (each sent once the previous one is answered): the cost of the
