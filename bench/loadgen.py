@@ -150,9 +150,12 @@ class Flood:
     `make()` gives the next request's bytes, or None: that connection is then closed, and the
     flood ends once every connection is. `answered(status, body, started, ended)` hears of each
     request once: its status and body, or status 0 with what went wrong as the body (the
-    connection lost or refused, no answer within `timeout_s`, an answer without Content-Length);
-    after a failure the connection is opened again. Answers must carry a Content-Length
-    (aiohttp's always do); one with `Connection: close` has its connection opened again."""
+    connection lost, no answer within `timeout_s`, an answer without Content-Length); after such
+    a failure the connection is opened again. A connection that cannot be made (refused, or not
+    made within `timeout_s`) is a failure too, said once and not made again: the flood goes on
+    with one connection fewer. Answers must carry a Content-Length (aiohttp's always do); one
+    with `Connection: close` has its connection opened again. What `make` or `answered` raises
+    ends `run` with it."""
 
     def __init__(
         self,
@@ -168,6 +171,7 @@ class Flood:
         self.make, self.answered = make, answered
         self.concurrency = concurrency
         self.open: set[_Flowing] = set()  # connections made or being made, not yet closed
+        self._connecting: set[asyncio.Task[None]] = set()
         self._done: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
@@ -180,6 +184,8 @@ class Flood:
             await self._done
         finally:
             watch.cancel()
+            for task in list(self._connecting):
+                task.cancel()
             for conn in list(self.open):
                 conn.close()
 
@@ -187,15 +193,29 @@ class Flood:
         """Open one more connection; it sends its first request once made."""
         conn = _Flowing(self)
         self.open.add(conn)
-        asyncio.get_running_loop().create_task(self._connect(conn))
+        task = asyncio.get_running_loop().create_task(self._connect(conn))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
 
     async def _connect(self, conn: _Flowing) -> None:
         started = time.perf_counter()
         try:
-            await asyncio.get_running_loop().create_connection(lambda: conn, self.host, self.port)
-        except OSError as exc:
-            self.answered(0, f"{type(exc).__name__}: {exc}".encode(), started, time.perf_counter())
+            async with asyncio.timeout(self.timeout_s):
+                await asyncio.get_running_loop().create_connection(
+                    lambda: conn, self.host, self.port
+                )
+        except (OSError, TimeoutError) as exc:
+            try:
+                why = f"{type(exc).__name__}: {exc}".encode()
+                self.answered(0, why, started, time.perf_counter())
+            except Exception as raised:
+                self.crash(raised)
             self.closed(conn)
+
+    def crash(self, exc: BaseException) -> None:
+        """End `run` with `exc` (raised by `make` or `answered`)."""
+        if self._done is not None and not self._done.done():
+            self._done.set_exception(exc)
 
     def closed(self, conn: _Flowing) -> None:
         self.open.discard(conn)
@@ -209,7 +229,10 @@ class Flood:
             now = time.perf_counter()
             for conn in list(self.open):
                 if conn.started and now - conn.started > self.timeout_s:
-                    conn.fail(f"TimeoutError: no answer within {self.timeout_s:g} s")
+                    try:
+                        conn.fail(f"TimeoutError: no answer within {self.timeout_s:g} s")
+                    except Exception as exc:
+                        self.crash(exc)
 
 
 class _Flowing(asyncio.Protocol):
@@ -224,10 +247,13 @@ class _Flowing(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (cast: a transport of another event loop, uvloop's, may be no subclass of it)
         self.transport = cast(asyncio.WriteTransport, transport)
-        self.send()
+        try:
+            self.send()
+        except Exception as exc:
+            self.flood.crash(exc)
 
     def send(self) -> None:
-        request = self.flood.make()
+        request = self.flood.make() if self.transport is not None else None
         if request is None or self.transport is None:
             self.close()
             return
@@ -235,6 +261,12 @@ class _Flowing(asyncio.Protocol):
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
+        try:
+            self._read(data)
+        except Exception as exc:
+            self.flood.crash(exc)
+
+    def _read(self, data: bytes) -> None:
         buf = self.buf + data if self.buf else data
         end = buf.find(b"\r\n\r\n")
         if end < 0:
@@ -253,7 +285,7 @@ class _Flowing(asyncio.Protocol):
         self.buf = buf[whole:]
         started, self.started = self.started, 0.0
         self.flood.answered(int(head[9:12]), buf[end + 4 : whole], started, time.perf_counter())
-        if b"\r\nconnection: close" in head:
+        if _says_close(head):
             self.flood.connect()  # (before this one closes: the flood is never left empty)
             self.close()
         else:
@@ -277,9 +309,21 @@ class _Flowing(asyncio.Protocol):
         if self.transport is not None:  # closed by the server, not by us
             self.transport = None
             if self.started:
-                self.fail(f"{type(exc).__name__}: {exc}" if exc else "the server closed it")
+                try:
+                    self.fail(f"{type(exc).__name__}: {exc}" if exc else "the server closed it")
+                except Exception as raised:
+                    self.flood.crash(raised)
                 return
         self.flood.closed(self)
+
+
+def _says_close(head: bytes) -> bool:
+    """Whether an answer's head (lower case) carries `Connection: close`."""
+    at = head.find(b"\r\nconnection:")
+    if at < 0:
+        return False
+    stop = head.find(b"\r\n", at + 2)
+    return head[at + 13 : stop if stop > 0 else None].strip() == b"close"
 
 
 def latency_summary(values: list[float]) -> dict[str, float]:

@@ -118,7 +118,7 @@ class Requests:
         room, self.t0 = cfg["room"], cfg["t0"]
         self.items = itertools.islice(posts(cfg["sites"]), cfg.get("skip", 0), None)
         _host, _port, headers = client_headers(cfg["base"], cfg["token"])
-        self.head = b"%sContent-Length: %%d\r\n\r\n" % headers
+        self.head = headers + b"Content-Length: "  # (the token as it is, even with a %)
         self.sites: dict[int, str] = {}
         self.starts: dict[bool, str] = {}
         for join in (True, False):
@@ -153,7 +153,7 @@ class Requests:
         except StopIteration:
             return None
         data = self.body(s, r, join).encode()
-        return self.paths[join] + self.head % len(data) + data
+        return b"%s%s%d\r\n\r\n%s" % (self.paths[join], self.head, len(data), data)
 
 
 async def load(cfg: dict[str, Any]) -> dict[str, Any]:
